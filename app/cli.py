@@ -1,0 +1,95 @@
+"""The ``mlcycle`` command line.
+
+Subcommands live in ``app/commands/`` and are imported only when run, so ``mlcycle --help``
+and every light command start without loading scikit-learn, onnxruntime or polars.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import click
+
+from app import output
+
+# name -> (module:attribute, one-line help shown by `mlcycle --help`)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("app.commands.init:init", "Create a workspace."),
+    "project": ("app.commands.project:project", "Define problems: target, task, success metric."),
+    "data": ("app.commands.data:data", "Add dataset versions; dictionaries and quality reports."),
+    "drift": ("app.commands.drift:drift", "Compare two files for data drift (no workspace needed)."),
+    "demo": ("app.commands.demo:demo", "Build a demo workspace from sample_data/ and open it."),
+    "ui": ("app.commands.ui:ui", "Open the terminal UI (the default with no command)."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module_name, attr = COMMANDS[cmd_name][0].split(":")
+        return getattr(importlib.import_module(module_name), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, text) for name, (_, text) in COMMANDS.items()])
+
+
+@click.group(cls=LazyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--workspace",
+    "-w",
+    envvar="MLCYCLE_WORKSPACE",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Workspace folder (default: $MLCYCLE_WORKSPACE or ./.mlcycle).",
+)
+@click.version_option(package_name="mlcycle")
+@click.pass_context
+def cli(ctx: click.Context, workspace: str | None) -> None:
+    """mlcycle: the machine-learning lifecycle, local and offline, in your terminal.
+
+    Run without a command to open the terminal UI on the workspace.
+    """
+    ctx.obj = output.Context(workspace)
+    if ctx.invoked_subcommand is None:
+        from app.commands.ui import run_ui
+
+        run_ui(ctx.obj)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: runs the CLI and turns every expected failure into one line on stderr."""
+    from core.errors import MlcycleError
+
+    try:
+        code = cli.main(args=argv, prog_name="mlcycle", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except MlcycleError as exc:
+        output.error(str(exc))
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:
+        if os.environ.get("MLCYCLE_DEBUG"):
+            raise
+        output.error(
+            f"unexpected {type(exc).__name__}: {exc} (set MLCYCLE_DEBUG=1 to see where)"
+        )
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

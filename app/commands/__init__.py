@@ -1,0 +1,1 @@
+"""One module per command or command group; imported only when that command runs."""

@@ -1,0 +1,51 @@
+"""What every command shares: the workspace it works on, JSON output and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from core.workspace import Workspace
+
+
+@dataclass
+class Context:
+    """Carried from the root group to each command."""
+
+    workspace_path: str | None = None
+
+    def workspace(self, create: bool = False) -> Workspace:
+        """Open the workspace; write commands create it and say so on stderr."""
+        from core.workspace import open_workspace
+
+        ws, created = open_workspace(self.workspace_path, create=create)
+        if created:
+            click.echo(f"created workspace at {ws.root}", err=True)
+        return ws
+
+
+def emit_json(obj: Any) -> None:
+    """Write one JSON document to stdout."""
+    click.echo(json.dumps(obj, indent=2, default=str, ensure_ascii=False))
+
+
+def error(message: str) -> None:
+    first = message.strip().splitlines()[0] if message.strip() else "failed"
+    click.echo(f"error: {first}", err=True)
+
+
+def note(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def console():  # -> rich.console.Console
+    from rich.console import Console
+
+    return Console(soft_wrap=False, highlight=False)
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")

@@ -1,0 +1,32 @@
+"""Errors a user can act on.
+
+Everything the engine raises on purpose is a ``MlcycleError``: its message is one line that
+says what went wrong and, where possible, what to do. The command line prints it and exits
+with ``exit_code``; the TUI shows it as a notification. Anything else is a bug.
+"""
+
+from __future__ import annotations
+
+
+class MlcycleError(Exception):
+    """A problem with the user's input or workspace, explained in one line."""
+
+    exit_code = 2
+
+
+class NotFound(MlcycleError):
+    """A named project, dataset version or file does not exist."""
+
+
+class InvalidInput(MlcycleError):
+    """A file, value or option that cannot be used as given."""
+
+
+class WorkspaceBusy(MlcycleError):
+    """Another process held the workspace for longer than the wait allowed."""
+
+    exit_code = 3
+
+
+class WorkspaceError(MlcycleError):
+    """The workspace is missing, from a newer mlcycle, or damaged."""

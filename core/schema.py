@@ -1,0 +1,136 @@
+"""The workspace schema and its migrations.
+
+Each migration is applied once, in order, inside the transaction that records it, so a
+workspace written by an older mlcycle is brought up to date the first time a newer one
+writes to it, and a kill during a migration leaves the old schema intact. Never edit a
+published migration: add a new one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core.errors import WorkspaceError
+
+if TYPE_CHECKING:
+    import duckdb
+
+MIGRATIONS: list[str] = [
+    # 1: problem definition and data collection
+    """
+    CREATE TABLE projects (
+        name VARCHAR PRIMARY KEY,
+        target VARCHAR NOT NULL,
+        task VARCHAR NOT NULL,
+        metric VARCHAR NOT NULL,
+        goal DOUBLE,
+        description VARCHAR,
+        kpi VARCHAR,
+        created_at TIMESTAMP NOT NULL
+    );
+    CREATE TABLE datasets (
+        id VARCHAR PRIMARY KEY,
+        content_hash VARCHAR NOT NULL,
+        path VARCHAR NOT NULL,
+        n_rows BIGINT NOT NULL,
+        n_columns INTEGER NOT NULL,
+        size_bytes BIGINT NOT NULL,
+        source_format VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL
+    );
+    CREATE TABLE dataset_columns (
+        dataset_id VARCHAR NOT NULL,
+        position INTEGER NOT NULL,
+        name VARCHAR NOT NULL,
+        dtype VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        guessed_role VARCHAR NOT NULL,
+        PRIMARY KEY (dataset_id, position)
+    );
+    CREATE TABLE quality_reports (
+        dataset_id VARCHAR PRIMARY KEY,
+        report JSON NOT NULL
+    );
+    CREATE TABLE project_datasets (
+        project VARCHAR NOT NULL,
+        dataset_id VARCHAR NOT NULL,
+        source VARCHAR NOT NULL,
+        added_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (project, dataset_id)
+    );
+    """,
+    # 2: user notes on columns, and an activity log every stage appends to
+    """
+    CREATE TABLE column_notes (
+        project VARCHAR NOT NULL,
+        column_name VARCHAR NOT NULL,
+        role VARCHAR,
+        description VARCHAR,
+        PRIMARY KEY (project, column_name)
+    );
+    CREATE SEQUENCE event_ids;
+    CREATE TABLE events (
+        id BIGINT DEFAULT nextval('event_ids') PRIMARY KEY,
+        ts TIMESTAMP NOT NULL,
+        project VARCHAR,
+        kind VARCHAR NOT NULL,
+        subject VARCHAR,
+        detail JSON
+    );
+    """,
+]
+
+LATEST = len(MIGRATIONS)
+
+
+def version(con: duckdb.DuckDBPyConnection) -> int:
+    """The schema version of an open workspace database (0 for an empty file)."""
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+    ).fetchone()
+    if not found or not found[0]:
+        return 0
+    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(row[0] or 0) if row else 0
+
+
+def is_current(con: duckdb.DuckDBPyConnection, root: Path) -> bool:
+    """Whether the schema is up to date; raises if a newer mlcycle wrote it."""
+    found = version(con)
+    _refuse_newer(found, root)
+    return found == LATEST
+
+
+def migrate(con: duckdb.DuckDBPyConnection, root: Path, upto: int = LATEST) -> int:
+    """Apply missing migrations up to ``upto``, each in its own transaction."""
+    found = version(con)
+    _refuse_newer(found, root)
+    if found == 0:
+        con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER, applied_at TIMESTAMP)")
+    for number in range(found + 1, upto + 1):
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(MIGRATIONS[number - 1])
+            con.execute(
+                "INSERT INTO schema_version VALUES (?, ?)", [number, utcnow()]
+            )
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+    return max(found, upto)
+
+
+def _refuse_newer(found: int, root: Path) -> None:
+    if found > LATEST:
+        raise WorkspaceError(
+            f"workspace {root} has schema {found}, newer than this mlcycle knows ({LATEST}); "
+            "upgrade mlcycle"
+        )
+
+
+def utcnow() -> datetime:
+    """Now, in UTC without a zone (DuckDB TIMESTAMP), to the microsecond."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
