@@ -1,0 +1,1 @@
+"""Churn sample data for mlcycle: see README.md; the files are written by generate.py."""
