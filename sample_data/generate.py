@@ -190,7 +190,7 @@ def build(seed: int = SEED) -> dict[str, pl.DataFrame]:
             streams[k + 2], BATCH_ROWS[k], SCHEDULE[name], ids[bounds[k + 1] : bounds[k + 2]]
         )
         tables[f"batches/{name}.csv"] = frame.drop("churned")
-        tables[f"batches/labels/{name}.csv"] = frame.select("customer_id", "churned")
+        tables[f"labels/{name}.csv"] = frame.select("customer_id", "churned")
     return tables
 
 
