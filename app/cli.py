@@ -19,7 +19,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("app.commands.init:init", "Create a workspace."),
     "project": ("app.commands.project:project", "Define problems: target, task, success metric."),
     "data": ("app.commands.data:data", "Add dataset versions; dictionaries and quality reports."),
-    "drift": ("app.commands.drift:drift", "Compare two files for data drift (no workspace needed)."),
+    "drift": (
+        "app.commands.drift:drift",
+        "Compare two files for data drift (no workspace needed).",
+    ),
     "demo": ("app.commands.demo:demo", "Build a demo workspace from sample_data/ and open it."),
     "ui": ("app.commands.ui:ui", "Open the terminal UI (the default with no command)."),
 }
@@ -42,7 +45,11 @@ class LazyGroup(click.Group):
             formatter.write_dl([(name, text) for name, (_, text) in COMMANDS.items()])
 
 
-@click.group(cls=LazyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.option(
     "--workspace",
     "-w",
@@ -88,8 +95,6 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if os.environ.get("MLCYCLE_DEBUG"):
             raise
-        output.error(
-            f"unexpected {type(exc).__name__}: {exc} (set MLCYCLE_DEBUG=1 to see where)"
-        )
+        output.error(f"unexpected {type(exc).__name__}: {exc} (set MLCYCLE_DEBUG=1 to see where)")
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

@@ -45,7 +45,9 @@ def note(message: str) -> None:
 def console():  # -> rich.console.Console
     from rich.console import Console
 
-    return Console(soft_wrap=False, highlight=False)
+    # Piped output is read by people with wide terminals and by grep: don't squeeze to 80.
+    width = None if sys.stdout.isatty() else 160
+    return Console(soft_wrap=False, highlight=False, width=width)
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")

@@ -13,8 +13,18 @@ import re
 KINDS = ("numeric", "categorical", "boolean", "datetime", "text")
 ROLES = ("feature", "target", "identifier", "ignored")
 
-_INTEGER = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-            "UINTEGER", "UBIGINT", "UHUGEINT")
+_INTEGER = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "UHUGEINT",
+)
 _FLOAT = ("FLOAT", "DOUBLE", "REAL", "DECIMAL")
 _ID_NAME = re.compile(r"(^|[_\s\-.])(id|uuid|guid|key)$|^(id|uuid|guid)([_\s\-.]|$)|ID$", re.I)
 # A string column with at most this many distinct values is a category, not free text.
@@ -35,9 +45,7 @@ def storage_type(dtype: str) -> str:
     return "string"
 
 
-def infer_kind(
-    name: str, dtype: str, n_non_null: int, n_distinct: int
-) -> tuple[str, bool]:
+def infer_kind(name: str, dtype: str, n_non_null: int, n_distinct: int) -> tuple[str, bool]:
     """The column's kind and whether it looks like an identifier.
 
     An identifier is a string column whose values are (nearly) all distinct, or an integer

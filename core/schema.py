@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.errors import WorkspaceError
+from core.sql import fetch_one
 
 if TYPE_CHECKING:
     import duckdb
@@ -87,12 +88,12 @@ LATEST = len(MIGRATIONS)
 
 def version(con: duckdb.DuckDBPyConnection) -> int:
     """The schema version of an open workspace database (0 for an empty file)."""
-    found = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
-    ).fetchone()
+    found = fetch_one(
+        con, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+    )
     if not found or not found[0]:
         return 0
-    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    row = fetch_one(con, "SELECT max(version) FROM schema_version")
     return int(row[0] or 0) if row else 0
 
 
@@ -108,14 +109,14 @@ def migrate(con: duckdb.DuckDBPyConnection, root: Path, upto: int = LATEST) -> i
     found = version(con)
     _refuse_newer(found, root)
     if found == 0:
-        con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER, applied_at TIMESTAMP)")
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER, applied_at TIMESTAMP)"
+        )
     for number in range(found + 1, upto + 1):
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(MIGRATIONS[number - 1])
-            con.execute(
-                "INSERT INTO schema_version VALUES (?, ?)", [number, utcnow()]
-            )
+            con.execute("INSERT INTO schema_version VALUES (?, ?)", [number, utcnow()])
         except BaseException:
             con.execute("ROLLBACK")
             raise

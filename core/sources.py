@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.errors import InvalidInput, NotFound
+from core.sql import fetch_one, memory_connection
 
 if TYPE_CHECKING:
     import duckdb
@@ -71,7 +72,9 @@ def resolve(spec: str | Path) -> Source:
             f"{bad}: unsupported file type; use .csv, .tsv, .parquet, .json, .ndjson or .jsonl"
         )
     if len(formats) > 1:
-        raise InvalidInput(f"{text}: mixes {', '.join(sorted(formats))} files; add one format at a time")
+        raise InvalidInput(
+            f"{text}: mixes {', '.join(sorted(formats))} files; add one format at a time"
+        )
     return Source(tuple(p.absolute() for p in files), formats.pop())
 
 
@@ -104,7 +107,9 @@ def load(con: duckdb.DuckDBPyConnection, source: Source) -> duckdb.DuckDBPyRelat
             fmt = "newline_delimited" if source.format == "ndjson" else "auto"
             rel = con.read_json(names, format=fmt)
     except duckdb.Error as exc:
-        raise InvalidInput(f"cannot read {source.label} as {source.format}: {_reason(exc)}") from None
+        raise InvalidInput(
+            f"cannot read {source.label} as {source.format}: {_reason(exc)}"
+        ) from None
     _check_columns(rel, source)
     return rel
 
@@ -128,9 +133,7 @@ def _check_csv_header(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     import duckdb
 
     try:
-        sniff = con.execute(
-            "SELECT Delimiter, Quote, HasHeader FROM sniff_csv(?)", [str(path)]
-        ).fetchone()
+        sniff = fetch_one(con, "SELECT Delimiter, Quote, HasHeader FROM sniff_csv(?)", [str(path)])
     except duckdb.Error as exc:
         raise InvalidInput(f"cannot read {path} as CSV: {_reason(exc)}") from None
     assert sniff is not None
@@ -178,8 +181,6 @@ def _reason(exc: BaseException) -> str:
 
 def read_table(path: str | Path) -> tuple[duckdb.DuckDBPyConnection, duckdb.DuckDBPyRelation]:
     """Open one file or folder in a fresh in-memory DuckDB; for commands without a workspace."""
-    import duckdb
-
     source = resolve(path)
-    con = duckdb.connect()
+    con = memory_connection()
     return con, load(con, source)

@@ -104,12 +104,16 @@ class Workspace:
         delay = 0.005
         while True:
             try:
-                return duckdb.connect(str(self.db_path), read_only=read_only)
+                con = duckdb.connect(str(self.db_path), read_only=read_only)
+                con.execute("SET enable_progress_bar = false")
+                return con
             except duckdb.IOException as exc:
                 if not _is_duckdb_lock_error(exc) or time.monotonic() > deadline:
                     if _is_duckdb_lock_error(exc):
                         raise WorkspaceBusy(_busy_message(self.root)) from None
-                    raise WorkspaceError(f"cannot open {self.db_path}: {_first_line(exc)}") from None
+                    raise WorkspaceError(
+                        f"cannot open {self.db_path}: {_first_line(exc)}"
+                    ) from None
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 0.2)
 
@@ -228,9 +232,7 @@ def open_workspace(
     if (root / DB_NAME).exists():
         return Workspace(root), False
     if not create:
-        raise WorkspaceError(
-            f"no workspace at {root}; run 'mlcycle init' or pass --workspace PATH"
-        )
+        raise WorkspaceError(f"no workspace at {root}; run 'mlcycle init' or pass --workspace PATH")
     if root.exists() and not root.is_dir():
         raise InvalidInput(f"cannot create a workspace at {root}: it is a file")
     try:

@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+import click
+
+from app.output import Context, console, emit_json, json_option
+
+
+@click.group()
+def data() -> None:
+    """Collect data: versions, data dictionaries and quality reports."""
+
+
+@data.command("add")
+@click.argument("project")
+@click.argument("path")
+@json_option
+@click.pass_obj
+def add(ctx: Context, project: str, path: str, as_json: bool) -> None:
+    """Store a CSV, Parquet, JSON or NDJSON file, folder or glob as a dataset version."""
+    from core import datasets
+
+    ws = ctx.workspace()
+    with console().status("adding data", spinner="dots") as status:
+        result = datasets.add(ws, project, path, progress=lambda msg: status.update(msg))
+    v = result.version
+    if as_json:
+        emit_json(result.to_dict())
+    elif result.stored:
+        click.echo(f"stored version {v.id}: {v.n_rows:,} rows × {v.n_columns} columns")
+    else:
+        click.echo(f"already stored as version {v.id}; nothing new written")
+
+
+@data.command("list")
+@click.argument("project")
+@json_option
+@click.pass_obj
+def list_(ctx: Context, project: str, as_json: bool) -> None:
+    """List a project's dataset versions, newest first."""
+    from core import datasets
+
+    versions = datasets.list_versions(ctx.workspace(), project)
+    if as_json:
+        emit_json([v.to_dict() for v in versions])
+        return
+    if not versions:
+        click.echo(f"project {project} has no data yet; add some with 'mlcycle data add'")
+        return
+    from rich.table import Table
+
+    table = Table("version", "rows", "columns", "added", "source")
+    for v in versions:
+        table.add_row(
+            v.id, f"{v.n_rows:,}", str(v.n_columns), f"{v.added_at:%Y-%m-%d %H:%M}", v.source
+        )
+    console().print(table)
+
+
+@data.command("show")
+@click.argument("project")
+@click.argument("version", default="latest")
+@json_option
+@click.option("--markdown", is_flag=True, help="Print the report as Markdown.")
+@click.pass_obj
+def show(ctx: Context, project: str, version: str, as_json: bool, markdown: bool) -> None:
+    """Show a version's data dictionary and quality report (VERSION: id, prefix or latest)."""
+    from core import data_report, datasets
+
+    ws = ctx.workspace()
+    v = datasets.get(ws, project, version)
+    dictionary = datasets.dictionary(ws, project, v.id)
+    report = datasets.quality_report(ws, project, v.id)
+    if as_json:
+        emit_json({"version": v.to_dict(), "dictionary": dictionary, "quality": report})
+        return
+    if markdown:
+        click.echo(data_report.to_markdown(v, dictionary, report), nl=False)
+        return
+    _print_report(v, dictionary, report)
+
+
+def _print_report(v, dictionary, report) -> None:
+    from rich.table import Table
+
+    out = console()
+    out.print(
+        f"[bold]version {v.id}[/bold] of {v.project}: {report['rows']:,} rows × "
+        f"{report['columns']} columns, {report['duplicate_rows']:,} duplicate rows"
+    )
+    roles = {c["name"]: c for c in dictionary}
+    table = Table("column", "type", "kind", "role", "missing", "distinct", "summary", "description")
+    for s in report["column_stats"]:
+        if s.get("top"):
+            summary = ", ".join(f"{t['value']} {t['count']:,}" for t in s["top"][:3])
+        elif s.get("mean") is not None:
+            summary = f"{s['min']:.4g} … {s['max']:.4g}, mean {s['mean']:.4g}"
+        else:
+            summary = f"{s.get('min', '')} … {s.get('max', '')}" if s.get("min") else ""
+        c = roles[s["name"]]
+        flag = " [yellow](constant)[/yellow]" if s["constant"] else ""
+        table.add_row(
+            s["name"] + flag,
+            s["dtype"],
+            s["kind"],
+            c["role"],
+            f"{s['missing_share']:.1%}",
+            f"{s['distinct']:,}",
+            summary,
+            c["description"],
+        )
+    out.print(table)
+    target = report["target"]
+    if not target["present"]:
+        out.print(f"[red]target {target['name']} is missing[/red]")
+    elif "classes" in target:
+        out.print(
+            f"target {target['name']}: "
+            + ", ".join(f"{c['value']} {c['share']:.1%}" for c in target["classes"])
+        )
+
+
+@data.command("describe")
+@click.argument("project")
+@click.argument("column")
+@click.argument("text")
+@click.pass_obj
+def describe(ctx: Context, project: str, column: str, text: str) -> None:
+    """Write the data dictionary's description of a column."""
+    from core import datasets
+
+    datasets.describe_column(ctx.workspace(), project, column, text)
+    click.echo(f"described {column}")
+
+
+@data.command("role")
+@click.argument("project")
+@click.argument("column")
+@click.argument("role", type=click.Choice(["feature", "identifier", "ignored"]))
+@click.pass_obj
+def role(ctx: Context, project: str, column: str, role: str) -> None:
+    """Set a column's role, overriding the guess."""
+    from core import datasets
+
+    datasets.set_role(ctx.workspace(), project, column, role)
+    click.echo(f"{column} is now {role}")

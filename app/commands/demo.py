@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+import click
+
+from app.output import Context
+
+
+@click.command()
+@click.option("--no-ui", is_flag=True, help="Only build the workspace.")
+@click.pass_obj
+def demo(ctx: Context, no_ui: bool) -> None:
+    """Build a demo workspace from sample_data/ (customer churn) and open the UI on it."""
+    from core import demo as demo_data
+
+    ws = ctx.workspace(create=True)
+    project = demo_data.build(ws)
+    if no_ui:
+        click.echo(f"demo workspace ready at {ws.root} (project {project})")
+        return
+    from app.ui import MlcycleApp
+
+    MlcycleApp(ws, project=project).run()

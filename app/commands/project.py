@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import click
+
+from app.output import Context, console, emit_json, json_option
+
+
+@click.group()
+def project() -> None:
+    """Define problems: what to predict, and how success is measured."""
+
+
+@project.command("create")
+@click.argument("name")
+@click.option("--target", required=True, help="The column to predict.")
+@click.option("--task", required=True, type=click.Choice(["classification", "regression"]))
+@click.option("--metric", help="Primary metric (default: roc_auc or rmse).")
+@click.option("--goal", type=float, help="Success threshold on the primary metric.")
+@click.option("--description", help="The problem statement.")
+@click.option("--kpi", help="The business KPI this model should move.")
+@json_option
+@click.pass_obj
+def create(
+    ctx: Context,
+    name: str,
+    target: str,
+    task: str,
+    metric: str | None,
+    goal: float | None,
+    description: str | None,
+    kpi: str | None,
+    as_json: bool,
+) -> None:
+    """Create a project card."""
+    from core import metrics, projects
+
+    # Check the card before a workspace is created for it.
+    projects.validate_name(name)
+    metrics.validate_metric(metric, task)
+    card = projects.create(
+        ctx.workspace(create=True),
+        name,
+        target=target,
+        task=task,
+        metric=metric,
+        goal=goal,
+        description=description,
+        kpi=kpi,
+    )
+    if as_json:
+        emit_json(card.to_dict())
+    else:
+        click.echo(
+            f"created project {card.name}: predict {card.target} ({card.task}), "
+            f"judged by {card.metric}"
+        )
+
+
+@project.command("list")
+@json_option
+@click.pass_obj
+def list_(ctx: Context, as_json: bool) -> None:
+    """List projects."""
+    from core import lifecycle, projects
+
+    ws = ctx.workspace()
+    cards = projects.list_all(ws)
+    stages = {p.name: lifecycle.reached(ws, p.name) for p in cards}
+    if as_json:
+        emit_json([{**p.to_dict(), "stages": stages[p.name]} for p in cards])
+        return
+    if not cards:
+        click.echo("no projects yet; create one with 'mlcycle project create'")
+        return
+    from rich.table import Table
+
+    table = Table("project", "target", "task", "metric", "goal", "stage")
+    for p in cards:
+        table.add_row(
+            p.name,
+            p.target,
+            p.task,
+            p.metric,
+            "–" if p.goal is None else f"{p.goal:g}",
+            lifecycle.current_label(stages[p.name]),
+        )
+    console().print(table)
+
+
+@project.command("show")
+@click.argument("name")
+@json_option
+@click.pass_obj
+def show(ctx: Context, name: str, as_json: bool) -> None:
+    """Show a project card and the lifecycle stages it has reached."""
+    from core import lifecycle, projects
+
+    ws = ctx.workspace()
+    card = projects.get(ws, name)
+    stages = lifecycle.reached(ws, name)
+    if as_json:
+        emit_json({**card.to_dict(), "stages": stages})
+        return
+    out = console()
+    out.print(f"[bold]{card.name}[/bold]  {card.description or ''}")
+    out.print(f"  predict   {card.target} ({card.task})")
+    goal = "no goal set" if card.goal is None else f"goal {card.goal:g}"
+    direction = "higher" if card.greater_is_better else "lower"
+    out.print(f"  metric    {card.metric} ({direction} is better), {goal}")
+    out.print(f"  KPI       {card.kpi or '–'}")
+    out.print(f"  created   {card.created_at:%Y-%m-%d %H:%M} UTC")
+    out.print(
+        "  stages    "
+        + "  ".join(
+            f"[green]✓ {s['label']}[/green]" if s["reached"] else f"[dim]· {s['label']}[/dim]"
+            for s in stages
+        )
+    )

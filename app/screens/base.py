@@ -1,0 +1,39 @@
+"""What every view shares: loading from the workspace off the UI thread, and errors as notices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import work
+from textual.screen import Screen
+
+from core.errors import MlcycleError
+
+
+class ViewScreen(Screen):
+    """A view over the workspace. Subclasses implement ``fetch`` (worker thread) and ``show``."""
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "project", lambda _old, _new: self.reload(), init=False)
+
+    def on_screen_resume(self) -> None:
+        self.reload()
+
+    def reload(self) -> None:
+        self._load()
+
+    @work(thread=True, exclusive=True, group="load")
+    def _load(self) -> None:
+        # The workspace may be busy with another process's write: wait here, not in the UI.
+        try:
+            data = self.fetch()
+        except MlcycleError as exc:
+            self.app.call_from_thread(self.app.notify, str(exc), severity="error", timeout=6)
+            return
+        self.app.call_from_thread(self.show, data)
+
+    def fetch(self) -> Any:
+        raise NotImplementedError
+
+    def show(self, data: Any) -> None:
+        raise NotImplementedError

@@ -1,0 +1,265 @@
+"""The data view: a project's dataset versions, data dictionary, quality report and charts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+
+from app.screens.base import ViewScreen
+from app.widgets.bar_chart import BarChart
+from core.datasets import DatasetVersion
+
+
+@dataclass
+class DataView:
+    project: str
+    versions: list[DatasetVersion]
+    version: DatasetVersion | None
+    dictionary: list[dict[str, Any]]
+    report: dict[str, Any] | None
+
+
+class DataScreen(ViewScreen):
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("v", "focus_versions", "Versions"),
+        Binding("e", "export", "Export report"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._view: DataView | None = None
+        self._version_id: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="data-summary")
+        with Horizontal():
+            with Vertical(id="data-left", classes="pane"):
+                yield Label("Versions", classes="pane-title")
+                yield DataTable(id="versions", cursor_type="row")
+                yield Label("Columns", classes="pane-title spaced")
+                yield Input(placeholder="filter columns", id="column-filter")
+                yield DataTable(id="columns", cursor_type="row", zebra_stripes=True)
+            with VerticalScroll(id="data-right", classes="pane"):
+                yield Static(id="column-detail")
+                yield BarChart(id="column-chart")
+                yield Static(id="target-summary")
+                yield BarChart(id="target-chart")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#versions", DataTable).add_columns("version", "rows", "cols", "added")
+        self.query_one("#columns", DataTable).add_columns(
+            "column", "kind", "role", "missing", "distinct", "summary"
+        )
+        self.query_one("#column-filter").display = False
+        self.reload()
+
+    def fetch(self) -> DataView | None:
+        from core import datasets
+
+        project = self.app.project
+        if project is None:
+            return None
+        ws = self.app.workspace
+        versions = datasets.list_versions(ws, project)
+        ids = [v.id for v in versions]
+        chosen = self._version_id if self._version_id in ids else (ids[0] if ids else None)
+        if chosen is None:
+            return DataView(project, versions, None, [], None)
+        return DataView(
+            project,
+            versions,
+            next(v for v in versions if v.id == chosen),
+            datasets.dictionary(ws, project, chosen),
+            datasets.quality_report(ws, project, chosen),
+        )
+
+    def show(self, data: DataView | None) -> None:
+        self._view = data
+        summary = self.query_one("#data-summary", Static)
+        versions = self.query_one("#versions", DataTable)
+        versions.clear()
+        if data is None:
+            summary.update("No project selected: pick one in the projects view (1).")
+            self._fill_columns()
+            return
+        for v in data.versions:
+            versions.add_row(
+                v.id, f"{v.n_rows:,}", str(v.n_columns), f"{v.added_at:%Y-%m-%d %H:%M}", key=v.id
+            )
+        if data.version is None:
+            summary.update(
+                f"{data.project}: no data yet. Add some with "
+                f"'mlcycle data add {data.project} PATH'."
+            )
+            self._fill_columns()
+            return
+        self._version_id = data.version.id
+        versions.move_cursor(row=[v.id for v in data.versions].index(data.version.id))
+        report = data.report or {}
+        text = Text()
+        text.append(f"{data.project} ", style="bold")
+        text.append(
+            f"version {data.version.id}: {report['rows']:,} rows × {report['columns']} "
+            f"columns, {report['duplicate_rows']:,} duplicate rows"
+        )
+        if report["constant_columns"]:
+            text.append(f", constant: {', '.join(report['constant_columns'])}", style="yellow")
+        text.append(f"\nsource {data.version.source}", style="dim")
+        summary.update(text)
+        self._fill_columns()
+        self._show_target(report.get("target") or {})
+
+    def _stats(self) -> dict[str, dict[str, Any]]:
+        if not self._view or not self._view.report:
+            return {}
+        return {s["name"]: s for s in self._view.report["column_stats"]}
+
+    def _fill_columns(self) -> None:
+        table = self.query_one("#columns", DataTable)
+        table.clear()
+        if not self._view or not self._view.report:
+            self.query_one("#column-detail", Static).update("")
+            self.query_one("#column-chart", BarChart).plot("", [])
+            return
+        needle = self.query_one("#column-filter", Input).value.strip().lower()
+        stats = self._stats()
+        for entry in self._view.dictionary:
+            if needle and needle not in entry["name"].lower():
+                continue
+            s = stats[entry["name"]]
+            missing = Text(
+                f"{s['missing_share']:.1%}", style="yellow" if s["missing_share"] > 0.05 else ""
+            )
+            table.add_row(
+                entry["name"],
+                entry["kind"],
+                entry["role"],
+                missing,
+                f"{s['distinct']:,}",
+                _summary(s),
+                key=entry["name"],
+            )
+        if table.row_count:
+            self._show_column(str(table.coordinate_to_cell_key((0, 0)).row_key.value))
+
+    def _show_column(self, name: str) -> None:
+        s = self._stats().get(name)
+        if s is None:
+            return
+        entry = next(e for e in self._view.dictionary if e["name"] == name)
+        text = Text()
+        text.append(name, style="bold")
+        text.append(f"  {s['dtype']}, {entry['kind']}, {entry['role']}\n")
+        if entry["description"]:
+            text.append(entry["description"] + "\n", style="italic")
+        text.append(
+            f"missing {s['missing']:,} ({s['missing_share']:.1%}), distinct {s['distinct']:,}"
+        )
+        if s.get("mean") is not None:
+            q = s.get("quantiles") or {}
+            text.append(
+                f"\nmin {_f(s['min'])}  p25 {_f(q.get('p25'))}  median {_f(q.get('p50'))}  "
+                f"p75 {_f(q.get('p75'))}  max {_f(s['max'])}\nmean {_f(s['mean'])}  "
+                f"std {_f(s['std'])}"
+            )
+        self.query_one("#column-detail", Static).update(text)
+        chart = self.query_one("#column-chart", BarChart)
+        if s.get("histogram") and "counts" in s["histogram"]:
+            edges = s["histogram"]["edges"]
+            chart.plot(
+                "distribution", [(_f(edges[i]), c) for i, c in enumerate(s["histogram"]["counts"])]
+            )
+        elif s.get("top"):
+            chart.plot("top values", [(str(t["value"]), t["count"]) for t in s["top"]])
+        else:
+            chart.plot("", [])
+
+    def _show_target(self, target: dict[str, Any]) -> None:
+        summary = self.query_one("#target-summary", Static)
+        chart = self.query_one("#target-chart", BarChart)
+        if not target:
+            summary.update("")
+            chart.plot("", [])
+            return
+        if not target.get("present"):
+            summary.update(
+                Text(f"target {target['name']} is missing from this version", style="red")
+            )
+            chart.plot("", [])
+            return
+        summary.update(
+            Text(f"\ntarget {target['name']}: missing {target['missing_share']:.1%}", style="bold")
+        )
+        if "classes" in target:
+            chart.plot("class balance", [(str(c["value"]), c["count"]) for c in target["classes"]])
+        else:
+            chart.plot("", [])
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        key = event.row_key.value
+        if event.data_table.id == "columns" and key:
+            self._show_column(key)
+        elif event.data_table.id == "versions" and key and key != self._version_id:
+            self._version_id = key
+            self.reload()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "column-filter":
+            self._fill_columns()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.query_one("#columns", DataTable).focus()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#column-filter", Input)
+        box.display = True
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#column-filter", Input)
+        if box.display:
+            box.value = ""
+            box.display = False
+            self.query_one("#columns", DataTable).focus()
+        else:
+            self.app.switch_mode("projects")
+
+    def action_focus_versions(self) -> None:
+        self.query_one("#versions", DataTable).focus()
+
+    def action_export(self) -> None:
+        view = self._view
+        if not view or not view.version or not view.report:
+            self.notify("nothing to export yet", severity="warning")
+            return
+        from core.data_report import to_markdown
+
+        path = Path.cwd() / f"{view.project}-{view.version.id}-data.md"
+        path.write_text(to_markdown(view.version, view.dictionary, view.report), encoding="utf-8")
+        self.notify(f"report written to {path}")
+
+
+def _f(value: Any) -> str:
+    return "–" if value is None else f"{value:.4g}"
+
+
+def _summary(s: dict[str, Any]) -> str:
+    if s.get("top"):
+        return ", ".join(str(t["value"]) for t in s["top"][:3])
+    if s.get("mean") is not None:
+        return f"{_f(s['min'])} … {_f(s['max'])}"
+    if s.get("min") is not None:
+        return f"{s['min']} … {s['max']}"
+    return ""

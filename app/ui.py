@@ -1,0 +1,84 @@
+"""The mlcycle terminal UI. This class only composes: each view is its own screen module."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.app import App
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.screen import Screen
+
+from app.palette import ViewCommands
+from app.views import VIEWS
+from core.workspace import Workspace
+
+
+def _screen_factory(path: str) -> Callable[[], Screen]:
+    module_name, cls_name = path.split(":")
+    return lambda: getattr(importlib.import_module(module_name), cls_name)()
+
+
+class MlcycleApp(App[None]):
+    """mlcycle: the machine-learning lifecycle in the terminal."""
+
+    TITLE = "mlcycle"
+    CSS_PATH = "styles/app.tcss"
+    COMMANDS = App.COMMANDS | {ViewCommands}
+    MODES = {view.name: _screen_factory(view.screen) for view in VIEWS}
+    DEFAULT_MODE = VIEWS[0].name
+    BINDINGS = [
+        *(Binding(view.key, f"switch_mode('{view.name}')", view.title) for view in VIEWS),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("ctrl+r", "refresh", "Refresh", show=False),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    project: reactive[str | None] = reactive(None)
+
+    def __init__(self, workspace: Workspace, project: str | None = None) -> None:
+        super().__init__()
+        self.workspace = workspace
+        self.set_reactive(MlcycleApp.project, project)
+        self._db_stamp = self._stamp()
+
+    def on_mount(self) -> None:
+        self.sub_title = str(self.workspace.root)
+        # Other processes (a watcher, CLI commands) change the workspace: refresh when they do.
+        self.set_interval(2.0, self._refresh_if_changed)
+
+    def _stamp(self) -> tuple[float, int]:
+        stamps = []
+        for path in (self.workspace.db_path, Path(f"{self.workspace.db_path}.wal")):
+            try:
+                st = path.stat()
+                stamps.append((st.st_mtime, st.st_size))
+            except FileNotFoundError:
+                stamps.append((0.0, 0))
+        return max(s[0] for s in stamps), sum(s[1] for s in stamps)
+
+    def _refresh_if_changed(self) -> None:
+        stamp = self._stamp()
+        if stamp != self._db_stamp:
+            self._db_stamp = stamp
+            self.action_refresh()
+
+    def action_refresh(self) -> None:
+        reload = getattr(self.screen, "reload", None)
+        if callable(reload):
+            reload()
+
+    def action_help(self) -> None:
+        from app.screens.help import HelpScreen
+
+        bindings = [
+            (b.key_display or b.key, b.description)
+            for b in getattr(self.screen, "BINDINGS", [])
+            if isinstance(b, Binding) and b.description
+        ]
+        self.push_screen(HelpScreen(bindings))
+
+    def select_project(self, name: str) -> None:
+        self.project = name

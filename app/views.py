@@ -1,0 +1,36 @@
+"""The views of the terminal UI, in lifecycle order.
+
+A new stage's screen is one entry here and one module under ``app/screens``: the app builds its
+modes, key bindings, help text and command-palette entries from this list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class View:
+    name: str  # mode name, also typed after ':' in the palette
+    key: str  # the binding that switches to it
+    title: str
+    screen: str  # "module:Class", imported when first shown
+    about: str
+
+
+VIEWS: list[View] = [
+    View(
+        "projects",
+        "1",
+        "Projects",
+        "app.screens.projects:ProjectsScreen",
+        "each project's card and the lifecycle stages it has reached",
+    ),
+    View(
+        "data",
+        "2",
+        "Data",
+        "app.screens.data:DataScreen",
+        "dataset versions, the data dictionary, quality report and column charts",
+    ),
+]

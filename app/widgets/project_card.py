@@ -1,0 +1,33 @@
+"""A project's card: the problem, the target, and how success is measured."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from core.projects import Project
+
+
+def card_renderable(project: Project) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="dim", no_wrap=True)
+    table.add_column()
+    goal = "no goal set" if project.goal is None else f"{project.goal:g}"
+    direction = "higher is better" if project.greater_is_better else "lower is better"
+    table.add_row("project", Text(project.name, style="bold"))
+    table.add_row("problem", project.description or "–")
+    table.add_row("predict", f"{project.target} ({project.task})")
+    table.add_row("metric", f"{project.metric} ({direction})")
+    table.add_row("goal", goal)
+    table.add_row("KPI", project.kpi or "–")
+    table.add_row("created", f"{project.created_at:%Y-%m-%d %H:%M} UTC")
+    return table
+
+
+class ProjectCard(Static):
+    def show_project(self, project: Project | None) -> None:
+        if project is None:
+            self.update(Text("No project selected.", style="dim"))
+        else:
+            self.update(card_renderable(project))
