@@ -1,1 +1,4 @@
-"""mlcycle's faces: the Textual terminal UI and the ``mlcycle`` command line. Both only call core."""
+"""mlcycle's faces: the Textual terminal UI and the ``mlcycle`` command line.
+
+Both only call ``core``.
+"""

@@ -27,7 +27,8 @@ def to_markdown(
         f"# Dataset version {version.id} of {version.project}",
         "",
         f"- Source: {version.source} ({version.source_format})",
-        f"- Stored: {version.created_at:%Y-%m-%d %H:%M} UTC, {version.size_bytes:,} bytes of Parquet",
+        f"- Stored: {version.created_at:%Y-%m-%d %H:%M} UTC, "
+        f"{version.size_bytes:,} bytes of Parquet",
         f"- Rows: {report['rows']:,}; columns: {report['columns']}; "
         f"duplicate rows: {report['duplicate_rows']:,}",
     ]
@@ -41,7 +42,8 @@ def to_markdown(
         "|---|---|---|---|---|",
     ]
     lines += [
-        f"| {_cell(c['name'])} | {c['dtype']} | {c['kind']} | {c['role']} | {_cell(c['description'])} |"
+        f"| {_cell(c['name'])} | {c['dtype']} | {c['kind']} | {c['role']} "
+        f"| {_cell(c['description'])} |"
         for c in dictionary
     ]
     lines += [

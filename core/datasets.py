@@ -274,7 +274,8 @@ def quality_report(ws: Workspace, project: str, ref: str = "latest") -> dict[str
 def _known_column(ws: Workspace, project: str, column: str) -> None:
     with ws.read() as con:
         found = con.execute(
-            "SELECT 1 FROM dataset_columns c JOIN project_datasets pd ON pd.dataset_id = c.dataset_id "
+            "SELECT 1 FROM dataset_columns c "
+            "JOIN project_datasets pd ON pd.dataset_id = c.dataset_id "
             "WHERE pd.project = ? AND c.name = ? LIMIT 1",
             [project, column],
         ).fetchall()

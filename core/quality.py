@@ -130,7 +130,7 @@ def _add_top_categories(
         return
     # One statement, one scan per column of the columnar file.
     selects = [
-        f"(SELECT list(struct_pack(v := {ident(s['name'])}::VARCHAR, n := c) ORDER BY c DESC, "
+        f"(SELECT list(struct_pack(v := {ident(s['name'])}::VARCHAR, n := c) ORDER BY c DESC, "  # noqa: S608
         f"{ident(s['name'])}::VARCHAR) FROM (SELECT {ident(s['name'])}, count(*) AS c FROM {table} "
         f"WHERE {ident(s['name'])} IS NOT NULL GROUP BY ALL ORDER BY c DESC LIMIT ?))"
         for s in wanted
