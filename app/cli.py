@@ -81,8 +81,12 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
+    except click.UsageError as exc:
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+        output.error(exc.format_message() + hint)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        output.error(exc.format_message())
         sys.exit(exc.exit_code)
     except MlcycleError as exc:
         output.error(str(exc))

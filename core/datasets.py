@@ -105,6 +105,7 @@ def add(
             _link(con, project, version_id, source.label)
         return AddResult(get(ws, project, version_id), stored=False)
 
+    ws.sweep_temp()  # files a killed process left behind
     con = memory_connection()
     temp = ws.temp_path(".parquet")
     try:

@@ -129,10 +129,12 @@ def _add_top_categories(
     if not wanted:
         return
     # One statement, one scan per column of the columnar file.
+    # The inner query renames the column to v and its count to n, so user columns named
+    # v or n cannot collide with them; ORDER BY 2 is the count, whatever the names.
     selects = [
-        f"(SELECT list(struct_pack(v := {ident(s['name'])}::VARCHAR, n := c) ORDER BY c DESC, "  # noqa: S608
-        f"{ident(s['name'])}::VARCHAR) FROM (SELECT {ident(s['name'])}, count(*) AS c FROM {table} "
-        f"WHERE {ident(s['name'])} IS NOT NULL GROUP BY ALL ORDER BY c DESC LIMIT ?))"
+        f"(SELECT list(struct_pack(v := v::VARCHAR, n := n) ORDER BY n DESC, v::VARCHAR) FROM "  # noqa: S608
+        f"(SELECT {ident(s['name'])} AS v, count(*) AS n FROM {table} "
+        f"WHERE {ident(s['name'])} IS NOT NULL GROUP BY 1 ORDER BY 2 DESC LIMIT ?))"
         for s in wanted
     ]
     row = fetch_one(con, "SELECT " + ", ".join(selects), [TOP_CATEGORIES] * len(wanted))

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.errors import InvalidInput, NotFound
-from core.sql import fetch_one, memory_connection
+from core.sql import fetch_one, ident, memory_connection
 
 if TYPE_CHECKING:
     import duckdb
@@ -98,9 +98,9 @@ def load(con: duckdb.DuckDBPyConnection, source: Source) -> duckdb.DuckDBPyRelat
     names = [str(p) for p in source.files]
     try:
         if source.format == "csv":
-            for path in source.files:
-                _check_csv_header(con, path)
+            headers = [_check_csv_header(con, path) for path in source.files]
             rel = con.read_csv(names, header=True, union_by_name=len(names) > 1)
+            rel = _keep_header_names(rel, headers)
         elif source.format == "parquet":
             rel = con.read_parquet(names, union_by_name=len(names) > 1)
         else:
@@ -129,7 +129,7 @@ def _check_file(path: Path, fmt: str) -> None:
         raise InvalidInput(f"{path}: binary data, not {fmt.upper()} text")
 
 
-def _check_csv_header(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+def _check_csv_header(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
     import duckdb
 
     try:
@@ -150,6 +150,20 @@ def _check_csv_header(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         if name in seen:
             raise InvalidInput(f"{path}: column {name!r} appears more than once in the header")
         seen.add(name)
+    return names
+
+
+def _keep_header_names(
+    rel: duckdb.DuckDBPyRelation, headers: list[list[str]]
+) -> duckdb.DuckDBPyRelation:
+    """Undo the CSV reader's trimming of spaces around names: a column is named as written."""
+    names = headers[0]
+    if any(h != names for h in headers) or len(names) != len(rel.columns):
+        return rel
+    if names == rel.columns:
+        return rel
+    return rel.project(", ".join(f"{ident(old)} AS {ident(new)}"
+                                 for old, new in zip(rel.columns, names)))
 
 
 def _first_line(path: Path) -> str:
@@ -170,13 +184,18 @@ def _check_columns(rel: duckdb.DuckDBPyRelation, source: Source) -> None:
 
 def _reason(exc: BaseException) -> str:
     """DuckDB's message in one line, without its class prefix."""
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    # DuckDB's CSV errors continue with the offending line, hints and the sniffer's settings.
+    noise = ("Original Line", "Possible Solution")
+    lines = [
+        ln.strip() for ln in str(exc).splitlines()
+        if ln.strip() and not ln.strip().startswith(noise) and " = " not in ln
+    ]
     if not lines:
         return type(exc).__name__
     text = lines[0].split("Error: ", 1)[-1]
-    if len(lines) > 1 and len(text) < 40:
-        text = f"{text} {lines[1]}"
-    return text[:200]
+    if len(lines) > 1 and text.startswith("CSV Error"):
+        text = f"{text}: {lines[1]}"
+    return text[:240]
 
 
 def read_table(path: str | Path) -> tuple[duckdb.DuckDBPyConnection, duckdb.DuckDBPyRelation]:

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample_data"
+
+
+def run_cli(*args: str, workspace: Path | None = None, check: bool = False,
+            env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run ``mlcycle ARGS`` in a fresh process, as a user's shell would."""
+    full_env = {k: v for k, v in os.environ.items() if k != "MLCYCLE_WORKSPACE"}
+    full_env.update(env or {})
+    prefix = ["--workspace", str(workspace)] if workspace else []
+    proc = subprocess.run(
+        [sys.executable, "-m", "app", *prefix, *args],
+        capture_output=True, text=True, env=full_env, timeout=timeout, cwd=ROOT,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"mlcycle {' '.join(args)} failed: {proc.stderr}")
+    return proc
+
+
+def run_json(*args: str, workspace: Path | None = None) -> object:
+    proc = run_cli(*args, "--json", workspace=workspace, check=True)
+    return json.loads(proc.stdout)
+
+
+@pytest.fixture
+def ws_path(tmp_path: Path) -> Path:
+    return tmp_path / "ws"
+
+
+@pytest.fixture
+def ws(ws_path: Path):
+    from core.workspace import open_workspace
+
+    return open_workspace(ws_path, create=True)[0]
+
+
+@pytest.fixture
+def churn_ws(ws):
+    """A workspace with the demo's churn project and its reference data."""
+    from core import demo
+
+    demo.build(ws)
+    return ws
+
+
+def write_csv(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -1,0 +1,50 @@
+"""Pictures of the screens, compared with the committed ones (update: pytest --snapshot-update)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from app.ui import MlcycleApp
+from core import demo
+from core.workspace import open_workspace
+
+FIXED = "2026-01-05 09:30:00"
+SNAPSHOT_WS = Path("/tmp/mlcycle-snapshot-workspace")
+
+
+@pytest.fixture
+def fixed_app() -> MlcycleApp:
+    # A fixed path and fixed clocks, so the picture only changes when the UI does.
+    shutil.rmtree(SNAPSHOT_WS, ignore_errors=True)
+    ws = open_workspace(SNAPSHOT_WS, create=True)[0]
+    demo.build(ws)
+    with ws.write() as con:
+        con.execute("UPDATE projects SET created_at = ?", [FIXED])
+        con.execute("UPDATE events SET ts = ?", [FIXED])
+        con.execute("UPDATE project_datasets SET added_at = ?, source = 'churn_reference.csv'",
+                    [FIXED])
+    return MlcycleApp(ws)
+
+
+async def _loaded(pilot) -> None:  # noqa: ANN001
+    for _ in range(200):
+        await pilot.pause(0.02)
+        if not any(w.is_running for w in pilot.app.workers):
+            break
+    await pilot.pause()
+
+
+def test_projects_view(snap_compare, fixed_app: MlcycleApp) -> None:  # noqa: ANN001
+    assert snap_compare(fixed_app, terminal_size=(140, 36), run_before=_loaded)
+
+
+def test_data_view(snap_compare, fixed_app: MlcycleApp) -> None:  # noqa: ANN001
+    async def open_data(pilot) -> None:  # noqa: ANN001
+        await _loaded(pilot)
+        await pilot.press("enter")
+        await _loaded(pilot)
+
+    assert snap_compare(fixed_app, terminal_size=(160, 44), run_before=open_data)
