@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from app.output import emit_json, json_option, note
+
+if TYPE_CHECKING:
+    from core.drift import ColumnDrift, DriftResult
+
+
+def _split_columns(value: tuple[str, ...]) -> list[str] | None:
+    names: list[str] = []
+    for item in value:
+        names += [part.strip() for part in item.split(",") if part.strip()]
+    return names or None
+
+
+@click.command()
+@click.argument("reference", type=click.Path(dir_okay=True))
+@click.argument("current", type=click.Path(dir_okay=True))
+@json_option
+@click.option("--columns", "columns", multiple=True, metavar="A,B,...",
+              help="Test only these columns (comma-separated; may be repeated).")
+@click.option("--fail-on-drift", is_flag=True,
+              help="Exit with code 1 when drift is detected.")
+@click.option("--report", "report", type=click.Path(dir_okay=False), default=None,
+              metavar="FILE.md|FILE.html", help="Also write a Markdown or HTML report.")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              default=0.05, show_default=True,
+              help="Dataset-level false-alarm rate.")
+@click.pass_context
+def drift(ctx: click.Context, reference: str, current: str, as_json: bool,
+          columns: tuple[str, ...], fail_on_drift: bool, report: str | None,
+          alpha: float) -> None:
+    """Compare CURRENT with REFERENCE (CSV or Parquet files with the same columns) for drift.
+
+    Each column gets tests chosen for its type; a column drifts when the change is both
+    statistically clear (after correcting for the number of columns) and large enough to
+    matter. Exit code 0 whatever is found (1 with --fail-on-drift when there is drift),
+    2 for bad input.
+    """
+    from core import drift as engine
+    from core.errors import InvalidInput
+
+    if report and not report.lower().endswith((".md", ".markdown", ".html", ".htm")):
+        raise InvalidInput(f"{report}: the report must end in .md or .html")
+    result = engine.compare(reference, current, columns=_split_columns(columns), alpha=alpha)
+    if report:
+        from core.drift_report import write_report
+
+        write_report(result, report)
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        _print(result)
+    if report:
+        note(f"report written to {report}")
+    if fail_on_drift and result.drift_detected:
+        ctx.exit(1)
+
+
+def _order(col: ColumnDrift) -> tuple[int, float]:
+    if col.drifted:
+        return 0, col.p_value or 0.0
+    if col.tested:
+        return 1, col.p_value if col.p_value is not None else 1.0
+    return 2, 0.0
+
+
+def _print(result: DriftResult) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from app.output import console
+
+    out = console()
+    n_drifted = len(result.drifted)
+    if result.drift_detected:
+        head = Text(f"Drift detected in {n_drifted} of {result.n_tested} tested columns "
+                    f"({result.share_drifted:.0%})", style="bold red")
+    else:
+        head = Text(f"No drift detected in {result.n_tested} tested columns", style="bold green")
+    out.print(head)
+    out.print(f"reference {result.n_reference:,} rows, current {result.n_current:,} rows; "
+              f"false-alarm rate {result.alpha:g} for the whole table "
+              f"(per column p < {result.alpha / max(result.n_tested, 1):.2g})")
+    table = Table("column", "type", "drift", "p-value", "effect", "missing ref → cur", "detail")
+    for col in sorted(result.columns, key=_order):
+        if col.drifted:
+            verdict = Text("DRIFT", style="bold red")
+        elif col.tested:
+            verdict = Text("ok", style="green")
+        else:
+            verdict = Text("–", style="dim")
+        p = "" if col.p_value is None else f"{col.p_value:.2g}"
+        effect = "" if not col.tested else f"{col.statistic_name} {col.statistic:.3f}"
+        missing = f"{col.missing_reference:.1%} → {col.missing_current:.1%}"
+        detail = col.note if col.note and col.drifted else col.method
+        if col.note and not col.drifted:
+            detail = f"{col.method}; {col.note}"
+        table.add_row(Text(col.name), col.type, verdict, p, effect, missing,
+                      Text(detail, style="dim" if not col.tested else ""))
+    out.print(table)
