@@ -25,7 +25,7 @@ class MlcycleApp(App[None]):
     """mlcycle: the machine-learning lifecycle in the terminal."""
 
     TITLE = "mlcycle"
-    CSS_PATH = "styles/app.tcss"
+    CSS_PATH = Path(__file__).parent / "styles" / "app.tcss"
     COMMANDS = App.COMMANDS | {ViewCommands}
     MODES = {view.name: _screen_factory(view.screen) for view in VIEWS}
     DEFAULT_MODE = VIEWS[0].name

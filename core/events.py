@@ -31,11 +31,18 @@ def record(
 def recent(ws: Workspace, project: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
     """The newest events, newest first."""
     with ws.read() as con:
-        rows = con.execute(
-            "SELECT ts, project, kind, subject, detail FROM events "
-            "WHERE ? IS NULL OR project = ? ORDER BY id DESC LIMIT ?",
-            [project, project, limit],
-        ).fetchall()
+        return recent_with(con, project, limit)
+
+
+def recent_with(
+    con: duckdb.DuckDBPyConnection, project: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """``recent`` on an open connection."""
+    rows = con.execute(
+        "SELECT ts, project, kind, subject, detail FROM events "
+        "WHERE ? IS NULL OR project = ? ORDER BY id DESC LIMIT ?",
+        [project, project, limit],
+    ).fetchall()
     return [
         {"ts": ts, "project": p, "kind": k, "subject": s, "detail": json.loads(d or "{}")}
         for ts, p, k, s, d in rows

@@ -7,9 +7,15 @@ stage's module only has to record its events (``core.events.record``) to light u
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+from core.events import recent_with
+from core.projects import Project, list_with
 from core.workspace import Workspace
+
+if TYPE_CHECKING:
+    import duckdb
 
 # (key, label, event kind prefix that marks the stage as reached)
 STAGES: list[tuple[str, str, str]] = [
@@ -29,16 +35,41 @@ STAGES: list[tuple[str, str, str]] = [
 def reached(ws: Workspace, project: str) -> list[dict[str, Any]]:
     """Every stage in order, with whether the project has reached it."""
     with ws.read() as con:
-        kinds = [
-            r[0]
-            for r in con.execute(
-                "SELECT DISTINCT kind FROM events WHERE project = ?", [project]
-            ).fetchall()
-        ]
+        return reached_with(con).get(project) or _stages(set())
+
+
+def reached_with(con: duckdb.DuckDBPyConnection) -> dict[str, list[dict[str, Any]]]:
+    """The stages of every project that has any activity, in one query."""
+    kinds: dict[str, set[str]] = {}
+    for project, kind in con.execute(
+        "SELECT DISTINCT project, kind FROM events WHERE project IS NOT NULL"
+    ).fetchall():
+        kinds.setdefault(project, set()).add(kind)
+    return {project: _stages(found) for project, found in kinds.items()}
+
+
+def _stages(kinds: set[str]) -> list[dict[str, Any]]:
     return [
         {"key": key, "label": label, "reached": any(k.startswith(prefix) for k in kinds)}
         for key, label, prefix in STAGES
     ]
+
+
+@dataclass
+class Overview:
+    """Everything the projects overview shows, read in one short transaction."""
+
+    projects: list[Project]
+    stages: dict[str, list[dict[str, Any]]]
+    activity: list[dict[str, Any]]
+
+
+def overview(ws: Workspace, activity: int = 30) -> Overview:
+    with ws.read() as con:
+        cards = list_with(con)
+        stages = reached_with(con)
+        recent = recent_with(con, limit=activity)
+    return Overview(cards, {p.name: stages.get(p.name) or _stages(set()) for p in cards}, recent)
 
 
 def current_label(stages: list[dict[str, Any]]) -> str:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core import events, metrics
 from core.errors import InvalidInput, NotFound
 from core.schema import utcnow
 from core.sql import fetch_one
 from core.workspace import Workspace
+
+if TYPE_CHECKING:
+    import duckdb
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 _FIELDS = "name, target, task, metric, goal, description, kpi, created_at"
@@ -110,7 +113,12 @@ def get(ws: Workspace, name: str) -> Project:
 
 def list_all(ws: Workspace) -> list[Project]:
     with ws.read() as con:
-        rows = con.execute(
-            f"SELECT {_FIELDS} FROM projects ORDER BY created_at, name"  # noqa: S608
-        ).fetchall()
+        return list_with(con)
+
+
+def list_with(con: duckdb.DuckDBPyConnection) -> list[Project]:
+    """All projects, oldest first, read on an open connection."""
+    rows = con.execute(
+        f"SELECT {_FIELDS} FROM projects ORDER BY created_at, name"  # noqa: S608
+    ).fetchall()
     return [Project(*row) for row in rows]

@@ -61,11 +61,10 @@ def create(
 @click.pass_obj
 def list_(ctx: Context, as_json: bool) -> None:
     """List projects."""
-    from core import lifecycle, projects
+    from core import lifecycle
 
-    ws = ctx.workspace()
-    cards = projects.list_all(ws)
-    stages = {p.name: lifecycle.reached(ws, p.name) for p in cards}
+    view = lifecycle.overview(ctx.workspace(), activity=0)
+    cards, stages = view.projects, view.stages
     if as_json:
         emit_json([{**p.to_dict(), "stages": stages[p.name]} for p in cards])
         return

@@ -11,10 +11,17 @@ from core.errors import MlcycleError
 
 
 class ViewScreen(Screen):
-    """A view over the workspace. Subclasses implement ``fetch`` (worker thread) and ``show``."""
+    """A view over the workspace. Subclasses implement ``fetch`` (worker thread) and ``show``.
+
+    A view loads when it is shown (including the first time) and, if it shows one project,
+    again when another project is picked.
+    """
+
+    shows_one_project = True
 
     def on_mount(self) -> None:
-        self.watch(self.app, "project", lambda _old, _new: self.reload(), init=False)
+        if self.shows_one_project:
+            self.watch(self.app, "project", lambda _old, _new: self.reload(), init=False)
 
     def on_screen_resume(self) -> None:
         self.reload()

@@ -63,7 +63,6 @@ class DataScreen(ViewScreen):
             "column", "kind", "role", "missing", "distinct", "summary"
         )
         self.query_one("#column-filter").display = False
-        self.reload()
 
     def fetch(self) -> DataView | None:
         from core import datasets

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -13,7 +10,7 @@ from textual.widgets import DataTable, Footer, Header, Label, Static
 from app.screens.base import ViewScreen
 from app.widgets.project_card import ProjectCard
 from app.widgets.stage_bar import StageBar
-from core.projects import Project
+from core.lifecycle import Overview
 
 EMPTY_HINT = (
     "No projects yet.\n\nDefine one from a shell:\n"
@@ -22,14 +19,8 @@ EMPTY_HINT = (
 )
 
 
-@dataclass
-class Overview:
-    projects: list[Project]
-    stages: dict[str, list[dict[str, Any]]]
-    activity: list[dict[str, Any]]
-
-
 class ProjectsScreen(ViewScreen):
+    shows_one_project = False
     BINDINGS = [Binding("enter", "open_data", "Open data", priority=False)]
 
     def __init__(self) -> None:
@@ -56,15 +47,11 @@ class ProjectsScreen(ViewScreen):
         table = self.query_one("#projects", DataTable)
         table.add_columns("project", "task", "metric", "stage")
         self.query_one("#activity", DataTable).add_columns("when", "project", "what", "subject")
-        self.reload()
 
     def fetch(self) -> Overview:
-        from core import events, lifecycle, projects
+        from core.lifecycle import overview
 
-        ws = self.app.workspace
-        cards = projects.list_all(ws)
-        stages = {p.name: lifecycle.reached(ws, p.name) for p in cards}
-        return Overview(cards, stages, events.recent(ws, limit=30))
+        return overview(self.app.workspace)
 
     def show(self, data: Overview) -> None:
         from core.lifecycle import current_label
