@@ -61,7 +61,10 @@ def main() -> None:
     report(
         [
             ("minimal Textual app", measure([python, "-c", MINIMAL_APP], runs=7)),
-            ("mlcycle projects view", measure([python, "-c", MLCYCLE_FIRST_SCREEN, str(ws)], runs=7)),
+            (
+                "mlcycle projects view",
+                measure([python, "-c", MLCYCLE_FIRST_SCREEN, str(ws)], runs=7),
+            ),
         ],
         baseline="minimal Textual app",
         goal="mlcycle first screen at most 3x",

@@ -33,8 +33,13 @@ class Timing:
 def run_once(cmd: Sequence[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """Wall seconds and peak resident memory (MB) of one run of ``cmd``."""
     started = time.perf_counter()
-    proc = subprocess.Popen(list(cmd), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env={**os.environ, **(env or {})}, cwd=ROOT)
+    proc = subprocess.Popen(
+        list(cmd),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
@@ -43,8 +48,13 @@ def run_once(cmd: Sequence[str], env: dict[str, str] | None = None) -> tuple[flo
     return elapsed, usage.ru_maxrss / 1024
 
 
-def measure(cmd: Sequence[str], runs: int = 5, before: Callable[[], None] | None = None,
-            env: dict[str, str] | None = None, warmup: int = 1) -> Timing:
+def measure(
+    cmd: Sequence[str],
+    runs: int = 5,
+    before: Callable[[], None] | None = None,
+    env: dict[str, str] | None = None,
+    warmup: int = 1,
+) -> Timing:
     """Run ``cmd`` ``warmup`` times uncounted, then ``runs`` times; ``before`` runs each time."""
     seconds, peaks = [], []
     for i in range(warmup + runs):
@@ -62,6 +72,8 @@ def report(rows: list[tuple[str, Timing]], baseline: str, goal: str) -> None:
     base = dict(rows)[baseline].median
     width = max(len(name) for name, _ in rows)
     for name, t in rows:
-        print(f"  {name:<{width}}  median {t.median:8.3f} s  (min {min(t.seconds):.3f}, "
-              f"max {max(t.seconds):.3f})  peak {t.peak:7.0f} MB  ratio {t.median / base:5.2f}x")
+        print(
+            f"  {name:<{width}}  median {t.median:8.3f} s  (min {min(t.seconds):.3f}, "
+            f"max {max(t.seconds):.3f})  peak {t.peak:7.0f} MB  ratio {t.median / base:5.2f}x"
+        )
     print(f"  goal: {goal}")

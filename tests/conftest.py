@@ -12,15 +12,24 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data"
 
 
-def run_cli(*args: str, workspace: Path | None = None, check: bool = False,
-            env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str,
+    workspace: Path | None = None,
+    check: bool = False,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess:
     """Run ``mlcycle ARGS`` in a fresh process, as a user's shell would."""
     full_env = {k: v for k, v in os.environ.items() if k != "MLCYCLE_WORKSPACE"}
     full_env.update(env or {})
     prefix = ["--workspace", str(workspace)] if workspace else []
     proc = subprocess.run(
         [sys.executable, "-m", "app", *prefix, *args],
-        capture_output=True, text=True, env=full_env, timeout=timeout, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        cwd=ROOT,
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"mlcycle {' '.join(args)} failed: {proc.stderr}")

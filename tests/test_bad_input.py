@@ -15,17 +15,27 @@ from tests.conftest import run_cli
 
 
 def _state(ws_root: Path) -> tuple:
-    files = sorted(str(p.relative_to(ws_root)) for p in (ws_root / "artifacts").rglob("*")
-                   if p.is_file())
+    files = sorted(
+        str(p.relative_to(ws_root)) for p in (ws_root / "artifacts").rglob("*") if p.is_file()
+    )
     proc = run_cli("data", "list", "p", "--json", workspace=ws_root, check=True)
     return files, json.loads(proc.stdout)
 
 
 @pytest.fixture(scope="module")
-def project_ws(tmp_path_factory) -> Path:  # noqa: ANN001
+def project_ws(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("bad") / "ws"
-    run_cli("project", "create", "p", "--target", "y", "--task", "classification",
-            workspace=root, check=True)
+    run_cli(
+        "project",
+        "create",
+        "p",
+        "--target",
+        "y",
+        "--task",
+        "classification",
+        workspace=root,
+        check=True,
+    )
     return root
 
 
@@ -58,26 +68,48 @@ def _bad_files(d: Path) -> dict[str, tuple[list[str], str]]:
         "unknown version": (["data", "show", "p", "abcdef12"], "no data yet"),
         "bad version id": (["data", "show", "p", "../../etc"], "no data yet"),
         "unknown column": (["data", "describe", "p", "zzz", "text"], "no column"),
-        "bad project name": (["project", "create", "a b", "--target", "y", "--task",
-                              "regression"], "not valid"),
-        "duplicate project": (["project", "create", "p", "--target", "y", "--task",
-                               "regression"], "already exists"),
-        "unknown task": (["project", "create", "q", "--target", "y", "--task", "ranking"],
-                         "ranking"),
+        "bad project name": (
+            ["project", "create", "a b", "--target", "y", "--task", "regression"],
+            "not valid",
+        ),
+        "duplicate project": (
+            ["project", "create", "p", "--target", "y", "--task", "regression"],
+            "already exists",
+        ),
+        "unknown task": (
+            ["project", "create", "q", "--target", "y", "--task", "ranking"],
+            "ranking",
+        ),
     }
-
-
 
 
 @pytest.mark.parametrize(
     "case",
-    ["missing path", "empty file", "binary file", "not utf-8", "no header", "target absent",
-     "duplicate names", "header only", "not parquet", "bad json", "unsupported type",
-     "empty folder", "unknown project", "unknown version", "bad version id", "unknown column",
-     "bad project name", "duplicate project", "unknown task"],
+    [
+        "missing path",
+        "empty file",
+        "binary file",
+        "not utf-8",
+        "no header",
+        "target absent",
+        "duplicate names",
+        "header only",
+        "not parquet",
+        "bad json",
+        "unsupported type",
+        "empty folder",
+        "unknown project",
+        "unknown version",
+        "bad version id",
+        "unknown column",
+        "bad project name",
+        "duplicate project",
+        "unknown task",
+    ],
 )
-def test_bad_input_is_one_line_exit_2_and_changes_nothing(project_ws: Path, tmp_path: Path,
-                                                          case: str) -> None:
+def test_bad_input_is_one_line_exit_2_and_changes_nothing(
+    project_ws: Path, tmp_path: Path, case: str
+) -> None:
     args, expected = _bad_files(tmp_path)[case]
     before = _state(project_ws)
     proc = run_cli(*args, workspace=project_ws)
@@ -94,10 +126,21 @@ def test_read_commands_without_a_workspace_say_how_to_make_one(tmp_path: Path) -
     assert "mlcycle init" in proc.stderr and not (tmp_path / "none").exists()
 
 
-NAMES = ['v', 'n', 'customer id', 'say "hi"', "it's", "Größe", "列名", "a,b", "semi;colon", "  padded  "]
+NAMES = [
+    "v",
+    "n",
+    "customer id",
+    'say "hi"',
+    "it's",
+    "Größe",
+    "列名",
+    "a,b",
+    "semi;colon",
+    "  padded  ",
+]
 
 
-def test_awkward_column_names_are_kept_exactly(ws, tmp_path: Path) -> None:  # noqa: ANN001
+def test_awkward_column_names_are_kept_exactly(ws, tmp_path: Path) -> None:
     import polars as pl
 
     frame = pl.DataFrame({name: [1.5, 2.5, None, 4.0] for name in NAMES}).with_columns(
@@ -118,11 +161,18 @@ column_name = st.text(
 ).filter(lambda s: s.strip() == s and s != "y")
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(names=st.lists(column_name, min_size=1, max_size=5, unique=True),
-       values=st.lists(st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False),
-                                 st.text(max_size=5)), min_size=1, max_size=20))
-def test_any_parquet_table_is_stored_or_refused_cleanly(tmp_path_factory, names, values) -> None:  # noqa: ANN001
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    names=st.lists(column_name, min_size=1, max_size=5, unique=True),
+    values=st.lists(
+        st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=5)),
+        min_size=1,
+        max_size=20,
+    ),
+)
+def test_any_parquet_table_is_stored_or_refused_cleanly(tmp_path_factory, names, values) -> None:
     import polars as pl
 
     from core.workspace import open_workspace

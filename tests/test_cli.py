@@ -14,10 +14,16 @@ from tests.conftest import ROOT, SAMPLE, run_cli, run_json
 def test_help_starts_without_heavy_libraries() -> None:
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "app", "--help"],
-        capture_output=True, text=True, cwd=ROOT, check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
     )
-    imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines()
-                if line.startswith("import time:")}
+    imported = {
+        line.split("|")[-1].strip().split(".")[0]
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:")
+    }
     assert "Commands:" in proc.stdout
     assert not imported & {"sklearn", "onnxruntime", "polars", "scipy", "textual", "duckdb"}
 
@@ -26,9 +32,24 @@ def test_a_whole_session_with_json_output(ws_path: Path) -> None:
     init = run_json("init", workspace=ws_path)
     assert init == {"workspace": str(ws_path), "created": True}
 
-    card = run_json("project", "create", "churn", "--target", "churned", "--task",
-                    "classification", "--metric", "f1", "--goal", "0.6", "--description",
-                    "Who cancels next month", "--kpi", "monthly churn", workspace=ws_path)
+    card = run_json(
+        "project",
+        "create",
+        "churn",
+        "--target",
+        "churned",
+        "--task",
+        "classification",
+        "--metric",
+        "f1",
+        "--goal",
+        "0.6",
+        "--description",
+        "Who cancels next month",
+        "--kpi",
+        "monthly churn",
+        workspace=ws_path,
+    )
     assert card["metric"] == "f1" and card["goal"] == 0.6 and card["greater_is_better"]
 
     listed = run_json("project", "list", workspace=ws_path)
@@ -45,8 +66,15 @@ def test_a_whole_session_with_json_output(ws_path: Path) -> None:
     versions = run_json("data", "list", "churn", workspace=ws_path)
     assert [v["id"] for v in versions] == [added["id"]]
 
-    run_cli("data", "describe", "churn", "tenure_months", "Months since signup",
-            workspace=ws_path, check=True)
+    run_cli(
+        "data",
+        "describe",
+        "churn",
+        "tenure_months",
+        "Months since signup",
+        workspace=ws_path,
+        check=True,
+    )
     run_cli("data", "role", "churn", "signup_date", "ignored", workspace=ws_path, check=True)
     report = run_json("data", "show", "churn", added["id"][:6], workspace=ws_path)
     by_name = {c["name"]: c for c in report["dictionary"]}
@@ -58,7 +86,11 @@ def test_a_whole_session_with_json_output(ws_path: Path) -> None:
     stats = {s["name"]: s for s in quality["column_stats"]}
     assert quality["rows"] == 12000 and quality["duplicate_rows"] == 0
     assert 0.04 < stats["total_charges"]["missing_share"] < 0.07
-    assert {t["value"] for t in stats["contract"]["top"]} == {"month-to-month", "one-year", "two-year"}
+    assert {t["value"] for t in stats["contract"]["top"]} == {
+        "month-to-month",
+        "one-year",
+        "two-year",
+    }
     classes = {c["value"]: c["share"] for c in quality["target"]["classes"]}
     assert set(classes) == {"true", "false"} and 0.15 < classes["true"] < 0.35
 
@@ -66,7 +98,7 @@ def test_a_whole_session_with_json_output(ws_path: Path) -> None:
     assert {s["key"] for s in shown["stages"] if s["reached"]} == {"problem", "data"}
 
 
-def test_data_show_as_markdown_and_table(churn_ws) -> None:  # noqa: ANN001
+def test_data_show_as_markdown_and_table(churn_ws) -> None:
     md = run_cli("data", "show", "churn", "--markdown", workspace=churn_ws.root, check=True).stdout
     assert md.startswith("# Dataset version")
     assert "## Data dictionary" in md and "| monthly_charges | DOUBLE | numeric | feature |" in md
@@ -75,8 +107,17 @@ def test_data_show_as_markdown_and_table(churn_ws) -> None:  # noqa: ANN001
 
 
 def test_write_commands_create_the_workspace_and_say_so(ws_path: Path) -> None:
-    proc = run_cli("project", "create", "p", "--target", "y", "--task", "regression",
-                   workspace=ws_path, check=True)
+    proc = run_cli(
+        "project",
+        "create",
+        "p",
+        "--target",
+        "y",
+        "--task",
+        "regression",
+        workspace=ws_path,
+        check=True,
+    )
     assert proc.stderr.strip() == f"created workspace at {ws_path}"
     assert (ws_path / "mlcycle.duckdb").exists()
 
@@ -89,8 +130,18 @@ def test_workspace_from_the_environment(ws_path: Path) -> None:
 
 
 def test_metric_that_does_not_fit_the_task_lists_the_valid_ones(ws_path: Path) -> None:
-    proc = run_cli("project", "create", "p", "--target", "y", "--task", "regression",
-                   "--metric", "roc_auc", workspace=ws_path)
+    proc = run_cli(
+        "project",
+        "create",
+        "p",
+        "--target",
+        "y",
+        "--task",
+        "regression",
+        "--metric",
+        "roc_auc",
+        workspace=ws_path,
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip() == (
         "error: metric 'roc_auc' does not fit a regression task; use one of: rmse, mae, r2, mape"

@@ -42,8 +42,13 @@ print(seen)
 
 
 def _spawn(code: str, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", code, *args], cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        cwd=ROOT,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def test_two_writers_and_a_reader_at_once_lose_nothing(ws: Workspace, tmp_path: Path) -> None:
@@ -51,11 +56,18 @@ def test_two_writers_and_a_reader_at_once_lose_nothing(ws: Workspace, tmp_path: 
     csv.write_text("x,y\n" + "".join(f"{i},{i * 2}\n" for i in range(500)))
     writers = [_spawn(WRITER, str(ws.root), tag, "8", str(csv)) for tag in ("a", "b")]
     reader = _spawn(READER, str(ws.root), "4")
-    cli = [subprocess.Popen([sys.executable, "-m", "app", "--workspace", str(ws.root),
-                             "project", "list", "--json"], cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(3)]
+    cli = [
+        subprocess.Popen(
+            [sys.executable, "-m", "app", "--workspace", str(ws.root), "project", "list", "--json"],
+            cwd=ROOT,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(3)
+    ]
     for proc in [*writers, reader, *cli]:
-        out, err = proc.communicate(timeout=120)
+        _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
         assert "lock" not in err.lower(), err
     names = {p.name for p in projects.list_all(ws)}
@@ -71,11 +83,16 @@ def _consistent(ws: Workspace) -> None:
         stored = con.execute("SELECT id, path, n_columns FROM datasets").fetchall()
         for dataset_id, path, n_columns in stored:
             assert ws.artifact_path(path).exists(), f"{dataset_id} registered without its file"
-            cols = con.execute("SELECT count(*) FROM dataset_columns WHERE dataset_id = ?",
-                               [dataset_id]).fetchall()[0][0]
+            cols = con.execute(
+                "SELECT count(*) FROM dataset_columns WHERE dataset_id = ?", [dataset_id]
+            ).fetchall()[0][0]
             assert cols == n_columns
-            assert con.execute("SELECT count(*) FROM quality_reports WHERE dataset_id = ?",
-                               [dataset_id]).fetchall()[0][0] == 1
+            assert (
+                con.execute(
+                    "SELECT count(*) FROM quality_reports WHERE dataset_id = ?", [dataset_id]
+                ).fetchall()[0][0]
+                == 1
+            )
         dangling = con.execute(
             "SELECT count(*) FROM project_datasets pd LEFT JOIN datasets d ON d.id = pd.dataset_id "
             "WHERE d.id IS NULL"
@@ -96,9 +113,12 @@ def test_kill_during_data_add_leaves_the_workspace_consistent(
         f"TO '{csv}'"
     )
     projects.create(ws, "p", target="y", task="classification")
-    proc = subprocess.Popen([sys.executable, "-m", "app", "--workspace", str(ws.root), "data",
-                             "add", "p", str(csv)], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app", "--workspace", str(ws.root), "data", "add", "p", str(csv)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(delay)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()

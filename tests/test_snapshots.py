@@ -24,12 +24,13 @@ def fixed_app() -> MlcycleApp:
     with ws.write() as con:
         con.execute("UPDATE projects SET created_at = ?", [FIXED])
         con.execute("UPDATE events SET ts = ?", [FIXED])
-        con.execute("UPDATE project_datasets SET added_at = ?, source = 'churn_reference.csv'",
-                    [FIXED])
+        con.execute(
+            "UPDATE project_datasets SET added_at = ?, source = 'churn_reference.csv'", [FIXED]
+        )
     return MlcycleApp(ws)
 
 
-async def _loaded(pilot) -> None:  # noqa: ANN001
+async def _loaded(pilot) -> None:
     for _ in range(200):
         await pilot.pause(0.02)
         if not any(w.is_running for w in pilot.app.workers):
@@ -37,12 +38,12 @@ async def _loaded(pilot) -> None:  # noqa: ANN001
     await pilot.pause()
 
 
-def test_projects_view(snap_compare, fixed_app: MlcycleApp) -> None:  # noqa: ANN001
+def test_projects_view(snap_compare, fixed_app: MlcycleApp) -> None:
     assert snap_compare(fixed_app, terminal_size=(140, 36), run_before=_loaded)
 
 
-def test_data_view(snap_compare, fixed_app: MlcycleApp) -> None:  # noqa: ANN001
-    async def open_data(pilot) -> None:  # noqa: ANN001
+def test_data_view(snap_compare, fixed_app: MlcycleApp) -> None:
+    async def open_data(pilot) -> None:
         await _loaded(pilot)
         await pilot.press("enter")
         await _loaded(pilot)

@@ -35,7 +35,7 @@ def _visible_text(app: MlcycleApp) -> str:
     return "\n".join(parts)
 
 
-async def _settle(pilot) -> None:  # noqa: ANN001
+async def _settle(pilot) -> None:
     """Wait until every load has finished and its result is drawn."""
     for _ in range(200):
         await pilot.pause(0.02)
@@ -53,8 +53,14 @@ async def test_empty_workspace_shows_how_to_start(ws: Workspace) -> None:
 
 
 async def test_projects_view_shows_the_card_and_stages(churn_ws: Workspace) -> None:
-    projects.create(churn_ws, "prices", target="price", task="regression", goal=5.0,
-                    description="Forecast prices")
+    projects.create(
+        churn_ws,
+        "prices",
+        target="price",
+        task="regression",
+        goal=5.0,
+        description="Forecast prices",
+    )
     app = MlcycleApp(churn_ws)
     async with app.run_test(size=(140, 40)) as pilot:
         await _settle(pilot)
@@ -101,7 +107,9 @@ async def test_slash_filters_columns_and_escape_clears(churn_ws: Workspace) -> N
         await _settle(pilot)
         columns = app.screen.query_one("#columns", DataTable)
         assert [str(columns.get_row_at(i)[0]) for i in range(columns.row_count)] == [
-            "monthly_charges", "total_charges"]
+            "monthly_charges",
+            "total_charges",
+        ]
         await pilot.press("enter", "escape")
         await pilot.press("slash")
         box = app.screen.query_one("#column-filter", Input)

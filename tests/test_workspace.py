@@ -49,13 +49,14 @@ def test_workspace_from_a_newer_mlcycle_is_refused(ws: Workspace) -> None:
 def test_failed_write_rolls_back(ws: Workspace) -> None:
     with pytest.raises(RuntimeError), ws.write() as con:
         con.execute(
-            "INSERT INTO projects VALUES ('half', 'y', 'regression', 'rmse', NULL, NULL, NULL, now())"
+            "INSERT INTO projects VALUES "
+            "('half', 'y', 'regression', 'rmse', NULL, NULL, NULL, now())"
         )
         raise RuntimeError("crash in the middle")
     assert projects.list_all(ws) == []
 
 
-def _hold_exclusive(root: str, seconds: float, ready) -> None:  # noqa: ANN001
+def _hold_exclusive(root: str, seconds: float, ready) -> None:
     ws = Workspace(Path(root))
     with ws.write():
         ready.set()
@@ -64,7 +65,9 @@ def _hold_exclusive(root: str, seconds: float, ready) -> None:  # noqa: ANN001
 
 def test_reader_waits_for_a_writer_instead_of_failing(ws: Workspace) -> None:
     ready = mp.get_context("spawn").Event()
-    holder = mp.get_context("spawn").Process(target=_hold_exclusive, args=(str(ws.root), 1.0, ready))
+    holder = mp.get_context("spawn").Process(
+        target=_hold_exclusive, args=(str(ws.root), 1.0, ready)
+    )
     holder.start()
     assert ready.wait(30)
     started = time.monotonic()
@@ -73,9 +76,11 @@ def test_reader_waits_for_a_writer_instead_of_failing(ws: Workspace) -> None:
     holder.join(30)
 
 
-def test_wait_beyond_the_timeout_is_one_clear_error(ws: Workspace, monkeypatch) -> None:  # noqa: ANN001
+def test_wait_beyond_the_timeout_is_one_clear_error(ws: Workspace, monkeypatch) -> None:
     ready = mp.get_context("spawn").Event()
-    holder = mp.get_context("spawn").Process(target=_hold_exclusive, args=(str(ws.root), 3.0, ready))
+    holder = mp.get_context("spawn").Process(
+        target=_hold_exclusive, args=(str(ws.root), 3.0, ready)
+    )
     holder.start()
     assert ready.wait(30)
     monkeypatch.setenv("MLCYCLE_LOCK_TIMEOUT", "0.3")
