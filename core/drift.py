@@ -229,26 +229,34 @@ def _num(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _open(data: Any) -> tuple[duckdb.DuckDBPyRelation, str | None, Any]:
-    """A DuckDB relation for a path, relation or polars/pyarrow table; plus a label and the
-    connection to keep alive."""
+def _open(data: Any, con: duckdb.DuckDBPyConnection | None = None
+          ) -> tuple[duckdb.DuckDBPyRelation, str | None, Any]:
+    """A DuckDB relation for a path, relation or polars DataFrame; plus a label and a handle
+    (connection, temporary files) to keep alive while the relation is used."""
     import duckdb
 
     if isinstance(data, duckdb.DuckDBPyRelation):
         return data, None, None
-    if isinstance(data, (str, Path)):
-        from core.sources import read_table
-
-        con, rel = read_table(data)
-        _tune(con)
-        return rel, str(data), con
-    if hasattr(data, "to_arrow"):  # polars DataFrame
-        data = data.to_arrow()
-    if type(data).__module__.startswith("pyarrow"):
+    if con is None:
         con = duckdb.connect()
         _tune(con)
-        return con.from_arrow(data), None, con
-    raise InvalidInput(f"cannot check drift on a {type(data).__name__}; pass a file path")
+    if isinstance(data, (str, Path)):
+        from core.sources import load, resolve
+
+        return load(con, resolve(data)), str(data), con
+    if type(data).__module__.startswith("polars") and hasattr(data, "write_parquet"):
+        # Through a temporary Parquet file: DuckDB reads polars frames only via pyarrow,
+        # which is not a dependency. The directory lives as long as the returned handle.
+        import tempfile
+
+        tmp = tempfile.TemporaryDirectory(prefix="mlcycle-drift-")
+        path = Path(tmp.name) / "frame.parquet"
+        data.write_parquet(path)
+        return con.read_parquet(str(path)), None, (con, tmp)
+    raise InvalidInput(
+        f"cannot check drift on a {type(data).__name__}; pass a file path, a DuckDB "
+        "relation or a polars DataFrame"
+    )
 
 
 def _tune(con: duckdb.DuckDBPyConnection) -> None:
@@ -1007,8 +1015,9 @@ def compare(
 
     Column sets are compared before any data is read, so a mismatch fails fast.
     """
-    ref_rel, ref_label, _ref_con = _open(reference)
-    cur_rel, cur_label, _cur_con = _open(current)
+    ref_rel, ref_label, keep = _open(reference)
+    con = keep[0] if isinstance(keep, tuple) else keep  # one connection for both inputs
+    cur_rel, cur_label, _cur_keep = _open(current, con)
     _select_pair(list(ref_rel.columns), list(cur_rel.columns), columns)
     prof = profile(ref_rel)
     prof.source = ref_label
