@@ -81,6 +81,89 @@ MIGRATIONS: list[str] = [
         detail JSON
     );
     """,
+    # 3: experiment tracking, evaluation holdouts and the model registry
+    """
+    CREATE TABLE runs (
+        id VARCHAR PRIMARY KEY,
+        project VARCHAR NOT NULL,
+        name VARCHAR,
+        kind VARCHAR NOT NULL,
+        status VARCHAR NOT NULL,
+        group_id VARCHAR,
+        started_at TIMESTAMP NOT NULL,
+        ended_at TIMESTAMP,
+        pid INTEGER
+    );
+    CREATE TABLE run_params (
+        run_id VARCHAR NOT NULL,
+        key VARCHAR NOT NULL,
+        value VARCHAR,
+        PRIMARY KEY (run_id, key)
+    );
+    CREATE TABLE run_metrics (
+        run_id VARCHAR NOT NULL,
+        key VARCHAR NOT NULL,
+        step BIGINT NOT NULL,
+        value DOUBLE,
+        ts TIMESTAMP NOT NULL
+    );
+    CREATE TABLE run_tags (
+        run_id VARCHAR NOT NULL,
+        key VARCHAR NOT NULL,
+        value VARCHAR,
+        PRIMARY KEY (run_id, key)
+    );
+    CREATE TABLE run_artifacts (
+        run_id VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        path VARCHAR NOT NULL,
+        sha256 VARCHAR NOT NULL,
+        size_bytes BIGINT NOT NULL,
+        PRIMARY KEY (run_id, name)
+    );
+    CREATE TABLE journal_offsets (
+        file VARCHAR PRIMARY KEY,
+        offset_bytes BIGINT NOT NULL
+    );
+    CREATE TABLE holdouts (
+        dataset_id VARCHAR NOT NULL,
+        target VARCHAR NOT NULL,
+        seed INTEGER NOT NULL,
+        fraction DOUBLE NOT NULL,
+        path VARCHAR NOT NULL,
+        n_holdout BIGINT NOT NULL,
+        PRIMARY KEY (dataset_id, target)
+    );
+    CREATE TABLE model_versions (
+        project VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        run_id VARCHAR NOT NULL,
+        path VARCHAR NOT NULL,
+        sha256 VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL,
+        archived BOOLEAN NOT NULL DEFAULT false,
+        summary JSON NOT NULL,
+        PRIMARY KEY (project, version)
+    );
+    CREATE TABLE aliases (
+        project VARCHAR NOT NULL,
+        alias VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        PRIMARY KEY (project, alias)
+    );
+    CREATE SEQUENCE alias_history_ids;
+    CREATE TABLE alias_history (
+        id BIGINT DEFAULT nextval('alias_history_ids') PRIMARY KEY,
+        ts TIMESTAMP NOT NULL,
+        project VARCHAR NOT NULL,
+        alias VARCHAR NOT NULL,
+        version INTEGER,
+        previous_version INTEGER,
+        action VARCHAR NOT NULL,
+        reason VARCHAR,
+        figures JSON
+    );
+    """,
 ]
 
 LATEST = len(MIGRATIONS)
