@@ -164,6 +164,36 @@ MIGRATIONS: list[str] = [
         figures JSON
     );
     """,
+    # 4: preparation recipes, the lineage of derived dataset versions, feature sets
+    """
+    CREATE TABLE recipes (
+        project VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        id VARCHAR NOT NULL,
+        text VARCHAR NOT NULL,
+        source VARCHAR,
+        created_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (project, version)
+    );
+    CREATE TABLE dataset_lineage (
+        dataset_id VARCHAR PRIMARY KEY,
+        operation VARCHAR NOT NULL,
+        input_id VARCHAR NOT NULL,
+        recipe_id VARCHAR,
+        detail JSON,
+        created_at TIMESTAMP NOT NULL
+    );
+    CREATE TABLE feature_sets (
+        project VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        id VARCHAR NOT NULL,
+        text VARCHAR NOT NULL,
+        target VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (project, name, version)
+    );
+    """,
 ]
 
 LATEST = len(MIGRATIONS)
