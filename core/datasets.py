@@ -109,25 +109,67 @@ def add(
     con = memory_connection()
     temp = ws.temp_path(".parquet")
     try:
-        say(f"reading {source.label}")
-        rel = sources.load(con, source)
-        _require_target(proj.target, rel.columns, source.label)
-        say("writing Parquet")
         try:
-            rel.to_parquet(str(temp), compression="zstd")
-        except duckdb.Error as exc:
-            raise InvalidInput(f"cannot read {source.label}: {sources._reason(exc)}") from None
+            say(f"reading {source.label}")
+            rel = sources.load(con, source)
+            _require_target(proj.target, rel.columns, source.label)
+            say("writing Parquet")
+            try:
+                rel.to_parquet(str(temp), compression="zstd")
+            except duckdb.Error as exc:
+                raise InvalidInput(
+                    f"cannot read {source.label}: {sources._reason(exc)}"
+                ) from None
+        finally:
+            con.close()
+        version = register_parquet(
+            ws,
+            project,
+            temp,
+            version_id=version_id,
+            digest=digest,
+            source_format=source.format,
+            source_label=source.label,
+            progress=say,
+        )
+    finally:
+        temp.unlink(missing_ok=True)
+    return AddResult(version, stored=True)
+
+
+def register_parquet(
+    ws: Workspace,
+    project: str,
+    temp: Path,
+    *,
+    version_id: str,
+    digest: str,
+    source_format: str,
+    source_label: str,
+    progress: Progress | None = None,
+    in_transaction: Callable[[Any], None] | None = None,
+) -> DatasetVersion:
+    """Profile a finished Parquet file under ``artifacts/.tmp`` and register it as a version.
+
+    Shared by ``add`` (data from a file) and by stages that derive data (preparation), so a
+    version is registered one way only: the quality report is computed outside the lock, the
+    file is moved into place, then one write transaction inserts the version, its columns, its
+    report and its link to the project. ``in_transaction`` runs inside that same transaction
+    (lineage, events), so a kill leaves either all of it or none.
+    """
+    say = progress or (lambda _msg: None)
+    con = memory_connection()
+    try:
         con.read_parquet(str(temp)).create_view("stored")
         say("profiling")
         report = quality.compute(con, "stored")
-        if report["rows"] == 0:
-            raise InvalidInput(f"{source.label}: has a header but no rows")
-        relpath = f"datasets/{version_id}.parquet"
-        size = temp.stat().st_size
-        ws.commit_file(temp, relpath)
     finally:
         con.close()
-        temp.unlink(missing_ok=True)
+    if report["rows"] == 0:
+        raise InvalidInput(f"{source_label}: has a header but no rows")
+    relpath = f"datasets/{version_id}.parquet"
+    size = temp.stat().st_size
+    ws.commit_file(temp, relpath)
 
     with ws.write() as wcon:
         wcon.execute(
@@ -139,7 +181,7 @@ def add(
                 report["rows"],
                 report["columns"],
                 size,
-                source.format,
+                source_format,
                 utcnow(),
             ],
         )
@@ -154,8 +196,10 @@ def add(
             "INSERT INTO quality_reports VALUES (?, ?) ON CONFLICT DO NOTHING",
             [version_id, json.dumps(report, default=str)],
         )
-        _link(wcon, project, version_id, source.label)
-    return AddResult(get(ws, project, version_id), stored=True)
+        _link(wcon, project, version_id, source_label)
+        if in_transaction is not None:
+            in_transaction(wcon)
+    return get(ws, project, version_id)
 
 
 def _require_target(target: str, names: list[str], label: str) -> None:
