@@ -19,6 +19,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("app.commands.init:init", "Create a workspace."),
     "project": ("app.commands.project:project", "Define problems: target, task, success metric."),
     "data": ("app.commands.data:data", "Add dataset versions; dictionaries and quality reports."),
+    "recipe": ("app.commands.recipe:recipe", "Write, check and version preparation recipes."),
+    "prep": ("app.commands.prep:prep", "Apply the preparation recipe: a new dataset version."),
+    "featureset": ("app.commands.features:featureset", "Define named, versioned feature sets."),
+    "features": ("app.commands.features:features", "Feature insight: target relation, stability."),
     "drift": (
         "app.commands.drift:drift",
         "Compare two files for data drift (no workspace needed).",

@@ -467,3 +467,31 @@ def runs(ws: Workspace, project: str) -> list[dict[str, Any]]:
                     "rows_in": info.get("rows_in"), "rows_out": info.get("rows_out"),
                     "expectations": info.get("expectations", [])})
     return out
+
+
+@dataclass
+class CheckResult:
+    input: datasets.DatasetVersion
+    columns: dict[str, str]  # the output's column -> type
+    outcomes: list[expectations.Outcome]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "input": self.input.id,
+            "output_columns": self.columns,
+            "expectations": [o.to_dict() for o in self.outcomes],
+            "violations": sum(1 for o in self.outcomes if not o.ok),
+        }
+
+
+def check(ws: Workspace, project: str, recipe: recipes.Recipe, data: str | None = None
+          ) -> CheckResult:
+    """Check a recipe against a version without running it: the steps over its columns and
+    types (raises on the first that cannot work), and the input expectations on its rows."""
+    import polars as pl
+
+    proj = projects.get(ws, project)
+    source = datasets.get(ws, project, data) if data else latest_raw(ws, project)
+    lf = pl.scan_parquet(datasets.data_path(ws, source))
+    columns = recipes.check(recipe, schema_types(lf.collect_schema()), proj.target)
+    return CheckResult(source, columns, expectations.check(list(recipe.expect), lf, "input"))
