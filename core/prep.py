@@ -495,3 +495,46 @@ def check(ws: Workspace, project: str, recipe: recipes.Recipe, data: str | None 
     lf = pl.scan_parquet(datasets.data_path(ws, source))
     columns = recipes.check(recipe, schema_types(lf.collect_schema()), proj.target)
     return CheckResult(source, columns, expectations.check(list(recipe.expect), lf, "input"))
+
+
+def overview(ws: Workspace, project: str, version_id: str) -> dict[str, Any]:
+    """The preparation side of one version, for the data view: the project's recipe, the
+    validation results that concern this version, and the feature set.
+
+    A prepared version shows the expectations checked when it was made; a collected one shows
+    whether the newest recipe applies to it and how its input expectations fare.
+    """
+    from core import features
+    from core.errors import MlcycleError
+
+    out: dict[str, Any] = {"recipe": None, "validation": None, "feature_set": None}
+    current = recipes.latest(ws, project)
+    with ws.read() as con:
+        made = fetch_one(con, "SELECT recipe_id, input_id, detail FROM dataset_lineage "
+                              "WHERE dataset_id = ?", [version_id])
+    if current is not None:
+        try:
+            steps = [s.summary() for s in current.recipe.steps]
+        except MlcycleError as exc:  # a stored text that no longer reads: say so, don't crash
+            steps = [f"cannot read: {exc}"]
+        out["recipe"] = {"version": current.version, "id": current.id, "steps": steps,
+                         "source": current.source}
+    if made is not None:
+        info = json.loads(made[2] or "{}")
+        out["validation"] = {
+            "basis": f"made from {made[1]} by recipe v{info.get('recipe_version', '?')} "
+                     f"({made[0]})",
+            "error": None,
+            "expectations": info.get("expectations", []),
+        }
+    elif current is not None:
+        basis = f"recipe v{current.version} checked on this version"
+        try:
+            checked = check(ws, project, current.recipe, version_id)
+            out["validation"] = {"basis": basis, "error": None,
+                                 "expectations": [o.to_dict() for o in checked.outcomes]}
+        except MlcycleError as exc:
+            out["validation"] = {"basis": basis, "error": str(exc), "expectations": []}
+    fs = features.resolve(ws, project)
+    out["feature_set"] = fs.to_dict() if fs else None
+    return out

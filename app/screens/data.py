@@ -14,6 +14,8 @@ from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
 from app.screens.base import ViewScreen
 from app.widgets.bar_chart import BarChart
+from app.widgets.prep_panels import FeatureSetPanel, RecipePanel
+from app.widgets.signed_bars import SignedBars
 from core.datasets import DatasetVersion
 
 
@@ -24,6 +26,9 @@ class DataView:
     version: DatasetVersion | None
     dictionary: list[dict[str, Any]]
     report: dict[str, Any] | None
+    # Preparation and features: correlations with the target, recipe, validation, feature set.
+    correlations: dict[str, Any] | None = None
+    prep: dict[str, Any] | None = None
 
 
 class DataScreen(ViewScreen):
@@ -32,12 +37,15 @@ class DataScreen(ViewScreen):
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("v", "focus_versions", "Versions"),
         Binding("e", "export", "Export report"),
+        Binding("r", "edit_recipe", "Edit recipe"),
+        Binding("f", "edit_features", "Edit features"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self._view: DataView | None = None
         self._version_id: str | None = None
+        self._correlations: dict[str, dict[str, Any]] = {}  # by version id: data never changes
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -54,6 +62,9 @@ class DataScreen(ViewScreen):
                 yield BarChart(id="column-chart")
                 yield Static(id="target-summary")
                 yield BarChart(id="target-chart")
+                yield SignedBars(id="correlation-chart")
+                yield RecipePanel(id="recipe-panel")
+                yield FeatureSetPanel(id="featureset-panel")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -76,12 +87,18 @@ class DataScreen(ViewScreen):
         chosen = self._version_id if self._version_id in ids else (ids[0] if ids else None)
         if chosen is None:
             return DataView(project, versions, None, [], None)
+        from core import features, prep
+
+        if chosen not in self._correlations:
+            self._correlations[chosen] = features.target_correlations(ws, project, chosen)
         return DataView(
             project,
             versions,
             next(v for v in versions if v.id == chosen),
             datasets.dictionary(ws, project, chosen),
             datasets.quality_report(ws, project, chosen),
+            self._correlations[chosen],
+            prep.overview(ws, project, chosen),
         )
 
     def show(self, data: DataView | None) -> None:
@@ -119,6 +136,7 @@ class DataScreen(ViewScreen):
         summary.update(text)
         self._fill_columns()
         self._show_target(report.get("target") or {})
+        self._show_preparation(data)
 
     def _stats(self) -> dict[str, dict[str, Any]]:
         if not self._view or not self._view.report:
@@ -206,6 +224,66 @@ class DataScreen(ViewScreen):
         else:
             chart.plot("", [])
 
+    def _show_preparation(self, data: DataView) -> None:
+        chart = self.query_one("#correlation-chart", SignedBars)
+        found = data.correlations or {}
+        rows = [(c["name"], c["correlation"]) for c in found.get("columns", [])
+                if c["correlation"] is not None]
+        note = f"positive: more {found['positive']}" if found.get("positive") else ""
+        chart.plot("\ncorrelation with the target", rows[:15], note)
+        self.query_one("#recipe-panel", RecipePanel).show(data.prep)
+        self.query_one("#featureset-panel", FeatureSetPanel).show(
+            (data.prep or {}).get("feature_set"))
+
+    def action_edit_recipe(self) -> None:
+        from app.commands.recipe import TEMPLATE
+        from app.screens.text_editor import TextEditorScreen
+        from core import datasets, prep, recipes
+
+        project = self.app.project
+        if project is None:
+            self.notify("pick a project first", severity="warning")
+            return
+        ws = self.app.workspace
+        current = recipes.latest(ws, project)
+        text = current.text if current else TEMPLATE.format(project=project)
+
+        def save(edited: str) -> str:
+            # Checked against the data before it is stored: a bad recipe is never saved.
+            parsed = recipes.parse(edited, "recipe")
+            if datasets.list_versions(ws, project):
+                prep.check(ws, project, parsed)
+            stored, created = recipes.store(ws, project, parsed, source="edited in mlcycle")
+            return (f"saved recipe v{stored.version}" if created
+                    else f"recipe unchanged (v{stored.version})")
+
+        self.app.push_screen(TextEditorScreen(f"recipe of {project}", text, save),
+                             self._edited)
+
+    def action_edit_features(self) -> None:
+        from app.screens.text_editor import TextEditorScreen
+        from core import features
+
+        project = self.app.project
+        if project is None:
+            self.notify("pick a project first", severity="warning")
+            return
+        ws = self.app.workspace
+        current = features.resolve(ws, project)
+        text = current.text if current else FEATURES_TEMPLATE
+
+        def save(edited: str) -> str:
+            fs, created = features.store(ws, project, edited, source="feature set")
+            return f"saved feature set {fs.ref}" if created else f"{fs.ref} unchanged"
+
+        self.app.push_screen(TextEditorScreen(f"feature set of {project}", text, save),
+                             self._edited)
+
+    def _edited(self, message: str | None) -> None:
+        if message:
+            self.notify(message)
+            self.reload()
+
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         key = event.row_key.value
         if event.data_table.id == "columns" and key:
@@ -248,6 +326,18 @@ class DataScreen(ViewScreen):
         path = Path.cwd() / f"{view.project}-{view.version.id}-data.md"
         path.write_text(to_markdown(view.version, view.dictionary, view.report), encoding="utf-8")
         self.notify(f"report written to {path}")
+
+
+FEATURES_TEMPLATE = """\
+name = "base"
+
+# [[derive]]
+# name = "ratio"
+# expr = "a / b"          # safe division; also log, sqrt, year(d), bin(x, 1, 5), length(s)
+
+[select]
+drop = []
+"""
 
 
 def _f(value: Any) -> str:

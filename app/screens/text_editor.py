@@ -1,0 +1,52 @@
+"""An in-app editor for recipe and feature-set TOML: checked before it is saved."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Label, Static, TextArea
+
+from core.errors import MlcycleError
+
+
+class TextEditorScreen(ModalScreen[str | None]):
+    """Edit ``text``; ctrl+s runs ``save`` (which checks, then stores, or raises), escape
+    leaves without saving. A failed check shows its one-line error and keeps the draft."""
+
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Check and save"),
+        Binding("escape", "cancel", "Cancel"),
+    ]
+
+    def __init__(self, title: str, text: str, save: Callable[[str], str]) -> None:
+        super().__init__()
+        self._title = title
+        self._text = text
+        self._save = save
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="editor"):
+            yield Label(f"{self._title}   ctrl+s check and save · escape cancel",
+                        classes="pane-title")
+            yield TextArea(self._text, id="editor-text", show_line_numbers=True)
+            yield Static("", id="editor-status")
+
+    def on_mount(self) -> None:
+        self.query_one(TextArea).focus()
+
+    def action_save(self) -> None:
+        text = self.query_one(TextArea).text
+        status = self.query_one("#editor-status", Static)
+        try:
+            message = self._save(text)
+        except MlcycleError as exc:
+            status.update(f"[red]not saved: {exc}[/red]")
+            return
+        self.dismiss(message)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
