@@ -205,8 +205,13 @@ def parse(text: str, source: str = "recipe") -> Recipe:
     expect_line = _find_line(text, r"^\s*\[\s*expect\b")
 
     def expect_problem(where: str, message: str) -> InvalidInput:
-        key = where.split(".")[-1]
-        line = _find_line(text, rf"^\s*\"?{re.escape(key)}\"?\s*=", (expect_line or 1) - 1)
+        # The most specific key found after [expect]: the column, else the kind.
+        line = None
+        for key in reversed(where.split(".")[1:]):
+            line = _find_line(text, rf"(^|[{{,\s])\"?{re.escape(key)}\"?\s*=",
+                              (expect_line or 1) - 1)
+            if line:
+                break
         return _problem(source, line or expect_line)(where, message)
 
     expect = expectations.parse(data.get("expect", {}), expect_problem)
