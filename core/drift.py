@@ -230,20 +230,22 @@ def _num(value: Any) -> float | None:
 
 
 def _open(data: Any, con: duckdb.DuckDBPyConnection | None = None
-          ) -> tuple[duckdb.DuckDBPyRelation, str | None, Any]:
-    """A DuckDB relation for a path, relation or polars DataFrame; plus a label and a handle
-    (connection, temporary files) to keep alive while the relation is used."""
+          ) -> tuple[duckdb.DuckDBPyRelation, str | None, Any, bool]:
+    """A DuckDB relation for a path, relation or polars DataFrame; plus a label, a handle
+    (connection, temporary files) to keep alive while the relation is used, and whether
+    the data is columnar on disk (Parquet), so that reading a few columns is cheap."""
     import duckdb
 
     if isinstance(data, duckdb.DuckDBPyRelation):
-        return data, None, None
+        return data, None, None, False
     if con is None:
         con = duckdb.connect()
         _tune(con)
     if isinstance(data, (str, Path)):
         from core.sources import load, resolve
 
-        return load(con, resolve(data)), str(data), con
+        source = resolve(data)
+        return load(con, source), str(data), con, source.format == "parquet"
     if type(data).__module__.startswith("polars") and hasattr(data, "write_parquet"):
         # Through a temporary Parquet file: DuckDB reads polars frames only via pyarrow,
         # which is not a dependency. The directory lives as long as the returned handle.
@@ -252,7 +254,7 @@ def _open(data: Any, con: duckdb.DuckDBPyConnection | None = None
         tmp = tempfile.TemporaryDirectory(prefix="mlcycle-drift-")
         path = Path(tmp.name) / "frame.parquet"
         data.write_parquet(path)
-        return con.read_parquet(str(path)), None, (con, tmp)
+        return con.read_parquet(str(path)), None, (con, tmp), True
     raise InvalidInput(
         f"cannot check drift on a {type(data).__name__}; pass a file path, a DuckDB "
         "relation or a polars DataFrame"
@@ -263,6 +265,25 @@ def _tune(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
     con.execute("SET preserve_insertion_order = false")
     con.execute("SET enable_progress_bar = false")
+
+
+SPLIT_ROWS = 250_000
+
+
+def _aggregate_groups(rel: duckdb.DuckDBPyRelation, groups: list[list[str]], split: bool
+                      ) -> list[Any]:
+    """Run the aggregates of every group (one group per column) and return all results.
+
+    On large Parquet tables each column gets its own query: it reads only that column, and
+    DuckDB runs many small aggregate queries much faster than one with hundreds of
+    aggregates (5x at 10 million rows). CSV files are read once, in one query.
+    """
+    if not split:
+        return _aggregate(rel, [e for g in groups for e in g])
+    out: list[Any] = []
+    for group in groups:
+        out += _aggregate(rel, group)
+    return out
 
 
 def _aggregate(rel: duckdb.DuckDBPyRelation, exprs: list[str]) -> list[Any]:
@@ -279,14 +300,17 @@ def _aggregate(rel: duckdb.DuckDBPyRelation, exprs: list[str]) -> list[Any]:
     return list(row)
 
 
-def profile(data: Any, *, sample_rows: int = SAMPLE_ROWS) -> Profile:
+def profile(data: Any, *, sample_rows: int = SAMPLE_ROWS, _columnar: bool | None = None
+            ) -> Profile:
     """Profile a reference table (a path, DuckDB relation or polars DataFrame) in two passes.
 
     The first pass counts rows, missing and distinct values and takes moments; a reservoir
     sample gives the quantile bin edges; the second pass counts every value exactly into
     the bins and categories.
     """
-    rel, label, _con = _open(data)
+    rel, label, _con, columnar = _open(data)
+    if _columnar is not None:
+        columnar = _columnar
     names = list(rel.columns)
     dtypes = [str(t) for t in rel.dtypes]
     storage = [column_kinds.storage_type(t) for t in dtypes]
@@ -322,7 +346,7 @@ def profile(data: Any, *, sample_rows: int = SAMPLE_ROWS) -> Profile:
         cols.append(col)
 
     _sample_edges(rel, [c for c in cols if c.mode == "bins"], sample_rows)
-    _count_reference(rel, cols, storage)
+    _count_reference(rel, cols, storage, columnar and n_rows >= SPLIT_ROWS)
     return Profile(n_rows=n_rows, columns=cols, source=label)
 
 
@@ -373,18 +397,21 @@ def _sample_edges(rel: duckdb.DuckDBPyRelation, cols: list[ColumnProfile], size:
 
 
 def _count_reference(rel: duckdb.DuckDBPyRelation, cols: list[ColumnProfile],
-                     storage: list[str]) -> None:
+                     storage: list[str], split: bool) -> None:
     """Second pass: exact counts in every bin and category, and numeric means.
 
     A numeric column's non-finite values (NaN, infinities) are counted as missing here.
     """
-    exprs: list[str] = []
+    groups: list[list[str]] = []
     for col, kind in zip(cols, storage):
+        exprs: list[str] = []
         if kind in ("numeric", "integer") and col.mode != "skip":
             val = _finite(ident(col.name), col.dtype)
             exprs += [f"count({val})", f"avg({val})"]
         exprs += _count_exprs(col, col.dtype)
-    row = iter(_aggregate(rel, exprs))
+        if exprs:
+            groups.append(exprs)
+    row = iter(_aggregate_groups(rel, groups, split))
     for col, kind in zip(cols, storage):
         finite = None
         if kind in ("numeric", "integer") and col.mode != "skip":
@@ -726,6 +753,7 @@ def check(
     alpha: float = ALPHA,
     min_psi: float = MIN_PSI,
     min_h: float = MIN_H,
+    _columnar: bool | None = None,
 ) -> DriftResult:
     """Test a batch (path, DuckDB relation or polars DataFrame) against a reference profile.
 
@@ -734,14 +762,20 @@ def check(
     """
     if not 0 < alpha < 1:
         raise InvalidInput(f"alpha must be between 0 and 1, not {alpha}")
-    rel, label, _con = _open(data)
+    rel, label, _con, columnar = _open(data)
+    if _columnar is not None:
+        columnar = _columnar
     current_names = list(rel.columns)
     cur_types = {n: str(t) for n, t in zip(rel.columns, rel.dtypes)}
     selected = _select(reference, current_names, columns)
 
-    exprs = ["count(*)"]
+    # On Parquet the row count comes from the file footer, before deciding how to read.
+    split = columnar and int(_aggregate(rel, ["count(*)"])[0]) >= SPLIT_ROWS
+    groups: list[list[str]] = [["count(*)"]]
     for col in reference.columns:
         name = ident(col.name)
+        exprs: list[str] = []
+        groups.append(exprs)
         if col.name not in selected:
             exprs.append(f"count({name})")
             continue
@@ -753,7 +787,7 @@ def check(
         if col.mode == "datetime":
             exprs += [f"min({name})::VARCHAR", f"max({name})::VARCHAR"]
         exprs += _count_exprs(col, cur_types[col.name])
-    row = iter(_aggregate(rel, exprs))
+    row = iter(_aggregate_groups(rel, groups, split))
     n_cur = int(next(row))
 
     partial: list[tuple[ColumnProfile, dict[str, Any]]] = []
@@ -1045,13 +1079,14 @@ def compare(
 
     Column sets are compared before any data is read, so a mismatch fails fast.
     """
-    ref_rel, ref_label, keep = _open(reference)
+    ref_rel, ref_label, keep, ref_columnar = _open(reference)
     con = keep[0] if isinstance(keep, tuple) else keep  # one connection for both inputs
-    cur_rel, cur_label, _cur_keep = _open(current, con)
+    cur_rel, cur_label, _cur_keep, cur_columnar = _open(current, con)
     _select_pair(list(ref_rel.columns), list(cur_rel.columns), columns)
-    prof = profile(ref_rel)
+    prof = profile(ref_rel, _columnar=ref_columnar)
     prof.source = ref_label
-    result = check(prof, cur_rel, columns=columns, alpha=alpha, min_psi=min_psi, min_h=min_h)
+    result = check(prof, cur_rel, columns=columns, alpha=alpha, min_psi=min_psi, min_h=min_h,
+                   _columnar=cur_columnar)
     result.current = cur_label
     return result
 
