@@ -148,6 +148,7 @@ def register_parquet(
     source_label: str,
     progress: Progress | None = None,
     in_transaction: Callable[[Any], None] | None = None,
+    duplicate_rows: int | None = None,
 ) -> DatasetVersion:
     """Profile a finished Parquet file under ``artifacts/.tmp`` and register it as a version.
 
@@ -155,14 +156,15 @@ def register_parquet(
     version is registered one way only: the quality report is computed outside the lock, the
     file is moved into place, then one write transaction inserts the version, its columns, its
     report and its link to the project. ``in_transaction`` runs inside that same transaction
-    (lineage, events), so a kill leaves either all of it or none.
+    (lineage, events), so a kill leaves either all of it or none. ``duplicate_rows``: see
+    ``quality.compute``.
     """
     say = progress or (lambda _msg: None)
     con = memory_connection()
     try:
         con.read_parquet(str(temp)).create_view("stored")
         say("profiling")
-        report = quality.compute(con, "stored")
+        report = quality.compute(con, "stored", duplicate_rows)
     finally:
         con.close()
     if report["rows"] == 0:

@@ -187,9 +187,11 @@ def run(
         temp = ws.temp_path(".parquet")
         try:
             frame.write_parquet(temp, compression="zstd")
+            duplicates = _duplicate_rows(frame)
             result.version = datasets.register_parquet(
                 ws, project, temp, version_id=out_id, digest=out_id, source_format="prep",
                 source_label=label, progress=say, in_transaction=register,
+                duplicate_rows=duplicates,
             )
         finally:
             temp.unlink(missing_ok=True)
@@ -199,6 +201,18 @@ def run(
         result.version = datasets.get(ws, project, out_id)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _duplicate_rows(frame: pl.DataFrame) -> int:
+    """Exact count of rows repeating an earlier row, for the quality report.
+
+    Counted on the rows in memory, which is several times cheaper than the report's distinct
+    pass over the file: equal rows have equal row hashes, so only rows whose hash repeats
+    can be duplicates, and those few are then compared exactly (a hash collision can never
+    be counted as a duplicate).
+    """
+    candidates = frame.filter(frame.hash_rows().is_duplicated())
+    return candidates.height - candidates.n_unique() if candidates.height else 0
 
 
 def _strict_failure(result: PrepResult, side: str, started: float) -> ExpectationsFailed:
@@ -247,37 +261,33 @@ def _link_existing(ws: Workspace, project: str, out_id: str, label: str,
 
 def _execute(recipe: recipes.Recipe, lf: pl.LazyFrame, schema: dict[str, str],
              target: str) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
-    """Run every step as one lazy query; returns the output and the fitted statistics."""
-    import polars as pl
+    """Run the steps as lazy polars queries; returns the output and the fitted statistics.
 
+    Steps that need a statistic of the data as it is at that step (a median to impute, the
+    quantiles to clip) or that must prove no value was lost (casts from text, date parsing)
+    first collect what precedes them, compute that once on the collected frame, and continue
+    lazily from it with the statistic as a literal. Every step so runs once, and the recorded
+    statistics are exactly the values applied.
+    """
     schemas = recipes.walk(recipe, schema, target)
-    checks: list[tuple[recipes.Step, str, pl.LazyFrame]] = []
-    fitted: list[tuple[recipes.Step, str, str, pl.LazyFrame]] = []
+    fitted: list[dict[str, Any]] = []
     for step, cols in zip(recipe.steps, schemas):
-        lf = _apply_step(step, lf, cols, checks, fitted)
-    frames = pl.collect_all([lf, *(c[2] for c in checks), *(f[3] for f in fitted)])
-    out, rest = frames[0], frames[1:]
-    for (step, column, _), found in zip(checks, rest[: len(checks)]):
-        bad, example = found.row(0)
-        if bad:
-            what = (step.params["columns"][column] if step.op == "cast"
-                    else f"a {step.params['to']}")
-            raise InvalidInput(
-                f"{recipe.source}{f' line {step.line}' if step.line else ''}, {step.where}: "
-                f"{bad:,} value{'s' if bad != 1 else ''} of {column!r} cannot become "
-                f"{what}, e.g. {example!r} (set on_error = \"null\" to blank them)"
-            )
-    report = []
-    for (step, column, stat, _), found in zip(fitted, rest[len(checks):]):
-        value = found.item()
-        report.append({"step": step.number, "op": step.op, "column": column, "statistic": stat,
-                       "value": value if isinstance(value, (int, float, str, bool)) or
-                       value is None else str(value)})
-    return out, report
+        lf = _apply_step(recipe, step, lf, cols, fitted)
+    return lf.collect(), fitted
 
 
-def _apply_step(step: recipes.Step, lf: pl.LazyFrame, cols: dict[str, str],
-                checks: list[Any], fitted: list[Any]) -> pl.LazyFrame:
+def _may_lose_values(step: recipes.Step, cols: dict[str, str]) -> bool:
+    if step.op == "parse_dates":
+        return step.params["on_error"] == "fail"
+    if step.op != "cast" or step.params["on_error"] != "fail":
+        return False
+    return any((cols[name] == "string" and to not in ("string", "category"))
+               or (cols[name] == "float" and to == "integer")
+               for name, to in step.params["columns"].items())
+
+
+def _apply_step(recipe: recipes.Recipe, step: recipes.Step, lf: pl.LazyFrame,
+                cols: dict[str, str], fitted: list[dict[str, Any]]) -> pl.LazyFrame:
     import polars as pl
 
     p = step.params
@@ -291,55 +301,85 @@ def _apply_step(step: recipes.Step, lf: pl.LazyFrame, cols: dict[str, str],
         return lf.unique(subset=p.get("columns"), keep=p["keep"], maintain_order=True)
     if step.op in ("cast", "parse_dates"):
         targets = p["columns"] if step.op == "cast" else dict.fromkeys(p["columns"], p["to"])
-        exprs = []
-        for name, to in targets.items():
-            before = pl.col(name)
-            after = (_cast(before, cols[name], to) if step.op == "cast"
-                     else _parse_date(before, to, p.get("format")))
-            if p["on_error"] == "fail":
-                lost = before.is_not_null() & after.is_null()
-                checks.append((step, name, lf.select(
-                    lost.sum().alias("bad"),
-                    before.cast(pl.String).filter(lost).first().alias("example"),
-                )))
-            exprs.append(after.alias(name))
-        return lf.with_columns(exprs)
+        exprs = [
+            (_cast(pl.col(name), cols[name], to) if step.op == "cast"
+             else _parse_date(pl.col(name), to, p.get("format"))).alias(name)
+            for name, to in targets.items()
+        ]
+        if not _may_lose_values(step, cols):
+            return lf.with_columns(exprs)
+        before = lf.collect()
+        after = before.with_columns(exprs)
+        for name in targets:
+            lost = before[name].is_not_null() & after[name].is_null()
+            bad = int(lost.sum())
+            if bad:
+                example = before[name].cast(pl.String).filter(lost)[0]
+                what = targets[name] if step.op == "cast" else f"a {targets[name]}"
+                raise InvalidInput(
+                    f"{recipe.source}{f' line {step.line}' if step.line else ''}, "
+                    f"{step.where}: {bad:,} value{'s' if bad != 1 else ''} of {name!r} cannot "
+                    f"become {what}, e.g. {example!r} (set on_error = \"null\" to blank them)"
+                )
+        return after.lazy()
     if step.op == "impute":
-        exprs = []
-        for name in p["columns"]:
-            col = pl.col(name)
-            if cols[name] == "float":
-                col = col.fill_nan(None)  # NaN is missing too: it would poison mean and median
-            strategy = p["strategy"]
-            if strategy == "constant":
-                fill = _constant(p["value"], cols[name])
-            else:
-                fill = {
-                    "mean": col.mean(),
-                    "median": col.median(),
-                    # The smallest of the most frequent values: ties broken the same way always.
-                    "mode": col.drop_nulls().mode().sort().first(),
-                }[strategy]
-                fitted.append((step, name, strategy, lf.select(fill)))
-            exprs.append(col.fill_null(fill).alias(name))
-        return lf.with_columns(exprs)
+        if p["strategy"] == "constant":
+            return lf.with_columns(
+                _missing_as_null(name, cols).fill_null(_constant(p["value"], cols[name]))
+                .alias(name) for name in p["columns"])
+        frame = lf.collect()
+        stats = frame.select(_statistic(p["strategy"], _missing_as_null(name, cols)).alias(name)
+                             for name in p["columns"]).row(0, named=True)
+        for name, value in stats.items():
+            fitted.append(_fitted(step, name, p["strategy"], value))
+        return frame.lazy().with_columns(
+            _missing_as_null(name, cols).fill_null(pl.lit(stats[name])).alias(name)
+            for name in p["columns"])
     if step.op == "clip":
+        if "quantiles" not in p:
+            lo = pl.lit(p["lower"]) if "lower" in p else None
+            hi = pl.lit(p["upper"]) if "upper" in p else None
+            return lf.with_columns(pl.col(name).clip(lo, hi) for name in p["columns"])
+        frame = lf.collect()
+        lo_q, hi_q = p["quantiles"]
+        bounds = frame.select(
+            expr for name in p["columns"] for expr in (
+                pl.col(name).quantile(lo_q, "linear").alias(f"{name}\0lo"),
+                pl.col(name).quantile(hi_q, "linear").alias(f"{name}\0hi"),
+            )
+        ).row(0, named=True)
         exprs = []
         for name in p["columns"]:
-            col = pl.col(name)
-            if "quantiles" in p:
-                lo_q, hi_q = p["quantiles"]
-                lo, hi = col.quantile(lo_q, "linear"), col.quantile(hi_q, "linear")
-                fitted.append((step, name, f"q{lo_q:g}", lf.select(lo)))
-                fitted.append((step, name, f"q{hi_q:g}", lf.select(hi)))
-                if cols[name] == "integer":
-                    lo, hi = lo.round(0).cast(pl.Int64), hi.round(0).cast(pl.Int64)
-            else:
-                lo = pl.lit(p["lower"]) if "lower" in p else None
-                hi = pl.lit(p["upper"]) if "upper" in p else None
-            exprs.append(col.clip(lo, hi).alias(name))
-        return lf.with_columns(exprs)
+            lo, hi = bounds[f"{name}\0lo"], bounds[f"{name}\0hi"]
+            fitted.append(_fitted(step, name, f"q{lo_q:g}", lo))
+            fitted.append(_fitted(step, name, f"q{hi_q:g}", hi))
+            if cols[name] == "integer" and lo is not None and hi is not None:
+                lo, hi = round(lo), round(hi)
+            exprs.append(pl.col(name).clip(lo, hi))
+        return frame.lazy().with_columns(exprs)
     raise AssertionError(step.op)  # pragma: no cover - parse() admits only the ops above
+
+
+def _missing_as_null(name: str, cols: dict[str, str]) -> pl.Expr:
+    import polars as pl
+
+    # NaN is missing too: left in, it would poison the mean and the median.
+    return pl.col(name).fill_nan(None) if cols[name] == "float" else pl.col(name)
+
+
+def _statistic(strategy: str, col: pl.Expr) -> pl.Expr:
+    if strategy == "mean":
+        return col.mean()
+    if strategy == "median":
+        return col.median()
+    # The smallest of the most frequent values: ties are broken the same way every time.
+    return col.drop_nulls().mode().sort().first()
+
+
+def _fitted(step: recipes.Step, column: str, statistic: str, value: Any) -> dict[str, Any]:
+    plain = value if isinstance(value, (int, float, str, bool)) or value is None else str(value)
+    return {"step": step.number, "op": step.op, "column": column, "statistic": statistic,
+            "value": plain}
 
 
 def _cast(col: pl.Expr, from_type: str, to: str) -> pl.Expr:

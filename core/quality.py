@@ -22,8 +22,14 @@ HISTOGRAM_BINS = 20
 TOP_CATEGORIES = 10
 
 
-def compute(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, Any]:
-    """The quality report of ``table`` (a view or table name in ``con``)."""
+def compute(
+    con: duckdb.DuckDBPyConnection, table: str, duplicate_rows: int | None = None
+) -> dict[str, Any]:
+    """The quality report of ``table`` (a view or table name in ``con``).
+
+    ``duplicate_rows``, when the caller already counted them (preparation has the rows in
+    memory), saves the distinct pass, the most expensive one.
+    """
     described = con.execute(f"DESCRIBE {table}").fetchall()
     names = [row[0] for row in described]
     dtypes = [row[1] for row in described]
@@ -81,8 +87,11 @@ def compute(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, Any]:
 
     _add_histograms(con, table, stats)
     _add_top_categories(con, table, stats)
-    distinct_rows = fetch_one(con, f"SELECT count(*) FROM (SELECT DISTINCT * FROM {table})")  # noqa: S608
-    duplicates = n_rows - int(distinct_rows[0]) if distinct_rows else 0
+    if duplicate_rows is None:
+        distinct_rows = fetch_one(con, f"SELECT count(*) FROM (SELECT DISTINCT * FROM {table})")  # noqa: S608
+        duplicates = n_rows - int(distinct_rows[0]) if distinct_rows else 0
+    else:
+        duplicates = duplicate_rows
     return {
         "rows": n_rows,
         "columns": len(names),

@@ -75,7 +75,11 @@ where = "age >= 30 and city in ('Paris', 'Lyon') or amount / 0 is not null"
 
 
 def test_deduplicate_all_columns_and_a_subset_keeping_first_or_last(small: Workspace) -> None:
-    assert frame(small, apply(small, '[[step]]\nop = "deduplicate"\n')).height == 7
+    kept = apply(small, '[[step]]\nop = "drop"\ncolumns = ["joined"]\n')
+    assert datasets.quality_report(small, "small", kept.output_id)["duplicate_rows"] == 1
+    deduplicated = apply(small, '[[step]]\nop = "deduplicate"\n')
+    assert frame(small, deduplicated).height == 7
+    assert datasets.quality_report(small, "small", deduplicated.output_id)["duplicate_rows"] == 0
     out = frame(small, apply(small, """
 [[step]]
 op = "deduplicate"
