@@ -23,6 +23,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prep": ("app.commands.prep:prep", "Apply the preparation recipe: a new dataset version."),
     "featureset": ("app.commands.features:featureset", "Define named, versioned feature sets."),
     "features": ("app.commands.features:features", "Feature insight: target relation, stability."),
+    "train": ("app.commands.train:train", "Train and tune models; every trial is a tracked run."),
+    "runs": ("app.commands.runs:runs", "List a project's runs, or compare two runs."),
+    "run": ("app.commands.runs:run", "Show or reproduce one run."),
+    "models": ("app.commands.models:models", "Registered model versions and their aliases."),
+    "promote": ("app.commands.models:promote", "Give a model version an alias (champion)."),
+    "rollback": ("app.commands.models:rollback", "Give an alias back to its previous version."),
+    "model": ("app.commands.models:model", "One model version: card, register, archive."),
     "drift": (
         "app.commands.drift:drift",
         "Compare two files for data drift (no workspace needed).",

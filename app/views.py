@@ -33,4 +33,18 @@ VIEWS: list[View] = [
         "app.screens.data:DataScreen",
         "dataset versions, the data dictionary, quality report and column charts",
     ),
+    View(
+        "experiments",
+        "3",
+        "Experiments",
+        "app.screens.experiments:ExperimentsScreen",
+        "tracked runs: sort, filter, compare two, metric charts",
+    ),
+    View(
+        "models",
+        "4",
+        "Models",
+        "app.screens.models:ModelsScreen",
+        "registered versions, aliases, model cards; promote and roll back",
+    ),
 ]

@@ -40,13 +40,15 @@ class BarChart(Widget):
             text.append("nothing to chart", style="dim")
             return text
         label_width = min(max(len(label) for label, _ in self.rows), 18)
-        value_width = max(len(f"{v:,.0f}") for _, v in self.rows)
+        counts = all(float(v).is_integer() for _, v in self.rows)
+        shown = [f"{v:,.0f}" if counts else f"{v:.4g}" for _, v in self.rows]
+        value_width = max(len(s) for s in shown)
         room = max(self.size.width - label_width - value_width - 3, 4)
         top = max(v for _, v in self.rows)
         for i, (label, value) in enumerate(self.rows):
             text.append(label[:label_width].rjust(label_width) + " ", style="dim")
             text.append(bar(value, top, room).ljust(room), style="cyan")
-            text.append(f" {value:,.0f}".rjust(value_width + 1))
+            text.append(f" {shown[i]}".rjust(value_width + 1))
             if i < len(self.rows) - 1:
                 text.append("\n")
         return text

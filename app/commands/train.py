@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import click
+
+from app.output import Context, console, emit_json, json_option, note
+
+
+@click.command()
+@click.argument("project")
+@click.option("--data", default="latest", show_default=True, help="Dataset version to train on.")
+@click.option("--models", help="Comma-separated catalog names (default: all for the task).")
+@click.option(
+    "--trials", type=int, default=10, show_default=True, help="Parameter sets sampled per model."
+)
+@click.option("--cv", type=int, default=5, show_default=True, help="Cross-validation folds.")
+@click.option("--time-budget", type=float, help="Stop starting new trials after this many seconds.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--no-register", is_flag=True, help="Do not register the best model.")
+@json_option
+@click.pass_obj
+def train(
+    ctx: Context,
+    project: str,
+    data: str,
+    models: str | None,
+    trials: int,
+    cv: int,
+    time_budget: float | None,
+    seed: int,
+    no_register: bool,
+    as_json: bool,
+) -> None:
+    """Search the model catalog; every trial is a tracked run, the best one is registered."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from core import training
+
+    config = training.TrainConfig(
+        project,
+        data,
+        [m.strip() for m in models.split(",") if m.strip()] if models else None,
+        trials,
+        cv,
+        time_budget,
+        seed,
+    )
+    ws = ctx.workspace()
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console(),
+        transient=True,
+        disable=as_json,
+    ) as bar:
+        task = bar.add_task("preparing data", total=None)
+
+        def show(event: dict) -> None:
+            if event["event"] == "start":
+                bar.update(task, total=event["total"], description="training")
+                if event["dropped_target_rows"]:
+                    note(f"left out {event['dropped_target_rows']} rows without a target")
+            elif event["event"] == "trial":
+                bar.update(
+                    task,
+                    completed=event["index"],
+                    description=f"{event['model']}: {event['metric']} {event['value']:.4f}",
+                )
+            elif event["event"] == "evaluate":
+                bar.update(task, description=f"holdout: {event['model']}")
+
+        result = training.train(ws, config, progress=show, register=not no_register)
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        _print(result)
+    if result.stopped == "interrupted":
+        raise click.exceptions.Exit(130)
+
+
+def _print(result) -> None:
+    from rich.table import Table
+
+    out = console()
+    if result.stopped == "interrupted":
+        out.print(
+            f"stopped: {result.trials_finished} finished trials are kept "
+            f"(training group {result.group})"
+        )
+        return
+    key = f"holdout.{result.metric}"
+    table = Table(
+        "model",
+        "run",
+        f"cv {result.metric}",
+        f"holdout {result.metric}",
+        title=f"training {result.group} on dataset {result.dataset}",
+    )
+    for m in ([result.baseline] if result.baseline else []) + result.models:
+        table.add_row(
+            m["model"],
+            m["run"],
+            f"{m[f'cv.{result.metric}']:.4f}",
+            f"{m.get(key, float('nan')):.4f}",
+        )
+    out.print(table)
+    if result.stopped:
+        out.print(f"stopped early: {result.stopped}")
+    if result.registered_version:
+        out.print(
+            f"registered the best ({result.models[0]['model']}, run {result.best_run}) "
+            f"as version {result.registered_version}; promote it with "
+            f"'mlcycle promote PROJECT {result.registered_version} --reason ...'"
+        )

@@ -1,0 +1,49 @@
+"""A confirmation that asks for the reason the audit trail will keep."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label
+
+
+class ConfirmScreen(ModalScreen[str | None]):
+    """Returns the reason typed, or None when cancelled."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, question: str, default_reason: str = "") -> None:
+        super().__init__()
+        self.question = question
+        self.default_reason = default_reason
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm"):
+            yield Label(self.question, id="confirm-question")
+            yield Input(
+                value=self.default_reason, placeholder="reason (required)", id="confirm-reason"
+            )
+            with Horizontal(id="confirm-buttons"):
+                yield Button("Confirm", variant="primary", id="confirm-yes")
+                yield Button("Cancel", id="confirm-no")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "confirm-yes":
+            self._submit()
+        else:
+            self.dismiss(None)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self._submit()
+
+    def _submit(self) -> None:
+        reason = self.query_one("#confirm-reason", Input).value.strip()
+        if not reason:
+            self.notify("a reason is required: the audit trail keeps it", severity="warning")
+            return
+        self.dismiss(reason)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,296 @@
+"""The experiments view: a project's tracked runs, two side by side, and metric charts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import DataTable, Footer, Header, Input, Label, Sparkline, Static
+
+from app.screens.base import ViewScreen
+from app.widgets.bar_chart import BarChart
+from core.tracking import RunRecord
+
+
+@dataclass
+class Experiments:
+    project: str
+    metric: str
+    greater_is_better: bool
+    runs: list[RunRecord]
+    histories: dict[str, dict[str, list[float]]]  # run -> metric -> values by step
+
+
+def _value(run: RunRecord, key: str) -> float | None:
+    return run.metrics.get(key)
+
+
+class ExperimentsScreen(ViewScreen):
+    BINDINGS = [
+        Binding("s", "cycle_sort", "Sort"),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("space", "mark", "Mark for compare"),
+        Binding("c", "compare", "Compare marked"),
+    ]
+    SORTS = ("newest", "cv", "holdout")
+    AUTO_FOCUS = "#runs"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._data: Experiments | None = None
+        self._sort = "newest"
+        self._marked: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="runs-summary")
+        with Horizontal():
+            with Vertical(id="runs-left", classes="pane"):
+                yield Label("Runs", classes="pane-title")
+                yield Input(placeholder="filter by name, kind or status", id="runs-filter")
+                yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+            with VerticalScroll(id="runs-right", classes="pane"):
+                yield Static(id="run-detail")
+                yield Label("", id="history-title")
+                yield Sparkline([], id="history")
+                yield BarChart(id="runs-chart")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#runs-filter").display = False
+
+    def fetch(self) -> Experiments | None:
+        from core import projects, tracking
+
+        project = self.app.project
+        if project is None:
+            return None
+        ws = self.app.workspace
+        card = projects.get(ws, project)
+        return Experiments(
+            project, card.metric, card.greater_is_better, tracking.runs(ws, project), {}
+        )
+
+    def show(self, data: Experiments | None) -> None:
+        self._data = data
+        summary = self.query_one("#runs-summary", Static)
+        if data is None:
+            summary.update("No project selected: pick one in the projects view (1).")
+            return
+        if not data.runs:
+            summary.update(
+                f"{data.project}: no runs yet. Train with 'mlcycle train "
+                f"{data.project}' or log runs with core.tracking."
+            )
+        else:
+            best = self._best(f"holdout.{data.metric}") or self._best(f"cv.{data.metric}")
+            text = Text(f"{data.project}: {len(data.runs)} runs", style="bold")
+            if best:
+                text.append(
+                    f"   best {best[1]} {best[2]:.4f} (run {best[0].id}, "
+                    f"{best[0].name or best[0].kind})"
+                )
+            text.append(f"   sort: {self._sort}", style="dim")
+            summary.update(text)
+        self._fill()
+        self._chart()
+
+    def _best(self, key: str) -> tuple[RunRecord, str, float] | None:
+        data = self._data
+        scored = [r for r in data.runs if _value(r, key) is not None and r.kind != "baseline"]
+        if not scored:
+            return None
+        pick = max if data.greater_is_better else min
+        run = pick(scored, key=lambda r: r.metrics[key])
+        return run, key, run.metrics[key]
+
+    def _visible(self) -> list[RunRecord]:
+        data = self._data
+        if data is None:
+            return []
+        needle = self.query_one("#runs-filter", Input).value.strip().lower()
+        runs = [
+            r
+            for r in data.runs
+            if not needle or needle in f"{r.name} {r.kind} {r.status} {r.id}".lower()
+        ]
+        if self._sort != "newest":
+            key = f"{self._sort}.{data.metric}"
+            sign = -1 if data.greater_is_better else 1
+            runs.sort(
+                key=lambda r: (r.metrics.get(key) is None, sign * (r.metrics.get(key) or 0.0))
+            )
+        return runs
+
+    def _fill(self) -> None:
+        table = self.query_one("#runs", DataTable)
+        data = self._data
+        table.clear(columns=True)
+        if data is None:
+            return
+        table.add_columns(
+            "",
+            "run",
+            "name",
+            "kind",
+            "status",
+            f"cv {data.metric}",
+            f"holdout {data.metric}",
+            "started",
+        )
+        for r in self._visible():
+            cv, hold = _value(r, f"cv.{data.metric}"), _value(r, f"holdout.{data.metric}")
+            table.add_row(
+                "●" if r.id in self._marked else "",
+                r.id,
+                r.name or "",
+                r.kind,
+                r.status,
+                "–" if cv is None else f"{cv:.4f}",
+                "–" if hold is None else f"{hold:.4f}",
+                f"{r.started_at:%m-%d %H:%M:%S}",
+                key=r.id,
+            )
+        if table.row_count:
+            self._detail(str(table.coordinate_to_cell_key((0, 0)).row_key.value))
+
+    def _chart(self) -> None:
+        data = self._data
+        chart = self.query_one("#runs-chart", BarChart)
+        if not data:
+            chart.plot("", [])
+            return
+        key = f"cv.{data.metric}"
+        scored = [r for r in data.runs if _value(r, key) is not None][:15]
+        chart.plot(
+            f"{key} across runs (newest first)",
+            [(f"{r.name or r.kind} {r.id[:4]}", r.metrics[key]) for r in scored],
+        )
+
+    def _detail(self, run_id: str) -> None:
+        data = self._data
+        run = next((r for r in data.runs if r.id == run_id), None) if data else None
+        if run is None:
+            return
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="dim")
+        grid.add_column()
+        grid.add_row("run", Text(f"{run.id}  {run.name or ''}", style="bold"))
+        grid.add_row(
+            "status",
+            f"{run.kind}, {run.status}"
+            + (f", {run.duration:.1f}s" if run.duration is not None else ""),
+        )
+        for key, value in sorted(run.params.items()):
+            grid.add_row(f"param {key}", str(value))
+        for key, value in sorted(run.metrics.items()):
+            if not key.endswith(".std"):
+                grid.add_row(key, f"{value:.4g}")
+        self.query_one("#run-detail", Static).update(grid)
+        self._history(run)
+
+    def _history(self, run: RunRecord) -> None:
+        histories = self._data.histories.get(run.id) if self._data else None
+        if histories is None:
+            self._load_history(run.id)
+            return
+        stepped = {k: v for k, v in histories.items() if len(v) > 1}
+        title = self.query_one("#history-title", Label)
+        spark = self.query_one("#history", Sparkline)
+        spark.display = bool(stepped)
+        if stepped:
+            key = sorted(stepped)[0]
+            values = stepped[key]
+            title.update(f"{key} over {len(values)} steps: {values[0]:.4g} → {values[-1]:.4g}")
+            spark.data = values
+        else:
+            title.update("no metric logged over steps")
+
+    def _load_history(self, run_id: str) -> None:
+        def fetch() -> None:
+            from core import tracking
+
+            found = tracking.step_histories(self.app.workspace, run_id)
+            if self._data is not None:
+                self._data.histories[run_id] = found
+            self.app.call_from_thread(self._detail, run_id)
+
+        self.run_worker(fetch, thread=True, group="history", exclusive=True)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value:
+            self._detail(event.row_key.value)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self._fill()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.query_one("#runs", DataTable).focus()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#runs-filter", Input)
+        box.display = True
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#runs-filter", Input)
+        box.value = ""
+        box.display = False
+        self.query_one("#runs", DataTable).focus()
+
+    def action_cycle_sort(self) -> None:
+        self._sort = self.SORTS[(self.SORTS.index(self._sort) + 1) % len(self.SORTS)]
+        if self._data:
+            self.show(self._data)
+
+    def _highlighted(self) -> str | None:
+        table = self.query_one("#runs", DataTable)
+        if not table.row_count:
+            return None
+        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+    def action_mark(self) -> None:
+        run_id = self._highlighted()
+        if run_id is None:
+            return
+        if run_id in self._marked:
+            self._marked.remove(run_id)
+        else:
+            self._marked = [*self._marked[-1:], run_id]
+        row = self.query_one("#runs", DataTable).cursor_row
+        self._fill()
+        self.query_one("#runs", DataTable).move_cursor(row=row)
+
+    def action_compare(self) -> None:
+        if len(self._marked) != 2 or self._data is None:
+            self.notify("mark two runs with space first", severity="warning")
+            return
+        from core.tracking import compare
+
+        runs = {r.id: r for r in self._data.runs}
+        result = compare(runs[self._marked[0]], runs[self._marked[1]])
+        table = Table("", result["a"], result["b"], title="side by side (differences first)")
+        for section in ("params", "metrics"):
+            for row in result[section]:
+                if section == "metrics" and row["key"].endswith(".std"):
+                    continue
+                table.add_row(
+                    row["key"],
+                    _cell(row["a"]),
+                    _cell(row["b"]),
+                    style="" if row["same"] else "bold",
+                )
+        self.query_one("#run-detail", Static).update(table)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
