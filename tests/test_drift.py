@@ -201,7 +201,7 @@ def test_statistics_match_reference_values() -> None:
 names = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=12)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     cols=st.dictionaries(names, st.sampled_from(["num", "int", "str", "bool", "const", "null"]),
                          min_size=1, max_size=4),

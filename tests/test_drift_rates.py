@@ -159,21 +159,22 @@ def detections(name: str, n: int, reps: int, seed: int) -> tuple[int, int]:
     return hits, right
 
 
-# 5% allowed. With 80 runs, a true rate of 5% gives at most 8 alarms 98% of the time; a true
-# rate of 10% exceeds 8 about 40% of the time and 15% almost always. (The engine's measured
-# rate is 1-3%, see bench/drift_rates.py, so this passes reliably.)
-@pytest.mark.parametrize("n,reps,limit", [(100, 80, 8), (1000, 80, 8), (100_000, 10, 2)])
+# 5% allowed. With 40 runs, a true rate of 5% gives at most 5 alarms 98% of the time; a true
+# rate of 15% exceeds 5 more often than not. (The engine's measured rate is 0-3%, see
+# bench/drift_rates.py, so this passes reliably; the bench runs many more repetitions.)
+@pytest.mark.parametrize("n,reps,limit", [(100, 40, 5), (1000, 40, 5), (100_000, 5, 1)])
 def test_false_alarm_rate_at_most_five_percent(n: int, reps: int, limit: int) -> None:
     alarms = false_alarm_count(n, reps, seed=n)
     assert alarms <= limit, f"{alarms} false alarms in {reps} random splits of {n} rows"
 
 
-# 90% power required. The engine's measured power on these is 99-100% at 1,000 rows, so
-# 23 of 25 passes reliably, and fails more often than not if the power drops to 85%.
+# 90% power required. The engine's measured power on these is 100% at 1,000 rows (50/50 in
+# the bench), so 14 of 15 passes reliably, and fails about half the time if the power drops
+# to 90%.
 @pytest.mark.parametrize("name", [*SCENARIOS, "subpopulation"])
 def test_detects_required_drift_at_1000_rows(name: str) -> None:
-    hits, right = detections(name, 1000, reps=25, seed=11)
-    assert right >= 23, f"{name}: found in the right column {right} of 25 times"
+    hits, right = detections(name, 1000, reps=15, seed=11)
+    assert right >= 14, f"{name}: found in the right column {right} of 15 times"
     assert hits >= right
 
 
