@@ -438,7 +438,7 @@ def _check_step(step: Step, cols: dict[str, str], target: str | None, make: Any
                 raise problem(f"{p['strategy']} needs a numeric column, but {name!r} is {kind}")
             if p["strategy"] == "constant":
                 _check_constant(name, kind, p["value"], problem)
-            if p["strategy"] == "mean" and kind == "integer":
+            if p["strategy"] in ("mean", "median") and kind == "integer":
                 out[name] = "float"
     elif step.op == "clip":
         need(p["columns"])
