@@ -91,15 +91,17 @@ def output_id(input_id: str, recipe_id: str) -> str:
 
 def latest_raw(ws: Workspace, project: str) -> datasets.DatasetVersion:
     """The newest version that was collected rather than prepared: what a recipe applies to."""
-    versions = datasets.list_versions(ws, project)
-    if not versions:
-        raise NotFound(f"project {project!r} has no data yet; add some with 'mlcycle data add'")
     with ws.read() as con:
-        derived = {r[0] for r in con.execute("SELECT dataset_id FROM dataset_lineage").fetchall()}
-    for v in versions:
-        if v.id not in derived:
-            return v
-    return versions[-1]
+        rows = con.execute(
+            f"SELECT {datasets._VERSION_FIELDS} FROM project_datasets pd "  # noqa: S608
+            "JOIN datasets d ON d.id = pd.dataset_id WHERE pd.project = ? "
+            "ORDER BY (d.id IN (SELECT dataset_id FROM dataset_lineage)), pd.added_at DESC "
+            "LIMIT 1",
+            [project],
+        ).fetchall()
+    if not rows:
+        raise NotFound(f"project {project!r} has no data yet; add some with 'mlcycle data add'")
+    return datasets.DatasetVersion(*rows[0])
 
 
 def run(

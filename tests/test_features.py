@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from core import datasets, expressions, features, projects
 from core.errors import InvalidInput, MlcycleError, NotFound
-from core.workspace import Workspace
+from core.workspace import Workspace, open_workspace
 from tests.conftest import run_cli, run_json
 
 DEFINITION = """\
@@ -199,10 +199,9 @@ def test_store_resolve_and_versions(ws: Workspace, tmp_path: Path) -> None:
 def test_cli_insight_flags_unstable_features_and_ranks_the_informative_one(tmp_path: Path
                                                                            ) -> None:
     ws = tmp_path / "ws"
-    run_cli("project", "create", "p", "--target", "label", "--task", "classification",
-            workspace=ws, check=True)
-    run_cli("data", "add", "p", str(_insight_data(tmp_path / "d.csv")), workspace=ws,
-            check=True)
+    setup = open_workspace(ws, create=True)[0]
+    projects.create(setup, "p", target="label", task="classification")
+    datasets.add(setup, "p", _insight_data(tmp_path / "d.csv"))
     definition = tmp_path / "f.toml"
     definition.write_text('name = "base"\n[[derive]]\nname = "signal_sq"\n'
                           'expr = "signal * abs(signal)"\n[select]\ndrop = ["colour"]\n')

@@ -8,9 +8,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from core import datasets, events, prep, projects, recipes
+from core import datasets, demo, events, prep, projects, recipes
 from core.errors import InvalidInput, MlcycleError
-from core.workspace import Workspace
+from core.workspace import Workspace, open_workspace
 from tests.conftest import run_cli, run_json, write_csv
 
 SMALL = """\
@@ -259,10 +259,7 @@ def test_same_input_and_recipe_give_the_same_id_across_processes(tmp_path: Path)
     ids = []
     for name in ("a", "b"):
         ws = tmp_path / name
-        run_cli("project", "create", "churn", "--target", "churned", "--task",
-                "classification", workspace=ws, check=True)
-        run_cli("data", "add", "churn", "sample_data/churn_reference.csv", workspace=ws,
-                check=True)
+        demo.build(open_workspace(ws, create=True)[0])  # setup in-process; prep as a user runs it
         first = run_json("prep", "churn", "--recipe", str(recipe), workspace=ws)
         assert first["written"] and first["stored"] and first["recipe"]["version"] == 1
         ids.append(first["output"])
@@ -385,10 +382,9 @@ def test_bad_recipes_are_one_line_errors_and_write_nothing(small: Workspace, tex
 
 def test_cli_bad_recipe_and_strict_report(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
-    run_cli("project", "create", "small", "--target", "label", "--task", "classification",
-            workspace=ws, check=True)
-    run_cli("data", "add", "small", str(write_csv(tmp_path / "s.csv", SMALL)), workspace=ws,
-            check=True)
+    setup = open_workspace(ws, create=True)[0]
+    projects.create(setup, "small", target="label", task="classification")
+    datasets.add(setup, "small", write_csv(tmp_path / "s.csv", SMALL))
     bad = tmp_path / "bad.toml"
     bad.write_text('[[step]]\nop = "drop"\ncolumns = ["agee"]\n')
     proc = run_cli("prep", "small", "--recipe", str(bad), workspace=ws)
