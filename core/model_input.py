@@ -30,6 +30,7 @@ class Signature:
     task: str
     classes: list[str] = field(default_factory=list)
     categories: dict[str, list[str]] = field(default_factory=dict)
+    feature_set: dict[str, Any] | None = None  # core.features definition, applied first
 
     @property
     def inputs(self) -> list[str]:
@@ -43,8 +44,19 @@ class Signature:
         return cls(**data)
 
 
-def infer(dictionary: list[dict[str, Any]], target: str, task: str) -> Signature:
-    """Choose the model inputs from a data dictionary (roles and kinds)."""
+def infer(dictionary: list[dict[str, Any]], target: str, task: str,
+          columns: dict[str, str] | None = None) -> Signature:
+    """Choose the model inputs from a data dictionary (roles and kinds).
+
+    ``columns`` (name -> polars type name), when given, is the frame after a feature set:
+    derived columns join as features and columns it dropped leave.
+    """
+    if columns is not None:
+        known = {c["name"] for c in dictionary}
+        dictionary = [c for c in dictionary if c["name"] in columns] + [
+            {"name": name, "kind": _kind_of(dtype), "role": "feature"}
+            for name, dtype in columns.items() if name not in known
+        ]
     numeric, categorical = [], []
     for col in dictionary:
         if col["name"] == target or col["role"] in ("identifier", "ignored", "target"):
@@ -60,10 +72,29 @@ def infer(dictionary: list[dict[str, Any]], target: str, task: str) -> Signature
     return Signature(numeric, categorical, target, task)
 
 
+def _kind_of(dtype: str) -> str:
+    text = dtype.lower()
+    if text.startswith("bool"):
+        return "boolean"
+    if text.startswith(("int", "uint", "float", "decimal")):
+        return "numeric"
+    if text.startswith(("str", "utf8", "cat", "enum")):
+        return "categorical"
+    return "other"
+
+
 def frame(data: pl.DataFrame, signature: Signature) -> pl.DataFrame:
-    """The model's input columns, in order, typed as the model expects."""
+    """The model's input columns, in order, typed as the model expects.
+
+    This is the one path from raw rows to model inputs, for training and scoring alike: the
+    feature set's derived columns are computed here, then the columns are typed.
+    """
     import polars as pl
 
+    if signature.feature_set:
+        from core import features
+
+        data = features.apply(features.FeatureSet.from_dict(signature.feature_set), data)
     missing = [c for c in signature.inputs if c not in data.columns]
     if missing:
         raise InvalidInput(f"input is missing column(s) the model needs: {', '.join(missing)}")

@@ -36,6 +36,7 @@ class TrainConfig:
     cv: int = 5
     time_budget: float | None = None
     seed: int = 0
+    features: str | None = "latest"  # feature set ref; None trains on the raw columns
 
     def validate(self) -> None:
         if self.trials < 1:
@@ -77,9 +78,12 @@ class Prepared:
     dropped_target_rows: int
 
 
-def prepare(ws: Any, project: str, data: str, folds: int) -> Prepared:
+def prepare(ws: Any, project: str, data: str, folds: int,
+            feature_ref: str | None = "latest") -> Prepared:
     """Load a version and check it can be trained on; raises before any work is done."""
     import polars as pl
+
+    from core import features
 
     proj = projects.get(ws, project)
     version = datasets.get(ws, project, data)
@@ -87,8 +91,15 @@ def prepare(ws: Any, project: str, data: str, folds: int) -> Prepared:
     names = [c["name"] for c in dictionary]
     if proj.target not in names:
         raise InvalidInput(f"version {version.id} has no target column {proj.target!r}")
-    signature = model_input.infer(dictionary, proj.target, proj.task)
     raw = pl.read_parquet(datasets.data_path(ws, version))
+    feature_set = features.resolve(ws, project, feature_ref) if feature_ref else None
+    if feature_set is None:
+        signature = model_input.infer(dictionary, proj.target, proj.task)
+    else:
+        derived = features.apply(feature_set, raw)
+        signature = model_input.infer(dictionary, proj.target, proj.task,
+                                      {c: str(t) for c, t in derived.schema.items()})
+        signature.feature_set = feature_set.to_dict()
     before = raw.height
     raw = raw.filter(pl.col(proj.target).is_not_null())
     y = model_input.target_values(raw, signature)
@@ -216,7 +227,8 @@ def train(
     proj = projects.get(ws, config.project)
     names = config.models or catalog.names(proj.task)
     entries = [catalog.get(name, proj.task) for name in names]  # unknown names fail here
-    prepared = prepare(ws, config.project, config.data, config.cv)
+    prepared = prepare(ws, config.project, config.data, config.cv, config.features)
+    feature_id = (prepared.signature.feature_set or {}).get("id")
     say = progress or (lambda _event: None)
     metric = proj.metric
     group = uuid.uuid4().hex[:12]
@@ -255,6 +267,7 @@ def train(
                 "seed": config.seed,
                 "cv": config.cv,
                 "dataset": prepared.version.id,
+                "features": feature_id,
             }
             with tracking.start_run(
                 ws,
@@ -265,6 +278,7 @@ def train(
                 tags={
                     "mlcycle.model": entry.name,
                     "mlcycle.dataset": prepared.version.id,
+                    "mlcycle.features": feature_id,
                     "mlcycle.seed": config.seed,
                     "mlcycle.config": json.dumps(run_config),
                     "mlcycle.environment": env,
@@ -360,7 +374,7 @@ def reproduce(ws: Any, run_id: str) -> dict[str, Any]:
             f"run {run.id} was not made by 'mlcycle train'; it has no configuration to reproduce"
         )
     config = json.loads(run.tags["mlcycle.config"])
-    prepared = prepare(ws, run.project, config["dataset"], config["cv"])
+    prepared = prepare(ws, run.project, config["dataset"], config["cv"], config.get("features"))
     entry = catalog.get(config["model"], prepared.project.task)
     again = cross_validate(prepared, entry, config["params"], config["seed"], config["cv"])
     if run.tags.get("mlcycle.evaluated") == "true":

@@ -156,6 +156,17 @@ def test_awkward_column_names_are_kept_exactly(ws, tmp_path: Path) -> None:
     assert all(s["missing"] == 1 for s in report["column_stats"][:-1])
 
 
+@pytest.fixture(scope="module")
+def fuzz_ws(tmp_path_factory):
+    """One workspace for every example: each table is its own content, so its own version."""
+    from core.workspace import open_workspace
+
+    root = tmp_path_factory.mktemp("fuzz")
+    ws = open_workspace(root / "ws", create=True)[0]
+    projects.create(ws, "p", target="y", task="classification")
+    return ws, root
+
+
 column_name = st.text(
     st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=12
 ).filter(lambda s: s.strip() == s and s != "y")
@@ -172,14 +183,10 @@ column_name = st.text(
         max_size=20,
     ),
 )
-def test_any_parquet_table_is_stored_or_refused_cleanly(tmp_path_factory, names, values) -> None:
+def test_any_parquet_table_is_stored_or_refused_cleanly(fuzz_ws, names, values) -> None:
     import polars as pl
 
-    from core.workspace import open_workspace
-
-    root = tmp_path_factory.mktemp("fuzz")
-    ws = open_workspace(root / "ws", create=True)[0]
-    projects.create(ws, "p", target="y", task="classification")
+    ws, root = fuzz_ws
     columns = {name: [None if v is None else str(v) for v in values] for name in names}
     frame = pl.DataFrame({**columns, "y": [i % 2 for i in range(len(values))]})
     path = root / "data.parquet"

@@ -221,3 +221,25 @@ def test_the_whole_cycle_from_the_command_line(clf_ws: Workspace) -> None:
     shown = run_json("project", "show", "clf", workspace=root)
     reached = {s["key"] for s in shown["stages"] if s["reached"]}
     assert {"train", "evaluate", "register"} <= reached
+
+
+def test_training_uses_the_feature_set_and_scoring_recomputes_it(clf_ws: Workspace) -> None:
+    from core import features, model_input
+
+    features.store(clf_ws, "clf", 'name = "ratio"\n\n[[derive]]\nname = "x1_per_x2"\n'
+                   'expr = "x1 / x2"\n\n[select]\ndrop = ["flag"]\n')
+    result = _train(clf_ws, models=["logistic"], trials=1)
+    run = tracking.get_run(clf_ws, result.best_run)
+    fs = features.resolve(clf_ws, "clf")
+    assert run.tags["mlcycle.features"] == fs.id
+    signature = model_input.Signature.from_dict(
+        json.loads(tracking.artifact_path(clf_ws, run, "signature.json").read_text()))
+    assert "x1_per_x2" in signature.numeric and "flag" not in signature.inputs
+    # Scoring starts from raw rows: the derived column is computed by the same function.
+    _, model = registry.load(clf_ws, "clf", "1")
+    inputs = model_input.frame(classification_frame(30, seed=4), signature)
+    assert "x1_per_x2" in inputs.columns and len(model.predict(inputs)) == 30
+    assert training.reproduce(clf_ws, result.best_run)["identical"]
+    raw = training.train(clf_ws, training.TrainConfig("clf", models=["logistic"], trials=1,
+                                                      cv=3, features=None))
+    assert tracking.get_run(clf_ws, raw.best_run).tags.get("mlcycle.features") is None

@@ -18,8 +18,8 @@ from tests.training_data import classification_frame, write
 def trained_ws(ws: Workspace, tmp_path: Path) -> Workspace:
     projects.create(ws, "clf", target="label", task="classification")
     datasets.add(ws, "clf", write(classification_frame(), tmp_path, "clf.csv"))
-    for model in ("logistic", "random_forest"):
-        training.train(ws, training.TrainConfig("clf", models=[model], trials=2, cv=3))
+    for model in ("logistic", "knn"):
+        training.train(ws, training.TrainConfig("clf", models=[model], trials=2, cv=2))
     with tracking.start_run(ws, "clf", name="hand-logged") as run:
         for step in range(10):
             run.log_metric("loss", 1 / (step + 1), step=step)
@@ -43,14 +43,14 @@ async def test_experiments_view_sorts_filters_and_compares(trained_ws: Workspace
         values = [str(table.get_row_at(i)[5]) for i in range(table.row_count)]
         scored = [float(v) for v in values if v != "–"]
         assert scored == sorted(scored, reverse=True)
-        await pilot.press("slash", *"forest", "enter")
+        await pilot.press("slash", *"knn", "enter")
         await _settle(pilot)
         assert table.row_count == 2
         table.focus()
         await pilot.press("space", "down", "space", "c")
         await _settle(pilot)
         text = _visible_text(app)
-        assert "side by side" in text and "n_estimators" in text
+        assert "side by side" in text and "n_neighbors" in text
 
 
 async def test_models_view_promotes_with_a_reason_and_rolls_back(trained_ws: Workspace) -> None:
@@ -66,7 +66,7 @@ async def test_models_view_promotes_with_a_reason_and_rolls_back(trained_ws: Wor
         assert app.screen.__class__.__name__ == "ConfirmScreen"
         await pilot.press("enter")  # no reason yet: refused
         assert app.screen.__class__.__name__ == "ConfirmScreen"
-        await pilot.press(*"forest wins", "enter")
+        await pilot.press(*"neighbours win", "enter")
         await _settle(pilot)
         assert registry.get(trained_ws, "clf", "champion").version == 2
         assert "champion: version 2" in _visible_text(app)

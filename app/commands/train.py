@@ -15,6 +15,8 @@ from app.output import Context, console, emit_json, json_option, note
 @click.option("--cv", type=int, default=5, show_default=True, help="Cross-validation folds.")
 @click.option("--time-budget", type=float, help="Stop starting new trials after this many seconds.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--features", "feature_ref", default="latest", show_default=True,
+              help="Feature set to train with (NAME, NAME@N or id); 'none' for raw columns.")
 @click.option("--no-register", is_flag=True, help="Do not register the best model.")
 @json_option
 @click.pass_obj
@@ -27,6 +29,7 @@ def train(
     cv: int,
     time_budget: float | None,
     seed: int,
+    feature_ref: str,
     no_register: bool,
     as_json: bool,
 ) -> None:
@@ -43,6 +46,7 @@ def train(
         cv,
         time_budget,
         seed,
+        None if feature_ref == "none" else feature_ref,
     )
     ws = ctx.workspace()
     with Progress(
