@@ -194,6 +194,33 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (project, name, version)
     );
     """,
+    # Deployment: each version's ONNX export with its parity figures, and scoring runs.
+    """
+    CREATE TABLE onnx_exports (
+        project VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        path VARCHAR NOT NULL,
+        sha256 VARCHAR NOT NULL,
+        size_bytes BIGINT NOT NULL,
+        seconds DOUBLE NOT NULL,
+        parity JSON NOT NULL,
+        created_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (project, version)
+    );
+    CREATE TABLE scoring_runs (
+        id VARCHAR PRIMARY KEY,
+        ts TIMESTAMP NOT NULL,
+        project VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        shadow_version INTEGER,
+        source VARCHAR NOT NULL,
+        rows BIGINT NOT NULL,
+        seconds DOUBLE NOT NULL,
+        summary JSON NOT NULL,
+        shadow_summary JSON,
+        shadow_path VARCHAR
+    );
+    """,
 ]
 
 LATEST = len(MIGRATIONS)
