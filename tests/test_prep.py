@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import polars as pl
@@ -26,11 +27,20 @@ id,age,income,city,joined,amount,label
 """
 
 
-@pytest.fixture
-def small(ws: Workspace, tmp_path: Path) -> Workspace:
+@pytest.fixture(scope="module")
+def small_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("small")
+    ws = open_workspace(root / "ws", create=True)[0]
     projects.create(ws, "small", target="label", task="classification")
-    datasets.add(ws, "small", write_csv(tmp_path / "small.csv", SMALL))
-    return ws
+    datasets.add(ws, "small", write_csv(root / "small.csv", SMALL))
+    return ws.root
+
+
+@pytest.fixture
+def small(small_template: Path, tmp_path: Path) -> Workspace:
+    """A fresh copy of a workspace with the small project and its one version."""
+    shutil.copytree(small_template, tmp_path / "small-ws")
+    return open_workspace(tmp_path / "small-ws")[0]
 
 
 def apply(ws: Workspace, text: str, **kwargs) -> prep.PrepResult:
@@ -266,9 +276,10 @@ def test_same_input_and_recipe_give_the_same_id_across_processes(tmp_path: Path)
     again = run_json("prep", "churn", workspace=tmp_path / "b")
     assert again["output"] == ids[0] == ids[1] and not again["stored"]
     # Only the recipe's meaning counts: a new comment is a new version with the same id.
-    recipe.write_text("# reworded\n" + RECIPE_V1)
-    commented = run_json("prep", "churn", "--recipe", str(recipe), workspace=tmp_path / "b")
-    assert commented["output"] == ids[0] and commented["recipe"]["version"] == 2
+    b = open_workspace(tmp_path / "b")[0]
+    commented = prep.run(b, "churn", recipe=recipes.parse("# reworded\n" + RECIPE_V1))
+    assert commented.output_id == ids[0] and commented.recipe_version == 2
+    assert not commented.stored
     # A changed step is a new recipe and a new output; old versions stay readable.
     recipe.write_text(RECIPE_V1.replace('"median"', '"mean"'))
     changed = run_json("prep", "churn", "--recipe", str(recipe), workspace=tmp_path / "b")
@@ -276,8 +287,9 @@ def test_same_input_and_recipe_give_the_same_id_across_processes(tmp_path: Path)
     history = run_json("recipe", "history", "churn", workspace=tmp_path / "b")
     assert [h["version"] for h in history] == [3, 2, 1]
     assert history[0]["prepared"][0]["output"] == changed["output"]
-    old = run_cli("recipe", "show", "churn", "1", workspace=tmp_path / "b", check=True)
-    assert '"median"' in old.stdout and "# clean the churn reference" in old.stdout
+    assert history[2]["prepared"][0]["output"] == ids[1]
+    old = recipes.get(b, "churn", "1")
+    assert '"median"' in old.text and old.text.startswith("# clean the churn reference")
     # Lineage: the prepared version, then the collected one it came from.
     chain = run_json("recipe", "lineage", "churn", changed["output"], workspace=tmp_path / "b")
     assert [c["operation"] for c in chain] == ["prep", "collected"]

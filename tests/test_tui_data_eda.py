@@ -3,8 +3,6 @@ and editing the recipe in the app (checked before it is saved)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from textual.widgets import TextArea
 
 from app.ui import MlcycleApp
@@ -88,7 +86,9 @@ async def test_data_view_charts_correlations_recipe_validation_and_feature_set(
         assert "charge_per_month = total_charges / tenure_months" in text
 
 
-async def test_editing_the_recipe_checks_it_before_saving(churn_ws: Workspace) -> None:
+async def test_editing_recipe_and_feature_set_checks_them_before_saving(
+    churn_ws: Workspace,
+) -> None:
     app = MlcycleApp(churn_ws, project="churn")
     async with app.run_test(size=(160, 60)) as pilot:
         await pilot.press("2")
@@ -129,14 +129,9 @@ async def test_editing_the_recipe_checks_it_before_saving(churn_ws: Workspace) -
         await pilot.press("escape")
         await pilot.pause()
         assert recipes.latest(churn_ws, "churn").version == 1
+        assert app.screen.__class__.__name__ == "DataScreen"
 
-
-async def test_feature_set_editor_refuses_unknown_columns(churn_ws: Workspace,
-                                                          tmp_path: Path) -> None:
-    app = MlcycleApp(churn_ws, project="churn")
-    async with app.run_test(size=(160, 60)) as pilot:
-        await pilot.press("2")
-        await _settle(pilot)
+        # The feature set editor: an unknown column is refused with a suggestion.
         await pilot.press("f")
         await pilot.pause()
         area = app.screen.query_one(TextArea)
