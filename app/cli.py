@@ -30,6 +30,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "promote": ("app.commands.models:promote", "Give a model version an alias (champion)."),
     "rollback": ("app.commands.models:rollback", "Give an alias back to its previous version."),
     "model": ("app.commands.models:model", "One model version: card, register, archive."),
+    "export": ("app.commands.deploy:export", "Export a model version as a checked ONNX bundle."),
+    "bundle": ("app.commands.deploy:bundle", "Verify an exported bundle (hashes, smoke test)."),
+    "predict": ("app.commands.deploy:predict", "Score a file with onnxruntime; logged."),
+    "serve": ("app.commands.deploy:serve", "Serve predictions over local HTTP JSON."),
+    "compare": ("app.commands.deploy:compare", "Champion vs challenger on labelled rows."),
     "drift": (
         "app.commands.drift:drift",
         "Compare two files for data drift (no workspace needed).",

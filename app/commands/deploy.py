@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+import click
+
+from app.output import Context, console, emit_json, json_option, note
+
+
+def _parity_line(parity: dict) -> str:
+    if "label_mismatches" in parity:
+        return (f"parity on {parity['rows']} holdout rows: {parity['label_mismatches']} labels "
+                f"differ, probabilities within {parity['max_abs_proba_diff']:.2g} "
+                f"(allowed {parity['tolerance']:g})")
+    return (f"parity on {parity['rows']} holdout rows: values within "
+            f"{parity['max_rel_diff']:.2g} relative, {parity['max_abs_diff']:.3g} absolute "
+            f"(allowed {parity['tolerance']:g} relative)")
+
+
+@click.command()
+@click.argument("project")
+@click.argument("version", default="champion")
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="Folder for the bundle (new or empty).")
+@click.option("--force", is_flag=True, help="Replace a folder that is not empty.")
+@json_option
+@click.pass_obj
+def export(ctx: Context, project: str, version: str, out: str, force: bool,
+           as_json: bool) -> None:
+    """Export a model version (number or alias) as an ONNX bundle, parity-checked."""
+    from core import deploy
+
+    result = deploy.export(ctx.workspace(), project, version, out, force=force)
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(f"exported {project} v{result['version']} to {result['out']} "
+               f"({result['size_bytes'] / 1024:.1f} KiB ONNX, converted in "
+               f"{result['export_seconds']:.2f}s)")
+    click.echo(_parity_line(result["parity"]))
+
+
+@click.group()
+def bundle() -> None:
+    """Exported bundles: verify one."""
+
+
+@bundle.command("verify")
+@click.argument("folder", type=click.Path(file_okay=False))
+@json_option
+def verify(folder: str, as_json: bool) -> None:
+    """Re-check a bundle's hashes and score its smoke rows in a fresh process."""
+    from core import deploy
+
+    result = deploy.verify(folder)
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(f"bundle {result['folder']} ({result['project']} v{result['version']}): hashes "
+               f"ok, smoke test ok on {result['smoke_test']['rows']} rows")
+    if result["extra_files"]:
+        note(f"note: files outside the bundle: {', '.join(result['extra_files'])}")
+
+
+@click.command()
+@click.argument("project")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--model", "ref", default="champion", show_default=True,
+              help="Version number or alias.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write predictions (.csv/.parquet).")
+@click.option("--no-shadow", is_flag=True, help="Do not score the challenger alongside.")
+@click.option("--batch-rows", default=100_000, show_default=True, type=click.IntRange(1))
+@json_option
+@click.pass_obj
+def predict(ctx: Context, project: str, file: str, ref: str, out: str | None, no_shadow: bool,
+            batch_rows: int, as_json: bool) -> None:
+    """Score a file with onnxruntime (the champion by default); the run is logged."""
+    from core import scoring
+
+    result = scoring.predict_file(ctx.workspace(), project, file, ref, out,
+                                  shadow=not no_shadow, batch_rows=batch_rows, note=note)
+    if as_json:
+        emit_json(result)
+        return
+    shadow = f", challenger v{result['shadow_version']} in shadow" if result["shadow_version"] \
+        else ""
+    click.echo(f"scored {result['rows']} rows with v{result['version']}{shadow} in "
+               f"{result['seconds']:.2f}s (run {result['run']})")
+    summary = result["summary"]
+    if "class_shares" in summary:
+        click.echo("predicted: " + ", ".join(
+            f"{k} {v:.1%}" for k, v in summary["class_shares"].items()))
+    elif summary.get("rows"):
+        q = summary["quantiles"]
+        click.echo(f"predicted: mean {summary['mean']:.4g}, median {q['p50']:.4g}, "
+                   f"p05–p95 {q['p05']:.4g}–{q['p95']:.4g}")
+    if result["out"]:
+        click.echo(f"wrote {result['out']}")
+    elif result["preview"]:
+        from rich.table import Table
+
+        table = Table(*result["preview"][0].keys())
+        for row in result["preview"]:
+            table.add_row(*(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values()))
+        console().print(table)
+        if result["rows"] > len(result["preview"]):
+            note(f"first {len(result['preview'])} rows shown; use --out to write all")
+
+
+@click.command()
+@click.argument("project")
+@click.option("--model", "ref", default="champion", show_default=True,
+              help="Version number or alias to serve (an alias follows its moves).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--no-shadow", is_flag=True, help="Do not score the challenger alongside.")
+@click.pass_obj
+def serve(ctx: Context, project: str, ref: str, host: str, port: int, no_shadow: bool) -> None:
+    """Serve predictions over HTTP JSON: POST /predict, GET /health, GET /openapi.json."""
+    from core import serve as service
+
+    service.run(ctx.workspace(), project, ref, host, port, shadow=not no_shadow,
+                say=lambda text: click.echo(text, err=True))
+
+
+@click.command()
+@click.argument("project")
+@click.argument("labels", type=click.Path(dir_okay=False))
+@click.option("--promote", is_flag=True,
+              help="Make the challenger champion if it wins (recorded in the audit trail).")
+@click.option("--reason", help="Why, for the audit trail (with --promote).")
+@json_option
+@click.pass_obj
+def compare(ctx: Context, project: str, labels: str, promote: bool, reason: str | None,
+            as_json: bool) -> None:
+    """Champion vs challenger on shadowed rows whose labels arrived (LABELS: id + target)."""
+    from core import scoring
+
+    result = scoring.compare(ctx.workspace(), project, labels, promote, reason)
+    if as_json:
+        emit_json(result)
+        return
+    from rich.table import Table
+
+    champ, chall = result["champion"], result["challenger"]
+    table = Table("metric", f"champion v{champ['version']}", f"challenger v{chall['version']}")
+    for key in champ["metrics"]:
+        mark = " ◀" if key == result["metric"] else ""
+        table.add_row(key + mark, f"{champ['metrics'][key]:.4f}",
+                      f"{chall['metrics'].get(key, float('nan')):.4f}")
+    click.echo(f"{result['rows']} labelled rows scored by both models")
+    console().print(table)
+    verdict = {True: "the challenger is better", False: "the champion is better or equal",
+               None: "no verdict"}[result["challenger_better"]]
+    click.echo(f"on {result['metric']}: {verdict}")
+    if result["promoted"]:
+        click.echo(f"promoted v{chall['version']} to champion: {result['reason']}")
