@@ -521,8 +521,9 @@ def compare(ws: Workspace, project: str, labels: str | Path,
     for raw in stream:
         if identifier and identifier in raw.columns:
             keys = raw.get_column(identifier).cast(pl.Utf8).alias("id")
-        elif identifier and identifier not in columns and all(
-                c in raw.columns for c in signature.inputs):
+        elif not identifier:
+            # No identifier: scored rows were keyed by a hash of their model inputs, so the
+            # labels file must carry the same input columns.
             keys = row_keys(raw, model_frame(raw, signature), None)
         else:
             raise InvalidInput(f"{source.name} needs the identifier column {identifier!r} to "
