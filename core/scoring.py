@@ -93,7 +93,7 @@ def check_input(raw: pl.DataFrame, signature: model_input.Signature) -> pl.DataF
         if name not in raw.columns:
             continue
         dtype = raw.schema[name]
-        if dtype == pl.Boolean or dtype.is_numeric():
+        if dtype in (pl.Boolean, pl.Null) or dtype.is_numeric():  # Null: all missing
             continue
         if dtype != pl.Utf8:
             raise InvalidInput(f"column {name!r} must be numeric; it holds {dtype} values")
