@@ -47,4 +47,11 @@ VIEWS: list[View] = [
         "app.screens.models:ModelsScreen",
         "registered versions, aliases, model cards; promote and roll back",
     ),
+    View(
+        "deploy",
+        "5",
+        "Deploy",
+        "app.screens.deploy:DeployScreen",
+        "ONNX exports with parity, what serves, shadow comparison, scoring runs",
+    ),
 ]

@@ -21,17 +21,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
-import venv
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import BIN, DATA, Timing, measure
-
-HERE = Path(__file__).resolve().parent
-ENV = HERE / ".env"
-ENV_PY = ENV / "bin" / "python"
+from timing import BIN, DATA, Timing, comparison_env, measure
 
 EVIDENTLY_SCRIPT = """
 import sys, warnings
@@ -90,28 +84,6 @@ def generate(rows: int, numeric: int = 20, categorical: int = 5) -> tuple[Path, 
     return paths[0], paths[1]
 
 
-def evidently_env() -> tuple[Path | None, str]:
-    """The bench-only environment with Evidently, or None and the reason it is missing."""
-    if ENV_PY.exists():
-        check = subprocess.run([str(ENV_PY), "-c", "import evidently, pandas"],
-                               capture_output=True, text=True)
-        if check.returncode == 0:
-            return ENV_PY, ""
-    print("  installing Evidently into bench/.env (first run only) ...", flush=True)
-    try:
-        venv.EnvBuilder(with_pip=True, clear=True).create(ENV)
-        proc = subprocess.run(
-            [str(ENV_PY), "-m", "pip", "install", "--quiet", "-r", str(HERE / "requirements.txt")],
-            capture_output=True, text=True, timeout=1800,
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        return None, f"could not create bench/.env: {exc}"
-    if proc.returncode != 0:
-        lines = (proc.stderr or proc.stdout).strip().splitlines()
-        return None, f"pip install failed: {lines[-1] if lines else 'unknown error'}"
-    return ENV_PY, ""
-
-
 def line(name: str, t: Timing) -> None:
     print(f"  {name:<28} median {t.median:8.2f} s   peak {t.peak:7.0f} MB")
 
@@ -132,7 +104,7 @@ def main() -> None:
     line("polars read both (floor)", floor)
     ev: Timing | None = None
     if not args.no_evidently:
-        py, reason = evidently_env()
+        py, reason = comparison_env("evidently", "pandas")
         if py is None:
             print(f"  Evidently skipped: {reason}")
         else:

@@ -12,8 +12,36 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(__file__).resolve().parent / ".data"
+HERE = Path(__file__).resolve().parent
+DATA = HERE / ".data"
 BIN = Path(sys.executable).parent
+# The tools mlcycle is compared with live in their own environment, never in mlcycle's.
+ENV = HERE / ".env"
+ENV_PY = ENV / "bin" / "python"
+
+
+def comparison_env(*modules: str) -> tuple[Path | None, str]:
+    """bench/.env's python with ``modules`` importable (installed from requirements.txt on
+    first use), or None and the reason it could not be had."""
+    import venv
+
+    check = [str(ENV_PY), "-c", "import " + ", ".join(modules)]
+    if ENV_PY.exists() and subprocess.run(check, capture_output=True).returncode == 0:
+        return ENV_PY, ""
+    print(f"  installing {', '.join(modules)} into bench/.env (first run only) ...", flush=True)
+    try:
+        if not ENV_PY.exists():
+            venv.EnvBuilder(with_pip=True).create(ENV)
+        proc = subprocess.run(
+            [str(ENV_PY), "-m", "pip", "install", "--quiet", "-r", str(HERE / "requirements.txt")],
+            capture_output=True, text=True, timeout=1800,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return None, f"could not create bench/.env: {exc}"
+    if proc.returncode != 0:
+        lines = (proc.stderr or proc.stdout).strip().splitlines()
+        return None, f"pip install failed: {lines[-1] if lines else 'unknown error'}"
+    return ENV_PY, ""
 
 
 @dataclass

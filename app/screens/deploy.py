@@ -1,0 +1,136 @@
+"""The deployment view: parity-checked exports, what serves, the shadow comparison, scoring."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import DataTable, Footer, Header, Label, Static
+
+from app.screens.base import ViewScreen
+from app.widgets.bar_chart import BarChart
+
+
+@dataclass
+class Deployment:
+    project: str
+    serving: dict[str, int]  # alias -> version
+    exports: list[Any]
+    comparison: dict[str, Any] | None
+    scoring: list[dict[str, Any]]
+
+
+class DeployScreen(ViewScreen):
+    AUTO_FOCUS = "#scoring-runs"
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="deploy-summary")
+        with Horizontal():
+            with Vertical(id="deploy-left", classes="pane"):
+                yield Label("ONNX exports (parity on the holdout)", classes="pane-title")
+                yield DataTable(id="exports", cursor_type="none", show_cursor=False)
+                yield Label("Recent scoring runs", classes="pane-title spaced")
+                yield DataTable(id="scoring-runs", cursor_type="row")
+            with VerticalScroll(id="deploy-right", classes="pane"):
+                yield Static(id="shadow")
+                yield BarChart(id="scores-chart")
+        yield Footer()
+
+    def fetch(self) -> Deployment | None:
+        from core import deploy, registry, scoring
+
+        project = self.app.project
+        if project is None:
+            return None
+        ws = self.app.workspace
+        serving = {alias: v.version for v in registry.versions(ws, project)
+                   for alias in v.aliases}
+        return Deployment(project, serving, deploy.exports(ws, project),
+                          scoring.last_comparison(ws, project),
+                          scoring.recent_runs(ws, project))
+
+    def show(self, data: Deployment | None) -> None:
+        summary = self.query_one("#deploy-summary", Static)
+        exports = self.query_one("#exports", DataTable)
+        runs = self.query_one("#scoring-runs", DataTable)
+        exports.clear(columns=True)
+        runs.clear(columns=True)
+        self._runs = data.scoring if data else []
+        if data is None:
+            summary.update("No project selected: pick one in the projects view (1).")
+            return
+        text = Text(f"{data.project} ", style="bold")
+        champion = data.serving.get("champion")
+        text.append(f"serving: {'version ' + str(champion) if champion else 'nothing (no champion)'}")
+        challenger = data.serving.get("challenger")
+        if challenger:
+            text.append(f", shadowed by challenger version {challenger}")
+        summary.update(text)
+        exports.add_columns("version", "size", "export", "label mismatches",
+                            "max probability / value difference")
+        for e in data.exports:
+            p = e.parity
+            diff = p.get("max_abs_proba_diff", p.get("max_rel_diff", p.get("max_abs_diff")))
+            exports.add_row(str(e.version), f"{e.size_bytes / 1024:,.0f} KiB",
+                            f"{e.seconds:.2f} s", str(p.get("label_mismatches", "–")),
+                            "–" if diff is None else f"{diff:.2g}")
+        runs.add_columns("when", "version", "shadow", "rows", "seconds", "source")
+        for i, r in enumerate(data.scoring):
+            runs.add_row(r["ts"].replace("T", " "), str(r["version"]),
+                         str(r["shadow_version"] or "–"), f"{r['rows']:,}",
+                         f"{r['seconds']:.2f}", r["source"], key=str(i))
+        self._show_comparison(data.comparison)
+        if data.scoring:
+            self._chart(0)
+        else:
+            self.query_one("#scores-chart", BarChart).plot(
+                "no scoring runs yet: 'mlcycle predict' or 'mlcycle serve'", [])
+
+    def _show_comparison(self, comparison: dict[str, Any] | None) -> None:
+        shadow = self.query_one("#shadow", Static)
+        if not comparison:
+            shadow.update(Text("No shadow comparison yet: with a challenger, score new data and "
+                               "run 'mlcycle compare PROJECT LABELS'.", style="dim"))
+            return
+        table = Table(title=f"shadow comparison on {comparison['rows']:,} labelled rows "
+                            f"({comparison['ts'].replace('T', ' ')})")
+        table.add_column("metric")
+        table.add_column(f"champion v{comparison['champion']['version']}")
+        table.add_column(f"challenger v{comparison['challenger']['version']}")
+        for key, value in comparison["champion"]["metrics"].items():
+            other = comparison["challenger"]["metrics"].get(key)
+            table.add_row(key, f"{value:.4f}", "–" if other is None else f"{other:.4f}",
+                          style="bold" if key == comparison["metric"] else "")
+        verdict = "the challenger is better" if comparison["challenger_better"] else \
+            "the champion holds"
+        shadow.update(_stack(table, verdict))
+
+    def _chart(self, index: int) -> None:
+        run = self._runs[index]
+        summary = run["summary"]
+        chart = self.query_one("#scores-chart", BarChart)
+        shares = summary.get("class_shares")
+        if shares:
+            chart.plot(f"predicted classes, run of {run['ts'].replace('T', ' ')}",
+                       [(str(k), round(v * run["rows"])) for k, v in shares.items()])
+        elif isinstance(summary.get("quantiles"), dict):
+            chart.plot("predicted value quantiles",
+                       [(str(k), float(v)) for k, v in summary["quantiles"].items()])
+        else:
+            chart.plot("", [])
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "scoring-runs" and event.row_key.value is not None:
+            self._chart(int(event.row_key.value))
+
+
+def _stack(table: Table, verdict: str) -> Table:
+    grid = Table.grid()
+    grid.add_row(table)
+    grid.add_row(Text(verdict, style="bold"))
+    return grid
