@@ -66,7 +66,8 @@ class DeployScreen(ViewScreen):
             return
         text = Text(f"{data.project} ", style="bold")
         champion = data.serving.get("champion")
-        text.append(f"serving: {'version ' + str(champion) if champion else 'nothing (no champion)'}")
+        serving = f"version {champion}" if champion else "nothing (no champion)"
+        text.append(f"serving: {serving}")
         challenger = data.serving.get("challenger")
         if challenger:
             text.append(f", shadowed by challenger version {challenger}")
