@@ -28,6 +28,10 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/prep.py
+	$(BIN)/python bench/tracking.py
+	$(BIN)/python bench/drift.py
+	$(BIN)/python bench/scoring.py
 
 clean:
 	rm -rf $(VENV) demo-workspace

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from core import datasets, projects
+from core import datasets, projects, registry, scoring, training
 from core.errors import NotFound
 from core.workspace import Workspace
 
@@ -16,8 +17,14 @@ def sample_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "sample_data"
 
 
-def build(ws: Workspace, data_dir: Path | None = None) -> str:
-    """Define the churn project and add its reference data; safe to run again."""
+def build(ws: Workspace, data_dir: Path | None = None, train: bool = False,
+          progress: Callable[[str], None] | None = None) -> str:
+    """Define the churn project and add its reference data; safe to run again.
+
+    With ``train``, the first run also trains two quick models, makes the better one the
+    champion and scores the first two monthly batches, so every view has something to show.
+    """
+    say = progress or (lambda _msg: None)
     data_dir = data_dir or sample_dir()
     reference = data_dir / "churn_reference.csv"
     if not reference.exists():
@@ -34,4 +41,14 @@ def build(ws: Workspace, data_dir: Path | None = None) -> str:
             kpi="Monthly churn rate, via retention offers to the customers most at risk",
         )
     datasets.add(ws, PROJECT, reference)
+    if train and not registry.versions(ws, PROJECT):
+        say("training a first model (first run only)")
+        result = training.train(ws, training.TrainConfig(
+            PROJECT, models=["logistic", "hist_gradient_boosting"], trials=2, cv=3))
+        if result.registered_version:
+            registry.promote(ws, PROJECT, str(result.registered_version),
+                             reason="demo: best of the first training")
+            for month in ("2026-01", "2026-02"):
+                say(f"scoring the {month} batch")
+                scoring.predict_file(ws, PROJECT, data_dir / "batches" / f"{month}.csv")
     return PROJECT

@@ -340,6 +340,8 @@ def run(ws: Workspace, project: str, ref: str, host: str, port: int, shadow: boo
         pass
     finally:
         stop.set()
+        # A flush in progress holds tallies it has taken: let it finish before exiting.
+        thread.join(timeout=60)
         server.server_close()
         service.flush()
         tell("stopped")

@@ -12,8 +12,11 @@ def demo(ctx: Context, no_ui: bool) -> None:
     """Build a demo workspace from sample_data/ (customer churn) and open the UI on it."""
     from core import demo as demo_data
 
+    from app.output import console
+
     ws = ctx.workspace(create=True)
-    project = demo_data.build(ws)
+    with console().status("building the demo workspace", spinner="dots") as status:
+        project = demo_data.build(ws, train=True, progress=status.update)
     if no_ui:
         click.echo(f"demo workspace ready at {ws.root} (project {project})")
         return
