@@ -10,9 +10,8 @@ from app.output import Context
 @click.pass_obj
 def demo(ctx: Context, no_ui: bool) -> None:
     """Build a demo workspace from sample_data/ (customer churn) and open the UI on it."""
-    from core import demo as demo_data
-
     from app.output import console
+    from core import demo as demo_data
 
     ws = ctx.workspace(create=True)
     with console().status("building the demo workspace", spinner="dots") as status:
