@@ -232,16 +232,8 @@ def build(ws: Workspace, project: str, ref: str = registry.CHAMPION) -> Export:
 
 def onnx_bytes(ws: Workspace, export: Export) -> bytes:
     """The stored graph, after checking it is the one that passed parity."""
-    path = ws.artifact_path(export.path)
-    if not path.exists():
-        raise NotFound(f"the ONNX file of version {export.version} is missing: {path}")
-    data = path.read_bytes()
-    if hashlib.sha256(data).hexdigest() != export.sha256:
-        raise InvalidInput(
-            f"the ONNX file of version {export.version} was changed after export; "
-            "it will not be used"
-        )
-    return data
+    return ws.verified_bytes(export.path, export.sha256,
+                             f"the ONNX file of version {export.version}")
 
 
 # -- the bundle ---------------------------------------------------------------------------

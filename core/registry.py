@@ -162,17 +162,8 @@ def load(ws: Workspace, project: str, ref: str = CHAMPION) -> tuple[ModelVersion
     from skops.io import get_untrusted_types, loads
 
     version = get(ws, project, ref)
-    path = ws.artifact_path(version.path)
-    if not path.exists():
-        raise NotFound(f"the model file of version {version.version} is missing: {path}")
-    data = path.read_bytes()
-    import hashlib
-
-    if hashlib.sha256(data).hexdigest() != version.sha256:
-        raise InvalidInput(
-            f"the model file of version {version.version} does not match its registered hash; "
-            "it was changed after registration, so it will not be loaded"
-        )
+    data = ws.verified_bytes(version.path, version.sha256,
+                             f"the model file of version {version.version}")
     # The hash proves the workspace wrote this file, so the types it names are ours.
     return version, loads(data, trusted=get_untrusted_types(data=data))
 

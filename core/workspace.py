@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.errors import InvalidInput, WorkspaceBusy, WorkspaceError
+from core.errors import InvalidInput, NotFound, WorkspaceBusy, WorkspaceError
 
 if TYPE_CHECKING:
     import duckdb
@@ -188,6 +188,21 @@ class Workspace:
         if not target.is_relative_to(base) or target == base:
             raise InvalidInput(f"artifact path {relpath!r} is outside the workspace")
         return target
+
+    def verified_bytes(self, relpath: str, sha256: str, label: str) -> bytes:
+        """An artifact's bytes, only if they still hash to what was recorded when written."""
+        import hashlib
+
+        path = self.artifact_path(relpath)
+        if not path.exists():
+            raise NotFound(f"{label} is missing from {path}")
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise InvalidInput(
+                f"{label} does not match its recorded hash: it was changed after it was "
+                "written, so it will not be used"
+            )
+        return data
 
     def sweep_temp(self, older_than: float = STALE_TEMP_SECONDS) -> int:
         """Remove temp files left by killed processes; returns how many were removed."""
