@@ -24,7 +24,6 @@ class Entry:
     build: Callable[[int], Any]  # seed -> unfitted estimator
     space: dict[str, Any]  # parameter distributions, keys prefixed "model__"
     scaled: bool  # whether numeric inputs are standardised first
-    about: str
 
 
 def _loguniform(low: float, high: float) -> Any:
@@ -66,7 +65,6 @@ def _entries() -> list[Entry]:
             lambda s: DummyClassifier(strategy="prior"),
             {},
             False,
-            "predicts the class shares: the bar to beat",
         ),
         Entry(
             "baseline",
@@ -74,7 +72,6 @@ def _entries() -> list[Entry]:
             lambda s: DummyRegressor(strategy="mean"),
             {},
             False,
-            "predicts the mean: the bar to beat",
         ),
         Entry(
             "logistic",
@@ -82,7 +79,6 @@ def _entries() -> list[Entry]:
             lambda s: LogisticRegression(max_iter=2000, random_state=s),
             {"model__C": _loguniform(1e-3, 1e2)},
             True,
-            "L2-regularised logistic regression",
         ),
         Entry(
             "random_forest",
@@ -90,7 +86,6 @@ def _entries() -> list[Entry]:
             lambda s: RandomForestClassifier(random_state=s, n_jobs=2),
             forest,
             False,
-            "bagged decision trees, depth ≤ 10",
         ),
         Entry(
             "extra_trees",
@@ -98,7 +93,6 @@ def _entries() -> list[Entry]:
             lambda s: ExtraTreesClassifier(random_state=s, n_jobs=2),
             forest,
             False,
-            "extremely randomised trees, depth ≤ 10",
         ),
         Entry(
             "hist_gradient_boosting",
@@ -106,7 +100,6 @@ def _entries() -> list[Entry]:
             lambda s: HistGradientBoostingClassifier(random_state=s),
             boosting,
             False,
-            "histogram gradient boosting",
         ),
         Entry(
             "knn",
@@ -114,18 +107,14 @@ def _entries() -> list[Entry]:
             lambda s: KNeighborsClassifier(n_jobs=2),
             knn,
             True,
-            "k nearest neighbours on standardised inputs",
         ),
-        Entry(
-            "linear", "regression", lambda s: LinearRegression(), {}, True, "ordinary least squares"
-        ),
+        Entry("linear", "regression", lambda s: LinearRegression(), {}, True),
         Entry(
             "ridge",
             "regression",
             lambda s: Ridge(random_state=s),
             {"model__alpha": _loguniform(1e-3, 1e3)},
             True,
-            "L2-regularised least squares",
         ),
         Entry(
             "random_forest",
@@ -133,7 +122,6 @@ def _entries() -> list[Entry]:
             lambda s: RandomForestRegressor(random_state=s, n_jobs=2),
             forest,
             False,
-            "bagged decision trees, depth ≤ 10",
         ),
         Entry(
             "extra_trees",
@@ -141,7 +129,6 @@ def _entries() -> list[Entry]:
             lambda s: ExtraTreesRegressor(random_state=s, n_jobs=2),
             forest,
             False,
-            "extremely randomised trees, depth ≤ 10",
         ),
         Entry(
             "hist_gradient_boosting",
@@ -149,7 +136,6 @@ def _entries() -> list[Entry]:
             lambda s: HistGradientBoostingRegressor(random_state=s),
             boosting,
             False,
-            "histogram gradient boosting",
         ),
         Entry(
             "knn",
@@ -157,7 +143,6 @@ def _entries() -> list[Entry]:
             lambda s: KNeighborsRegressor(n_jobs=2),
             knn,
             True,
-            "k nearest neighbours on standardised inputs",
         ),
     ]
 

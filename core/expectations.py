@@ -22,7 +22,6 @@ wrong with the data.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -268,19 +267,3 @@ def _judge(e: Expectation, side: str, types: dict[str, str], rows: int, got: dic
 
 def _fmt(value: Any) -> str:
     return "–" if value is None else f"{value:.6g}"
-
-
-def static_columns(expectations: list[Expectation]) -> list[Expectation]:
-    """Expectations naming a column (for the recipe's check that output columns survive)."""
-    return [e for e in expectations if e.column is not None]
-
-
-_PLAIN_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-def key_pattern(where: str) -> str:
-    """A regex finding the TOML line that declares ``where`` (for line numbers in errors)."""
-    parts = where.split(".")
-    last = parts[-1]
-    key = re.escape(last) if _PLAIN_NAME.match(last) else re.escape(f'"{last}"')
-    return rf"^\s*{key}\s*="

@@ -32,8 +32,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from core.errors import InvalidInput
-
 if TYPE_CHECKING:
     import polars as pl
 
@@ -287,11 +285,6 @@ def check(text: str, schema: dict[str, str]) -> str:
 def explain(text: str, exc: ExpressionError) -> str:
     """The mistake, the character it is at and the expression, in one line."""
     return f"{exc} at character {exc.position + 1} of {text!r}"
-
-
-def describe_error(where: str, text: str, exc: ExpressionError) -> InvalidInput:
-    """One line naming the place in the recipe or feature file, the expression and the spot."""
-    return InvalidInput(f"{where}: {explain(text, exc)}")
 
 
 def _number(t: str) -> bool:
