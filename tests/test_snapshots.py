@@ -16,10 +16,12 @@ SNAPSHOT_WS = Path("/tmp/mlcycle-snapshot-workspace")
 
 
 @pytest.fixture
-def fixed_app() -> MlcycleApp:
-    # A fixed path and fixed clocks, so the picture only changes when the UI does.
-    shutil.rmtree(SNAPSHOT_WS, ignore_errors=True)
-    ws = open_workspace(SNAPSHOT_WS, create=True)[0]
+def fixed_app(request: pytest.FixtureRequest) -> MlcycleApp:
+    # A fixed path per test (tests may run in parallel) and fixed clocks, so the picture
+    # only changes when the UI does.
+    root = SNAPSHOT_WS / request.node.name
+    shutil.rmtree(root, ignore_errors=True)
+    ws = open_workspace(root, create=True)[0]
     demo.build(ws)
     with ws.write() as con:
         con.execute("UPDATE projects SET created_at = ?", [FIXED])
