@@ -10,6 +10,7 @@ import pytest
 from app.ui import MlcycleApp
 from core import demo
 from core.workspace import open_workspace
+from tests.test_tui import _settle
 
 FIXED = "2026-01-05 09:30:00"
 SNAPSHOT_WS = Path("/tmp/mlcycle-snapshot-workspace")
@@ -32,22 +33,16 @@ def fixed_app(request: pytest.FixtureRequest) -> MlcycleApp:
     return MlcycleApp(ws)
 
 
-async def _loaded(pilot) -> None:
-    for _ in range(200):
-        await pilot.pause(0.02)
-        if not any(w.is_running for w in pilot.app.workers):
-            break
-    await pilot.pause()
-
-
-def test_projects_view(snap_compare, fixed_app: MlcycleApp) -> None:
-    assert snap_compare(fixed_app, terminal_size=(140, 36), run_before=_loaded)
+async def _drawn(pilot) -> None:
+    """Loaded, and then long enough for tables to settle their column widths."""
+    await _settle(pilot)
+    await pilot.pause(0.5)
 
 
 def test_data_view(snap_compare, fixed_app: MlcycleApp) -> None:
     async def open_data(pilot) -> None:
-        await _loaded(pilot)
+        await _settle(pilot)
         await pilot.press("enter")
-        await _loaded(pilot)
+        await _drawn(pilot)
 
     assert snap_compare(fixed_app, terminal_size=(160, 44), run_before=open_data)

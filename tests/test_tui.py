@@ -36,11 +36,18 @@ def _visible_text(app: MlcycleApp) -> str:
 
 
 async def _settle(pilot) -> None:
-    """Wait until every load has finished and its result is drawn."""
-    for _ in range(200):
+    """Wait until the loads have started, finished and been drawn."""
+    from textual.worker import WorkerState
+
+    busy = (WorkerState.PENDING, WorkerState.RUNNING)
+    for _ in range(300):
         await pilot.pause(0.02)
-        if not any(w.is_running for w in pilot.app.workers):
+        workers = list(pilot.app.workers)
+        # No worker yet means the view has not asked for its data: keep waiting.
+        if workers and not any(w.state in busy for w in workers):
             break
+    # Tables size their columns on the refresh after rows arrive: let that happen too.
+    await pilot.wait_for_scheduled_animations()
     await pilot.pause()
 
 
