@@ -28,6 +28,21 @@ class Context:
         return ws
 
 
+def read_user_file(path: str, what: str) -> str:
+    """The text of a file the user named (a recipe, a feature set), or a one-line error."""
+    from pathlib import Path
+
+    from core.errors import InvalidInput, NotFound
+
+    file = Path(path)
+    if not file.is_file():
+        raise NotFound(f"{path}: no such {what} file")
+    try:
+        return file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"{path}: cannot read the {what} ({exc})") from None
+
+
 def emit_json(obj: Any) -> None:
     """Write one JSON document to stdout."""
     click.echo(json.dumps(obj, indent=2, default=str, ensure_ascii=False))

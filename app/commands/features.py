@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from app.output import Context, console, emit_json, json_option
+from app.output import Context, console, emit_json, json_option, read_user_file
 
 
 @click.command()
@@ -83,16 +83,8 @@ def featureset() -> None:
 def set_(ctx: Context, project: str, file: str, data: str | None, as_json: bool) -> None:
     """Check a feature definition file against the data and store it as a new version."""
     from core import features as engine
-    from core.errors import InvalidInput, NotFound
-
-    path = Path(file)
-    if not path.is_file():
-        raise NotFound(f"{file}: no such feature file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{file}: cannot read it ({exc})") from None
-    fs, created = engine.store(ctx.workspace(), project, text, source=path.name, data=data)
+    text = read_user_file(file, "feature set")
+    fs, created = engine.store(ctx.workspace(), project, text, source=Path(file).name, data=data)
     if as_json:
         emit_json({**fs.to_dict(), "created": created})
     elif created:

@@ -4,22 +4,14 @@ from pathlib import Path
 
 import click
 
-from app.output import Context, console, emit_json, json_option
+from app.output import Context, console, emit_json, json_option, read_user_file
 
 
 def read_recipe(path: str):  # -> core.recipes.Recipe
     """A recipe file, parsed; errors name the file and line."""
     from core import recipes
-    from core.errors import InvalidInput, NotFound
 
-    file = Path(path)
-    if not file.is_file():
-        raise NotFound(f"{path}: no such recipe file")
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{path}: cannot read the recipe ({exc})") from None
-    return recipes.parse(text, file.name)
+    return recipes.parse(read_user_file(path, "recipe"), Path(path).name)
 
 
 @click.command()
