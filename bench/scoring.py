@@ -69,9 +69,8 @@ def main() -> None:
             skl = pipe.predict_proba if task == "classification" else pipe.predict
             ort_1 = _median_call(lambda s=session, f=feeds: s.run(None, f), args.calls)
             skl_1 = _median_call(lambda f=skl, r=row: f(r), max(args.calls // 10, 50))
-            big_feeds = onnx_export.feeds(big, signature)
             t = time.perf_counter()
-            session.run(None, big_feeds)
+            onnx_export.run(session, big, signature)
             ort_b = args.rows / (time.perf_counter() - t)
             t = time.perf_counter()
             skl(big)

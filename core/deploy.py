@@ -122,7 +122,7 @@ def parity(pipeline: Any, session: Any, inputs: pl.DataFrame,
     """How closely the ONNX graph reproduces the pipeline on ``inputs``."""
     import numpy as np
 
-    got = session.run(None, onnx_export.feeds(inputs, signature))
+    got = onnx_export.run(session, inputs, signature)
     out: dict[str, Any] = {"rows": inputs.height}
     if signature.task == "classification":
         labels = pipeline.predict(inputs)
@@ -315,7 +315,7 @@ def export(ws: Workspace, project: str, ref: str, out: str | Path,
     train_inputs = model_input.frame(raw.filter(~mask), signature)
     reference = drift.profile(train_inputs)
     smoke_inputs = model_input.frame(raw.filter(mask).head(SMOKE_ROWS), signature)
-    smoke_out = onnx_export.session(model).run(None, onnx_export.feeds(smoke_inputs, signature))
+    smoke_out = onnx_export.run(onnx_export.session(model), smoke_inputs, signature)
     example = smoke_inputs.head(2).with_columns(pl.col(c).fill_nan(None)
                                                 for c in signature.numeric).to_dicts()
     metadata = {

@@ -3,6 +3,7 @@
 Each input column is its own graph input named like the column (float32 for numbers,
 string for categories), so the graph keeps the column names and string categories need no
 encoding outside it. Classifiers output plain label and probability tensors (ZipMap off).
+Nearest-neighbour models use onnxruntime's CDist operator, which plain onnxruntime runs.
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ if TYPE_CHECKING:
     import polars as pl
 
 OPSET = 17
+# Rows per onnxruntime call. Larger calls make some graphs slower, not faster: a
+# nearest-neighbour distance matrix for 200,000 rows no longer fits in cache (half the
+# throughput of 16,384-row slices); tree ensembles and linear models are unaffected.
+SESSION_ROWS = 16_384
 
 
 def to_onnx(pipeline: Any, signature: Signature) -> bytes:
@@ -25,7 +30,14 @@ def to_onnx(pipeline: Any, signature: Signature) -> bytes:
 
     types = [(c, FloatTensorType([None, 1])) for c in signature.numeric]
     types += [(c, StringTensorType([None, 1])) for c in signature.categorical]
-    options = {id(pipeline): {"zipmap": False}} if signature.task == "classification" else None
+    options: dict[int, dict[str, Any]] = {}
+    if signature.task == "classification":
+        options[id(pipeline)] = {"zipmap": False}
+    estimator = pipeline.steps[-1][1]
+    if type(estimator).__name__.startswith("KNeighbors"):
+        # The default conversion loops over training rows with Scan; onnxruntime's CDist
+        # kernel computes the same distances in one call (about 7x faster on batches).
+        options[id(estimator)] = {"optim": "cdist"}
     model = convert(pipeline, initial_types=types, options=options, target_opset=OPSET)
     return model.SerializeToString()
 
@@ -36,9 +48,21 @@ def feeds(inputs: pl.DataFrame, signature: Signature) -> dict[str, np.ndarray]:
 
     out = {c: inputs[c].to_numpy().astype(np.float32).reshape(-1, 1) for c in signature.numeric}
     out.update(
-        {c: inputs[c].to_numpy().astype(object).reshape(-1, 1) for c in signature.categorical}
+        {c: np.asarray(inputs[c].to_numpy(), dtype=object).reshape(-1, 1)
+         for c in signature.categorical}
     )
     return out
+
+
+def run(session: Any, inputs: pl.DataFrame, signature: Signature) -> list[np.ndarray]:
+    """The graph's outputs for ``inputs``, scored in slices of ``SESSION_ROWS`` rows."""
+    import numpy as np
+
+    parts = [session.run(None, feeds(inputs.slice(start, SESSION_ROWS), signature))
+             for start in range(0, max(inputs.height, 1), SESSION_ROWS)]
+    if len(parts) == 1:
+        return parts[0]
+    return [np.concatenate(outputs) for outputs in zip(*parts, strict=True)]
 
 
 def session(model: bytes) -> Any:

@@ -55,7 +55,7 @@ class Scorer:
         """``label`` and ``proba`` (rows × classes), or ``value``, for model inputs."""
         import numpy as np
 
-        out = self.session.run(None, onnx_export.feeds(inputs, self.signature))
+        out = onnx_export.run(self.session, inputs, self.signature)
         if self.signature.task == "classification":
             return {"label": np.asarray(out[0]).astype(str), "proba": np.asarray(out[1])}
         return {"value": np.asarray(out[0], dtype=np.float64).ravel()}
