@@ -35,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("app.commands.deploy:predict", "Score a file with onnxruntime; logged."),
     "serve": ("app.commands.deploy:serve", "Serve predictions over local HTTP JSON."),
     "compare": ("app.commands.deploy:compare", "Champion vs challenger on labelled rows."),
+    "monitor": ("app.commands.monitor:monitor", "Check new batches for drift and performance."),
+    "watch": ("app.commands.monitor:watch", "Watch a folder: check every batch that lands."),
     "drift": (
         "app.commands.drift:drift",
         "Compare two files for data drift (no workspace needed).",

@@ -84,7 +84,7 @@ def signature_of(ws: Workspace, version: registry.ModelVersion) -> model_input.S
     return model_input.Signature.from_dict(json.loads(path.read_text(encoding="utf-8")))
 
 
-def _training_data(ws: Workspace, version: registry.ModelVersion,
+def training_data(ws: Workspace, version: registry.ModelVersion,
                    signature: model_input.Signature) -> tuple[Any, Any, Any, Any]:
     """The raw rows the version was trained on (target present), their target and holdout."""
     import polars as pl
@@ -207,7 +207,7 @@ def build(ws: Workspace, project: str, ref: str = registry.CHAMPION) -> Export:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InvalidInput(f"cannot convert version {version.version} to ONNX: {first}") from None
     seconds = time.perf_counter() - started
-    _, raw, _, mask = _training_data(ws, version, signature)
+    _, raw, _, mask = training_data(ws, version, signature)
     holdout = model_input.frame(raw.filter(mask), signature)
     figures = parity(pipeline, onnx_export.session(model), holdout, signature)
     if not figures["passed"]:
@@ -311,7 +311,7 @@ def export(ws: Workspace, project: str, ref: str, out: str | Path,
     exported = build(ws, project, str(version.version))
     model = onnx_bytes(ws, exported)
     signature = signature_of(ws, version)
-    _, raw, _, mask = _training_data(ws, version, signature)
+    _, raw, _, mask = training_data(ws, version, signature)
     train_inputs = model_input.frame(raw.filter(~mask), signature)
     reference = drift.profile(train_inputs)
     smoke_inputs = model_input.frame(raw.filter(mask).head(SMOKE_ROWS), signature)

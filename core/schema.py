@@ -221,6 +221,37 @@ MIGRATIONS: list[str] = [
         shadow_path VARCHAR
     );
     """,
+    # 6: monitoring and the watched folders
+    """
+    CREATE TABLE monitor_checks (
+        id VARCHAR PRIMARY KEY,
+        ts TIMESTAMP NOT NULL,
+        project VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        source VARCHAR NOT NULL,
+        rows BIGINT NOT NULL,
+        scoring_run VARCHAR NOT NULL,
+        data_drift BOOLEAN NOT NULL,
+        share_drifted DOUBLE NOT NULL,
+        prediction_drift BOOLEAN NOT NULL,
+        metric VARCHAR,
+        metric_value DOUBLE,
+        metric_reference DOUBLE,
+        labelled_rows BIGINT,
+        alerts JSON NOT NULL,
+        report JSON NOT NULL
+    );
+    CREATE TABLE watched_files (
+        project VARCHAR NOT NULL,
+        path VARCHAR NOT NULL,
+        sha256 VARCHAR NOT NULL,
+        ts TIMESTAMP NOT NULL,
+        status VARCHAR NOT NULL,
+        check_id VARCHAR,
+        error VARCHAR,
+        PRIMARY KEY (project, sha256)
+    );
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

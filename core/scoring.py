@@ -415,8 +415,13 @@ class _Writer:
 
 def predict_file(ws: Workspace, project: str, path: str | Path, ref: str = registry.CHAMPION,
                  out: str | Path | None = None, shadow: bool = True,
-                 batch_rows: int = BATCH_ROWS, note: Note | None = None) -> dict[str, Any]:
-    """Score a file with a version (and the challenger in its shadow); log the run."""
+                 batch_rows: int = BATCH_ROWS, note: Note | None = None,
+                 on_batch: Callable[[pl.DataFrame, pl.DataFrame, dict[str, np.ndarray]], None]
+                 | None = None) -> dict[str, Any]:
+    """Score a file with a version (and the challenger in its shadow); log the run.
+
+    ``on_batch`` sees each batch's raw rows, model inputs and predictions (monitoring
+    collects them there, so a checked file is read and scored once)."""
     import polars as pl
 
     say = note or (lambda _text: None)
@@ -444,6 +449,8 @@ def predict_file(ws: Workspace, project: str, path: str | Path, ref: str = regis
                 unseen[name] = unseen.get(name, 0) + count
             pred = main.predict(inputs)
             summary.add(pred)
+            if on_batch:
+                on_batch(raw, inputs, pred)
             keep = [c for c in [main.identifier] if c and c in raw.columns]
             frame = pl.concat([raw.select(keep), prediction_frame(pred, main.signature)],
                               how="horizontal")
@@ -514,24 +521,7 @@ def compare(ws: Workspace, project: str, labels: str | Path,
     signature = deploy.signature_of(ws, main)
     identifier = deploy.identifier_of(ws, main)
     source = Path(labels).expanduser()
-    columns, stream = batches(source, signature)
-    if proj.target not in columns:
-        raise InvalidInput(f"{source.name} has no target column {proj.target!r}")
-    parts = []
-    for raw in stream:
-        if identifier and identifier in raw.columns:
-            keys = raw.get_column(identifier).cast(pl.Utf8).alias("id")
-        elif not identifier:
-            # No identifier: scored rows were keyed by a hash of their model inputs, so the
-            # labels file must carry the same input columns.
-            keys = row_keys(raw, model_frame(raw, signature), None)
-        else:
-            raise InvalidInput(f"{source.name} needs the identifier column {identifier!r} to "
-                               "join its labels to the scored rows")
-        labelled = raw.get_column(proj.target).is_not_null()
-        parts.append(pl.DataFrame([keys.filter(labelled), pl.Series(
-            "y", model_input.target_values(raw.filter(labelled), signature))]))
-    truth = pl.concat(parts).unique("id", keep="last")
+    truth = labels_frame(source, signature, identifier)
     scored = pl.concat([pl.read_parquet(ws.artifact_path(p)) for p in paths]).unique(
         "id", keep="last")
     joined = scored.join(truth, on="id", how="inner")
@@ -581,6 +571,31 @@ def compare(ws: Workspace, project: str, labels: str | Path,
         result["promoted"] = True
         result["reason"] = why
     return result
+
+
+def labels_frame(source: Path, signature: model_input.Signature,
+                 identifier: str | None) -> pl.DataFrame:
+    """Labels that arrived later, keyed like scored rows (``id``) with their target (``y``)."""
+    import polars as pl
+
+    columns, stream = batches(source, signature)
+    if signature.target not in columns:
+        raise InvalidInput(f"{source.name} has no target column {signature.target!r}")
+    parts = []
+    for raw in stream:
+        if identifier and identifier in raw.columns:
+            keys = raw.get_column(identifier).cast(pl.Utf8).alias("id")
+        elif not identifier:
+            # No identifier: scored rows were keyed by a hash of their model inputs, so the
+            # labels file must carry the same input columns.
+            keys = row_keys(raw, model_frame(raw, signature), None)
+        else:
+            raise InvalidInput(f"{source.name} needs the identifier column {identifier!r} to "
+                               "join its labels to the scored rows")
+        labelled = raw.get_column(signature.target).is_not_null()
+        parts.append(pl.DataFrame([keys.filter(labelled), pl.Series(
+            "y", model_input.target_values(raw.filter(labelled), signature))]))
+    return pl.concat(parts).unique("id", keep="last")
 
 
 def _fmt(value: float | None) -> str:

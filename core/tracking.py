@@ -15,7 +15,6 @@ pending journals first and then query DuckDB, so a run is visible while it is be
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -29,7 +28,7 @@ from typing import Any
 
 from core import journal, projects
 from core.errors import InvalidInput, NotFound
-from core.workspace import Workspace
+from core.workspace import Workspace, file_sha256
 
 RUN_KINDS = ("custom", "trial", "baseline")
 STATUSES = ("running", "finished", "failed", "killed")
@@ -107,7 +106,7 @@ class Run:
         if "/" in name or "\\" in name or name in ("", ".", ".."):
             temp.unlink(missing_ok=True)
             raise InvalidInput(f"artifact name {name!r} must be a plain file name")
-        digest = _sha256(temp)
+        digest = file_sha256(temp)
         size = temp.stat().st_size
         relpath = f"runs/{self.id}/{name}"
         self.ws.commit_file(temp, relpath)
@@ -159,14 +158,6 @@ def resume_run(ws: Workspace, run_id: str) -> Run:
     """Log more to an ended run (for example its holdout evaluation), as MLflow allows."""
     record = get_run(ws, run_id)
     return Run(ws, record.project, record.id)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # -- reading --------------------------------------------------------------------------------
@@ -305,7 +296,7 @@ def artifact_path(ws: Workspace, run: RunRecord, name: str) -> Path:
     path = ws.artifact_path(info["path"])
     if not path.exists():
         raise NotFound(f"artifact {name!r} of run {run.id} is missing from {path}")
-    if _sha256(path) != info["sha256"]:
+    if file_sha256(path) != info["sha256"]:
         raise InvalidInput(
             f"artifact {name!r} of run {run.id} was changed after it was logged; refusing to use it"
         )

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import random
 import time
@@ -191,8 +192,6 @@ class Workspace:
 
     def verified_bytes(self, relpath: str, sha256: str, label: str) -> bytes:
         """An artifact's bytes, only if they still hash to what was recorded when written."""
-        import hashlib
-
         path = self.artifact_path(relpath)
         if not path.exists():
             raise NotFound(f"{label} is missing from {path}")
@@ -258,3 +257,12 @@ def open_workspace(
     with ws.write():
         pass
     return ws, True
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -54,7 +54,7 @@ def drift(ctx: click.Context, reference: str, current: str, as_json: bool,
     if as_json:
         emit_json(result.to_dict())
     else:
-        _print(result)
+        print_result(result)
     if report:
         note(f"report written to {report}")
     if fail_on_drift and result.drift_detected:
@@ -69,7 +69,7 @@ def _order(col: ColumnDrift) -> tuple[int, float]:
     return 2, 0.0
 
 
-def _print(result: DriftResult) -> None:
+def print_result(result: DriftResult) -> None:
     from rich.table import Table
     from rich.text import Text
 

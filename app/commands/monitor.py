@@ -1,0 +1,157 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from app.output import Context, console, emit_json, json_option, note
+
+
+@click.command()
+@click.argument("project")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option("--labels", type=click.Path(dir_okay=False),
+              help="Labels for the batch (identifier and target): also check performance.")
+@click.option("--model", "ref", default="champion", show_default=True,
+              help="Version number or alias that scores the batch.")
+@click.option("--report", type=click.Path(dir_okay=False), metavar="FILE.md|FILE.html",
+              help="Also write the data-drift report of the check.")
+@click.option("--fail-on-alert", is_flag=True, help="Exit with code 1 when a check alerts.")
+@json_option
+@click.pass_context
+def monitor(ctx: click.Context, project: str, file: str | None, labels: str | None, ref: str,
+            report: str | None, fail_on_alert: bool, as_json: bool) -> None:
+    """Check a new batch FILE: score it, test data and prediction drift against the model's
+    training data and, with --labels, its performance. Without FILE, list the checks.
+
+    Exit code 0 whatever is found (1 with --fail-on-alert when a check alerts), 2 for bad
+    input.
+    """
+    from core import monitoring
+    from core.errors import InvalidInput
+
+    obj: Context = ctx.obj
+    if report and not report.lower().endswith((".md", ".markdown", ".html", ".htm")):
+        raise InvalidInput(f"{report}: the report must end in .md or .html")
+    if file is None:
+        if labels or report:
+            raise InvalidInput("--labels and --report need a FILE to check")
+        checks = monitoring.history(obj.workspace(), project)
+        if as_json:
+            emit_json(checks)
+        else:
+            _print_history(project, checks)
+        return
+    result = monitoring.check(obj.workspace(), project, file, labels=labels, ref=ref,
+                              note=note)
+    if report:
+        from core.drift_report import write_report
+
+        write_report(monitoring.drift_result(result), report)
+    if as_json:
+        emit_json(result)
+    else:
+        print_check(result)
+    if report:
+        note(f"report written to {report}")
+    if fail_on_alert and result["alerts"]:
+        ctx.exit(1)
+
+
+def print_check(result: dict[str, Any]) -> None:
+    """A check as a person reads it: the verdict first, then what it rests on."""
+    from rich.text import Text
+
+    from app.commands.drift import print_result
+    from core import monitoring
+
+    out = console()
+    out.print(f"{result['source']}: {result['rows']:,} rows scored by v{result['version']} "
+              f"(scoring run {result['scoring_run']}, check {result['id']})")
+    if result["alerts"]:
+        for alert in result["alerts"]:
+            out.print(Text(f"ALERT {alert}", style="bold red"))
+        out.print(Text("retraining recommended: mlcycle retrain "
+                       f"{result['project']} --with FILE --labels FILE", style="yellow"))
+    else:
+        out.print(Text("no alerts: inputs, scores and performance look like training",
+                       style="bold green"))
+    score = result["prediction_drift"]["columns"][0]
+    out.print(f"prediction drift: {'yes' if score['drifted'] else 'no'} "
+              f"({score['statistic_name']} {score['statistic'] or 0:.3f})")
+    performance = result["performance"]
+    if performance:
+        out.print(f"{performance['metric']} on {performance['labelled_rows']:,} labelled rows: "
+                  f"{_fmt(performance['value'])} (holdout {_fmt(performance['reference'])})")
+    print_result(monitoring.drift_result(result))
+
+
+def _print_history(project: str, checks: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    if not checks:
+        note(f"project {project!r} has no checks yet; run 'mlcycle monitor {project} FILE'")
+        return
+    table = Table("check", "when", "version", "file", "rows", "data drift", "prediction drift",
+                  "metric", "alerts")
+    for c in checks:
+        metric = (f"{c['metric']} {_fmt(c['metric_value'])}" if c["metric_value"] is not None
+                  else "–")
+        table.add_row(c["id"], c["ts"], f"v{c['version']}", c["source"].rsplit("/", 1)[-1],
+                      f"{c['rows']:,}", f"{c['share_drifted']:.0%}" if c["data_drift"] else "no",
+                      "yes" if c["prediction_drift"] else "no", metric,
+                      Text(str(len(c["alerts"])), style="red" if c["alerts"] else "green"))
+    console().print(table)
+
+
+def _fmt(value: float | None) -> str:
+    return "–" if value is None else f"{value:.4f}"
+
+
+@click.command()
+@click.argument("project")
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--labels", type=click.Path(file_okay=False),
+              help="Folder of label files named like the batches they label.")
+@click.option("--once", is_flag=True, help="Check the files already there, then stop.")
+@json_option
+@click.pass_obj
+def watch(ctx: Context, project: str, folder: str, labels: str | None, once: bool,
+          as_json: bool) -> None:
+    """Watch FOLDER: check every data file that lands in it (see 'mlcycle monitor').
+
+    Files already checked are skipped (by content); a file that cannot be checked is moved
+    to FOLDER/rejected/ with its error beside it, and watching goes on. Stop with Ctrl-C.
+    With --json, one JSON object per file, one per line.
+    """
+    import threading
+
+    from core.watch import Outcome, Watcher
+
+    def report(outcome: Outcome) -> None:
+        if as_json:
+            click.echo(json.dumps(outcome.to_dict(), default=str), nl=True)
+            return
+        name = outcome.path.name
+        if outcome.status == "seen":
+            note(f"{name}: checked before, skipped")
+        elif outcome.status == "rejected":
+            note(f"{name}: rejected: {outcome.error} (moved to {outcome.moved_to})")
+        else:
+            check = outcome.check or {}
+            verdict = "; ".join(check["alerts"]) if check["alerts"] else "no alerts"
+            click.echo(f"{name}: {check['rows']:,} rows, v{check['version']}: {verdict}")
+
+    watcher = Watcher(ctx.workspace(), project, folder, labels=labels, report=report)
+    if once:
+        watcher.scan()
+        return
+    note(f"watching {watcher.folder} for {watcher.project} (Ctrl-C to stop)")
+    stop = threading.Event()
+    try:
+        watcher.run(stop)
+    except KeyboardInterrupt:
+        stop.set()
+        note("stopped")

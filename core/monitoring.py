@@ -1,0 +1,283 @@
+"""Monitoring (lifecycle stage 8): each new batch checked against the model that scores it.
+
+A check scores the batch with the serving version (a logged scoring run, the challenger
+shadowing as usual) and, in the same pass over the file, tests it against that version's
+own training data:
+
+- data drift: every model input, with the drift engine (``core.drift``), against the rows
+  the version was trained on;
+- prediction drift: the model's score (positive-class probability, predicted class or
+  value) against its scores on the holdout. Testing the model's output was the strongest
+  single detector in "Failing Loudly" (Rabanser et al., 2019), and it weighs a shift by
+  how much it matters to this model;
+- performance, when labels are given: the version's metric on the labelled rows against
+  its holdout figure. A relative loss above ``MAX_LOSS`` is an alert (concept drift shows
+  here, not in the inputs).
+
+Any alert recommends retraining (``core.retraining``). Each check is one row in
+``monitor_checks``; the history feeds ``mlcycle monitor PROJECT`` and the TUI's charts.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core import deploy, evaluation, events, model_input, registry, scoring
+from core.errors import InvalidInput, NotFound
+from core.metrics import CATALOG
+from core.schema import utcnow
+from core.workspace import Workspace
+
+if TYPE_CHECKING:
+    import numpy as np
+    import polars as pl
+
+    from core.drift import Profile
+
+SCORE = "model_score"
+MAX_LOSS = 0.05  # relative loss of the metric against the holdout that raises an alert
+MIN_LABELLED = 100  # fewer labelled rows say too little about performance to alert on
+
+
+@dataclass
+class Reference:
+    """What a version's new data is compared with; built once per version and reused."""
+
+    version: registry.ModelVersion
+    signature: model_input.Signature
+    inputs: Profile
+    scores: Profile
+    metric: str
+    holdout_value: float | None
+
+
+def score_frame(pred: dict[str, np.ndarray], signature: model_input.Signature) -> pl.DataFrame:
+    """The one column that prediction drift is tested on."""
+    import polars as pl
+
+    if signature.task == "regression":
+        return pl.DataFrame({SCORE: pred["value"]})
+    if len(signature.classes) == 2:
+        positive = signature.classes.index(evaluation.positive_class(signature.classes))
+        return pl.DataFrame({SCORE: pred["proba"][:, positive].astype("float64")})
+    return pl.DataFrame({SCORE: pred["label"]})
+
+
+def reference(ws: Workspace, project: str, ref: str = registry.CHAMPION) -> Reference:
+    """Profiles of a version's training inputs and of its scores on the holdout."""
+    from core import drift
+
+    scorer = scoring.scorer(ws, project, ref)
+    signature = scorer.signature
+    _, raw, _, mask = deploy.training_data(ws, scorer.version, signature)
+    inputs = drift.profile(model_input.frame(raw.filter(~mask), signature))
+    holdout = model_input.frame(raw.filter(mask), signature)
+    pred = scorer.predict(holdout)
+    metric = _project_metric(ws, project)
+    value = scorer.version.summary.get("metrics", {}).get(f"holdout.{metric}")
+    return Reference(scorer.version, signature, inputs,
+                     drift.profile(score_frame(pred, signature)), metric, value)
+
+
+def _project_metric(ws: Workspace, project: str) -> str:
+    from core import projects
+
+    return projects.get(ws, project).metric
+
+
+@dataclass
+class _Collected:
+    """Model inputs, scores and join keys of a batch, gathered while it is scored."""
+
+    identifier: str | None
+    inputs: list[Any] = field(default_factory=list)
+    scores: list[Any] = field(default_factory=list)
+    predictions: list[Any] = field(default_factory=list)
+
+    def add(self, raw: pl.DataFrame, inputs: pl.DataFrame, pred: dict[str, np.ndarray],
+            signature: model_input.Signature) -> None:
+        import polars as pl
+
+        self.inputs.append(inputs)
+        self.scores.append(score_frame(pred, signature))
+        keys = scoring.row_keys(raw, inputs, self.identifier)
+        self.predictions.append(pl.concat(
+            [pl.DataFrame([keys]), scoring.prediction_frame(pred, signature)], how="horizontal"))
+
+
+def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path | None = None,
+          ref: str = registry.CHAMPION, cached: Reference | None = None,
+          note: scoring.Note | None = None) -> dict[str, Any]:
+    """Score a batch and check it for data drift, prediction drift and (with labels) a loss
+    of performance; record the check. ``cached``: a reference built earlier for the same
+    version (the watcher keeps one)."""
+    import polars as pl
+
+    from core import drift
+
+    source = Path(path).expanduser()
+    base = cached or reference(ws, project, ref)
+    identifier = deploy.identifier_of(ws, base.version)
+    collected = _Collected(identifier)
+    started = time.perf_counter()
+    run = scoring.predict_file(
+        ws, project, source, str(base.version.version), note=note,
+        on_batch=lambda raw, inputs, pred: collected.add(raw, inputs, pred, base.signature))
+    if not run["rows"]:
+        raise InvalidInput(f"{source.name} has no rows to check")
+    data = drift.check(base.inputs, pl.concat(collected.inputs))
+    scores = drift.check(base.scores, pl.concat(collected.scores))
+    performance = None
+    if labels is not None:
+        performance = _performance(base, Path(labels).expanduser(), identifier,
+                                   pl.concat(collected.predictions))
+    alerts = _alerts(data, scores, performance)
+    result: dict[str, Any] = {
+        "id": uuid.uuid4().hex[:12],
+        "project": project,
+        "version": base.version.version,
+        "source": str(source),
+        "rows": run["rows"],
+        "scoring_run": run["run"],
+        "seconds": round(time.perf_counter() - started, 3),
+        "data_drift": data.to_dict(),
+        "prediction_drift": scores.to_dict(),
+        "performance": performance,
+        "alerts": alerts,
+        "retrain_recommended": bool(alerts),
+    }
+    _record(ws, result)
+    return result
+
+
+def _performance(base: Reference, labels: Path, identifier: str | None,
+                 predictions: pl.DataFrame) -> dict[str, Any]:
+    import numpy as np
+
+    signature = base.signature
+    truth = scoring.labels_frame(labels, signature, identifier)
+    joined = predictions.unique("id", keep="last").join(truth, on="id", how="inner")
+    out: dict[str, Any] = {"labels": str(labels), "labelled_rows": joined.height,
+                           "metric": base.metric, "reference": base.holdout_value,
+                           "value": None, "relative_loss": None}
+    if not joined.height:
+        raise InvalidInput(f"none of the rows in {labels.name} match the scored rows"
+                           + (f" on {identifier!r}" if identifier else ""))
+    y = joined.get_column("y").to_numpy()
+    pred = joined.get_column("prediction").to_numpy()
+    proba = None
+    if signature.task == "classification":
+        proba = np.column_stack([joined.get_column(f"probability_{c}").to_numpy()
+                                 for c in signature.classes]).astype(np.float64)
+        proba = proba / proba.sum(axis=1, keepdims=True)
+    else:
+        y = y.astype(np.float64)
+    figures = evaluation.scores(signature.task, y, pred, proba, signature.classes or None)
+    value = figures.get(base.metric)
+    out["value"] = value
+    out["metrics"] = figures
+    if value is not None and base.holdout_value:
+        sign = 1 if CATALOG[base.metric].greater_is_better else -1
+        out["relative_loss"] = sign * (base.holdout_value - value) / abs(base.holdout_value)
+    return out
+
+
+def _alerts(data: Any, scores: Any, performance: dict[str, Any] | None) -> list[str]:
+    alerts = []
+    if data.drift_detected:
+        names = ", ".join(c.name for c in data.drifted[:6])
+        more = f" and {len(data.drifted) - 6} more" if len(data.drifted) > 6 else ""
+        alerts.append(f"data drift in {len(data.drifted)} of {data.n_tested} inputs: "
+                      f"{names}{more}")
+    if scores.drift_detected:
+        col = scores.columns[0]
+        alerts.append(f"prediction drift: the model's scores moved ({col.statistic_name} "
+                      f"{col.statistic:.3f})")
+    if performance and performance["relative_loss"] is not None:
+        n = performance["labelled_rows"]
+        if n >= MIN_LABELLED and performance["relative_loss"] > MAX_LOSS:
+            alerts.append(
+                f"{performance['metric']} fell to {performance['value']:.4f} on {n} labelled "
+                f"rows from {performance['reference']:.4f} on the holdout "
+                f"({performance['relative_loss']:.1%} worse)")
+    return alerts
+
+
+def _record(ws: Workspace, result: dict[str, Any]) -> None:
+    performance = result["performance"] or {}
+    report = {k: result[k] for k in ("data_drift", "prediction_drift", "performance")}
+    with ws.write() as con:
+        con.execute(
+            "INSERT INTO monitor_checks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [result["id"], utcnow(), result["project"], result["version"], result["source"],
+             result["rows"], result["scoring_run"], result["data_drift"]["drift_detected"],
+             result["data_drift"]["share_drifted"],
+             result["prediction_drift"]["drift_detected"], performance.get("metric"),
+             performance.get("value"), performance.get("reference"),
+             performance.get("labelled_rows"), json.dumps(result["alerts"]),
+             json.dumps(report, default=str)],
+        )
+        detail = {"check": result["id"], "rows": result["rows"], "alerts": result["alerts"],
+                  "source": result["source"]}
+        events.record(con, "monitor.checked", project=result["project"],
+                      subject=f"v{result['version']}", detail=detail)
+        if result["alerts"]:
+            events.record(con, "monitor.alert", project=result["project"],
+                          subject=f"v{result['version']}", detail=detail)
+
+
+_HISTORY_COLUMNS = ("id", "ts", "version", "source", "rows", "data_drift", "share_drifted",
+                    "prediction_drift", "metric", "metric_value", "metric_reference",
+                    "labelled_rows", "alerts")
+_SELECT = ("SELECT id, ts, version, source, rows, data_drift, share_drifted, prediction_drift, "
+           "metric, metric_value, metric_reference, labelled_rows, alerts")
+
+
+def history(ws: Workspace, project: str, limit: int = 50) -> list[dict[str, Any]]:
+    """The project's checks, oldest first (the last ``limit``)."""
+    from core import projects
+
+    projects.get(ws, project)
+    with ws.read() as con:
+        rows = con.execute(
+            _SELECT + " FROM monitor_checks WHERE project = ? "
+            "ORDER BY ts DESC LIMIT ?", [project, limit]).fetchall()
+    out = []
+    for row in reversed(rows):
+        item = dict(zip(_HISTORY_COLUMNS, row))
+        item["ts"] = item["ts"].isoformat(timespec="seconds")
+        item["alerts"] = json.loads(item["alerts"])
+        out.append(item)
+    return out
+
+
+def get_check(ws: Workspace, project: str, check_id: str | None = None) -> dict[str, Any]:
+    """One check with its full report; the newest when ``check_id`` is None."""
+    with ws.read() as con:
+        rows = con.execute(
+            _SELECT + ", report FROM monitor_checks "
+            "WHERE project = ? AND (? IS NULL OR id = ?) ORDER BY ts DESC LIMIT 1",
+            [project, check_id, check_id]).fetchall()
+    if not rows:
+        what = f"check {check_id!r}" if check_id else "no checks yet"
+        raise NotFound(f"project {project!r}: {what}; run 'mlcycle monitor {project} FILE'")
+    item = dict(zip((*_HISTORY_COLUMNS, "report"), rows[0]))
+    item["ts"] = item["ts"].isoformat(timespec="seconds")
+    item["alerts"] = json.loads(item["alerts"])
+    item.update(json.loads(item.pop("report")))
+    return item
+
+
+def drift_result(report: dict[str, Any]) -> Any:
+    """The stored data-drift part of a check as a ``DriftResult``, for the report writers."""
+    from core.drift import ColumnDrift, DriftResult
+
+    data = dict(report["data_drift"])
+    columns = [ColumnDrift(**c) for c in data.pop("columns")]
+    data.pop("n_drifted", None)
+    return DriftResult(columns=columns, **data)
