@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("app.commands.deploy:compare", "Champion vs challenger on labelled rows."),
     "monitor": ("app.commands.monitor:monitor", "Check new batches for drift and performance."),
     "watch": ("app.commands.monitor:watch", "Watch a folder: check every batch that lands."),
+    "retrain": ("app.commands.retrain:retrain", "Retrain the champion with new labelled rows."),
     "drift": (
         "app.commands.drift:drift",
         "Compare two files for data drift (no workspace needed).",

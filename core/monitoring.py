@@ -48,12 +48,19 @@ MIN_LABELLED = 100  # fewer labelled rows say too little about performance to al
 class Reference:
     """What a version's new data is compared with; built once per version and reused."""
 
-    version: registry.ModelVersion
-    signature: model_input.Signature
+    scorer: scoring.Scorer
     inputs: Profile
     scores: Profile
     metric: str
     holdout_value: float | None
+
+    @property
+    def version(self) -> registry.ModelVersion:
+        return self.scorer.version
+
+    @property
+    def signature(self) -> model_input.Signature:
+        return self.scorer.signature
 
 
 def score_frame(pred: dict[str, np.ndarray], signature: model_input.Signature) -> pl.DataFrame:
@@ -80,8 +87,8 @@ def reference(ws: Workspace, project: str, ref: str = registry.CHAMPION) -> Refe
     pred = scorer.predict(holdout)
     metric = _project_metric(ws, project)
     value = scorer.version.summary.get("metrics", {}).get(f"holdout.{metric}")
-    return Reference(scorer.version, signature, inputs,
-                     drift.profile(score_frame(pred, signature)), metric, value)
+    return Reference(scorer, inputs, drift.profile(score_frame(pred, signature)), metric,
+                     value)
 
 
 def _project_metric(ws: Workspace, project: str) -> str:
@@ -122,11 +129,11 @@ def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path |
 
     source = Path(path).expanduser()
     base = cached or reference(ws, project, ref)
-    identifier = deploy.identifier_of(ws, base.version)
+    identifier = base.scorer.identifier
     collected = _Collected(identifier)
     started = time.perf_counter()
     run = scoring.predict_file(
-        ws, project, source, str(base.version.version), note=note,
+        ws, project, source, str(base.version.version), note=note, ready=base.scorer,
         on_batch=lambda raw, inputs, pred: collected.add(raw, inputs, pred, base.signature))
     if not run["rows"]:
         raise InvalidInput(f"{source.name} has no rows to check")

@@ -95,7 +95,8 @@ def latest_raw(ws: Workspace, project: str) -> datasets.DatasetVersion:
         rows = con.execute(
             f"SELECT {datasets._VERSION_FIELDS} FROM project_datasets pd "  # noqa: S608
             "JOIN datasets d ON d.id = pd.dataset_id WHERE pd.project = ? "
-            "ORDER BY (d.id IN (SELECT dataset_id FROM dataset_lineage)), pd.added_at DESC "
+            "ORDER BY (d.id IN (SELECT dataset_id FROM dataset_lineage WHERE operation = 'prep')), "
+            "pd.added_at DESC "
             "LIMIT 1",
             [project],
         ).fetchall()

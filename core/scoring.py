@@ -417,15 +417,16 @@ def predict_file(ws: Workspace, project: str, path: str | Path, ref: str = regis
                  out: str | Path | None = None, shadow: bool = True,
                  batch_rows: int = BATCH_ROWS, note: Note | None = None,
                  on_batch: Callable[[pl.DataFrame, pl.DataFrame, dict[str, np.ndarray]], None]
-                 | None = None) -> dict[str, Any]:
+                 | None = None, ready: Scorer | None = None) -> dict[str, Any]:
     """Score a file with a version (and the challenger in its shadow); log the run.
 
     ``on_batch`` sees each batch's raw rows, model inputs and predictions (monitoring
-    collects them there, so a checked file is read and scored once)."""
+    collects them there, so a checked file is read and scored once). ``ready``: a scorer
+    already loaded for ``ref`` (a watcher keeps one between files)."""
     import polars as pl
 
     say = note or (lambda _text: None)
-    main = scorer(ws, project, ref)
+    main = ready or scorer(ws, project, ref)
     second = shadow_of(ws, project, main.version) if shadow else None
     source = Path(path).expanduser()
     columns, stream = batches(source, main.signature, batch_rows)
@@ -578,24 +579,26 @@ def labels_frame(source: Path, signature: model_input.Signature,
     """Labels that arrived later, keyed like scored rows (``id``) with their target (``y``)."""
     import polars as pl
 
-    columns, stream = batches(source, signature)
-    if signature.target not in columns:
+    from core.sources import read_frame
+
+    # Read like 'data add' read the training data, so a target such as yes/no gets the
+    # same values (DuckDB reads it as a boolean) as the classes the model learnt.
+    raw = read_frame(source)
+    if signature.target not in raw.columns:
         raise InvalidInput(f"{source.name} has no target column {signature.target!r}")
-    parts = []
-    for raw in stream:
-        if identifier and identifier in raw.columns:
-            keys = raw.get_column(identifier).cast(pl.Utf8).alias("id")
-        elif not identifier:
-            # No identifier: scored rows were keyed by a hash of their model inputs, so the
-            # labels file must carry the same input columns.
-            keys = row_keys(raw, model_frame(raw, signature), None)
-        else:
-            raise InvalidInput(f"{source.name} needs the identifier column {identifier!r} to "
-                               "join its labels to the scored rows")
-        labelled = raw.get_column(signature.target).is_not_null()
-        parts.append(pl.DataFrame([keys.filter(labelled), pl.Series(
-            "y", model_input.target_values(raw.filter(labelled), signature))]))
-    return pl.concat(parts).unique("id", keep="last")
+    if identifier and identifier in raw.columns:
+        keys = raw.get_column(identifier).cast(pl.Utf8).alias("id")
+    elif not identifier:
+        # No identifier: scored rows were keyed by a hash of their model inputs, so the
+        # labels file must carry the same input columns.
+        keys = row_keys(raw, model_frame(raw, signature), None)
+    else:
+        raise InvalidInput(f"{source.name} needs the identifier column {identifier!r} to "
+                           "join its labels to the scored rows")
+    labelled = raw.get_column(signature.target).is_not_null()
+    return pl.DataFrame([keys.filter(labelled), pl.Series(
+        "y", model_input.target_values(raw.filter(labelled), signature))]).unique(
+        "id", keep="last")
 
 
 def _fmt(value: float | None) -> str:

@@ -21,6 +21,7 @@ from core.sql import fetch_one, ident, memory_connection
 
 if TYPE_CHECKING:
     import duckdb
+    import polars as pl
 
 FORMATS = {
     ".csv": "csv",
@@ -112,6 +113,30 @@ def load(con: duckdb.DuckDBPyConnection, source: Source) -> duckdb.DuckDBPyRelat
         ) from None
     _check_columns(rel, source)
     return rel
+
+
+def read_frame(spec: str | Path) -> pl.DataFrame:
+    """A small user file (labels, a batch to retrain on) as a polars frame, read the way
+    'data add' reads data, so its values get the same types as the stored versions'."""
+    import tempfile
+
+    import duckdb
+    import polars as pl
+
+    from core.sql import memory_connection
+
+    source = resolve(spec)
+    con = memory_connection()
+    try:
+        with tempfile.TemporaryDirectory(prefix="mlcycle-read-") as tmp:
+            out = Path(tmp) / "rows.parquet"
+            try:
+                load(con, source).to_parquet(str(out))
+            except duckdb.Error as exc:
+                raise InvalidInput(f"cannot read {source.label}: {_reason(exc)}") from None
+            return pl.read_parquet(out)
+    finally:
+        con.close()
 
 
 def _check_file(path: Path, fmt: str) -> None:

@@ -2,7 +2,7 @@
 
 Files are known by their content hash, so a restart, or a copy of a file already checked,
 does not check it twice. A file is taken once its size and modification time have stayed
-the same for ``SETTLE`` seconds, so a copy in progress is never read half-written. A file
+the same for ``settle`` seconds, so a copy in progress is never read half-written. A file
 that cannot be checked (malformed, missing a column the model needs, ...) is recorded with
 its one-line error and moved to ``rejected/`` in the watched folder with the error beside
 it; the watcher goes on with the next file. With a labels folder, a batch's labels are the
@@ -29,7 +29,7 @@ from core.schema import utcnow
 from core.workspace import Workspace, file_sha256
 
 SUFFIXES = {".csv", ".tsv", ".parquet", ".ndjson", ".jsonl"}
-SETTLE = 0.5  # seconds a file must stay unchanged before it is read
+SETTLE = 0.5  # default seconds a file must stay unchanged before it is read
 REJECTED = "rejected"
 
 
@@ -60,12 +60,14 @@ class Watcher:
 
     def __init__(self, ws: Workspace, project: str, folder: str | Path, *,
                  labels: str | Path | None = None,
-                 report: Callable[[Outcome], None] | None = None) -> None:
+                 report: Callable[[Outcome], None] | None = None,
+                 settle: float = SETTLE) -> None:
         self.ws = ws
         self.project = projects.get(ws, project).name
         self.folder = _existing_folder(folder, "watch")
         self.labels = _existing_folder(labels, "labels") if labels else None
         self.report = report or (lambda _outcome: None)
+        self.settle = settle
         self._reference: monitoring.Reference | None = None
 
     def scan(self) -> list[Outcome]:
@@ -76,7 +78,7 @@ class Watcher:
 
     def take(self, path: Path) -> Outcome:
         """Check one file (once settled), or set it aside with its error."""
-        _settle(path)
+        _settle(path, self.settle)
         digest = file_sha256(path)
         outcome = Outcome(path, "seen") if self._seen(digest) else self._check(path, digest)
         self.report(outcome)
@@ -179,7 +181,7 @@ def _existing_folder(folder: str | Path, what: str) -> Path:
     return path
 
 
-def _settle(path: Path, timeout: float = 60.0) -> None:
+def _settle(path: Path, settle: float, timeout: float = 60.0) -> None:
     """Wait until the file stops changing (a writer may still be copying it)."""
     deadline = time.monotonic() + timeout
     last = None
@@ -189,10 +191,10 @@ def _settle(path: Path, timeout: float = 60.0) -> None:
         except FileNotFoundError:
             return  # gone: the check reports it as missing
         now = (stat.st_size, stat.st_mtime_ns)
-        if now == last or time.time() - stat.st_mtime > SETTLE:
+        if now == last or time.time() - stat.st_mtime > settle:
             return
         last = now
-        time.sleep(SETTLE)
+        time.sleep(settle)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -116,10 +116,12 @@ def _fmt(value: float | None) -> str:
 @click.option("--labels", type=click.Path(file_okay=False),
               help="Folder of label files named like the batches they label.")
 @click.option("--once", is_flag=True, help="Check the files already there, then stop.")
+@click.option("--settle", default=0.5, show_default=True, type=click.FloatRange(0),
+              help="Seconds a new file must stay unchanged before it is read.")
 @json_option
 @click.pass_obj
 def watch(ctx: Context, project: str, folder: str, labels: str | None, once: bool,
-          as_json: bool) -> None:
+          settle: float, as_json: bool) -> None:
     """Watch FOLDER: check every data file that lands in it (see 'mlcycle monitor').
 
     Files already checked are skipped (by content); a file that cannot be checked is moved
@@ -144,7 +146,8 @@ def watch(ctx: Context, project: str, folder: str, labels: str | None, once: boo
             verdict = "; ".join(check["alerts"]) if check["alerts"] else "no alerts"
             click.echo(f"{name}: {check['rows']:,} rows, v{check['version']}: {verdict}")
 
-    watcher = Watcher(ctx.workspace(), project, folder, labels=labels, report=report)
+    watcher = Watcher(ctx.workspace(), project, folder, labels=labels, report=report,
+                      settle=settle)
     if once:
         watcher.scan()
         return
