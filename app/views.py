@@ -54,4 +54,11 @@ VIEWS: list[View] = [
         "app.screens.deploy:DeployScreen",
         "ONNX exports with parity, what serves, shadow comparison, scoring runs",
     ),
+    View(
+        "monitor",
+        "6",
+        "Monitor",
+        "app.screens.monitor:MonitorScreen",
+        "checks of new batches: drift, performance, alerts; retraining",
+    ),
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from core import datasets, projects, registry, scoring, training
+from core import datasets, monitoring, projects, registry, training
 from core.errors import NotFound
 from core.workspace import Workspace
 
@@ -22,7 +22,8 @@ def build(ws: Workspace, data_dir: Path | None = None, train: bool = False,
     """Define the churn project and add its reference data; safe to run again.
 
     With ``train``, the first run also trains two quick models, makes the better one the
-    champion and scores the first two monthly batches, so every view has something to show.
+    champion and checks the first three monthly batches with their labels (scored, and
+    tested for drift: March's price rise shows), so every view has something to show.
     """
     say = progress or (lambda _msg: None)
     data_dir = data_dir or sample_dir()
@@ -48,7 +49,8 @@ def build(ws: Workspace, data_dir: Path | None = None, train: bool = False,
         if result.registered_version:
             registry.promote(ws, PROJECT, str(result.registered_version),
                              reason="demo: best of the first training")
-            for month in ("2026-01", "2026-02"):
-                say(f"scoring the {month} batch")
-                scoring.predict_file(ws, PROJECT, data_dir / "batches" / f"{month}.csv")
+            for month in ("2026-01", "2026-02", "2026-03"):
+                say(f"checking the {month} batch")
+                monitoring.check(ws, PROJECT, data_dir / "batches" / f"{month}.csv",
+                                 labels=data_dir / "labels" / f"{month}.csv")
     return PROJECT

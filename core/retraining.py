@@ -10,9 +10,11 @@ preparation):
    new raw version;
 3. the champion's model is trained again, with the same feature set, seed and folds (a
    fresh search over its parameters), and registered;
-4. candidate and champion are scored on the same rows, the new version's holdout, and the
-   candidate replaces the champion only if it is better there (``promote``); otherwise it
-   becomes the challenger, which shadows the champion when scoring.
+4. candidate and champion are scored on the same rows: the new version's holdout, and the
+   new rows within it. The candidate is judged on the new rows when the holdout holds at
+   least ``MIN_RECENT`` of them (they describe the world the model scores next), else on
+   the whole holdout. A better candidate replaces the champion with ``promote``; otherwise
+   it becomes the challenger, which shadows the champion when scoring.
 
 Every step is recorded (``retrain.*`` events), so the registry's audit trail says why a
 version was made and why it was or was not promoted.
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
     import polars as pl
 
 Progress = Callable[[str], None]
+MIN_RECENT = 100  # new holdout rows needed to judge a candidate on the new rows alone
 
 
 def labelled_rows(batch: Path, labels: Path | None, target: str, identifier: str | None,
@@ -124,10 +127,12 @@ def combine(ws: Workspace, project: str, parent: datasets.DatasetVersion,
     version_id = blob.hexdigest()[: datasets.ID_LENGTH]
     detail = {"parent": parent.id, "added": added, "rows_added": new_rows}
     label = f"{parent.id} + {', '.join(Path(a['batch']).name for a in added)}"
+    new_ids = (pl.concat([p.get_column(identifier) for p in parts[1:]]).cast(pl.Utf8)
+               if identifier else None)
+    result = {"rows_added": new_rows, "unlabelled": unlabelled, "added": added,
+              "new_ids": new_ids}
     try:
-        version = datasets.get(ws, project, version_id)
-        return {"version": version, "rows_added": new_rows, "unlabelled": unlabelled,
-                "added": added}
+        return {"version": datasets.get(ws, project, version_id), **result}
     except NotFound:
         pass
 
@@ -146,29 +151,37 @@ def combine(ws: Workspace, project: str, parent: datasets.DatasetVersion,
             in_transaction=register)
     finally:
         temp.unlink(missing_ok=True)
-    return {"version": version, "rows_added": new_rows, "unlabelled": unlabelled,
-            "added": added}
+    return {"version": version, **result}
 
 
 def head_to_head(ws: Workspace, project: str, data: datasets.DatasetVersion,
-                 versions: list[registry.ModelVersion]) -> dict[int, dict[str, Any]]:
-    """Each version's metrics on the same rows: the holdout of ``data``."""
+                 versions: list[registry.ModelVersion], identifier: str | None = None,
+                 recent: pl.Series | None = None) -> dict[str, dict[int, dict[str, Any]]]:
+    """Each version's metrics on the same rows: the holdout of ``data`` ("holdout") and,
+    with ``recent`` identifiers, the holdout rows that are new ("recent")."""
     import polars as pl
 
     proj = projects.get(ws, project)
     raw = pl.read_parquet(datasets.data_path(ws, data)).filter(
         pl.col(proj.target).is_not_null())
-    out = {}
+    out: dict[str, dict[int, dict[str, Any]]] = {"holdout": {}, "recent": {}}
     for version in versions:
         signature = deploy.signature_of(ws, version)
         y = model_input.target_values(raw, signature)
         mask = evaluation.holdout_mask(ws, data, signature.target, y, signature.task)
-        inputs = model_input.frame(raw.filter(mask), signature)
+        parts = {"holdout": mask}
+        if identifier and recent is not None and identifier in raw.columns:
+            new = raw.get_column(identifier).cast(pl.Utf8).is_in(recent.implode()).to_numpy()
+            if (mask & new).sum() >= MIN_RECENT:
+                parts["recent"] = mask & new
         _, pipeline = registry.load(ws, project, str(version.version))
-        proba = pipeline.predict_proba(inputs) if signature.task == "classification" else None
-        out[version.version] = evaluation.scores(
-            signature.task, y[mask], pipeline.predict(inputs), proba,
-            signature.classes or None)
+        for part, rows in parts.items():
+            inputs = model_input.frame(raw.filter(rows), signature)
+            proba = (pipeline.predict_proba(inputs) if signature.task == "classification"
+                     else None)
+            out[part][version.version] = evaluation.scores(
+                signature.task, y[rows], pipeline.predict(inputs), proba,
+                signature.classes or None)
     return out
 
 
@@ -211,13 +224,19 @@ def retrain(ws: Workspace, project: str, batches: list[tuple[Path, Path | None]]
                            f" ({trained.stopped or 'no trial finished'})")
     candidate = registry.get(ws, project, str(trained.registered_version))
     say("comparing the new version with the champion on the same rows")
-    figures = head_to_head(ws, project, data, [champion, candidate])
+    compared = head_to_head(ws, project, data, [champion, candidate], identifier,
+                            combined["new_ids"])
+    # Judge on the new rows when the holdout holds enough of them: they are the world the
+    # model will score next, which the old rows no longer describe.
+    basis = "recent" if compared["recent"] else "holdout"
+    figures = compared[basis]
     metric = proj.metric
     better = bool(evaluation.beats(metric, figures[candidate.version].get(metric),
                                    figures[champion.version].get(metric)))
+    where = "the new rows of the holdout" if basis == "recent" else "the same holdout"
     why = (f"retrained on {data.id} (+{combined['rows_added']} labelled rows): {metric} "
            f"{figures[candidate.version].get(metric):.4f} vs champion v{champion.version}'s "
-           f"{figures[champion.version].get(metric):.4f} on the same holdout")
+           f"{figures[champion.version].get(metric):.4f} on {where}")
     alias = (registry.CHAMPION if promote else CHALLENGER) if better else None
     if alias:
         registry.promote(ws, project, str(candidate.version), alias, why)
@@ -228,8 +247,11 @@ def retrain(ws: Workspace, project: str, batches: list[tuple[Path, Path | None]]
         "rows_added": combined["rows_added"],
         "unlabelled_rows_skipped": combined["unlabelled"],
         "prepared_with": recipe_id,
-        "champion": {"version": champion.version, "metrics": figures[champion.version]},
-        "candidate": {"version": candidate.version, "metrics": figures[candidate.version]},
+        "judged_on": basis,
+        "champion": {"version": champion.version,
+                     **{part: f[champion.version] for part, f in compared.items() if f}},
+        "candidate": {"version": candidate.version,
+                      **{part: f[candidate.version] for part, f in compared.items() if f}},
         "metric": metric,
         "candidate_better": better,
         "alias": alias,

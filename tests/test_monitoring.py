@@ -176,7 +176,9 @@ def test_retrain_on_new_labelled_rows_replaces_a_champion_that_lost_touch(tmp_pa
     assert new.n_rows == old.n_rows + 1400
     champion, candidate = result["champion"], result["candidate"]
     assert candidate["version"] == 2 and result["candidate_better"]
-    assert candidate["metrics"]["roc_auc"] > champion["metrics"]["roc_auc"]
+    assert result["judged_on"] == "recent"
+    assert candidate["recent"]["roc_auc"] > champion["recent"]["roc_auc"]
+    assert set(candidate) == {"version", "recent", "holdout"}
     assert registry.get(ws, "clf").version == 2
     history = registry.history(ws, "clf")
     assert any("retrained on" in (h.get("reason") or "") for h in history)

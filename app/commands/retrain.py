@@ -45,9 +45,12 @@ def retrain(ctx: Context, project: str, batches: tuple[str, ...], labels: tuple[
     click.echo(f"new data {result['dataset']}: +{result['rows_added']:,} labelled rows"
                + (f" ({result['unlabelled_rows_skipped']:,} without a label skipped)"
                   if result["unlabelled_rows_skipped"] else ""))
-    click.echo(f"{metric} on the new holdout: v{candidate['version']} "
-               f"{candidate['metrics'][metric]:.4f}, champion v{champion['version']} "
-               f"{champion['metrics'][metric]:.4f}")
+    for part, what in (("recent", "the new rows of the holdout"), ("holdout", "the holdout")):
+        if part in candidate:
+            click.echo(f"{metric} on {what}: v{candidate['version']} "
+                       f"{candidate[part][metric]:.4f}, champion v{champion['version']} "
+                       f"{champion[part][metric]:.4f}"
+                       + (" (decides)" if part == result["judged_on"] else ""))
     if result["alias"] == "champion":
         click.echo(f"v{candidate['version']} is now the champion")
     elif result["alias"]:

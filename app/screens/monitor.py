@@ -1,0 +1,148 @@
+"""The monitoring view: checks of new batches over time, what drifted, and retraining."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import DataTable, Footer, Header, Label, Static
+
+from app.screens.base import ViewScreen
+from app.widgets.bar_chart import BarChart
+from core.errors import MlcycleError
+
+
+@dataclass
+class Monitoring:
+    project: str
+    metric: str
+    checks: list[dict[str, Any]]  # oldest first
+    latest: dict[str, Any] | None  # the newest check with its report
+    retrains: list[dict[str, Any]]  # retrain events, newest first
+
+
+class MonitorScreen(ViewScreen):
+    AUTO_FOCUS = "#checks"
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="monitor-summary")
+        with Horizontal():
+            with Vertical(id="monitor-left", classes="pane"):
+                yield Label("Checks of new batches (newest first)", classes="pane-title")
+                yield DataTable(id="checks", cursor_type="row")
+                yield Label("Retraining", classes="pane-title spaced")
+                yield Static(id="retrains")
+            with VerticalScroll(id="monitor-right", classes="pane"):
+                yield BarChart(id="metric-history")
+                yield BarChart(id="drift-history", classes="spaced")
+                yield BarChart(id="check-columns", classes="spaced")
+        yield Footer()
+
+    def fetch(self) -> Monitoring | None:
+        from core import events, monitoring, projects
+
+        project = self.app.project
+        if project is None:
+            return None
+        ws = self.app.workspace
+        checks = monitoring.history(ws, project)
+        latest = monitoring.get_check(ws, project, checks[-1]["id"]) if checks else None
+        retrains = [e for e in events.recent(ws, project, limit=200)
+                    if e["kind"] == "retrain.completed"]
+        return Monitoring(project, projects.get(ws, project).metric, checks, latest, retrains)
+
+    def show(self, data: Monitoring | None) -> None:
+        summary = self.query_one("#monitor-summary", Static)
+        table = self.query_one("#checks", DataTable)
+        table.clear(columns=True)
+        if data is None:
+            summary.update("No project selected: pick one in the projects view (1).")
+            return
+        summary.update(_summary(data))
+        table.add_columns("when", "version", "file", "rows", "inputs drifted", "scores",
+                          data.metric, "alerts")
+        for c in reversed(data.checks):
+            value = c["metric_value"]
+            table.add_row(
+                c["ts"][5:16].replace("T", " "), f"v{c['version']}",
+                c["source"].rsplit("/", 1)[-1], f"{c['rows']:,}",
+                Text(f"{c['share_drifted']:.0%}", style="red" if c["data_drift"] else "green"),
+                Text("drift", style="red") if c["prediction_drift"]
+                else Text("ok", style="green"),
+                "–" if value is None else f"{value:.4f}",
+                Text(str(len(c["alerts"])), style="bold red" if c["alerts"] else "green"),
+                key=c["id"])
+        self.query_one("#retrains", Static).update(_retrains(data.retrains))
+        metric_rows = [(c["source"].rsplit("/", 1)[-1], c["metric_value"]) for c in data.checks
+                       if c["metric_value"] is not None]
+        self.query_one("#metric-history", BarChart).plot(
+            f"{data.metric} on labelled batches, oldest first", metric_rows[-12:])
+        self.query_one("#drift-history", BarChart).plot(
+            "% of inputs drifted per check, oldest first",
+            [(c["source"].rsplit("/", 1)[-1], round(c["share_drifted"] * 100))
+             for c in data.checks][-12:])
+        self._columns(data.latest)
+
+    def _columns(self, check: dict[str, Any] | None) -> None:
+        chart = self.query_one("#check-columns", BarChart)
+        if check is None:
+            chart.plot("no checks yet: 'mlcycle monitor PROJECT FILE' or 'mlcycle watch'", [])
+            return
+        columns = [c for c in check["data_drift"]["columns"] if c["tested"]]
+        columns.sort(key=lambda c: -(c["statistic"] or 0))
+        name = check["source"].rsplit("/", 1)[-1]
+        chart.plot(f"drift effect per input, {name} (* drifted)",
+                   [(("* " if c["drifted"] else "") + c["name"], round(c["statistic"] or 0, 3))
+                    for c in columns[:12]])
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "checks" and event.row_key.value is not None:
+            self._load_check(event.row_key.value)
+
+    @work(thread=True, exclusive=True, group="check")
+    def _load_check(self, check_id: str) -> None:
+        from core import monitoring
+
+        try:
+            check = monitoring.get_check(self.app.workspace, self.app.project, check_id)
+        except MlcycleError as exc:
+            self.app.call_from_thread(self.app.notify, str(exc), severity="error")
+            return
+        self.app.call_from_thread(self._columns, check)
+
+
+def _summary(data: Monitoring) -> Text:
+    text = Text(f"{data.project} ", style="bold")
+    if not data.checks:
+        text.append("has no checks yet: check a batch with 'mlcycle monitor "
+                    f"{data.project} FILE' or watch a folder with 'mlcycle watch'", style="dim")
+        return text
+    last = data.checks[-1]
+    text.append(f"{len(data.checks)} check(s); the newest, of {last['source'].rsplit('/', 1)[-1]}"
+                f" by v{last['version']}: ")
+    if last["alerts"]:
+        text.append("; ".join(last["alerts"]), style="bold red")
+        text.append("\nretraining recommended: mlcycle retrain "
+                    f"{data.project} --with FILE --labels FILE", style="yellow")
+    else:
+        text.append("no alerts", style="bold green")
+    return text
+
+
+def _retrains(retrains: list[dict[str, Any]]) -> Text:
+    if not retrains:
+        return Text("No retraining yet.", style="dim")
+    text = Text()
+    for event in retrains[:5]:
+        detail = event["detail"]
+        outcome = {"champion": "promoted to champion", "challenger": "now the challenger"}.get(
+            detail.get("alias"), "not better, kept as a candidate")
+        text.append(f"{event['ts']:%Y-%m-%d %H:%M} {event['subject']}: {outcome}\n",
+                    style="bold" if detail.get("alias") else "")
+        text.append(f"  {detail.get('reason', '')}\n", style="dim")
+    return text

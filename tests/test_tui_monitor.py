@@ -1,0 +1,53 @@
+"""The monitoring view, on a workspace whose champion has checked a calm and a drifted batch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+from textual.widgets import DataTable
+
+from app.ui import MlcycleApp
+from app.widgets.bar_chart import BarChart
+from core import monitoring, registry
+from tests.deploy_fixtures import classification_workspace
+from tests.test_tui import _settle, _visible_text
+from tests.training_data import classification_frame
+
+
+def _write(folder: Path, name: str, seed: int, shift: float) -> tuple[Path, Path]:
+    frame = classification_frame(400, seed=seed).with_columns(pl.col("x1") + shift)
+    batch, labels = folder / name, folder / f"labels-{name}"
+    frame.drop("label").write_csv(batch)
+    frame.select("id", "label").write_csv(labels)
+    return batch, labels
+
+
+async def test_monitor_view_shows_checks_alerts_and_drift_charts(tmp_path: Path) -> None:
+    ws = classification_workspace(tmp_path, models=["logistic"])
+    registry.promote(ws, "clf", "1", reason="first")
+    for name, seed, shift in (("calm.csv", 31, 0.0), ("moved.csv", 32, 2.0)):
+        batch, labels = _write(tmp_path, name, seed, shift)
+        monitoring.check(ws, "clf", batch, labels=labels)
+
+    app = MlcycleApp(ws, project="clf")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("6")
+        await _settle(pilot)
+        text = _visible_text(app)
+        assert "2 check(s); the newest, of moved.csv by v1:" in text
+        assert "ALERT" not in text and "data drift in 1 of" in text
+        assert "retraining recommended" in text
+        checks = app.screen.query_one("#checks", DataTable)
+        assert checks.row_count == 2
+        assert [str(checks.get_row_at(i)[2]) for i in range(2)] == ["moved.csv", "calm.csv"]
+        columns = app.screen.query_one("#check-columns", BarChart)
+        assert "moved.csv" in columns.title
+        assert columns.rows[0][0] == "* x1"  # the drifted input leads the chart
+        history = app.screen.query_one("#metric-history", BarChart)
+        assert [label for label, _ in history.rows] == ["calm.csv", "moved.csv"]
+
+        await pilot.press("down")  # highlight the calm batch: its columns are charted
+        await _settle(pilot)
+        assert "calm.csv" in columns.title
+        assert not any(label.startswith("*") for label, _ in columns.rows)
