@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from textual.widgets import DataTable, Input
@@ -40,11 +41,15 @@ async def _settle(pilot) -> None:
     from textual.worker import WorkerState
 
     busy = (WorkerState.PENDING, WorkerState.RUNNING)
-    for _ in range(300):
+    started = time.monotonic()
+    while time.monotonic() - started < 30:
         await pilot.pause(0.02)
         workers = list(pilot.app.workers)
-        # No worker yet means the view has not asked for its data: keep waiting.
         if workers and not any(w.state in busy for w in workers):
+            break
+        # No worker yet may mean the view has not asked for its data: wait a little for
+        # it, but a key that loads nothing must not cost the whole timeout.
+        if not workers and time.monotonic() - started > 1.0:
             break
     # Tables size their columns on the refresh after rows arrive: let that happen too.
     await pilot.wait_for_scheduled_animations()
