@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -119,10 +120,14 @@ class _Collected:
 
 def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path | None = None,
           ref: str = registry.CHAMPION, cached: Reference | None = None,
-          note: scoring.Note | None = None) -> dict[str, Any]:
+          note: scoring.Note | None = None,
+          in_transaction: Callable[[Any, dict[str, Any]], None] | None = None
+          ) -> dict[str, Any]:
     """Score a batch and check it for data drift, prediction drift and (with labels) a loss
     of performance; record the check. ``cached``: a reference built earlier for the same
-    version (the watcher keeps one)."""
+    version (the watcher keeps one). ``in_transaction(con, result)`` runs in the transaction
+    that records the check (the watcher marks its file there, so a kill cannot leave a file
+    checked but not marked)."""
     import polars as pl
 
     from core import drift
@@ -158,7 +163,7 @@ def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path |
         "alerts": alerts,
         "retrain_recommended": bool(alerts),
     }
-    _record(ws, result)
+    _record(ws, result, in_transaction)
     return result
 
 
@@ -215,7 +220,8 @@ def _alerts(data: Any, scores: Any, performance: dict[str, Any] | None) -> list[
     return alerts
 
 
-def _record(ws: Workspace, result: dict[str, Any]) -> None:
+def _record(ws: Workspace, result: dict[str, Any],
+            in_transaction: Callable[[Any, dict[str, Any]], None] | None) -> None:
     performance = result["performance"] or {}
     report = {k: result[k] for k in ("data_drift", "prediction_drift", "performance")}
     with ws.write() as con:
@@ -236,6 +242,8 @@ def _record(ws: Workspace, result: dict[str, Any]) -> None:
         if result["alerts"]:
             events.record(con, "monitor.alert", project=result["project"],
                           subject=f"v{result['version']}", detail=detail)
+        if in_transaction:
+            in_transaction(con, result)
 
 
 _HISTORY_COLUMNS = ("id", "ts", "version", "source", "rows", "data_drift", "share_drifted",

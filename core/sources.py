@@ -123,8 +123,6 @@ def read_frame(spec: str | Path) -> pl.DataFrame:
     import duckdb
     import polars as pl
 
-    from core.sql import memory_connection
-
     source = resolve(spec)
     con = memory_connection()
     try:

@@ -127,14 +127,15 @@ class Watcher:
         try:
             check = monitoring.check(
                 self.ws, self.project, path, labels=labels if labels and labels.exists()
-                else None, cached=self._current_reference())
+                else None, cached=self._current_reference(),
+                in_transaction=lambda con, result: self._remember(
+                    con, digest, path, "checked", result["id"], None))
         except (WorkspaceBusy, WorkspaceError):
             raise  # the workspace, not the file, is at fault: never blame the file
         except MlcycleError as exc:
             return self._reject(path, digest, str(exc))
         except Exception as exc:  # a reader's own error on a malformed file
             return self._reject(path, digest, _one_line(exc))
-        self._remember(digest, path, "checked", check["id"], None)
         return Outcome(path, "checked", check=check)
 
     def _current_reference(self) -> monitoring.Reference:
@@ -154,7 +155,8 @@ class Watcher:
         # file in place (it is taken again) rather than set aside without its reason.
         Path(f"{target}.error.txt").write_text(error + "\n", encoding="utf-8")
         shutil.move(str(path), target)
-        self._remember(digest, target, "rejected", None, error)
+        with self.ws.write() as con:
+            self._remember(con, digest, target, "rejected", None, error)
         return Outcome(path, "rejected", error=error, moved_to=target)
 
     def _seen(self, digest: str) -> bool:
@@ -163,15 +165,13 @@ class Watcher:
                 "SELECT count(*) FROM watched_files WHERE project = ? AND sha256 = ? "
                 "AND status = 'checked'", [self.project, digest]).fetchall()[0][0])
 
-    def _remember(self, digest: str, path: Path, status: str, check_id: str | None,
+    def _remember(self, con: Any, digest: str, path: Path, status: str, check_id: str | None,
                   error: str | None) -> None:
-        with self.ws.write() as con:
-            con.execute(
-                "INSERT OR REPLACE INTO watched_files VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [self.project, str(path), digest, utcnow(), status, check_id, error])
-            if status == "rejected":
-                events.record(con, "monitor.rejected", project=self.project,
-                              subject=path.name, detail={"error": error, "moved_to": str(path)})
+        con.execute("INSERT OR REPLACE INTO watched_files VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [self.project, str(path), digest, utcnow(), status, check_id, error])
+        if status == "rejected":
+            events.record(con, "monitor.rejected", project=self.project, subject=path.name,
+                          detail={"error": error, "moved_to": str(path)})
 
 
 def _existing_folder(folder: str | Path, what: str) -> Path:
