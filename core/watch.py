@@ -69,6 +69,7 @@ class Watcher:
         self.report = report or (lambda _outcome: None)
         self.settle = settle
         self._reference: monitoring.Reference | None = None
+        self._taken: dict[Path, tuple[int, int] | None] = {}
 
     def scan(self) -> list[Outcome]:
         """Check every file already in the folder, oldest first."""
@@ -79,6 +80,9 @@ class Watcher:
     def take(self, path: Path) -> Outcome:
         """Check one file (once settled), or set it aside with its error."""
         _settle(path, self.settle)
+        # One write makes several events (created, modified, closed): remember what was
+        # taken so the later events of the same write are not reported as repeats.
+        self._taken[path] = _stamp(path)
         digest = file_sha256(path)
         outcome = Outcome(path, "seen") if self._seen(digest) else self._check(path, digest)
         self.report(outcome)
@@ -114,7 +118,8 @@ class Watcher:
                     path = arrived.get(timeout=0.2)
                 except queue.Empty:
                     continue
-                if path.parent == self.folder and path.is_file() and is_candidate(path):
+                if (path.parent == self.folder and path.is_file() and is_candidate(path)
+                        and self._taken.get(path) != _stamp(path)):
                     self.take(path)
         finally:
             observer.stop()
@@ -195,6 +200,14 @@ def _settle(path: Path, settle: float, timeout: float = 60.0) -> None:
             return
         last = now
         time.sleep(settle)
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_size, stat.st_mtime_ns
 
 
 def _one_line(exc: BaseException) -> str:
