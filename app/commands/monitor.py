@@ -118,7 +118,7 @@ def _fmt(value: float | None) -> str:
 @click.option("--once", is_flag=True, help="Check the files already there, then stop.")
 @click.option("--settle", default=0.5, show_default=True, type=click.FloatRange(0),
               help="Seconds a new file must stay unchanged before it is read.")
-@json_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file, one per line.")
 @click.pass_obj
 def watch(ctx: Context, project: str, folder: str, labels: str | None, once: bool,
           settle: float, as_json: bool) -> None:
@@ -144,6 +144,9 @@ def watch(ctx: Context, project: str, folder: str, labels: str | None, once: boo
         else:
             check = outcome.check or {}
             verdict = "; ".join(check["alerts"]) if check["alerts"] else "no alerts"
+            performance = check["performance"]
+            if performance and performance["value"] is not None:
+                verdict += f" ({performance['metric']} {performance['value']:.4f})"
             click.echo(f"{name}: {check['rows']:,} rows, v{check['version']}: {verdict}")
 
     watcher = Watcher(ctx.workspace(), project, folder, labels=labels, report=report,
