@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -48,6 +50,8 @@ class MlcycleApp(App[None]):
         self.sub_title = str(self.workspace.root)
         # Other processes (a watcher, CLI commands) change the workspace: refresh when they do.
         self.set_interval(2.0, self._refresh_if_changed)
+        if not self.is_headless:
+            self.set_interval(2.0, self._leave_if_terminal_gone)
 
     def _stamp(self) -> tuple[float, int]:
         stamps = []
@@ -64,6 +68,16 @@ class MlcycleApp(App[None]):
         if stamp != self._db_stamp:
             self._db_stamp = stamp
             self.action_refresh()
+
+    def _leave_if_terminal_gone(self) -> None:
+        # A terminal that hung up (a dropped SSH session, a closed tmux) can leave the input
+        # thread spinning on a dead descriptor at full CPU: leave instead.
+        try:
+            os.tcgetpgrp(sys.__stdin__.fileno())
+        except OSError:
+            self.exit()
+        except (AttributeError, ValueError):  # no stdin at all
+            pass
 
     def action_refresh(self) -> None:
         reload = getattr(self.screen, "reload", None)

@@ -12,7 +12,9 @@ own training data:
   how much it matters to this model;
 - performance, when labels are given: the version's metric on the labelled rows against
   its holdout figure. A relative loss above ``MAX_LOSS`` is an alert (concept drift shows
-  here, not in the inputs).
+  here, not in the inputs). Without labels, a binary classifier's metric is estimated from
+  its calibrated scores (``core.estimation``), and an estimated loss above ``MAX_LOSS``
+  alerts too.
 
 Any alert recommends retraining (``core.retraining``). Each check is one row in
 ``monitor_checks``; the history feeds ``mlcycle monitor PROJECT`` and the TUI's charts.
@@ -28,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core import deploy, evaluation, events, model_input, registry, scoring
+from core import deploy, estimation, evaluation, events, model_input, registry, scoring
 from core.errors import InvalidInput, NotFound
 from core.metrics import CATALOG
 from core.schema import utcnow
@@ -54,6 +56,10 @@ class Reference:
     scores: Profile
     metric: str
     holdout_value: float | None
+    # Binary classifiers whose metric can be estimated without labels (core.estimation):
+    # the calibration, and the estimate on the holdout that later estimates are held to.
+    calibration: estimation.Calibration | None = None
+    estimated_holdout: float | None = None
 
     @property
     def version(self) -> registry.ModelVersion:
@@ -82,14 +88,26 @@ def reference(ws: Workspace, project: str, ref: str = registry.CHAMPION) -> Refe
 
     scorer = scoring.scorer(ws, project, ref)
     signature = scorer.signature
-    _, raw, _, mask = deploy.training_data(ws, scorer.version, signature)
+    _, raw, y, mask = deploy.training_data(ws, scorer.version, signature)
     inputs = drift.profile(model_input.frame(raw.filter(~mask), signature))
     holdout = model_input.frame(raw.filter(mask), signature)
     pred = scorer.predict(holdout)
+    scores = score_frame(pred, signature)
     metric = _project_metric(ws, project)
     value = scorer.version.summary.get("metrics", {}).get(f"holdout.{metric}")
-    return Reference(scorer, inputs, drift.profile(score_frame(pred, signature)), metric,
-                     value)
+    base = Reference(scorer, inputs, drift.profile(scores), metric, value)
+    if _estimable(signature, metric):
+        positive = evaluation.positive_class(signature.classes)
+        values = scores.get_column(SCORE).to_numpy()
+        base.calibration = estimation.calibrate(values, y[mask] == positive)
+        base.estimated_holdout = estimation.expected_metrics(
+            values, pred["label"] == positive, base.calibration)[metric]
+    return base
+
+
+def _estimable(signature: model_input.Signature, metric: str) -> bool:
+    return (signature.task == "classification" and len(signature.classes) == 2
+            and metric in estimation.METRICS)
 
 
 def _project_metric(ws: Workspace, project: str) -> str:
@@ -148,7 +166,8 @@ def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path |
     if labels is not None:
         performance = _performance(base, Path(labels).expanduser(), identifier,
                                    pl.concat(collected.predictions))
-    alerts = _alerts(data, scores, performance)
+    estimated = _estimate(base, pl.concat(collected.scores), pl.concat(collected.predictions))
+    alerts = _alerts(data, scores, performance, estimated)
     result: dict[str, Any] = {
         "id": uuid.uuid4().hex[:12],
         "project": project,
@@ -160,6 +179,7 @@ def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path |
         "data_drift": data.to_dict(),
         "prediction_drift": scores.to_dict(),
         "performance": performance,
+        "estimated_performance": estimated,
         "alerts": alerts,
         "retrain_recommended": bool(alerts),
     }
@@ -199,7 +219,25 @@ def _performance(base: Reference, labels: Path, identifier: str | None,
     return out
 
 
-def _alerts(data: Any, scores: Any, performance: dict[str, Any] | None) -> list[str]:
+def _estimate(base: Reference, scores: pl.DataFrame, predictions: pl.DataFrame
+              ) -> dict[str, Any] | None:
+    """The metric expected on the batch without its labels (binary classifiers only)."""
+    if base.calibration is None or base.estimated_holdout is None:
+        return None
+    positive = evaluation.positive_class(base.signature.classes)
+    value = estimation.expected_metrics(
+        scores.get_column(SCORE).to_numpy(),
+        predictions.get_column("prediction").to_numpy() == positive,
+        base.calibration)[base.metric]
+    sign = 1 if CATALOG[base.metric].greater_is_better else -1
+    loss = (sign * (base.estimated_holdout - value) / abs(base.estimated_holdout)
+            if base.estimated_holdout else None)
+    return {"metric": base.metric, "value": value, "reference": base.estimated_holdout,
+            "relative_loss": loss, "method": "calibrated confidence (CBPE)"}
+
+
+def _alerts(data: Any, scores: Any, performance: dict[str, Any] | None,
+            estimated: dict[str, Any] | None) -> list[str]:
     alerts = []
     if data.drift_detected:
         names = ", ".join(c.name for c in data.drifted[:6])
@@ -217,22 +255,31 @@ def _alerts(data: Any, scores: Any, performance: dict[str, Any] | None) -> list[
                 f"{performance['metric']} fell to {performance['value']:.4f} on {n} labelled "
                 f"rows from {performance['reference']:.4f} on the holdout "
                 f"({performance['relative_loss']:.1%} worse)")
+    elif (performance is None and estimated and estimated["relative_loss"] is not None
+          and estimated["relative_loss"] > MAX_LOSS):
+        alerts.append(
+            f"estimated {estimated['metric']} (labels not known yet) fell to "
+            f"{estimated['value']:.4f} from {estimated['reference']:.4f} on the holdout "
+            f"({estimated['relative_loss']:.1%} worse)")
     return alerts
 
 
 def _record(ws: Workspace, result: dict[str, Any],
             in_transaction: Callable[[Any, dict[str, Any]], None] | None) -> None:
     performance = result["performance"] or {}
-    report = {k: result[k] for k in ("data_drift", "prediction_drift", "performance")}
+    report = {k: result[k] for k in ("data_drift", "prediction_drift", "performance",
+                                     "estimated_performance")}
     with ws.write() as con:
         con.execute(
-            "INSERT INTO monitor_checks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO monitor_checks VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [result["id"], utcnow(), result["project"], result["version"], result["source"],
              result["rows"], result["scoring_run"], result["data_drift"]["drift_detected"],
              result["data_drift"]["share_drifted"],
              result["prediction_drift"]["drift_detected"], performance.get("metric"),
              performance.get("value"), performance.get("reference"),
-             performance.get("labelled_rows"), json.dumps(result["alerts"]),
+             performance.get("labelled_rows"),
+             (result["estimated_performance"] or {}).get("value"), json.dumps(result["alerts"]),
              json.dumps(report, default=str)],
         )
         detail = {"check": result["id"], "rows": result["rows"], "alerts": result["alerts"],
@@ -248,9 +295,9 @@ def _record(ws: Workspace, result: dict[str, Any],
 
 _HISTORY_COLUMNS = ("id", "ts", "version", "source", "rows", "data_drift", "share_drifted",
                     "prediction_drift", "metric", "metric_value", "metric_reference",
-                    "labelled_rows", "alerts")
+                    "labelled_rows", "estimated_value", "alerts")
 _SELECT = ("SELECT id, ts, version, source, rows, data_drift, share_drifted, prediction_drift, "
-           "metric, metric_value, metric_reference, labelled_rows, alerts")
+           "metric, metric_value, metric_reference, labelled_rows, estimated_value, alerts")
 
 
 def history(ws: Workspace, project: str, limit: int = 50) -> list[dict[str, Any]]:
@@ -269,6 +316,14 @@ def history(ws: Workspace, project: str, limit: int = 50) -> list[dict[str, Any]
         item["alerts"] = json.loads(item["alerts"])
         out.append(item)
     return out
+
+
+def metric_of(check: dict[str, Any]) -> tuple[float | None, bool]:
+    """A stored check's metric: the measured one, else the estimate; and whether it is the
+    estimate."""
+    if check["metric_value"] is not None:
+        return check["metric_value"], False
+    return check["estimated_value"], check["estimated_value"] is not None
 
 
 def get_check(ws: Workspace, project: str, check_id: str | None = None) -> dict[str, Any]:

@@ -238,6 +238,7 @@ MIGRATIONS: list[str] = [
         metric_value DOUBLE,
         metric_reference DOUBLE,
         labelled_rows BIGINT,
+        estimated_value DOUBLE,
         alerts JSON NOT NULL,
         report JSON NOT NULL
     );

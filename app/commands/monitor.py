@@ -84,6 +84,10 @@ def print_check(result: dict[str, Any]) -> None:
     if performance:
         out.print(f"{performance['metric']} on {performance['labelled_rows']:,} labelled rows: "
                   f"{_fmt(performance['value'])} (holdout {_fmt(performance['reference'])})")
+    estimated = result["estimated_performance"]
+    if estimated:
+        out.print(f"{estimated['metric']} estimated without labels: {_fmt(estimated['value'])} "
+                  f"(holdout estimate {_fmt(estimated['reference'])})")
     print_result(monitoring.drift_result(result))
 
 
@@ -91,14 +95,16 @@ def _print_history(project: str, checks: list[dict[str, Any]]) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from core import monitoring
+
     if not checks:
         note(f"project {project!r} has no checks yet; run 'mlcycle monitor {project} FILE'")
         return
     table = Table("check", "when", "version", "file", "rows", "data drift", "prediction drift",
-                  "metric", "alerts")
+                  "metric (~ estimated)", "alerts")
     for c in checks:
-        metric = (f"{c['metric']} {_fmt(c['metric_value'])}" if c["metric_value"] is not None
-                  else "–")
+        value, estimated = monitoring.metric_of(c)
+        metric = "–" if value is None else f"{'~' if estimated else ''}{value:.4f}"
         table.add_row(c["id"], c["ts"], f"v{c['version']}", c["source"].rsplit("/", 1)[-1],
                       f"{c['rows']:,}", f"{c['share_drifted']:.0%}" if c["data_drift"] else "no",
                       "yes" if c["prediction_drift"] else "no", metric,
@@ -144,9 +150,10 @@ def watch(ctx: Context, project: str, folder: str, labels: str | None, once: boo
         else:
             check = outcome.check or {}
             verdict = "; ".join(check["alerts"]) if check["alerts"] else "no alerts"
-            performance = check["performance"]
-            if performance and performance["value"] is not None:
-                verdict += f" ({performance['metric']} {performance['value']:.4f})"
+            figure = check["performance"] or check["estimated_performance"]
+            if figure and figure["value"] is not None:
+                estimate = "" if check["performance"] else "estimated "
+                verdict += f" ({estimate}{figure['metric']} {figure['value']:.4f})"
             click.echo(f"{name}: {check['rows']:,} rows, v{check['version']}: {verdict}")
 
     watcher = Watcher(ctx.workspace(), project, folder, labels=labels, report=report,

@@ -67,21 +67,23 @@ class MonitorScreen(ViewScreen):
         table.add_columns("when", "version", "file", "rows", "inputs drifted", "scores",
                           data.metric, "alerts")
         for c in reversed(data.checks):
-            value = c["metric_value"]
             table.add_row(
                 c["ts"][5:16].replace("T", " "), f"v{c['version']}",
                 c["source"].rsplit("/", 1)[-1], f"{c['rows']:,}",
                 Text(f"{c['share_drifted']:.0%}", style="red" if c["data_drift"] else "green"),
                 Text("drift", style="red") if c["prediction_drift"]
                 else Text("ok", style="green"),
-                "–" if value is None else f"{value:.4f}",
+                _metric(c),
                 Text(str(len(c["alerts"])), style="bold red" if c["alerts"] else "green"),
                 key=c["id"])
         self.query_one("#retrains", Static).update(_retrains(data.retrains))
-        metric_rows = [(c["source"].rsplit("/", 1)[-1], c["metric_value"]) for c in data.checks
-                       if c["metric_value"] is not None]
+        from core.monitoring import metric_of
+
+        figures = [(c["source"].rsplit("/", 1)[-1], *metric_of(c)) for c in data.checks]
         self.query_one("#metric-history", BarChart).plot(
-            f"{data.metric} on labelled batches, oldest first", metric_rows[-12:])
+            f"{data.metric} per batch, oldest first (~ estimated without labels)",
+            [(("~ " if estimated else "") + name, round(value, 4))
+             for name, value, estimated in figures if value is not None][-12:])
         self.query_one("#drift-history", BarChart).plot(
             "% of inputs drifted per check, oldest first",
             [(c["source"].rsplit("/", 1)[-1], round(c["share_drifted"] * 100))
@@ -114,6 +116,13 @@ class MonitorScreen(ViewScreen):
             self.app.call_from_thread(self.app.notify, str(exc), severity="error")
             return
         self.app.call_from_thread(self._columns, check)
+
+
+def _metric(check: dict[str, Any]) -> str:
+    from core.monitoring import metric_of
+
+    value, estimated = metric_of(check)
+    return "–" if value is None else f"{'~' if estimated else ''}{value:.4f}"
 
 
 def _summary(data: Monitoring) -> Text:
