@@ -18,14 +18,18 @@ if TYPE_CHECKING:
 _BAR = 24  # characters of the widest Markdown bar
 
 
-def write_report(result: DriftResult, path: str | Path) -> Path:
-    """Write ``result`` to ``path``; the suffix (.md or .html) picks the format."""
+def write_report(result: DriftResult, path: str | Path, *, title: str = "Data drift report",
+                 preface: list[str] | None = None) -> Path:
+    """Write ``result`` to ``path``; the suffix (.md or .html) picks the format.
+
+    ``preface``: lines of plain text shown under the title, before the drift verdict (a
+    monitoring check puts its alerts and performance there)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in (".md", ".markdown"):
-        text = markdown(result)
+        text = markdown(result, title, preface or [])
     elif suffix in (".html", ".htm"):
-        text = render_html(result)
+        text = render_html(result, title, preface or [])
     else:
         raise InvalidInput(f"{path}: the report must end in .md or .html")
     try:
@@ -59,10 +63,12 @@ def _md_cell(text: Any) -> str:
     return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
-def markdown(result: DriftResult) -> str:
-    lines = [
-        "# Data drift report",
-        "",
+def markdown(result: DriftResult, title: str = "Data drift report",
+             preface: list[str] | None = None) -> str:
+    lines = [f"# {_md_cell(title)}", ""]
+    if preface:
+        lines += [f"- {_md_cell(line)}" for line in preface] + ["", "## Data drift", ""]
+    lines += [
         f"**{_verdict(result)}**",
         "",
         f"- reference: {_md_cell(result.reference or '(profile)')}, "
@@ -117,7 +123,8 @@ font-size:14px;text-align:left}th{background:#f3f3f3}.drift{color:#b00;font-weig
 """
 
 
-def render_html(result: DriftResult) -> str:
+def render_html(result: DriftResult, title: str = "Data drift report",
+                preface: list[str] | None = None) -> str:
     e = html.escape
     rows = []
     for col in _ordered(result):
@@ -136,9 +143,11 @@ def render_html(result: DriftResult) -> str:
                         + _svg(col))
     verdict_cls = "bad" if result.drift_detected else "good"
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Data drift report</title>
+<html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>
 <style>{_CSS}</style></head><body>
-<h1>Data drift report</h1>
+<h1>{e(title)}</h1>
+{"<ul>" + "".join(f"<li>{e(line)}</li>" for line in preface) + "</ul><h2>Data drift</h2>"
+ if preface else ""}
 <p class="verdict {verdict_cls}">{e(_verdict(result))}</p>
 <p>reference: {e(result.reference or "(profile)")}, {result.n_reference:,} rows<br>
 current: {e(result.current or "(batch)")}, {result.n_current:,} rows<br>

@@ -142,6 +142,31 @@ def scores(
     return out
 
 
+def bootstrap_se(task: str, metric: str, y_true: np.ndarray, y_pred: np.ndarray,
+                 proba: np.ndarray | None = None, classes: list[str] | None = None,
+                 rounds: int = 100, cap: int = 20_000, seed: int = 0) -> float | None:
+    """The sampling error of ``metric`` on these rows: the spread of its value over
+    bootstrap resamples. Beyond ``cap`` rows a resample of ``cap`` rows is drawn and the
+    error scaled by sqrt(cap / rows), which keeps large batches cheap."""
+    import numpy as np
+
+    n = len(y_true)
+    if n < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    size = min(n, cap)
+    values = []
+    for _ in range(rounds):
+        rows = rng.integers(0, n, size)
+        value = scores(task, y_true[rows], y_pred[rows],
+                       None if proba is None else proba[rows], classes).get(metric)
+        if value is not None and np.isfinite(value):
+            values.append(value)
+    if len(values) < rounds // 2:
+        return None
+    return float(np.std(values, ddof=1) * np.sqrt(size / n))
+
+
 def cv_scoring(task: str, classes: list[str]) -> dict[str, Any]:
     """scikit-learn scorers for cross-validation, keyed by mlcycle's metric names."""
     from sklearn.metrics import f1_score, make_scorer, precision_score, recall_score

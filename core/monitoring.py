@@ -11,7 +11,8 @@ own training data:
   single detector in "Failing Loudly" (Rabanser et al., 2019), and it weighs a shift by
   how much it matters to this model;
 - performance, when labels are given: the version's metric on the labelled rows against
-  its holdout figure. A relative loss above ``MAX_LOSS`` is an alert (concept drift shows
+  its holdout figure. A relative loss above ``MAX_LOSS`` that is also clear of sampling
+  error (two bootstrap standard errors of the difference) is an alert (concept drift shows
   here, not in the inputs). Without labels, a binary classifier's metric is estimated from
   its calibrated scores (``core.estimation``), and an estimated loss above ``MAX_LOSS``
   alerts too.
@@ -60,6 +61,7 @@ class Reference:
     # the calibration, and the estimate on the holdout that later estimates are held to.
     calibration: estimation.Calibration | None = None
     estimated_holdout: float | None = None
+    holdout_se: float | None = None  # sampling error of holdout_value (bootstrap)
 
     @property
     def version(self) -> registry.ModelVersion:
@@ -96,6 +98,7 @@ def reference(ws: Workspace, project: str, ref: str = registry.CHAMPION) -> Refe
     metric = _project_metric(ws, project)
     value = scorer.version.summary.get("metrics", {}).get(f"holdout.{metric}")
     base = Reference(scorer, inputs, drift.profile(scores), metric, value)
+    base.holdout_se = _sampling_error(signature, metric, y[mask], pred)
     if _estimable(signature, metric):
         positive = evaluation.positive_class(signature.classes)
         values = scores.get_column(SCORE).to_numpy()
@@ -103,6 +106,17 @@ def reference(ws: Workspace, project: str, ref: str = registry.CHAMPION) -> Refe
         base.estimated_holdout = estimation.expected_metrics(
             values, pred["label"] == positive, base.calibration)[metric]
     return base
+
+
+def _sampling_error(signature: model_input.Signature, metric: str, y: np.ndarray,
+                    pred: dict[str, np.ndarray]) -> float | None:
+    if signature.task == "regression":
+        return evaluation.bootstrap_se("regression", metric, y.astype("float64"),
+                                       pred["value"])
+    proba = pred["proba"].astype("float64")
+    return evaluation.bootstrap_se("classification", metric, y, pred["label"],
+                                   proba / proba.sum(axis=1, keepdims=True),
+                                   signature.classes)
 
 
 def _estimable(signature: model_input.Signature, metric: str) -> bool:
@@ -216,6 +230,12 @@ def _performance(base: Reference, labels: Path, identifier: str | None,
     if value is not None and base.holdout_value:
         sign = 1 if CATALOG[base.metric].greater_is_better else -1
         out["relative_loss"] = sign * (base.holdout_value - value) / abs(base.holdout_value)
+        # A loss must also be clear of the sampling error of both figures (two standard
+        # errors of their difference): a small holdout or batch moves a metric by chance.
+        errors = [base.holdout_se, evaluation.bootstrap_se(
+            signature.task, base.metric, y, pred, proba, signature.classes or None)]
+        out["noise"] = (2 * float(np.hypot(*errors))
+                        if all(e is not None for e in errors) else None)
     return out
 
 
@@ -233,7 +253,8 @@ def _estimate(base: Reference, scores: pl.DataFrame, predictions: pl.DataFrame
     loss = (sign * (base.estimated_holdout - value) / abs(base.estimated_holdout)
             if base.estimated_holdout else None)
     return {"metric": base.metric, "value": value, "reference": base.estimated_holdout,
-            "relative_loss": loss, "method": "calibrated confidence (CBPE)"}
+            "relative_loss": loss, "rows": scores.height,
+            "method": "calibrated confidence (CBPE)"}
 
 
 def _alerts(data: Any, scores: Any, performance: dict[str, Any] | None,
@@ -250,13 +271,15 @@ def _alerts(data: Any, scores: Any, performance: dict[str, Any] | None,
                       f"{col.statistic:.3f})")
     if performance and performance["relative_loss"] is not None:
         n = performance["labelled_rows"]
-        if n >= MIN_LABELLED and performance["relative_loss"] > MAX_LOSS:
+        lost = performance["relative_loss"] * abs(performance["reference"])
+        clear = performance["noise"] is None or lost > performance["noise"]
+        if n >= MIN_LABELLED and performance["relative_loss"] > MAX_LOSS and clear:
             alerts.append(
                 f"{performance['metric']} fell to {performance['value']:.4f} on {n} labelled "
                 f"rows from {performance['reference']:.4f} on the holdout "
                 f"({performance['relative_loss']:.1%} worse)")
     elif (performance is None and estimated and estimated["relative_loss"] is not None
-          and estimated["relative_loss"] > MAX_LOSS):
+          and estimated["relative_loss"] > MAX_LOSS and estimated["rows"] >= MIN_LABELLED):
         alerts.append(
             f"estimated {estimated['metric']} (labels not known yet) fell to "
             f"{estimated['value']:.4f} from {estimated['reference']:.4f} on the holdout "
@@ -341,6 +364,29 @@ def get_check(ws: Workspace, project: str, check_id: str | None = None) -> dict[
     item["alerts"] = json.loads(item["alerts"])
     item.update(json.loads(item.pop("report")))
     return item
+
+
+def write_report(check: dict[str, Any], path: str | Path) -> Path:
+    """A check as a Markdown or HTML report (the suffix decides): alerts, performance,
+    prediction drift, then the data-drift report of every input."""
+    from core.drift_report import write_report as write
+
+    name = Path(check["source"]).name
+    preface = [f"{name}: {check['rows']:,} rows scored by version {check['version']} "
+               f"(check {check['id']})"]
+    preface += [f"ALERT: {alert}" for alert in check["alerts"]] or ["no alerts"]
+    score = check["prediction_drift"]["columns"][0]
+    preface.append(f"prediction drift: {'yes' if score['drifted'] else 'no'} "
+                   f"({score['statistic_name']} {score['statistic'] or 0:.3f})")
+    for key, what in (("performance", "on the labelled rows"),
+                      ("estimated_performance", "estimated without labels")):
+        figure = check.get(key)
+        if figure and figure["value"] is not None:
+            reference = figure["reference"]
+            preface.append(f"{figure['metric']} {what}: {figure['value']:.4f}"
+                           + (f" (holdout {reference:.4f})" if reference is not None else ""))
+    return write(drift_result(check), path, title=f"Monitoring check of {name}",
+                 preface=preface)
 
 
 def drift_result(report: dict[str, Any]) -> Any:

@@ -68,7 +68,9 @@ def test_a_shifted_batch_alerts_on_inputs_and_scores(clf, tmp_path: Path) -> Non
     assert "ALERT data drift in 1 of" in proc.stdout and "x1" in proc.stdout
     assert "ALERT prediction drift" in proc.stdout
     assert "retraining recommended" in proc.stdout
-    assert "<html" in report.read_text() and "x1" in report.read_text()
+    text = report.read_text()
+    assert "<html" in text and "Monitoring check of shifted.csv" in text
+    assert "ALERT: data drift in 1 of" in text and "x1" in text
     check = monitoring.get_check(clf, "clf")
     assert check["prediction_drift"]["drift_detected"] and check["data_drift"]["n_drifted"] == 1
 

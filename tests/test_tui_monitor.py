@@ -23,7 +23,9 @@ def _write(folder: Path, name: str, seed: int, shift: float) -> tuple[Path, Path
     return batch, labels
 
 
-async def test_monitor_view_shows_checks_alerts_and_drift_charts(tmp_path: Path) -> None:
+async def test_monitor_view_shows_checks_alerts_and_drift_charts(tmp_path: Path,
+                                                                 monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # where 'e' writes the report
     ws = classification_workspace(tmp_path, models=["logistic"])
     registry.promote(ws, "clf", "1", reason="first")
     for name, seed, shift in (("calm.csv", 31, 0.0), ("moved.csv", 32, 2.0)):
@@ -51,3 +53,9 @@ async def test_monitor_view_shows_checks_alerts_and_drift_charts(tmp_path: Path)
         await _settle(pilot)
         assert "calm.csv" in columns.title
         assert not any(label.startswith("*") for label, _ in columns.rows)
+
+        await pilot.press("e")  # export the highlighted check
+        await pilot.pause()
+        calm_id = str(checks.coordinate_to_cell_key((1, 0)).row_key.value)
+        report = (tmp_path / f"clf-check-{calm_id}.html").read_text()
+        assert "Monitoring check of calm.csv" in report and "no alerts" in report

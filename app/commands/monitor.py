@@ -16,7 +16,7 @@ from app.output import Context, console, emit_json, json_option, note
 @click.option("--model", "ref", default="champion", show_default=True,
               help="Version number or alias that scores the batch.")
 @click.option("--report", type=click.Path(dir_okay=False), metavar="FILE.md|FILE.html",
-              help="Also write the data-drift report of the check.")
+              help="Also write the check as a report (alerts, performance, drift).")
 @click.option("--fail-on-alert", is_flag=True, help="Exit with code 1 when a check alerts.")
 @json_option
 @click.pass_context
@@ -46,9 +46,7 @@ def monitor(ctx: click.Context, project: str, file: str | None, labels: str | No
     result = monitoring.check(obj.workspace(), project, file, labels=labels, ref=ref,
                               note=note)
     if report:
-        from core.drift_report import write_report
-
-        write_report(monitoring.drift_result(result), report)
+        monitoring.write_report(result, report)
     if as_json:
         emit_json(result)
     else:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
@@ -27,6 +29,8 @@ class Monitoring:
 
 class MonitorScreen(ViewScreen):
     AUTO_FOCUS = "#checks"
+    BINDINGS = [Binding("e", "export", "Export check")]
+    _check: dict[str, Any] | None = None  # the check whose inputs are charted
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -91,6 +95,7 @@ class MonitorScreen(ViewScreen):
         self._columns(data.latest)
 
     def _columns(self, check: dict[str, Any] | None) -> None:
+        self._check = check
         chart = self.query_one("#check-columns", BarChart)
         if check is None:
             chart.plot("no checks yet: 'mlcycle monitor PROJECT FILE' or 'mlcycle watch'", [])
@@ -101,6 +106,20 @@ class MonitorScreen(ViewScreen):
         chart.plot(f"drift effect per input, {name} (* drifted)",
                    [(("* " if c["drifted"] else "") + c["name"], round(c["statistic"] or 0, 3))
                     for c in columns[:12]])
+
+    def action_export(self) -> None:
+        if self._check is None:
+            self.notify("nothing to export yet", severity="warning")
+            return
+        from core.monitoring import write_report
+
+        path = Path.cwd() / f"{self.app.project}-check-{self._check['id']}.html"
+        try:
+            write_report(self._check, path)
+        except MlcycleError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.notify(f"report written to {path}")
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "checks" and event.row_key.value is not None:
