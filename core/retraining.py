@@ -52,8 +52,8 @@ MIN_RECENT = 100  # new holdout rows needed to judge a candidate on the new rows
 
 def labelled_rows(batch: Path, labels: Path | None, target: str, identifier: str | None,
                   schema: dict[str, Any]) -> tuple[pl.DataFrame, int]:
-    """A batch's rows that have a label, in the parent's columns and types; and how many
-    rows had none."""
+    """A batch's rows that have a label, in the parent's columns and types (extra columns
+    are dropped, missing ones refused); and how many rows had none."""
     import polars as pl
 
     rows = sources.read_frame(batch)
@@ -75,11 +75,12 @@ def labelled_rows(batch: Path, labels: Path | None, target: str, identifier: str
                            "with --labels")
     unlabelled = int(rows.get_column(target).is_null().sum())
     rows = rows.filter(pl.col(target).is_not_null())
+    missing = [name for name in schema if name not in rows.columns]
+    if missing:
+        raise InvalidInput(f"{batch.name} lacks column(s) of the training data: "
+                           f"{', '.join(missing[:8])}{' …' if len(missing) > 8 else ''}")
     columns = []
     for name, dtype in schema.items():
-        if name not in rows.columns:
-            columns.append(pl.lit(None, dtype=dtype).alias(name))
-            continue
         try:
             columns.append(rows.get_column(name).cast(dtype))
         except Exception:  # polars raises several types for a failed cast

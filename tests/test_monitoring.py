@@ -197,3 +197,13 @@ def test_score_frame_is_the_positive_class_probability(clf) -> None:
     pred = {"label": np.array(["no", "yes"]), "proba": np.array([[0.9, 0.1], [0.2, 0.8]])}
     frame = monitoring.score_frame(pred, ref.signature)
     assert frame.get_column(monitoring.SCORE).to_list() == [0.1, 0.8]
+
+
+def test_retrain_refuses_a_batch_without_the_training_columns(clf, tmp_path) -> None:
+    batch, labels = _batch(tmp_path, "thin.csv", seed=22, rows=200)
+    pl.read_csv(batch).drop("x2").write_csv(batch)
+    proc = run_cli("retrain", "clf", "--with", str(batch), "--labels", str(labels),
+                   workspace=clf.root)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "thin.csv lacks column(s) of the training data: x2" in proc.stderr
+    assert len(registry.versions(clf, "clf")) == 1  # nothing was trained or registered
