@@ -38,7 +38,7 @@ class Outcome:
     """What became of one file."""
 
     path: Path
-    status: str  # "checked", "rejected" or "seen" (checked before)
+    status: str  # "checked", "rejected", "seen" (checked before) or "gone" (not reported)
     check: dict[str, Any] | None = None
     error: str | None = None
     moved_to: Path | None = None
@@ -74,7 +74,7 @@ class Watcher:
     def scan(self) -> list[Outcome]:
         """Check every file already in the folder, oldest first."""
         files = sorted((p for p in self.folder.iterdir() if p.is_file() and is_candidate(p)),
-                       key=lambda p: (p.stat().st_mtime, p.name))
+                       key=lambda p: ((_stamp(p) or (0, 0))[1], p.name))
         return [self.take(p) for p in files]
 
     def take(self, path: Path) -> Outcome:
@@ -83,7 +83,10 @@ class Watcher:
         # One write makes several events (created, modified, closed): remember what was
         # taken so the later events of the same write are not reported as repeats.
         self._taken[path] = _stamp(path)
-        digest = file_sha256(path)
+        try:
+            digest = file_sha256(path)
+        except FileNotFoundError:  # moved away before it could be read: nothing to check
+            return Outcome(path, "gone")
         outcome = Outcome(path, "seen") if self._seen(digest) else self._check(path, digest)
         self.report(outcome)
         return outcome
