@@ -42,7 +42,7 @@ async def _settle(pilot) -> None:
 
     busy = (WorkerState.PENDING, WorkerState.RUNNING)
     started = time.monotonic()
-    while time.monotonic() - started < 30:
+    while time.monotonic() - started < 10:
         await pilot.pause(0.02)
         workers = list(pilot.app.workers)
         if workers and not any(w.state in busy for w in workers):
