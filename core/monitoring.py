@@ -31,7 +31,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core import deploy, estimation, evaluation, events, model_input, registry, scoring
+from core import (
+    deploy,
+    estimation,
+    evaluation,
+    events,
+    model_input,
+    projects,
+    registry,
+    scoring,
+)
 from core.errors import InvalidInput, NotFound
 from core.metrics import CATALOG
 from core.schema import utcnow
@@ -95,7 +104,7 @@ def reference(ws: Workspace, project: str, ref: str = registry.CHAMPION) -> Refe
     holdout = model_input.frame(raw.filter(mask), signature)
     pred = scorer.predict(holdout)
     scores = score_frame(pred, signature)
-    metric = _project_metric(ws, project)
+    metric = projects.get(ws, project).metric
     value = scorer.version.summary.get("metrics", {}).get(f"holdout.{metric}")
     base = Reference(scorer, inputs, drift.profile(scores), metric, value)
     base.holdout_se = _sampling_error(signature, metric, y[mask], pred)
@@ -122,12 +131,6 @@ def _sampling_error(signature: model_input.Signature, metric: str, y: np.ndarray
 def _estimable(signature: model_input.Signature, metric: str) -> bool:
     return (signature.task == "classification" and len(signature.classes) == 2
             and metric in estimation.METRICS)
-
-
-def _project_metric(ws: Workspace, project: str) -> str:
-    from core import projects
-
-    return projects.get(ws, project).metric
 
 
 @dataclass
@@ -167,6 +170,11 @@ def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path |
     source = Path(path).expanduser()
     base = cached or reference(ws, project, ref)
     identifier = base.scorer.identifier
+    # Labels are read first: a bad labels file is refused before any scoring is logged.
+    truth = None
+    if labels is not None:
+        labels = Path(labels).expanduser()
+        truth = scoring.labels_frame(labels, base.signature, identifier)
     collected = _Collected(identifier)
     started = time.perf_counter()
     run = scoring.predict_file(
@@ -174,13 +182,14 @@ def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path |
         on_batch=lambda raw, inputs, pred: collected.add(raw, inputs, pred, base.signature))
     if not run["rows"]:
         raise InvalidInput(f"{source.name} has no rows to check")
+    batch_scores = pl.concat(collected.scores)
+    predictions = pl.concat(collected.predictions)
     data = drift.check(base.inputs, pl.concat(collected.inputs))
-    scores = drift.check(base.scores, pl.concat(collected.scores))
+    scores = drift.check(base.scores, batch_scores)
     performance = None
-    if labels is not None:
-        performance = _performance(base, Path(labels).expanduser(), identifier,
-                                   pl.concat(collected.predictions))
-    estimated = _estimate(base, pl.concat(collected.scores), pl.concat(collected.predictions))
+    if labels is not None and truth is not None:
+        performance = _performance(base, labels, truth, identifier, predictions)
+    estimated = _estimate(base, batch_scores, predictions)
     alerts = _alerts(data, scores, performance, estimated)
     result: dict[str, Any] = {
         "id": uuid.uuid4().hex[:12],
@@ -201,12 +210,11 @@ def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path |
     return result
 
 
-def _performance(base: Reference, labels: Path, identifier: str | None,
+def _performance(base: Reference, labels: Path, truth: pl.DataFrame, identifier: str | None,
                  predictions: pl.DataFrame) -> dict[str, Any]:
     import numpy as np
 
     signature = base.signature
-    truth = scoring.labels_frame(labels, signature, identifier)
     joined = predictions.unique("id", keep="last").join(truth, on="id", how="inner")
     out: dict[str, Any] = {"labels": str(labels), "labelled_rows": joined.height,
                            "metric": base.metric, "reference": base.holdout_value,
@@ -325,8 +333,6 @@ _SELECT = ("SELECT id, ts, version, source, rows, data_drift, share_drifted, pre
 
 def history(ws: Workspace, project: str, limit: int = 50) -> list[dict[str, Any]]:
     """The project's checks, oldest first (the last ``limit``)."""
-    from core import projects
-
     projects.get(ws, project)
     with ws.read() as con:
         rows = con.execute(

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import datasets, events, lifecycle, monitoring, registry
+from core import datasets, events, lifecycle, monitoring, registry, scoring
 from core.watch import Watcher
 from tests.conftest import run_cli, run_json
 from tests.deploy_fixtures import classification_workspace
@@ -90,9 +90,11 @@ def test_bad_monitor_input_is_one_line_and_exit_2(clf, tmp_path: Path) -> None:
     batch, _ = _batch(tmp_path, "b.csv", seed=14)
     nolabel = tmp_path / "nolabel.csv"
     nolabel.write_text("id,other\nU00001,1\n")
+    runs_before = len(scoring.recent_runs(clf, "clf", limit=1000))
     proc = run_cli("monitor", "clf", str(batch), "--labels", str(nolabel), workspace=clf.root)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "no target column 'label'" in proc.stderr
+    assert len(scoring.recent_runs(clf, "clf", limit=1000)) == runs_before  # nothing scored
 
 
 def test_watch_once_checks_good_files_and_sets_malformed_ones_aside(clf, tmp_path) -> None:
