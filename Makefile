@@ -17,12 +17,13 @@ demo: $(STAMP)
 	$(BIN)/mlcycle --workspace demo-workspace demo
 
 ## test: lint, then the whole test suite on both cores
-test: $(STAMP)
-	$(BIN)/ruff check .
+test: lint
 	$(BIN)/python -m pytest -n 2 -p no:cacheprovider
 
+## lint: ruff, and the import contracts that keep core's lifecycle layers in order
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/python -m tests.import_layers
 
 ## bench: the performance comparisons in bench/ (installs the tools compared against)
 bench: $(STAMP)

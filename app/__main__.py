@@ -1,3 +1,3 @@
-from app.cli import main
+from mlcycle.app.cli import main
 
 main()

@@ -12,38 +12,38 @@ import sys
 
 import click
 
-from app import output
+from mlcycle.app import output
 
-# name -> (module:attribute, one-line help shown by `mlcycle --help`)
+# name -> (module in mlcycle.app.commands:attribute, one-line help shown by `mlcycle --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "init": ("app.commands.init:init", "Create a workspace."),
-    "project": ("app.commands.project:project", "Define problems: target, task, success metric."),
-    "data": ("app.commands.data:data", "Add dataset versions; dictionaries and quality reports."),
-    "recipe": ("app.commands.recipe:recipe", "Write, check and version preparation recipes."),
-    "prep": ("app.commands.prep:prep", "Apply the preparation recipe: a new dataset version."),
-    "featureset": ("app.commands.features:featureset", "Define named, versioned feature sets."),
-    "features": ("app.commands.features:features", "Feature insight: target relation, stability."),
-    "train": ("app.commands.train:train", "Train and tune models; every trial is a tracked run."),
-    "runs": ("app.commands.runs:runs", "List a project's runs, or compare two runs."),
-    "run": ("app.commands.runs:run", "Show or reproduce one run."),
-    "models": ("app.commands.models:models", "Registered model versions and their aliases."),
-    "promote": ("app.commands.models:promote", "Give a model version an alias (champion)."),
-    "rollback": ("app.commands.models:rollback", "Give an alias back to its previous version."),
-    "model": ("app.commands.models:model", "One model version: card, register, archive."),
-    "export": ("app.commands.deploy:export", "Export a model version as a checked ONNX bundle."),
-    "bundle": ("app.commands.deploy:bundle", "Verify an exported bundle (hashes, smoke test)."),
-    "predict": ("app.commands.deploy:predict", "Score a file with onnxruntime; logged."),
-    "serve": ("app.commands.deploy:serve", "Serve predictions over local HTTP JSON."),
-    "compare": ("app.commands.deploy:compare", "Champion vs challenger on labelled rows."),
-    "monitor": ("app.commands.monitor:monitor", "Check new batches for drift and performance."),
-    "watch": ("app.commands.monitor:watch", "Watch a folder: check every batch that lands."),
-    "retrain": ("app.commands.retrain:retrain", "Retrain the champion with new labelled rows."),
+    "init": ("init:init", "Create a workspace."),
+    "project": ("project:project", "Define problems: target, task, success metric."),
+    "data": ("data:data", "Add dataset versions; dictionaries and quality reports."),
+    "recipe": ("recipe:recipe", "Write, check and version preparation recipes."),
+    "prep": ("prep:prep", "Apply the preparation recipe: a new dataset version."),
+    "featureset": ("features:featureset", "Define named, versioned feature sets."),
+    "features": ("features:features", "Feature insight: target relation, stability."),
+    "train": ("train:train", "Train and tune models; every trial is a tracked run."),
+    "runs": ("runs:runs", "List a project's runs, or compare two runs."),
+    "run": ("runs:run", "Show or reproduce one run."),
+    "models": ("models:models", "Registered model versions and their aliases."),
+    "promote": ("models:promote", "Give a model version an alias (champion)."),
+    "rollback": ("models:rollback", "Give an alias back to its previous version."),
+    "model": ("models:model", "One model version: card, register, archive."),
+    "export": ("deploy:export", "Export a model version as a checked ONNX bundle."),
+    "bundle": ("deploy:bundle", "Verify an exported bundle (hashes, smoke test)."),
+    "predict": ("deploy:predict", "Score a file with onnxruntime; logged."),
+    "serve": ("deploy:serve", "Serve predictions over local HTTP JSON."),
+    "compare": ("deploy:compare", "Champion vs challenger on labelled rows."),
+    "monitor": ("monitor:monitor", "Check new batches for drift and performance."),
+    "watch": ("monitor:watch", "Watch a folder: check every batch that lands."),
+    "retrain": ("retrain:retrain", "Retrain the champion with new labelled rows."),
     "drift": (
-        "app.commands.drift:drift",
+        "drift:drift",
         "Compare two files for data drift (no workspace needed).",
     ),
-    "demo": ("app.commands.demo:demo", "Build a demo workspace from sample_data/ and open it."),
-    "ui": ("app.commands.ui:ui", "Open the terminal UI (the default with no command)."),
+    "demo": ("demo:demo", "Build a demo workspace from sample_data/ and open it."),
+    "ui": ("ui:ui", "Open the terminal UI (the default with no command)."),
 }
 
 
@@ -57,7 +57,7 @@ class LazyGroup(click.Group):
         if cmd_name not in COMMANDS:
             return None
         module_name, attr = COMMANDS[cmd_name][0].split(":")
-        return getattr(importlib.import_module(module_name), attr)
+        return getattr(importlib.import_module(f"mlcycle.app.commands.{module_name}"), attr)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Commands"):
@@ -86,14 +86,14 @@ def cli(ctx: click.Context, workspace: str | None) -> None:
     """
     ctx.obj = output.Context(workspace)
     if ctx.invoked_subcommand is None:
-        from app.commands.ui import run_ui
+        from mlcycle.app.commands.ui import run_ui
 
         run_ui(ctx.obj)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the CLI and turns every expected failure into one line on stderr."""
-    from core.errors import MlcycleError
+    from mlcycle.store.errors import MlcycleError
 
     try:
         code = cli.main(args=argv, prog_name="mlcycle", standalone_mode=False)

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from core.workspace import Workspace
+from mlcycle.store.workspace import Workspace
 
 
 @dataclass
@@ -20,7 +20,7 @@ class Context:
 
     def workspace(self, create: bool = False) -> Workspace:
         """Open the workspace; write commands create it and say so on stderr."""
-        from core.workspace import open_workspace
+        from mlcycle.store.workspace import open_workspace
 
         ws, created = open_workspace(self.workspace_path, create=create)
         if created:
@@ -32,7 +32,7 @@ def read_user_file(path: str, what: str) -> str:
     """The text of a file the user named (a recipe, a feature set), or a one-line error."""
     from pathlib import Path
 
-    from core.errors import InvalidInput, NotFound
+    from mlcycle.store.errors import InvalidInput, NotFound
 
     file = Path(path)
     if not file.is_file():

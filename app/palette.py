@@ -6,12 +6,12 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from app.views import VIEWS
+from mlcycle.app.views import VIEWS
 
 
 class ViewCommands(Provider):
     async def startup(self) -> None:
-        from core import projects
+        from mlcycle import projects
 
         worker = self.app.run_worker(
             lambda: [p.name for p in projects.list_all(self.app.workspace)], thread=True

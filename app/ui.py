@@ -13,9 +13,9 @@ from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
 
-from app.palette import ViewCommands
-from app.views import VIEWS
-from core.workspace import Workspace
+from mlcycle.app.palette import ViewCommands
+from mlcycle.app.views import VIEWS
+from mlcycle.store.workspace import Workspace
 
 
 def _screen_factory(path: str) -> Callable[[], Screen]:
@@ -85,7 +85,7 @@ class MlcycleApp(App[None]):
             reload()
 
     def action_help(self) -> None:
-        from app.screens.help import HelpScreen
+        from mlcycle.app.screens.help import HelpScreen
 
         bindings = [
             (b.key_display or b.key, b.description)

@@ -25,7 +25,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core import drift  # noqa: E402
+from mlcycle import drift  # noqa: E402
+from mlcycle.drift.check import judge_column  # noqa: E402
+from mlcycle.drift.profile import BINS, SAMPLE_ROWS  # noqa: E402
 from tests.test_drift_rates import (  # noqa: E402
     SCENARIOS,
     _new_category,
@@ -54,8 +56,8 @@ def simulated_false_alarms(n: int, reps: int, seed: int = 1) -> int:
     for _ in range(reps):
         columns: list[tuple[drift.ColumnProfile, dict]] = []
         for j in range(20):
-            sample = np.sort(rng.normal(size=drift.SAMPLE_ROWS))
-            qs = [sample[int(k / drift.BINS * len(sample)) - 1] for k in range(1, drift.BINS)]
+            sample = np.sort(rng.normal(size=SAMPLE_ROWS))
+            qs = [sample[int(k / BINS * len(sample)) - 1] for k in range(1, BINS)]
             edges = sorted(set(float(q) for q in qs))
             probs = np.diff(np.concatenate([[0.0], ndtr(np.array(edges)), [1.0]]))
             sample_counts = np.bincount(np.searchsorted(edges, sample, side="left"),
@@ -76,7 +78,7 @@ def simulated_false_alarms(n: int, reps: int, seed: int = 1) -> int:
             columns.append((col, {"n_values": n, "counts": dict(zip("abcde", cur.tolist()))}))
         threshold = drift.ALPHA / len(columns)
         alarms += any(
-            drift._judge(col, cur, n, threshold, drift.MIN_PSI, drift.MIN_H).drifted
+            judge_column(col, cur, n, threshold, drift.MIN_PSI, drift.MIN_H).drifted
             for col, cur in columns
         )
     return alarms

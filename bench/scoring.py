@@ -17,7 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core import catalog, model_input, onnx_export
+from mlcycle.deploy import onnx_export
+from mlcycle.models import catalog, model_input
 from tests.training_data import classification_frame, regression_frame
 
 

@@ -26,8 +26,8 @@ Minimal().run(headless=True)
 
 MLCYCLE_FIRST_SCREEN = """
 import sys
-from app.ui import MlcycleApp
-from core.workspace import open_workspace
+from mlcycle.app.ui import MlcycleApp
+from mlcycle.store.workspace import open_workspace
 
 class FirstScreen(MlcycleApp):
     def on_mount(self):

@@ -1,4 +1,4 @@
-"""Experiment tracking: 100 runs logged through core.tracking vs MLflow's local SQLite store.
+"""Experiment tracking: 100 runs logged through mlcycle's tracking vs MLflow's local SQLite store.
 
 Each run logs 10 params, 10 metrics x 20 steps (one call per value per step) and one small
 JSON artifact; then the best 10 runs by a metric are queried. Both are whole processes, on a
@@ -17,8 +17,9 @@ RUNS, PARAMS, METRICS, STEPS = 100, 10, 10, 20
 
 MLCYCLE = f"""
 import sys, time
-from core import projects, tracking
-from core.workspace import open_workspace
+from mlcycle import projects
+from mlcycle.models import tracking
+from mlcycle.store.workspace import open_workspace
 ws = open_workspace(sys.argv[1], create=True)[0]
 projects.create(ws, "bench", target="y", task="regression")
 for i in range({RUNS}):
@@ -66,7 +67,7 @@ def main() -> None:
         shutil.rmtree(store, ignore_errors=True)
         store.mkdir(parents=True)
 
-    rows = [("mlcycle core.tracking", measure([sys.executable, "-c", MLCYCLE, str(store / "ws")],
+    rows = [("mlcycle tracking", measure([sys.executable, "-c", MLCYCLE, str(store / "ws")],
                                               runs=3, before=fresh))]
     python, reason = comparison_env("mlflow")
     if python is None:

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
 
-from core import datasets, monitoring, projects, registry, training
-from core.errors import NotFound
-from core.workspace import Workspace
+from mlcycle import projects
+from mlcycle.data import datasets
+from mlcycle.models import registry, training
+from mlcycle.monitor import monitoring
+from mlcycle.store.errors import NotFound
+from mlcycle.store.workspace import Workspace
 
 PROJECT = "churn"
 
 
 def sample_dir() -> Path:
-    """``sample_data/`` of this checkout."""
-    return Path(__file__).resolve().parent.parent / "sample_data"
+    """The sample data shipped inside the package (``sample_data/`` of a checkout).
+
+    Read through importlib.resources, so the demo works from a wheel installed anywhere;
+    a wheel is always unpacked on disk, so the traversable is a real folder.
+    """
+    return Path(str(resources.files("mlcycle.sample_data")))
 
 
 def build(ws: Workspace, data_dir: Path | None = None, train: bool = False,

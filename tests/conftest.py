@@ -24,7 +24,7 @@ def run_cli(
     full_env.update(env or {})
     prefix = ["--workspace", str(workspace)] if workspace else []
     proc = subprocess.run(
-        [sys.executable, "-m", "app", *prefix, *args],
+        [sys.executable, "-m", "mlcycle", *prefix, *args],
         capture_output=True,
         text=True,
         env=full_env,
@@ -48,7 +48,7 @@ def ws_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def ws(ws_path: Path):
-    from core.workspace import open_workspace
+    from mlcycle.store.workspace import open_workspace
 
     return open_workspace(ws_path, create=True)[0]
 
@@ -56,7 +56,7 @@ def ws(ws_path: Path):
 @pytest.fixture
 def churn_ws(ws):
     """A workspace with the demo's churn project and its reference data."""
-    from core import demo
+    from mlcycle import demo
 
     demo.build(ws)
     return ws

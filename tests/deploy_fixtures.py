@@ -7,8 +7,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from core import datasets, projects, registry, tracking, training
-from core.workspace import Workspace, open_workspace
+from mlcycle import projects
+from mlcycle.data import datasets
+from mlcycle.models import registry, tracking, training
+from mlcycle.store.workspace import Workspace, open_workspace
 from tests.training_data import classification_frame, regression_frame, write
 
 

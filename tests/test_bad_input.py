@@ -9,8 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core import datasets, projects
-from core.errors import MlcycleError
+from mlcycle import projects
+from mlcycle.data import datasets
+from mlcycle.store.errors import MlcycleError
 from tests.conftest import run_cli
 
 
@@ -159,7 +160,7 @@ def test_awkward_column_names_are_kept_exactly(ws, tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def fuzz_ws(tmp_path_factory):
     """One workspace for every example: each table is its own content, so its own version."""
-    from core.workspace import open_workspace
+    from mlcycle.store.workspace import open_workspace
 
     root = tmp_path_factory.mktemp("fuzz")
     ws = open_workspace(root / "ws", create=True)[0]

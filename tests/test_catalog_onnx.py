@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core import catalog, model_input, onnx_export
+from mlcycle.deploy import onnx_export
+from mlcycle.models import catalog, model_input
 from tests.training_data import classification_frame, regression_frame
 
 CASES = [("classification", name) for name in catalog.names("classification")] + [

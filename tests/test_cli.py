@@ -13,7 +13,7 @@ from tests.conftest import ROOT, SAMPLE, run_cli, run_json
 
 def test_help_starts_without_heavy_libraries() -> None:
     proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "app", "--help"],
+        [sys.executable, "-X", "importtime", "-m", "mlcycle", "--help"],
         capture_output=True,
         text=True,
         cwd=ROOT,

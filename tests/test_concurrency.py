@@ -11,14 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from core import datasets, projects
-from core.workspace import Workspace
+from mlcycle import projects
+from mlcycle.data import datasets
+from mlcycle.store.workspace import Workspace
 from tests.conftest import ROOT, run_cli
 
 WRITER = """
 import sys
-from core import projects, datasets
-from core.workspace import open_workspace
+from mlcycle import projects
+from mlcycle.data import datasets
+from mlcycle.store.workspace import open_workspace
 ws = open_workspace(sys.argv[1], create=True)[0]
 tag, n, csv = sys.argv[2], int(sys.argv[3]), sys.argv[4]
 for i in range(n):
@@ -29,8 +31,8 @@ print("done")
 
 READER = """
 import sys, time
-from core import projects
-from core.workspace import Workspace
+from mlcycle import projects
+from mlcycle.store.workspace import Workspace
 from pathlib import Path
 ws = Workspace(Path(sys.argv[1]))
 seen = 0
@@ -58,7 +60,8 @@ def test_two_writers_and_a_reader_at_once_lose_nothing(ws: Workspace, tmp_path: 
     reader = _spawn(READER, str(ws.root), "4")
     cli = [
         subprocess.Popen(
-            [sys.executable, "-m", "app", "--workspace", str(ws.root), "project", "list", "--json"],
+            [sys.executable, "-m", "mlcycle", "--workspace", str(ws.root),
+             "project", "list", "--json"],
             cwd=ROOT,
             text=True,
             stdout=subprocess.PIPE,
@@ -114,7 +117,8 @@ def test_kill_during_data_add_leaves_the_workspace_consistent(
     )
     projects.create(ws, "p", target="y", task="classification")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app", "--workspace", str(ws.root), "data", "add", "p", str(csv)],
+        [sys.executable, "-m", "mlcycle", "--workspace", str(ws.root), "data", "add", "p",
+         str(csv)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -10,8 +10,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from core import catalog, deploy, registry, scoring
-from core.errors import InvalidInput
+from mlcycle import deploy
+from mlcycle.deploy import bundle as bundles
+from mlcycle.deploy import scoring
+from mlcycle.models import catalog, registry
+from mlcycle.store.errors import InvalidInput
 from tests.conftest import run_cli, run_json
 from tests.deploy_fixtures import classification_workspace, regression_workspace
 from tests.training_data import classification_frame
@@ -37,7 +40,7 @@ def test_every_catalog_classifier_exports_with_parity(clf) -> None:
         export = deploy.build(clf, "clf", str(v.version))
         p = export.parity
         assert p["passed"] and p["label_mismatches"] == 0, (v.summary["model"], p)
-        assert p["max_abs_proba_diff"] <= deploy.PROBA_TOL and p["rows"] == 80
+        assert p["max_abs_proba_diff"] <= bundles.PROBA_TOL and p["rows"] == 80
         assert export.size_bytes < 50 * 2**20
     # stored, so shown again without converting
     assert len(deploy.exports(clf, "clf")) == len(versions)
@@ -48,7 +51,7 @@ def test_every_catalog_regressor_exports_with_parity(reg) -> None:
     assert {v.summary["model"] for v in versions} == set(catalog.names("regression"))
     for v in versions:
         p = deploy.build(reg, "reg", str(v.version)).parity
-        assert p["passed"] and p["max_rel_diff"] <= deploy.VALUE_RTOL, (v.summary["model"], p)
+        assert p["passed"] and p["max_rel_diff"] <= bundles.VALUE_RTOL, (v.summary["model"], p)
 
 
 def test_export_refuses_when_parity_fails_and_says_by_how_much(
@@ -56,7 +59,7 @@ def test_export_refuses_when_parity_fails_and_says_by_how_much(
 ) -> None:
     with clf.write() as con:  # forget the stored export so it converts again
         con.execute("DELETE FROM onnx_exports WHERE project = 'clf' AND version = 1")
-    monkeypatch.setattr(deploy, "PROBA_TOL", -1.0)
+    monkeypatch.setattr(bundles, "PROBA_TOL", -1.0)
     with pytest.raises(InvalidInput, match=r"refused.*probabilities by up to .* \(allowed -1\)"):
         deploy.export(clf, "clf", "1", tmp_path / "b")
     assert not (tmp_path / "b").exists() and deploy.get_export(clf, "clf", 1) is None
@@ -68,7 +71,7 @@ def test_bundle_scored_by_plain_onnxruntime_matches_mlcycle_predict(clf, tmp_pat
     out = run_json("export", "clf", "1", "--out", str(bundle), workspace=ws)
     assert out["parity"]["passed"]
     assert sorted(p.name for p in bundle.iterdir()) == sorted(
-        [*deploy.BUNDLE_FILES, deploy.MANIFEST])
+        [*bundles.BUNDLE_FILES, bundles.MANIFEST])
     meta = json.loads((bundle / "metadata.json").read_text())
     assert meta["reference_profile"]["n_rows"] == 320 and meta["lineage"]["dataset"]
     sig = json.loads((bundle / "signature.json").read_text())

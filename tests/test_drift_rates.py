@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from core import drift
+from mlcycle import drift
 
 CATEGORIES = ["north", "south", "east", "west", "centre"]
 CATEGORY_P = [0.40, 0.25, 0.15, 0.12, 0.08]

@@ -19,7 +19,8 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from core import estimation, monitoring, registry
+from mlcycle.models import registry
+from mlcycle.monitor import estimation, monitoring
 from tests.deploy_fixtures import classification_workspace
 from tests.training_data import classification_frame
 

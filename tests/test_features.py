@@ -11,9 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import datasets, expressions, features, projects
-from core.errors import InvalidInput, MlcycleError, NotFound
-from core.workspace import Workspace, open_workspace
+from mlcycle import projects
+from mlcycle.data import datasets
+from mlcycle.prep import expressions, features
+from mlcycle.store.errors import InvalidInput, MlcycleError, NotFound
+from mlcycle.store.workspace import Workspace, open_workspace
 from tests.conftest import run_cli, run_json
 
 DEFINITION = """\

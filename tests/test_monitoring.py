@@ -13,8 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import datasets, events, lifecycle, monitoring, registry, scoring
-from core.watch import Watcher
+from mlcycle.data import datasets
+from mlcycle.deploy import scoring
+from mlcycle.models import registry
+from mlcycle.monitor import monitoring
+from mlcycle.monitor.watch import Watcher
+from mlcycle.projects import lifecycle
+from mlcycle.store import events
 from tests.conftest import run_cli, run_json
 from tests.deploy_fixtures import classification_workspace
 from tests.training_data import classification_frame

@@ -9,9 +9,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from core import datasets, demo, events, prep, projects, recipes
-from core.errors import InvalidInput, MlcycleError
-from core.workspace import Workspace, open_workspace
+from mlcycle import demo, prep, projects
+from mlcycle.data import datasets
+from mlcycle.prep import apply as prep_apply
+from mlcycle.prep import recipes
+from mlcycle.store import events
+from mlcycle.store.errors import InvalidInput, MlcycleError
+from mlcycle.store.workspace import Workspace, open_workspace
 from tests.conftest import run_cli, run_json, write_csv
 
 SMALL = """\
@@ -319,7 +323,7 @@ def test_a_failure_while_registering_leaves_nothing_half_written(
     def broken(*_args, **_kwargs):
         raise RuntimeError("killed")
 
-    monkeypatch.setattr(prep.events, "record", broken)
+    monkeypatch.setattr(prep_apply.events, "record", broken)
     with pytest.raises(RuntimeError):
         apply(small, '[[step]]\nop = "deduplicate"\n')
     with small.read() as con:

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from core import registry, scoring
+from mlcycle.deploy import scoring
+from mlcycle.models import registry
 from tests.conftest import ROOT
 from tests.deploy_fixtures import classification_workspace
 from tests.training_data import classification_frame
@@ -45,7 +46,7 @@ def served(tmp_path: Path):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "MLCYCLE_WORKSPACE"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app", "--workspace", str(ws.root), "serve", "clf",
+        [sys.executable, "-m", "mlcycle", "--workspace", str(ws.root), "serve", "clf",
          "--port", str(port)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from app.ui import MlcycleApp
-from core import demo
-from core.workspace import open_workspace
+from mlcycle import demo
+from mlcycle.app.ui import MlcycleApp
+from mlcycle.store.workspace import open_workspace
 from tests.test_tui import _settle
 
 FIXED = "2026-01-05 09:30:00"

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from core import journal, projects, tracking
-from core.errors import InvalidInput
-from core.workspace import Workspace
+from mlcycle import projects
+from mlcycle.models import tracking
+from mlcycle.store import journal
+from mlcycle.store.errors import InvalidInput
+from mlcycle.store.workspace import Workspace
 from tests.conftest import ROOT
 
 
@@ -90,8 +92,8 @@ def test_a_changed_artifact_is_refused(project_ws: Workspace) -> None:
 
 LOGGER = """
 import sys, time
-from core import tracking
-from core.workspace import Workspace
+from mlcycle.models import tracking
+from mlcycle.store.workspace import Workspace
 from pathlib import Path
 ws = Workspace(Path(sys.argv[1]))
 run = tracking.start_run(ws, "p", name="long")

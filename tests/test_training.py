@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from core import datasets, projects, registry, tracking, training
-from core.errors import InvalidInput
-from core.workspace import Workspace
+from mlcycle import projects
+from mlcycle.data import datasets
+from mlcycle.models import registry, tracking, training
+from mlcycle.store.errors import InvalidInput
+from mlcycle.store.workspace import Workspace
 from tests.conftest import run_cli, run_json
 from tests.training_data import classification_frame, regression_frame, write
 
@@ -175,7 +177,7 @@ def test_registry_aliases_audit_trail_and_rollback(clf_ws: Workspace) -> None:
 
 
 def test_a_tampered_model_file_is_never_loaded(clf_ws: Workspace) -> None:
-    from core import model_input
+    from mlcycle.models import model_input
 
     result = _train(clf_ws, models=["logistic"], trials=1)
     version, model = registry.load(clf_ws, "clf", str(result.registered_version))
@@ -224,7 +226,8 @@ def test_the_whole_cycle_from_the_command_line(clf_ws: Workspace) -> None:
 
 
 def test_training_uses_the_feature_set_and_scoring_recomputes_it(clf_ws: Workspace) -> None:
-    from core import features, model_input
+    from mlcycle.models import model_input
+    from mlcycle.prep import features
 
     features.store(clf_ws, "clf", 'name = "ratio"\n\n[[derive]]\nname = "x1_per_x2"\n'
                    'expr = "x1 / x2"\n\n[select]\ndrop = ["flag"]\n')

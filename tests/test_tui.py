@@ -7,9 +7,10 @@ from pathlib import Path
 
 from textual.widgets import DataTable, Input
 
-from app.ui import MlcycleApp
-from core import datasets, projects
-from core.workspace import Workspace
+from mlcycle import projects
+from mlcycle.app.ui import MlcycleApp
+from mlcycle.data import datasets
+from mlcycle.store.workspace import Workspace
 
 
 def _visible_text(app: MlcycleApp) -> str:
@@ -19,7 +20,7 @@ def _visible_text(app: MlcycleApp) -> str:
     from rich.console import Console
     from textual.widgets import Label, Static
 
-    from app.widgets.bar_chart import BarChart
+    from mlcycle.app.widgets.bar_chart import BarChart
 
     parts = []
     for widget in app.screen.query("*"):

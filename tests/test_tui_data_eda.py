@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from textual.widgets import TextArea
 
-from app.ui import MlcycleApp
-from core import features, prep, recipes
-from core.workspace import Workspace
+from mlcycle import prep
+from mlcycle.app.ui import MlcycleApp
+from mlcycle.prep import features, recipes
+from mlcycle.store.workspace import Workspace
 from tests.test_tui import _settle
 from tests.test_tui import _visible_text as _tables_and_text
 
@@ -18,7 +19,7 @@ def _visible_text(app: MlcycleApp) -> str:
 
     from rich.console import Console
 
-    from app.widgets.signed_bars import SignedBars
+    from mlcycle.app.widgets.signed_bars import SignedBars
 
     parts = [_tables_and_text(app)]
     for chart in app.screen.query(SignedBars):

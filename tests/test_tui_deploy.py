@@ -7,8 +7,10 @@ from pathlib import Path
 import polars as pl
 from textual.widgets import DataTable
 
-from app.ui import MlcycleApp
-from core import deploy, registry, scoring
+from mlcycle import deploy
+from mlcycle.app.ui import MlcycleApp
+from mlcycle.deploy import scoring
+from mlcycle.models import registry
 from tests.deploy_fixtures import classification_workspace
 from tests.test_tui import _settle, _visible_text
 from tests.training_data import classification_frame

@@ -7,9 +7,12 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Markdown
 
-from app.ui import MlcycleApp
-from core import datasets, journal, projects, registry, tracking, training
-from core.workspace import Workspace
+from mlcycle import projects
+from mlcycle.app.ui import MlcycleApp
+from mlcycle.data import datasets
+from mlcycle.models import registry, tracking, training
+from mlcycle.store import journal
+from mlcycle.store.workspace import Workspace
 from tests.test_tui import _settle, _visible_text
 from tests.training_data import classification_frame, write
 

@@ -7,9 +7,10 @@ from pathlib import Path
 import polars as pl
 from textual.widgets import DataTable
 
-from app.ui import MlcycleApp
-from app.widgets.bar_chart import BarChart
-from core import monitoring, registry
+from mlcycle.app.ui import MlcycleApp
+from mlcycle.app.widgets.bar_chart import BarChart
+from mlcycle.models import registry
+from mlcycle.monitor import monitoring
 from tests.deploy_fixtures import classification_workspace
 from tests.test_tui import _settle, _visible_text
 from tests.training_data import classification_frame

@@ -9,9 +9,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from core import projects, schema
-from core.errors import InvalidInput, WorkspaceBusy, WorkspaceError
-from core.workspace import Workspace, open_workspace
+from mlcycle import projects
+from mlcycle.store import schema
+from mlcycle.store.errors import InvalidInput, WorkspaceBusy, WorkspaceError
+from mlcycle.store.workspace import Workspace, open_workspace
 
 
 def test_open_requires_a_workspace_unless_creating(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from app.output import Context, console, emit_json, json_option
+from mlcycle.app.output import Context, console, emit_json, json_option
 
 
 @click.group()
@@ -17,7 +17,7 @@ def data() -> None:
 @click.pass_obj
 def add(ctx: Context, project: str, path: str, as_json: bool) -> None:
     """Store a CSV, Parquet, JSON or NDJSON file, folder or glob as a dataset version."""
-    from core import datasets
+    from mlcycle.data import datasets
 
     ws = ctx.workspace()
     with console().status("adding data", spinner="dots") as status:
@@ -37,7 +37,7 @@ def add(ctx: Context, project: str, path: str, as_json: bool) -> None:
 @click.pass_obj
 def list_(ctx: Context, project: str, as_json: bool) -> None:
     """List a project's dataset versions, newest first."""
-    from core import datasets
+    from mlcycle.data import datasets
 
     versions = datasets.list_versions(ctx.workspace(), project)
     if as_json:
@@ -64,7 +64,8 @@ def list_(ctx: Context, project: str, as_json: bool) -> None:
 @click.pass_obj
 def show(ctx: Context, project: str, version: str, as_json: bool, markdown: bool) -> None:
     """Show a version's data dictionary and quality report (VERSION: id, prefix or latest)."""
-    from core import data_report, datasets
+    from mlcycle.data import datasets
+    from mlcycle.data import report as data_report
 
     ws = ctx.workspace()
     v = datasets.get(ws, project, version)
@@ -126,7 +127,7 @@ def _print_report(v, dictionary, report) -> None:
 @click.pass_obj
 def describe(ctx: Context, project: str, column: str, text: str) -> None:
     """Write the data dictionary's description of a column."""
-    from core import datasets
+    from mlcycle.data import datasets
 
     datasets.describe_column(ctx.workspace(), project, column, text)
     click.echo(f"described {column}")
@@ -139,7 +140,7 @@ def describe(ctx: Context, project: str, column: str, text: str) -> None:
 @click.pass_obj
 def role(ctx: Context, project: str, column: str, role: str) -> None:
     """Set a column's role, overriding the guess."""
-    from core import datasets
+    from mlcycle.data import datasets
 
     datasets.set_role(ctx.workspace(), project, column, role)
     click.echo(f"{column} is now {role}")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from app.output import Context
+from mlcycle.app.output import Context
 
 
 @click.command()
@@ -10,8 +10,8 @@ from app.output import Context
 @click.pass_obj
 def demo(ctx: Context, no_ui: bool) -> None:
     """Build a demo workspace from sample_data/ (customer churn) and open the UI on it."""
-    from app.output import console
-    from core import demo as demo_data
+    from mlcycle import demo as demo_data
+    from mlcycle.app.output import console
 
     ws = ctx.workspace(create=True)
     with console().status("building the demo workspace", spinner="dots") as status:
@@ -19,6 +19,6 @@ def demo(ctx: Context, no_ui: bool) -> None:
     if no_ui:
         click.echo(f"demo workspace ready at {ws.root} (project {project})")
         return
-    from app.ui import MlcycleApp
+    from mlcycle.app.ui import MlcycleApp
 
     MlcycleApp(ws, project=project).run()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from app.output import Context, console, emit_json, json_option, note
+from mlcycle.app.output import Context, console, emit_json, json_option, note
 
 
 def _parity_line(parity: dict) -> str:
@@ -26,7 +26,7 @@ def _parity_line(parity: dict) -> str:
 def export(ctx: Context, project: str, version: str, out: str, force: bool,
            as_json: bool) -> None:
     """Export a model version (number or alias) as an ONNX bundle, parity-checked."""
-    from core import deploy
+    from mlcycle import deploy
 
     result = deploy.export(ctx.workspace(), project, version, out, force=force)
     if as_json:
@@ -48,7 +48,7 @@ def bundle() -> None:
 @json_option
 def verify(folder: str, as_json: bool) -> None:
     """Re-check a bundle's hashes and score its smoke rows in a fresh process."""
-    from core import deploy
+    from mlcycle import deploy
 
     result = deploy.verify(folder)
     if as_json:
@@ -73,7 +73,7 @@ def verify(folder: str, as_json: bool) -> None:
 def predict(ctx: Context, project: str, file: str, ref: str, out: str | None, no_shadow: bool,
             batch_rows: int, as_json: bool) -> None:
     """Score a file with onnxruntime (the champion by default); the run is logged."""
-    from core import scoring
+    from mlcycle.deploy import scoring
 
     result = scoring.predict_file(ctx.workspace(), project, file, ref, out,
                                   shadow=not no_shadow, batch_rows=batch_rows, note=note)
@@ -115,7 +115,7 @@ def predict(ctx: Context, project: str, file: str, ref: str, out: str | None, no
 @click.pass_obj
 def serve(ctx: Context, project: str, ref: str, host: str, port: int, no_shadow: bool) -> None:
     """Serve predictions over HTTP JSON: POST /predict, GET /health, GET /openapi.json."""
-    from core import serve as service
+    from mlcycle.deploy import serve as service
 
     service.run(ctx.workspace(), project, ref, host, port, shadow=not no_shadow,
                 say=lambda text: click.echo(text, err=True))
@@ -132,7 +132,7 @@ def serve(ctx: Context, project: str, ref: str, host: str, port: int, no_shadow:
 def compare(ctx: Context, project: str, labels: str, promote: bool, reason: str | None,
             as_json: bool) -> None:
     """Champion vs challenger on shadowed rows whose labels arrived (LABELS: id + target)."""
-    from core import scoring
+    from mlcycle.deploy import scoring
 
     result = scoring.compare(ctx.workspace(), project, labels, promote, reason)
     if as_json:

@@ -4,10 +4,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from app.output import emit_json, json_option, note
+from mlcycle.app.output import emit_json, json_option, note
 
 if TYPE_CHECKING:
-    from core.drift import ColumnDrift, DriftResult
+    from mlcycle.drift.check import ColumnDrift, DriftResult
 
 
 def _split_columns(value: tuple[str, ...]) -> list[str] | None:
@@ -41,14 +41,14 @@ def drift(ctx: click.Context, reference: str, current: str, as_json: bool,
     matter. Exit code 0 whatever is found (1 with --fail-on-drift when there is drift),
     2 for bad input.
     """
-    from core import drift as engine
-    from core.errors import InvalidInput
+    from mlcycle import drift as engine
+    from mlcycle.store.errors import InvalidInput
 
     if report and not report.lower().endswith((".md", ".markdown", ".html", ".htm")):
         raise InvalidInput(f"{report}: the report must end in .md or .html")
     result = engine.compare(reference, current, columns=_split_columns(columns), alpha=alpha)
     if report:
-        from core.drift_report import write_report
+        from mlcycle.drift.report import write_report
 
         write_report(result, report)
     if as_json:
@@ -73,7 +73,7 @@ def print_result(result: DriftResult) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from app.output import console
+    from mlcycle.app.output import console
 
     out = console()
     n_drifted = len(result.drifted)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from app.output import Context, console, emit_json, json_option, read_user_file
+from mlcycle.app.output import Context, console, emit_json, json_option, read_user_file
 
 
 @click.command()
@@ -22,7 +22,7 @@ def features(ctx: Context, project: str, ref: str, data: str, against: str | Non
 
     Without a feature set (see 'mlcycle featureset set'), the data's feature columns.
     """
-    from core import features as engine
+    from mlcycle.prep import features as engine
 
     with console().status("computing feature insight", spinner="dots"):
         report = engine.insight(ctx.workspace(), project, ref, data, against)
@@ -82,7 +82,7 @@ def featureset() -> None:
 @click.pass_obj
 def set_(ctx: Context, project: str, file: str, data: str | None, as_json: bool) -> None:
     """Check a feature definition file against the data and store it as a new version."""
-    from core import features as engine
+    from mlcycle.prep import features as engine
     text = read_user_file(file, "feature set")
     fs, created = engine.store(ctx.workspace(), project, text, source=Path(file).name, data=data)
     if as_json:
@@ -100,8 +100,8 @@ def set_(ctx: Context, project: str, file: str, data: str | None, as_json: bool)
 @click.pass_obj
 def show(ctx: Context, project: str, ref: str, as_json: bool) -> None:
     """Print a stored feature set (REF: latest, NAME, NAME@VERSION or an id)."""
-    from core import features as engine
-    from core.errors import NotFound
+    from mlcycle.prep import features as engine
+    from mlcycle.store.errors import NotFound
 
     fs = engine.resolve(ctx.workspace(), project, ref)
     if fs is None:
@@ -120,7 +120,7 @@ def show(ctx: Context, project: str, ref: str, as_json: bool) -> None:
 @click.pass_obj
 def history(ctx: Context, project: str, as_json: bool) -> None:
     """Every stored feature set version, newest first."""
-    from core import features as engine
+    from mlcycle.prep import features as engine
 
     found = engine.history(ctx.workspace(), project)
     if as_json:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from app.output import Context, emit_json, json_option
+from mlcycle.app.output import Context, emit_json, json_option
 
 
 @click.command()
@@ -10,7 +10,7 @@ from app.output import Context, emit_json, json_option
 @click.pass_obj
 def init(ctx: Context, as_json: bool) -> None:
     """Create a workspace (a DuckDB file and an artifacts folder)."""
-    from core.workspace import open_workspace
+    from mlcycle.store.workspace import open_workspace
 
     ws, created = open_workspace(ctx.workspace_path, create=True)
     if as_json:

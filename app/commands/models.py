@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from app.output import Context, console, emit_json, json_option
+from mlcycle.app.output import Context, console, emit_json, json_option
 
 
 @click.command()
@@ -12,7 +12,8 @@ from app.output import Context, console, emit_json, json_option
 @click.pass_obj
 def models(ctx: Context, project: str, history: bool, as_json: bool) -> None:
     """Registered model versions with their aliases (or, with --history, every alias move)."""
-    from core import projects, registry
+    from mlcycle import projects
+    from mlcycle.models import registry
 
     ws = ctx.workspace()
     if history:
@@ -70,7 +71,7 @@ def promote(
     ctx: Context, project: str, version: str, alias: str, reason: str, as_json: bool
 ) -> None:
     """Give a model version an alias (champion by default); one version per alias."""
-    from core import registry
+    from mlcycle.models import registry
 
     moved = registry.promote(ctx.workspace(), project, version, alias, reason)
     if as_json:
@@ -87,7 +88,7 @@ def promote(
 @click.pass_obj
 def rollback(ctx: Context, project: str, alias: str, reason: str | None, as_json: bool) -> None:
     """Give the alias back to the version that held it before."""
-    from core import registry
+    from mlcycle.models import registry
 
     moved = registry.rollback(ctx.workspace(), project, alias, reason)
     if as_json:
@@ -108,7 +109,7 @@ def model() -> None:
 @click.pass_obj
 def card(ctx: Context, project: str, version: str, out: str | None) -> None:
     """The model card in Markdown (VERSION: number or alias)."""
-    from core import model_card
+    from mlcycle.models import card as model_card
 
     text = model_card.render(ctx.workspace(), project, version)
     if out:
@@ -127,7 +128,7 @@ def card(ctx: Context, project: str, version: str, out: str | None) -> None:
 @click.pass_obj
 def register(ctx: Context, project: str, run_id: str, reason: str | None, as_json: bool) -> None:
     """Register an evaluated run's model as the next version."""
-    from core import registry
+    from mlcycle.models import registry
 
     version = registry.register(ctx.workspace(), project, run_id, reason)
     if as_json:
@@ -143,7 +144,7 @@ def register(ctx: Context, project: str, run_id: str, reason: str | None, as_jso
 @click.pass_obj
 def archive(ctx: Context, project: str, version: str, reason: str | None) -> None:
     """Archive a version that holds no alias."""
-    from core import registry
+    from mlcycle.models import registry
 
     done = registry.archive(ctx.workspace(), project, version, reason)
     click.echo(f"archived version {done.version}")

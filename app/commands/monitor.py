@@ -5,7 +5,7 @@ from typing import Any
 
 import click
 
-from app.output import Context, console, emit_json, json_option, note
+from mlcycle.app.output import Context, console, emit_json, json_option, note
 
 
 @click.command()
@@ -28,8 +28,8 @@ def monitor(ctx: click.Context, project: str, file: str | None, labels: str | No
     Exit code 0 whatever is found (1 with --fail-on-alert when a check alerts), 2 for bad
     input.
     """
-    from core import monitoring
-    from core.errors import InvalidInput
+    from mlcycle.monitor import monitoring
+    from mlcycle.store.errors import InvalidInput
 
     obj: Context = ctx.obj
     if report and not report.lower().endswith((".md", ".markdown", ".html", ".htm")):
@@ -61,8 +61,8 @@ def print_check(result: dict[str, Any]) -> None:
     """A check as a person reads it: the verdict first, then what it rests on."""
     from rich.text import Text
 
-    from app.commands.drift import print_result
-    from core import monitoring
+    from mlcycle.app.commands.drift import print_result
+    from mlcycle.monitor import monitoring
 
     out = console()
     out.print(f"{result['source']}: {result['rows']:,} rows scored by v{result['version']} "
@@ -93,7 +93,7 @@ def _print_history(project: str, checks: list[dict[str, Any]]) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from core import monitoring
+    from mlcycle.monitor import monitoring
 
     if not checks:
         note(f"project {project!r} has no checks yet; run 'mlcycle monitor {project} FILE'")
@@ -134,7 +134,7 @@ def watch(ctx: Context, project: str, folder: str, labels: str | None, once: boo
     """
     import threading
 
-    from core.watch import Outcome, Watcher
+    from mlcycle.monitor.watch import Outcome, Watcher
 
     def report(outcome: Outcome) -> None:
         if as_json:

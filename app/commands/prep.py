@@ -4,12 +4,12 @@ from pathlib import Path
 
 import click
 
-from app.output import Context, console, emit_json, json_option, read_user_file
+from mlcycle.app.output import Context, console, emit_json, json_option, read_user_file
 
 
-def read_recipe(path: str):  # -> core.recipes.Recipe
+def read_recipe(path: str):  # -> mlcycle.prep.recipes.Recipe
     """A recipe file, parsed; errors name the file and line."""
-    from core import recipes
+    from mlcycle.prep import recipes
 
     return recipes.parse(read_user_file(path, "recipe"), Path(path).name)
 
@@ -26,7 +26,7 @@ def read_recipe(path: str):  # -> core.recipes.Recipe
 def prep(ctx: Context, project: str, recipe_file: str | None, data: str | None, strict: bool,
          as_json: bool) -> None:
     """Apply the project's preparation recipe: a new dataset version with lineage."""
-    from core import prep as engine
+    from mlcycle import prep as engine
 
     ws = ctx.workspace()
     recipe = read_recipe(recipe_file) if recipe_file else None

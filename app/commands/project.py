@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from app.output import Context, console, emit_json, json_option
+from mlcycle.app.output import Context, console, emit_json, json_option
 
 
 @click.group()
@@ -32,7 +32,8 @@ def create(
     as_json: bool,
 ) -> None:
     """Create a project card."""
-    from core import metrics, projects
+    from mlcycle import projects
+    from mlcycle.projects import metrics
 
     # Check the card before a workspace is created for it.
     projects.validate_name(name)
@@ -61,7 +62,7 @@ def create(
 @click.pass_obj
 def list_(ctx: Context, as_json: bool) -> None:
     """List projects."""
-    from core import lifecycle
+    from mlcycle.projects import lifecycle
 
     view = lifecycle.overview(ctx.workspace(), activity=0)
     cards, stages = view.projects, view.stages
@@ -92,7 +93,8 @@ def list_(ctx: Context, as_json: bool) -> None:
 @click.pass_obj
 def show(ctx: Context, name: str, as_json: bool) -> None:
     """Show a project card and the lifecycle stages it has reached."""
-    from core import lifecycle, projects
+    from mlcycle import projects
+    from mlcycle.projects import lifecycle
 
     ws = ctx.workspace()
     card = projects.get(ws, name)

@@ -2,24 +2,8 @@ from __future__ import annotations
 
 import click
 
-from app.commands.prep import print_expectations, read_recipe
-from app.output import Context, console, emit_json, json_option
-
-TEMPLATE = """\
-# Preparation recipe for {project}. Steps run in order; see 'mlcycle recipe --help'.
-# ops: drop, rename, cast, filter, deduplicate, impute, clip, parse_dates
-
-[[step]]
-op = "deduplicate"
-
-# [[step]]
-# op = "impute"
-# columns = ["some_column"]
-# strategy = "median"        # mean, median, mode, constant (value = ...)
-
-[expect]
-min_rows = 1
-"""
+from mlcycle.app.commands.prep import print_expectations, read_recipe
+from mlcycle.app.output import Context, console, emit_json, json_option
 
 
 @click.group()
@@ -44,7 +28,8 @@ def recipe() -> None:
 
 
 def _data_schema_check(ws, project: str, parsed, data: str | None):
-    from core import datasets, prep
+    from mlcycle import prep
+    from mlcycle.data import datasets
 
     if data is None and not datasets.list_versions(ws, project):
         return None
@@ -59,7 +44,8 @@ def _data_schema_check(ws, project: str, parsed, data: str | None):
 @click.pass_obj
 def set_(ctx: Context, project: str, file: str, data: str | None, as_json: bool) -> None:
     """Check a recipe file against the project's data, then store it as a new version."""
-    from core import projects, recipes
+    from mlcycle import projects
+    from mlcycle.prep import recipes
 
     ws = ctx.workspace()
     projects.get(ws, project)
@@ -87,7 +73,7 @@ def set_(ctx: Context, project: str, file: str, data: str | None, as_json: bool)
 @click.pass_obj
 def show(ctx: Context, project: str, version: str, as_json: bool) -> None:
     """Print a stored recipe (VERSION: latest, a number or an id)."""
-    from core import recipes
+    from mlcycle.prep import recipes
 
     stored = recipes.get(ctx.workspace(), project, version)
     if as_json:
@@ -105,7 +91,8 @@ def show(ctx: Context, project: str, version: str, as_json: bool) -> None:
 @click.pass_obj
 def history(ctx: Context, project: str, as_json: bool) -> None:
     """Every version of the recipe, newest first, with the versions each one prepared."""
-    from core import prep, recipes
+    from mlcycle import prep
+    from mlcycle.prep import recipes
 
     ws = ctx.workspace()
     versions = recipes.history(ws, project)
@@ -140,7 +127,8 @@ def history(ctx: Context, project: str, as_json: bool) -> None:
 def check(ctx: Context, project: str, file: str | None, data: str | None,
           as_json: bool) -> None:
     """Check a recipe (FILE, or the stored one) against the data without running it."""
-    from core import prep, recipes
+    from mlcycle import prep
+    from mlcycle.prep import recipes
 
     ws = ctx.workspace()
     parsed = read_recipe(file) if file else recipes.get(ws, project).recipe
@@ -160,7 +148,7 @@ def check(ctx: Context, project: str, file: str | None, data: str | None,
 @click.pass_obj
 def lineage(ctx: Context, project: str, version: str, as_json: bool) -> None:
     """Where a dataset version came from: input versions and recipes, back to the source."""
-    from core import prep
+    from mlcycle import prep
 
     chain = prep.lineage(ctx.workspace(), project, version)
     if as_json:
@@ -183,13 +171,15 @@ def lineage(ctx: Context, project: str, version: str, as_json: bool) -> None:
 @click.pass_obj
 def edit(ctx: Context, project: str) -> None:
     """Edit the recipe in $EDITOR; it is checked before it is saved, and reopened if not."""
-    from core import datasets, projects, recipes
-    from core.errors import MlcycleError
+    from mlcycle import projects
+    from mlcycle.data import datasets
+    from mlcycle.prep import recipes
+    from mlcycle.store.errors import MlcycleError
 
     ws = ctx.workspace()
     projects.get(ws, project)
     current = recipes.latest(ws, project)
-    text = current.text if current else TEMPLATE.format(project=project)
+    text = current.text if current else recipes.template(project)
     while True:
         edited = click.edit(text, extension=".toml", require_save=False)
         if edited is None or edited == (current.text if current else None):
@@ -198,7 +188,7 @@ def edit(ctx: Context, project: str) -> None:
         try:
             parsed = recipes.parse(edited, "edited recipe")
             if datasets.list_versions(ws, project):
-                from core import prep
+                from mlcycle import prep
 
                 prep.check(ws, project, parsed)
         except MlcycleError as exc:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from app.output import Context, console, emit_json, json_option
+from mlcycle.app.output import Context, console, emit_json, json_option
 
 
 @click.command()
@@ -26,8 +26,8 @@ def retrain(ctx: Context, project: str, batches: tuple[str, ...], labels: tuple[
             trials: int, promote: bool, as_json: bool) -> None:
     """Retrain the champion on its data plus new labelled batches, and compare the two on
     the same holdout rows."""
-    from core import retraining
-    from core.errors import InvalidInput
+    from mlcycle.monitor import retraining
+    from mlcycle.store.errors import InvalidInput
 
     if labels and len(labels) != len(batches):
         raise InvalidInput(f"{len(batches)} batch(es) but {len(labels)} label file(s); give "

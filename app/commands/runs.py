@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from app.output import Context, console, emit_json, json_option
+from mlcycle.app.output import Context, console, emit_json, json_option
 
 
 class _RunsGroup(click.Group):
@@ -35,7 +35,8 @@ def list_(
     as_json: bool,
 ) -> None:
     """List a project's runs, newest first or sorted by a metric."""
-    from core import projects, tracking
+    from mlcycle import projects
+    from mlcycle.models import tracking
 
     ws = ctx.workspace()
     found = tracking.runs(ws, project, sort=sort_metric, descending=not ascending, limit=limit)
@@ -67,7 +68,7 @@ def list_(
 @click.pass_obj
 def compare(ctx: Context, run_a: str, run_b: str, as_json: bool) -> None:
     """Two runs' parameters and metrics side by side, differences first."""
-    from core import tracking
+    from mlcycle.models import tracking
 
     ws = ctx.workspace()
     result = tracking.compare(tracking.get_run(ws, run_a), tracking.get_run(ws, run_b))
@@ -101,7 +102,7 @@ def run() -> None:
 @click.pass_obj
 def show(ctx: Context, run_id: str, as_json: bool) -> None:
     """A run's parameters, metrics, tags and artifacts."""
-    from core import tracking
+    from mlcycle.models import tracking
 
     record = tracking.get_run(ctx.workspace(), run_id)
     if as_json:
@@ -139,7 +140,7 @@ def show(ctx: Context, run_id: str, as_json: bool) -> None:
 @click.pass_obj
 def reproduce(ctx: Context, run_id: str, as_json: bool) -> None:
     """Train a run's configuration again on the same data and compare every metric."""
-    from core import training
+    from mlcycle.models import training
 
     result = training.reproduce(ctx.workspace(), run_id)
     if as_json:

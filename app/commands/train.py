@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from app.output import Context, console, emit_json, json_option, note
+from mlcycle.app.output import Context, console, emit_json, json_option, note
 
 
 @click.command()
@@ -36,7 +36,7 @@ def train(
     """Search the model catalog; every trial is a tracked run, the best one is registered."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from core import training
+    from mlcycle.models import training
 
     config = training.TrainConfig(
         project,

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import click
 
-from app.output import Context
+from mlcycle.app.output import Context
 
 
 def run_ui(ctx: Context, project: str | None = None) -> None:
     """Open the terminal UI on the context's workspace (created if missing)."""
-    from app.ui import MlcycleApp
+    from mlcycle.app.ui import MlcycleApp
 
     MlcycleApp(ctx.workspace(create=True), project=project).run()
 

@@ -7,7 +7,7 @@ from typing import Any
 from textual import work
 from textual.screen import Screen
 
-from core.errors import MlcycleError
+from mlcycle.store.errors import MlcycleError
 
 
 class ViewScreen(Screen):

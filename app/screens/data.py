@@ -12,11 +12,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
-from app.screens.base import ViewScreen
-from app.widgets.bar_chart import BarChart
-from app.widgets.prep_panels import FeatureSetPanel, RecipePanel
-from app.widgets.signed_bars import SignedBars
-from core.datasets import DatasetVersion
+from mlcycle.app.screens.base import ViewScreen
+from mlcycle.app.widgets.bar_chart import BarChart
+from mlcycle.app.widgets.prep_panels import FeatureSetPanel, RecipePanel
+from mlcycle.app.widgets.signed_bars import SignedBars
+from mlcycle.data.datasets import DatasetVersion
 
 
 @dataclass
@@ -76,7 +76,7 @@ class DataScreen(ViewScreen):
         self.query_one("#column-filter").display = False
 
     def fetch(self) -> DataView | None:
-        from core import datasets
+        from mlcycle.data import datasets
 
         project = self.app.project
         if project is None:
@@ -87,7 +87,8 @@ class DataScreen(ViewScreen):
         chosen = self._version_id if self._version_id in ids else (ids[0] if ids else None)
         if chosen is None:
             return DataView(project, versions, None, [], None)
-        from core import features, prep
+        from mlcycle import prep
+        from mlcycle.prep import features
 
         if chosen not in self._correlations:
             self._correlations[chosen] = features.target_correlations(ws, project, chosen)
@@ -236,9 +237,10 @@ class DataScreen(ViewScreen):
             (data.prep or {}).get("feature_set"))
 
     def action_edit_recipe(self) -> None:
-        from app.commands.recipe import TEMPLATE
-        from app.screens.text_editor import TextEditorScreen
-        from core import datasets, prep, recipes
+        from mlcycle import prep
+        from mlcycle.app.screens.text_editor import TextEditorScreen
+        from mlcycle.data import datasets
+        from mlcycle.prep import recipes
 
         project = self.app.project
         if project is None:
@@ -246,7 +248,7 @@ class DataScreen(ViewScreen):
             return
         ws = self.app.workspace
         current = recipes.latest(ws, project)
-        text = current.text if current else TEMPLATE.format(project=project)
+        text = current.text if current else recipes.template(project)
 
         def save(edited: str) -> str:
             # Checked against the data before it is stored: a bad recipe is never saved.
@@ -261,8 +263,8 @@ class DataScreen(ViewScreen):
                              self._edited)
 
     def action_edit_features(self) -> None:
-        from app.screens.text_editor import TextEditorScreen
-        from core import features
+        from mlcycle.app.screens.text_editor import TextEditorScreen
+        from mlcycle.prep import features
 
         project = self.app.project
         if project is None:
@@ -270,7 +272,7 @@ class DataScreen(ViewScreen):
             return
         ws = self.app.workspace
         current = features.resolve(ws, project)
-        text = current.text if current else FEATURES_TEMPLATE
+        text = current.text if current else features.TEMPLATE
 
         def save(edited: str) -> str:
             fs, created = features.store(ws, project, edited, source="feature set")
@@ -321,23 +323,11 @@ class DataScreen(ViewScreen):
         if not view or not view.version or not view.report:
             self.notify("nothing to export yet", severity="warning")
             return
-        from core.data_report import to_markdown
+        from mlcycle.data.report import to_markdown
 
         path = Path.cwd() / f"{view.project}-{view.version.id}-data.md"
         path.write_text(to_markdown(view.version, view.dictionary, view.report), encoding="utf-8")
         self.notify(f"report written to {path}")
-
-
-FEATURES_TEMPLATE = """\
-name = "base"
-
-# [[derive]]
-# name = "ratio"
-# expr = "a / b"          # safe division; also log, sqrt, year(d), bin(x, 1, 5), length(s)
-
-[select]
-drop = []
-"""
 
 
 def _f(value: Any) -> str:

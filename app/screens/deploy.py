@@ -11,8 +11,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
-from app.screens.base import ViewScreen
-from app.widgets.bar_chart import BarChart
+from mlcycle.app.screens.base import ViewScreen
+from mlcycle.app.widgets.bar_chart import BarChart
 
 
 @dataclass
@@ -42,7 +42,9 @@ class DeployScreen(ViewScreen):
         yield Footer()
 
     def fetch(self) -> Deployment | None:
-        from core import deploy, registry, scoring
+        from mlcycle import deploy
+        from mlcycle.deploy import scoring
+        from mlcycle.models import registry
 
         project = self.app.project
         if project is None:

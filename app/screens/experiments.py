@@ -12,9 +12,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Input, Label, Sparkline, Static
 
-from app.screens.base import ViewScreen
-from app.widgets.bar_chart import BarChart
-from core.tracking import RunRecord
+from mlcycle.app.screens.base import ViewScreen
+from mlcycle.app.widgets.bar_chart import BarChart
+from mlcycle.models.tracking import RunRecord
 
 
 @dataclass
@@ -67,7 +67,8 @@ class ExperimentsScreen(ViewScreen):
         self.query_one("#runs-filter").display = False
 
     def fetch(self) -> Experiments | None:
-        from core import projects, tracking
+        from mlcycle import projects
+        from mlcycle.models import tracking
 
         project = self.app.project
         if project is None:
@@ -87,7 +88,7 @@ class ExperimentsScreen(ViewScreen):
         if not data.runs:
             summary.update(
                 f"{data.project}: no runs yet. Train with 'mlcycle train "
-                f"{data.project}' or log runs with core.tracking."
+                f"{data.project}' or log runs with mlcycle.models.tracking."
             )
         else:
             best = self._best(f"holdout.{data.metric}") or self._best(f"cv.{data.metric}")
@@ -215,7 +216,7 @@ class ExperimentsScreen(ViewScreen):
 
     def _load_history(self, run_id: str) -> None:
         def fetch() -> None:
-            from core import tracking
+            from mlcycle.models import tracking
 
             found = tracking.step_histories(self.app.workspace, run_id)
             if self._data is not None:
@@ -272,7 +273,7 @@ class ExperimentsScreen(ViewScreen):
         if len(self._marked) != 2 or self._data is None:
             self.notify("mark two runs with space first", severity="warning")
             return
-        from core.tracking import compare
+        from mlcycle.models.tracking import compare
 
         runs = {r.id: r for r in self._data.runs}
         result = compare(runs[self._marked[0]], runs[self._marked[1]])

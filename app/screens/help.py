@@ -8,7 +8,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
-from app.views import VIEWS
+from mlcycle.app.views import VIEWS
 
 
 def help_markdown(screen_bindings: list[tuple[str, str]]) -> str:

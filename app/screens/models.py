@@ -13,10 +13,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Label, Markdown, Static
 
-from app.screens.base import ViewScreen
-from app.screens.confirm import ConfirmScreen
-from core.errors import MlcycleError
-from core.registry import ModelVersion
+from mlcycle.app.screens.base import ViewScreen
+from mlcycle.app.screens.confirm import ConfirmScreen
+from mlcycle.models.registry import ModelVersion
+from mlcycle.store.errors import MlcycleError
 
 
 @dataclass
@@ -55,7 +55,8 @@ class ModelsScreen(ViewScreen):
         yield Footer()
 
     def fetch(self) -> Registry | None:
-        from core import projects, registry
+        from mlcycle import projects
+        from mlcycle.models import registry
 
         project = self.app.project
         if project is None:
@@ -116,7 +117,7 @@ class ModelsScreen(ViewScreen):
 
     @work(thread=True, exclusive=True, group="card")
     def _load_card(self, version: int) -> None:
-        from core import model_card
+        from mlcycle.models import card as model_card
 
         if version not in self._cards:
             try:
@@ -164,7 +165,7 @@ class ModelsScreen(ViewScreen):
 
     @work(thread=True, exclusive=True, group="change")
     def _change(self, action: str, version: int | None, reason: str) -> None:
-        from core import registry
+        from mlcycle.models import registry
 
         ws, project = self.app.workspace, self._data.project
         try:

@@ -13,9 +13,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
-from app.screens.base import ViewScreen
-from app.widgets.bar_chart import BarChart
-from core.errors import MlcycleError
+from mlcycle.app.screens.base import ViewScreen
+from mlcycle.app.widgets.bar_chart import BarChart
+from mlcycle.store.errors import MlcycleError
 
 
 @dataclass
@@ -48,7 +48,9 @@ class MonitorScreen(ViewScreen):
         yield Footer()
 
     def fetch(self) -> Monitoring | None:
-        from core import events, monitoring, projects
+        from mlcycle import projects
+        from mlcycle.monitor import monitoring
+        from mlcycle.store import events
 
         project = self.app.project
         if project is None:
@@ -81,7 +83,7 @@ class MonitorScreen(ViewScreen):
                 Text(str(len(c["alerts"])), style="bold red" if c["alerts"] else "green"),
                 key=c["id"])
         self.query_one("#retrains", Static).update(_retrains(data.retrains))
-        from core.monitoring import metric_of
+        from mlcycle.monitor.monitoring import metric_of
 
         figures = [(c["source"].rsplit("/", 1)[-1], *metric_of(c)) for c in data.checks]
         self.query_one("#metric-history", BarChart).plot(
@@ -111,7 +113,7 @@ class MonitorScreen(ViewScreen):
         if self._check is None:
             self.notify("nothing to export yet", severity="warning")
             return
-        from core.monitoring import write_report
+        from mlcycle.monitor.monitoring import write_report
 
         path = Path.cwd() / f"{self.app.project}-check-{self._check['id']}.html"
         try:
@@ -127,7 +129,7 @@ class MonitorScreen(ViewScreen):
 
     @work(thread=True, exclusive=True, group="check")
     def _load_check(self, check_id: str) -> None:
-        from core import monitoring
+        from mlcycle.monitor import monitoring
 
         try:
             check = monitoring.get_check(self.app.workspace, self.app.project, check_id)
@@ -138,7 +140,7 @@ class MonitorScreen(ViewScreen):
 
 
 def _metric(check: dict[str, Any]) -> str:
-    from core.monitoring import metric_of
+    from mlcycle.monitor.monitoring import metric_of
 
     value, estimated = metric_of(check)
     return "–" if value is None else f"{'~' if estimated else ''}{value:.4f}"

@@ -7,10 +7,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
-from app.screens.base import ViewScreen
-from app.widgets.project_card import ProjectCard
-from app.widgets.stage_bar import StageBar
-from core.lifecycle import Overview
+from mlcycle.app.screens.base import ViewScreen
+from mlcycle.app.widgets.project_card import ProjectCard
+from mlcycle.app.widgets.stage_bar import StageBar
+from mlcycle.projects.lifecycle import Overview
 
 EMPTY_HINT = (
     "No projects yet.\n\nDefine one from a shell:\n"
@@ -49,12 +49,12 @@ class ProjectsScreen(ViewScreen):
         self.query_one("#activity", DataTable).add_columns("when", "project", "what", "subject")
 
     def fetch(self) -> Overview:
-        from core.lifecycle import overview
+        from mlcycle.projects.lifecycle import overview
 
         return overview(self.app.workspace)
 
     def show(self, data: Overview) -> None:
-        from core.lifecycle import current_label
+        from mlcycle.projects.lifecycle import current_label
 
         self._overview = data
         table = self.query_one("#projects", DataTable)

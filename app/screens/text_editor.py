@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static, TextArea
 
-from core.errors import MlcycleError
+from mlcycle.store.errors import MlcycleError
 
 
 class TextEditorScreen(ModalScreen[str | None]):

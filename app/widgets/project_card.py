@@ -6,7 +6,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from core.projects import Project
+from mlcycle.projects.card import Project
 
 
 def card_renderable(project: Project) -> Table:

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from app.widgets.bar_chart import bar
+from mlcycle.app.widgets.bar_chart import bar
 
 
 class SignedBars(Widget):

@@ -1,0 +1,366 @@
+"""Data collection (lifecycle stage 2): immutable, content-addressed dataset versions.
+
+``add`` reads a file, folder or glob once, stores it as Parquet inside the workspace and
+profiles it. The version id is derived from a hash of the source bytes, as DVC does, so adding
+the same content again returns the same id and stores nothing. The heavy work (parsing,
+Parquet writing, profiling) happens in a private in-memory DuckDB, outside the workspace lock;
+only the final registration is a short write transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from mlcycle import projects
+from mlcycle.data import columns, quality, sources
+from mlcycle.store import events
+from mlcycle.store.errors import InvalidInput, NotFound
+from mlcycle.store.schema import utcnow
+from mlcycle.store.sql import fetch_one, memory_connection
+from mlcycle.store.workspace import Workspace
+
+ID_LENGTH = 12
+_ID = re.compile(r"^[0-9a-f]{4,40}$")
+_VERSION_FIELDS = (
+    "d.id, pd.project, d.n_rows, d.n_columns, d.size_bytes, d.source_format, pd.source, "
+    "d.created_at, pd.added_at, d.path"
+)
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    """One immutable version of a project's data."""
+
+    id: str
+    project: str
+    n_rows: int
+    n_columns: int
+    size_bytes: int
+    source_format: str
+    source: str
+    created_at: datetime
+    added_at: datetime
+    path: str
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        for key in ("created_at", "added_at"):
+            out[key] = out[key].isoformat(timespec="seconds")
+        return out
+
+
+@dataclass(frozen=True)
+class AddResult:
+    version: DatasetVersion
+    stored: bool  # False when the same content was already in the workspace
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.version.to_dict(), "stored": self.stored}
+
+
+def content_hash(source: sources.Source) -> str:
+    """A hash of the bytes of every file in the source, in path order."""
+    outer = hashlib.blake2b(digest_size=20)
+    outer.update(source.format.encode())
+    for path in source.files:
+        inner = hashlib.blake2b(digest_size=20)
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                inner.update(chunk)
+        outer.update(inner.digest())
+    return outer.hexdigest()
+
+
+def add(
+    ws: Workspace, project: str, spec: str | Path, progress: Progress | None = None
+) -> AddResult:
+    """Store the data at ``spec`` as a version of ``project``'s data (or find it stored)."""
+    import duckdb
+
+    say = progress or (lambda _msg: None)
+    proj = projects.get(ws, project)
+    source = sources.resolve(spec)
+    say(f"hashing {source.label}")
+    digest = content_hash(source)
+    version_id = digest[:ID_LENGTH]
+
+    with ws.read() as con:
+        stored_names = [
+            r[0]
+            for r in con.execute(
+                "SELECT name FROM dataset_columns WHERE dataset_id = ? ORDER BY position",
+                [version_id],
+            ).fetchall()
+        ]
+    if stored_names:
+        _require_target(proj.target, stored_names, source.label)
+        with ws.write() as con:
+            _link(con, project, version_id, source.label)
+        return AddResult(get(ws, project, version_id), stored=False)
+
+    ws.sweep_temp()  # files a killed process left behind
+    con = memory_connection()
+    temp = ws.temp_path(".parquet")
+    try:
+        try:
+            say(f"reading {source.label}")
+            rel = sources.load(con, source)
+            _require_target(proj.target, rel.columns, source.label)
+            say("writing Parquet")
+            try:
+                rel.to_parquet(str(temp), compression="zstd")
+            except duckdb.Error as exc:
+                raise InvalidInput(
+                    f"cannot read {source.label}: {sources._reason(exc)}"
+                ) from None
+        finally:
+            con.close()
+        version = register_parquet(
+            ws,
+            project,
+            temp,
+            version_id=version_id,
+            digest=digest,
+            source_format=source.format,
+            source_label=source.label,
+            progress=say,
+        )
+    finally:
+        temp.unlink(missing_ok=True)
+    return AddResult(version, stored=True)
+
+
+def register_parquet(
+    ws: Workspace,
+    project: str,
+    temp: Path,
+    *,
+    version_id: str,
+    digest: str,
+    source_format: str,
+    source_label: str,
+    progress: Progress | None = None,
+    in_transaction: Callable[[Any], None] | None = None,
+    duplicate_rows: int | None = None,
+) -> DatasetVersion:
+    """Profile a finished Parquet file under ``artifacts/.tmp`` and register it as a version.
+
+    Shared by ``add`` (data from a file) and by stages that derive data (preparation), so a
+    version is registered one way only: the quality report is computed outside the lock, the
+    file is moved into place, then one write transaction inserts the version, its columns, its
+    report and its link to the project. ``in_transaction`` runs inside that same transaction
+    (lineage, events), so a kill leaves either all of it or none. ``duplicate_rows``: see
+    ``quality.compute``.
+    """
+    say = progress or (lambda _msg: None)
+    con = memory_connection()
+    try:
+        con.read_parquet(str(temp)).create_view("stored")
+        say("profiling")
+        report = quality.compute(con, "stored", duplicate_rows)
+    finally:
+        con.close()
+    if report["rows"] == 0:
+        raise InvalidInput(f"{source_label}: has a header but no rows")
+    relpath = f"datasets/{version_id}.parquet"
+    size = temp.stat().st_size
+    ws.commit_file(temp, relpath)
+
+    with ws.write() as wcon:
+        wcon.execute(
+            "INSERT INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [
+                version_id,
+                digest,
+                relpath,
+                report["rows"],
+                report["columns"],
+                size,
+                source_format,
+                utcnow(),
+            ],
+        )
+        wcon.executemany(
+            "INSERT INTO dataset_columns VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [
+                [version_id, i, s["name"], s["dtype"], s["kind"], s["guessed_role"]]
+                for i, s in enumerate(report["column_stats"])
+            ],
+        )
+        wcon.execute(
+            "INSERT INTO quality_reports VALUES (?, ?) ON CONFLICT DO NOTHING",
+            [version_id, json.dumps(report, default=str)],
+        )
+        _link(wcon, project, version_id, source_label)
+        if in_transaction is not None:
+            in_transaction(wcon)
+    return get(ws, project, version_id)
+
+
+def _require_target(target: str, names: list[str], label: str) -> None:
+    if target not in names:
+        shown = ", ".join(names[:12]) + (" …" if len(names) > 12 else "")
+        raise InvalidInput(
+            f"{label}: target column {target!r} is not in the data (columns: {shown})"
+        )
+
+
+def _link(con: Any, project: str, version_id: str, label: str) -> None:
+    if con.execute(
+        "SELECT 1 FROM project_datasets WHERE project = ? AND dataset_id = ?", [project, version_id]
+    ).fetchall():
+        return
+    con.execute(
+        "INSERT INTO project_datasets VALUES (?, ?, ?, ?)", [project, version_id, label, utcnow()]
+    )
+    events.record(con, "data.added", project=project, subject=version_id, detail={"source": label})
+
+
+def list_versions(ws: Workspace, project: str) -> list[DatasetVersion]:
+    """The project's dataset versions, newest first."""
+    projects.get(ws, project)
+    with ws.read() as con:
+        rows = con.execute(
+            f"SELECT {_VERSION_FIELDS} FROM project_datasets pd JOIN datasets d "  # noqa: S608
+            "ON d.id = pd.dataset_id WHERE pd.project = ? ORDER BY pd.added_at DESC",
+            [project],
+        ).fetchall()
+    return [DatasetVersion(*row) for row in rows]
+
+
+def get(ws: Workspace, project: str, ref: str = "latest") -> DatasetVersion:
+    """A version by id, unique id prefix, or ``latest``."""
+    versions = list_versions(ws, project)
+    if not versions:
+        raise NotFound(f"project {project!r} has no data yet; add some with 'mlcycle data add'")
+    if ref == "latest":
+        return versions[0]
+    if not _ID.match(ref):
+        raise InvalidInput(
+            f"{ref!r} is not a dataset version id (hex, at least 4 characters) or 'latest'"
+        )
+    matches = [v for v in versions if v.id.startswith(ref)]
+    if len(matches) > 1:
+        raise InvalidInput(f"{ref!r} matches several versions: {', '.join(v.id for v in matches)}")
+    if not matches:
+        raise NotFound(f"project {project!r} has no dataset version {ref!r}")
+    return matches[0]
+
+
+def data_path(ws: Workspace, version: DatasetVersion) -> Path:
+    """The stored Parquet of a version."""
+    path = ws.artifact_path(version.path)
+    if not path.exists():
+        raise NotFound(f"the stored data of version {version.id} is missing from {path}")
+    return path
+
+
+def dictionary(ws: Workspace, project: str, ref: str = "latest") -> list[dict[str, Any]]:
+    """Column, type, kind, role and description of each column of a version."""
+    proj = projects.get(ws, project)
+    version = get(ws, project, ref)
+    with ws.read() as con:
+        rows = con.execute(
+            "SELECT c.name, c.dtype, c.kind, c.guessed_role, n.role, n.description "
+            "FROM dataset_columns c LEFT JOIN column_notes n "
+            "ON n.project = ? AND n.column_name = c.name "
+            "WHERE c.dataset_id = ? ORDER BY c.position",
+            [project, version.id],
+        ).fetchall()
+    out = []
+    for name, dtype, kind, guessed, role, description in rows:
+        chosen = role or ("target" if name == proj.target else guessed)
+        out.append(
+            {
+                "name": name,
+                "dtype": dtype,
+                "kind": kind,
+                "role": chosen,
+                "description": description or "",
+            }
+        )
+    return out
+
+
+def quality_report(ws: Workspace, project: str, ref: str = "latest") -> dict[str, Any]:
+    """The stored quality report of a version, with a section on the project's target."""
+
+    proj = projects.get(ws, project)
+    version = get(ws, project, ref)
+    with ws.read() as con:
+        row = fetch_one(
+            con, "SELECT report FROM quality_reports WHERE dataset_id = ?", [version.id]
+        )
+    if row is None:
+        raise NotFound(f"version {version.id} has no quality report")
+    report = json.loads(row[0])
+    stats = {s["name"]: s for s in report["column_stats"]}
+    target: dict[str, Any] = {"name": proj.target, "present": proj.target in stats}
+    if target["present"]:
+        s = stats[proj.target]
+        target["missing_share"] = s["missing_share"]
+        if proj.task == "classification":
+            with memory_connection() as mem:
+                mem.read_parquet(str(data_path(ws, version))).create_view("stored")
+                target["classes"] = quality.class_balance(mem, "stored", proj.target)
+        else:
+            target["distribution"] = {
+                k: s.get(k) for k in ("min", "max", "mean", "std", "quantiles")
+            }
+    report["target"] = target
+    return report
+
+
+def _known_column(ws: Workspace, project: str, column: str) -> None:
+    with ws.read() as con:
+        found = con.execute(
+            "SELECT 1 FROM dataset_columns c "
+            "JOIN project_datasets pd ON pd.dataset_id = c.dataset_id "
+            "WHERE pd.project = ? AND c.name = ? LIMIT 1",
+            [project, column],
+        ).fetchall()
+    if not found:
+        raise NotFound(f"no column {column!r} in any dataset version of project {project!r}")
+
+
+def describe_column(ws: Workspace, project: str, column: str, text: str) -> None:
+    """Set the dictionary description of a column; it carries across versions."""
+    projects.get(ws, project)
+    _known_column(ws, project, column)
+    _set_note(ws, project, column, "description", text)
+
+
+def set_role(ws: Workspace, project: str, column: str, role: str) -> None:
+    """Override the guessed role of a column (feature, identifier, ignored)."""
+    proj = projects.get(ws, project)
+    if role not in columns.ROLES or role == "target":
+        allowed = ", ".join(r for r in columns.ROLES if r != "target")
+        raise InvalidInput(
+            f"role {role!r} is not one of: {allowed} (the target is set on the project)"
+        )
+    if column == proj.target:
+        raise InvalidInput(f"{column!r} is the project's target; its role cannot change")
+    _known_column(ws, project, column)
+    _set_note(ws, project, column, "role", role)
+
+
+def _set_note(ws: Workspace, project: str, column: str, field: str, value: str) -> None:
+    assert field in ("role", "description")
+    with ws.write() as con:
+        con.execute(
+            f"INSERT INTO column_notes (project, column_name, {field}) VALUES (?, ?, ?) "  # noqa: S608
+            f"ON CONFLICT (project, column_name) DO UPDATE SET {field} = excluded.{field}",
+            [project, column, value],
+        )
+        events.record(
+            con, f"data.column_{field}", project=project, subject=column, detail={field: value}
+        )

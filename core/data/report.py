@@ -1,0 +1,82 @@
+"""A dataset version's dictionary and quality report as a Markdown document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlcycle.data.datasets import DatasetVersion
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _cell(text: Any) -> str:
+    return _fmt(text).replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(
+    version: DatasetVersion, dictionary: list[dict[str, Any]], report: dict[str, Any]
+) -> str:
+    """The data dictionary and quality report of one version."""
+    lines = [
+        f"# Dataset version {version.id} of {version.project}",
+        "",
+        f"- Source: {version.source} ({version.source_format})",
+        f"- Stored: {version.created_at:%Y-%m-%d %H:%M} UTC, "
+        f"{version.size_bytes:,} bytes of Parquet",
+        f"- Rows: {report['rows']:,}; columns: {report['columns']}; "
+        f"duplicate rows: {report['duplicate_rows']:,}",
+    ]
+    if report["constant_columns"]:
+        lines.append(f"- Constant columns: {', '.join(report['constant_columns'])}")
+    lines += [
+        "",
+        "## Data dictionary",
+        "",
+        "| column | type | kind | role | description |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {_cell(c['name'])} | {c['dtype']} | {c['kind']} | {c['role']} "
+        f"| {_cell(c['description'])} |"
+        for c in dictionary
+    ]
+    lines += [
+        "",
+        "## Quality",
+        "",
+        "| column | missing | distinct | min | mean | std | p50 | max | top values |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s in report["column_stats"]:
+        top = ", ".join(f"{_cell(t['value'])} ({t['count']:,})" for t in s.get("top", [])[:5])
+        lines.append(
+            f"| {_cell(s['name'])} | {s['missing_share']:.1%} | {s['distinct']:,} | "
+            f"{_cell(s.get('min'))} | {_cell(s.get('mean'))} | {_cell(s.get('std'))} | "
+            f"{_cell((s.get('quantiles') or {}).get('p50'))} | {_cell(s.get('max'))} | {top} |"
+        )
+    target = report.get("target")
+    if target:
+        lines += ["", f"## Target: {target['name']}", ""]
+        if not target["present"]:
+            lines.append("The target column is not in this version.")
+        else:
+            lines.append(f"Missing: {target['missing_share']:.1%}")
+            if "classes" in target:
+                lines += ["", "| class | rows | share |", "|---|---|---|"]
+                lines += [
+                    f"| {_cell(c['value'])} | {c['count']:,} | {c['share']:.1%} |"
+                    for c in target["classes"]
+                ]
+            else:
+                d = target["distribution"]
+                lines.append(
+                    f"min {_fmt(d['min'])}, mean {_fmt(d['mean'])}, std {_fmt(d['std'])}, "
+                    f"max {_fmt(d['max'])}"
+                )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,29 @@
+"""Deployment (lifecycle stage 7): ONNX export and bundles, scoring, the local server."""
+
+from mlcycle.deploy.bundle import (
+    BUNDLE_FILES,
+    MANIFEST,
+    build,
+    export,
+    exports,
+    get_export,
+    identifier_of,
+    onnx_bytes,
+    signature_of,
+    training_data,
+    verify,
+)
+
+__all__ = [
+    "BUNDLE_FILES",
+    "MANIFEST",
+    "build",
+    "export",
+    "exports",
+    "get_export",
+    "identifier_of",
+    "onnx_bytes",
+    "signature_of",
+    "training_data",
+    "verify",
+]

@@ -1,0 +1,472 @@
+"""Deployment (lifecycle stage 7): a registered pipeline as one ONNX graph, proven and bundled.
+
+Export converts the whole pipeline (imputation, scaling, one-hot encoding and the estimator)
+with skl2onnx, then proves parity before anything is written: the graph and the scikit-learn
+pipeline score the version's stored holdout, and the predicted labels must be identical and
+the probabilities (or regression values) within the float32 tolerance below. The figures are
+stored with the export in the workspace (``onnx_exports``) and shown wherever the version is.
+
+Why these tolerances: the model inputs are float32 already (``mlcycle.models.model_input``), so tree
+splits compare the same numbers in both runtimes; what differs is the arithmetic after them.
+onnxruntime sums tree leaves and linear terms in float32 where scikit-learn uses float64, which
+leaves a few float32 ulps per operation: about 1e-7 relative per term, so ~1e-5 on sums of
+hundreds of trees. Probabilities must agree within ``PROBA_TOL`` (absolute); regression values
+within ``VALUE_RTOL`` of the value's magnitude (at least 1, so values near zero are judged
+absolutely), which is float32's precision with room for those sums.
+
+A bundle is a folder holding exactly ``model.onnx``, ``signature.json``, ``metadata.json``,
+``README.md`` and ``manifest.json`` (sha256 of the other four). It is written to a temporary
+sibling folder and renamed into place, so a reader never sees half a bundle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlcycle.data import datasets
+from mlcycle.deploy import onnx_export
+from mlcycle.models import evaluation, model_input, registry, tracking
+from mlcycle.store import events
+from mlcycle.store.errors import InvalidInput, NotFound
+from mlcycle.store.schema import utcnow
+from mlcycle.store.sql import fetch_one
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from mlcycle.store.workspace import Workspace
+
+PROBA_TOL = 1e-4
+VALUE_RTOL = 1e-4
+BUNDLE_FILES = ("model.onnx", "signature.json", "metadata.json", "README.md")
+MANIFEST = "manifest.json"
+SMOKE_ROWS = 5
+
+
+@dataclass
+class Export:
+    """A version's parity-checked ONNX graph, stored in the workspace."""
+
+    project: str
+    version: int
+    path: str
+    sha256: str
+    size_bytes: int
+    seconds: float
+    parity: dict[str, Any]
+    created_at: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "version": self.version,
+            "sha256": self.sha256,
+            "size_bytes": self.size_bytes,
+            "export_seconds": round(self.seconds, 3),
+            "parity": self.parity,
+            "created_at": self.created_at.isoformat(timespec="seconds"),
+        }
+
+
+# -- what a version was trained on --------------------------------------------------------
+
+
+def signature_of(ws: Workspace, version: registry.ModelVersion) -> model_input.Signature:
+    run = tracking.get_run(ws, version.run_id)
+    path = tracking.artifact_path(ws, run, "signature.json")  # hash-checked
+    return model_input.Signature.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+def training_data(ws: Workspace, version: registry.ModelVersion,
+                   signature: model_input.Signature) -> tuple[Any, Any, Any, Any]:
+    """The raw rows the version was trained on (target present), their target and holdout."""
+    import polars as pl
+
+    dataset_id = version.summary.get("lineage", {}).get("dataset")
+    if not dataset_id:
+        raise InvalidInput(f"version {version.version} records no dataset; cannot prove parity")
+    data = datasets.get(ws, version.project, dataset_id)
+    raw = pl.read_parquet(datasets.data_path(ws, data))
+    raw = raw.filter(pl.col(signature.target).is_not_null())
+    y = model_input.target_values(raw, signature)
+    mask = evaluation.holdout_mask(ws, data, signature.target, y, signature.task)
+    return data, raw, y, mask
+
+
+def identifier_of(ws: Workspace, version: registry.ModelVersion) -> str | None:
+    """The identifier column of the version's training data (the data dictionary's role)."""
+    dataset_id = version.summary.get("lineage", {}).get("dataset")
+    if not dataset_id:
+        return None
+    dictionary = datasets.dictionary(ws, version.project, dataset_id)
+    return next((c["name"] for c in dictionary if c["role"] == "identifier"), None)
+
+
+# -- export and parity --------------------------------------------------------------------
+
+
+def outputs(signature: model_input.Signature) -> list[str]:
+    """The graph's output names: labels and probabilities, or predicted values."""
+    return ["label", "probabilities"] if signature.task == "classification" else ["variable"]
+
+
+def parity(pipeline: Any, session: Any, inputs: pl.DataFrame,
+           signature: model_input.Signature) -> dict[str, Any]:
+    """How closely the ONNX graph reproduces the pipeline on ``inputs``."""
+    import numpy as np
+
+    got = onnx_export.run(session, inputs, signature)
+    out: dict[str, Any] = {"rows": inputs.height}
+    if signature.task == "classification":
+        labels = pipeline.predict(inputs)
+        proba = pipeline.predict_proba(inputs)
+        mismatched = int(np.sum(np.asarray(got[0]).astype(str) != labels.astype(str)))
+        diff = float(np.max(np.abs(got[1] - proba))) if inputs.height else 0.0
+        out.update(
+            label_mismatches=mismatched,
+            max_abs_proba_diff=diff,
+            tolerance=PROBA_TOL,
+            passed=mismatched == 0 and diff <= PROBA_TOL,
+        )
+    else:
+        values = pipeline.predict(inputs)
+        onnx_values = np.asarray(got[0], dtype=np.float64).ravel()
+        diff = np.abs(onnx_values - values)
+        scale = np.maximum(1.0, np.abs(values))
+        rel = float(np.max(diff / scale)) if inputs.height else 0.0
+        out.update(
+            max_abs_diff=float(np.max(diff)) if inputs.height else 0.0,
+            max_rel_diff=rel,
+            tolerance=VALUE_RTOL,
+            passed=rel <= VALUE_RTOL,
+        )
+    return out
+
+
+def _parity_failure(figures: dict[str, Any], version: int) -> str:
+    if "label_mismatches" in figures:
+        return (
+            f"export of version {version} refused: the ONNX graph differs from the pipeline on "
+            f"the holdout: {figures['label_mismatches']} of {figures['rows']} labels differ, "
+            f"probabilities by up to {figures['max_abs_proba_diff']:.3g} "
+            f"(allowed {PROBA_TOL:g})"
+        )
+    return (
+        f"export of version {version} refused: the ONNX graph's values differ from the "
+        f"pipeline's by up to {figures['max_rel_diff']:.3g} relative "
+        f"({figures['max_abs_diff']:.3g} absolute; allowed {VALUE_RTOL:g} relative) on the holdout"
+    )
+
+
+def get_export(ws: Workspace, project: str, version: int) -> Export | None:
+    with ws.read() as con:
+        row = fetch_one(
+            con,
+            "SELECT project, version, path, sha256, size_bytes, seconds, parity, created_at "
+            "FROM onnx_exports WHERE project = ? AND version = ?",
+            [project, version],
+        )
+    if row is None:
+        return None
+    return Export(*row[:6], json.loads(row[6]), row[7])
+
+
+def exports(ws: Workspace, project: str) -> list[Export]:
+    """Every exported version of the project, newest version first."""
+    with ws.read() as con:
+        rows = con.execute(
+            "SELECT project, version, path, sha256, size_bytes, seconds, parity, created_at "
+            "FROM onnx_exports WHERE project = ? ORDER BY version DESC",
+            [project],
+        ).fetchall()
+    return [Export(*r[:6], json.loads(r[6]), r[7]) for r in rows]
+
+
+def build(ws: Workspace, project: str, ref: str = registry.CHAMPION) -> Export:
+    """The version's ONNX graph, converted and parity-checked once, then reused.
+
+    Raises ``InvalidInput`` saying by how much when parity fails; nothing is stored then.
+    """
+    version = registry.get(ws, project, ref)
+    found = get_export(ws, project, version.version)
+    if found is not None:
+        return found
+    _, pipeline = registry.load(ws, project, str(version.version))
+    signature = signature_of(ws, version)
+    started = time.perf_counter()
+    try:
+        model = onnx_export.to_onnx(pipeline, signature)
+    except Exception as exc:  # skl2onnx raises many types; the user needs one line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InvalidInput(f"cannot convert version {version.version} to ONNX: {first}") from None
+    seconds = time.perf_counter() - started
+    _, raw, _, mask = training_data(ws, version, signature)
+    holdout = model_input.frame(raw.filter(mask), signature)
+    figures = parity(pipeline, onnx_export.session(model), holdout, signature)
+    if not figures["passed"]:
+        raise InvalidInput(_parity_failure(figures, version.version))
+    sha = hashlib.sha256(model).hexdigest()
+    relpath = f"onnx/{sha}.onnx"
+    temp = ws.temp_path(".onnx")
+    temp.write_bytes(model)
+    ws.commit_file(temp, relpath)
+    with ws.write() as con:
+        con.execute(
+            "INSERT INTO onnx_exports VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [project, version.version, relpath, sha, len(model), seconds,
+             json.dumps(figures), utcnow()],
+        )
+        events.record(con, "deploy.converted", project=project, subject=f"v{version.version}",
+                      detail={"parity": figures, "size_bytes": len(model)})
+    stored = get_export(ws, project, version.version)
+    assert stored is not None
+    return stored
+
+
+def onnx_bytes(ws: Workspace, export: Export) -> bytes:
+    """The stored graph, after checking it is the one that passed parity."""
+    return ws.verified_bytes(export.path, export.sha256,
+                             f"the ONNX file of version {export.version}")
+
+
+# -- the bundle ---------------------------------------------------------------------------
+
+
+def bundle_signature(signature: model_input.Signature) -> dict[str, Any]:
+    """What a scorer outside mlcycle needs: inputs with types and categories, outputs."""
+    return {
+        "inputs": [
+            {"name": c, "type": "float32", "shape": [None, 1]} for c in signature.numeric
+        ] + [
+            {"name": c, "type": "string", "shape": [None, 1],
+             "categories": signature.categories.get(c, []),
+             "missing": model_input.MISSING_CATEGORY}
+            for c in signature.categorical
+        ],
+        "outputs": outputs(signature),
+        "task": signature.task,
+        "target": signature.target,
+        "classes": signature.classes,
+        "unseen_categories": "ignored (all one-hot columns zero), as in training",
+        "feature_set": signature.feature_set,
+        "model_input": signature.to_dict(),
+    }
+
+
+_README = """# {project} v{version} — ONNX bundle
+
+Model `{model}` for the {task} of `{target}`, exported by mlcycle on {created}.
+Files: `model.onnx` (the whole pipeline, preprocessing included), `signature.json` (inputs,
+types, allowed categories, outputs), `metadata.json` (metrics, lineage, parity, the reference
+profile for drift monitoring), `manifest.json` (sha256 of each file).
+
+One graph input per column: `float32` for numbers (booleans as 0/1, missing as NaN), `string`
+for categories (missing as ""; unseen categories are ignored as in training), shape [n, 1].
+{feature_note}
+Score it with onnxruntime alone:
+
+```python
+import json, numpy as np, onnxruntime as ort
+sig = json.load(open("signature.json"))
+sess = ort.InferenceSession("model.onnx", providers=["CPUExecutionProvider"])
+rows = {example}
+feeds = {{i["name"]: np.array([[r[i["name"]]] for r in rows],
+         dtype=np.float32 if i["type"] == "float32" else object) for i in sig["inputs"]}}
+out = sess.run(None, feeds)
+print(dict(zip(sig["outputs"], (o.tolist() for o in out))))
+```
+
+Parity with the scikit-learn pipeline on the holdout ({rows} rows): {parity}.
+"""
+
+
+def _parity_text(figures: dict[str, Any]) -> str:
+    if "label_mismatches" in figures:
+        return (f"{figures['label_mismatches']} labels differ, probabilities within "
+                f"{figures['max_abs_proba_diff']:.2g}")
+    return f"values within {figures['max_rel_diff']:.2g} relative"
+
+
+def export(ws: Workspace, project: str, ref: str, out: str | Path,
+           force: bool = False) -> dict[str, Any]:
+    """Write the bundle of a version to ``out`` (a new or empty folder, or ``force``)."""
+    import polars as pl
+
+    from mlcycle import drift
+
+    target_dir = Path(out).expanduser().resolve()
+    if target_dir.exists() and not target_dir.is_dir():
+        raise InvalidInput(f"{out} is a file; give a folder for the bundle")
+    if target_dir.exists() and any(target_dir.iterdir()) and not force:
+        raise InvalidInput(f"{out} is not empty; pass --force to replace it")
+    version = registry.get(ws, project, ref)
+    started = time.perf_counter()
+    exported = build(ws, project, str(version.version))
+    model = onnx_bytes(ws, exported)
+    signature = signature_of(ws, version)
+    _, raw, _, mask = training_data(ws, version, signature)
+    train_inputs = model_input.frame(raw.filter(~mask), signature)
+    reference = drift.profile(train_inputs)
+    smoke_inputs = model_input.frame(raw.filter(mask).head(SMOKE_ROWS), signature)
+    smoke_out = onnx_export.run(onnx_export.session(model), smoke_inputs, signature)
+    example = smoke_inputs.head(2).with_columns(pl.col(c).fill_nan(None)
+                                                for c in signature.numeric).to_dicts()
+    metadata = {
+        "project": project,
+        "version": version.version,
+        "model": version.summary.get("model"),
+        "aliases": version.aliases,
+        "metrics": version.summary.get("metrics", {}),
+        "params": version.summary.get("params", {}),
+        "lineage": version.summary.get("lineage", {}),
+        "model_sha256": version.sha256,
+        "parity": exported.parity,
+        "onnx_opset": onnx_export.OPSET,
+        "exported_at": exported.created_at.isoformat(timespec="seconds"),
+        "reference_profile": reference.to_dict(),
+        "smoke_test": {
+            "inputs": smoke_inputs.with_columns(pl.col(c).fill_nan(None)
+                                                for c in signature.numeric).to_dicts(),
+            "outputs": [o.tolist() for o in smoke_out],
+        },
+    }
+    feature_note = (
+        f"\nThe model's inputs are computed from raw rows by feature set "
+        f"`{signature.feature_set.get('name')}` (see `signature.json`, `feature_set`); "
+        "`mlcycle predict` applies it, a plain onnxruntime caller must compute those columns.\n"
+        if signature.feature_set else ""
+    )
+    readme = _README.format(
+        project=project, version=version.version, model=metadata["model"], task=signature.task,
+        target=signature.target, created=metadata["exported_at"], feature_note=feature_note,
+        example=json.dumps([{k: (float("nan") if v is None else round(v, 6))
+                             if k in signature.numeric else v for k, v in r.items()}
+                            for r in example]).replace("NaN", "float('nan')"),
+        rows=exported.parity["rows"], parity=_parity_text(exported.parity),
+    )
+    contents = {
+        "model.onnx": model,
+        "signature.json": _json_bytes(bundle_signature(signature)),
+        "metadata.json": _json_bytes(metadata),
+        "README.md": readme.encode("utf-8"),
+    }
+    manifest = {name: hashlib.sha256(data).hexdigest() for name, data in contents.items()}
+    temp = target_dir.parent / f".{target_dir.name}.{uuid.uuid4().hex[:8]}.tmp"
+    temp.mkdir(parents=True)
+    try:
+        for name, data in {**contents, MANIFEST: _json_bytes(manifest)}.items():
+            with open(temp / name, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        if target_dir.exists():
+            old = target_dir.parent / f".{target_dir.name}.{uuid.uuid4().hex[:8]}.old"
+            os.replace(target_dir, old)
+            os.replace(temp, target_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(temp, target_dir)
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+    with ws.write() as con:
+        events.record(con, "deploy.exported", project=project, subject=f"v{version.version}",
+                      detail={"out": str(target_dir), "sha256": exported.sha256})
+    return {
+        **exported.to_dict(),
+        "out": str(target_dir),
+        "files": manifest,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def _json_bytes(obj: Any) -> bytes:
+    # Sorted keys and no timestamps beyond the stored export time: the same version always
+    # gives the same bytes, so a bundle's hashes say whether anything changed.
+    return (json.dumps(obj, indent=2, sort_keys=True, default=str, allow_nan=False) + "\n"
+            ).encode("utf-8")
+
+
+# -- verification -------------------------------------------------------------------------
+
+# Run in a fresh interpreter with onnxruntime and numpy only, as a deployment target would.
+_SMOKE = """
+import json, sys
+import numpy as np
+import onnxruntime as ort
+folder = sys.argv[1]
+sig = json.load(open(folder + "/signature.json"))
+meta = json.load(open(folder + "/metadata.json"))
+smoke = meta["smoke_test"]
+sess = ort.InferenceSession(folder + "/model.onnx", providers=["CPUExecutionProvider"])
+rows = smoke["inputs"]
+feeds = {}
+for i in sig["inputs"]:
+    if i["type"] == "float32":
+        vals = [np.nan if r[i["name"]] is None else r[i["name"]] for r in rows]
+        feeds[i["name"]] = np.array(vals, dtype=np.float32).reshape(-1, 1)
+    else:
+        feeds[i["name"]] = np.array([r[i["name"]] for r in rows], dtype=object).reshape(-1, 1)
+out = sess.run(None, feeds)
+worst = 0.0
+for got, want in zip(out, smoke["outputs"]):
+    got = np.asarray(got)
+    if got.dtype.kind in "OUS":
+        if [str(v) for v in got.ravel()] != [str(v) for v in np.asarray(want).ravel()]:
+            print(json.dumps({"ok": False, "why": "labels differ"})); sys.exit(1)
+    else:
+        worst = max(worst, float(np.max(np.abs(got.astype(float) - np.asarray(want, float)))))
+print(json.dumps({"ok": worst <= 1e-5, "rows": len(rows), "max_diff": worst}))
+"""
+
+
+def verify(folder: str | Path) -> dict[str, Any]:
+    """Re-check a bundle's hashes, then score its smoke rows in a fresh process."""
+    path = Path(folder).expanduser()
+    if not path.is_dir():
+        raise NotFound(f"no bundle folder {folder}")
+    manifest_path = path / MANIFEST
+    if not manifest_path.exists():
+        raise InvalidInput(f"{folder} has no {MANIFEST}; it is not an mlcycle bundle")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except ValueError:
+        raise InvalidInput(f"{manifest_path} is not valid JSON") from None
+    problems = []
+    for name in BUNDLE_FILES:
+        file = path / name
+        if not file.exists():
+            problems.append(f"{name} is missing")
+        elif hashlib.sha256(file.read_bytes()).hexdigest() != manifest.get(name):
+            problems.append(f"{name} does not match its hash")
+    extra = sorted(p.name for p in path.iterdir() if p.name not in (*BUNDLE_FILES, MANIFEST))
+    if problems:
+        raise InvalidInput(f"bundle {folder} fails verification: {'; '.join(problems)}")
+    proc = subprocess.run(
+        [sys.executable, "-I", "-c", _SMOKE, str(path.resolve())],
+        capture_output=True, text=True, timeout=120,
+    )
+    if proc.returncode != 0 and not proc.stdout.strip():
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise InvalidInput(f"bundle {folder}: the smoke test failed: {last}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    if not result.get("ok"):
+        raise InvalidInput(f"bundle {folder}: the smoke test failed: {result}")
+    meta = json.loads((path / "metadata.json").read_text(encoding="utf-8"))
+    return {
+        "folder": str(path.resolve()),
+        "project": meta.get("project"),
+        "version": meta.get("version"),
+        "hashes": "ok",
+        "smoke_test": result,
+        "extra_files": extra,
+    }

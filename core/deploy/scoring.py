@@ -1,0 +1,615 @@
+"""Scoring (lifecycle stage 7): batch predictions with onnxruntime, logged for monitoring.
+
+Every scoring path is the same: raw rows are checked against the model's signature (a missing
+column names itself, extra columns are noted once, text in a numeric column is cast when it
+reads as a number and refused with the row otherwise), ``model_input.frame`` applies the
+feature set and types the columns, and the version's parity-checked ONNX graph scores them.
+Files are read in batches (polars' streaming engine), and output is written batch by batch,
+so a million-row file needs memory for one batch, not for the file.
+
+Each run is logged in ``scoring_runs``: version, rows, time and a summary of the predictions
+(class shares and mean probabilities, or quantiles). When a challenger shadows the champion,
+both score every row, the champion's predictions are returned, and the pairs are kept per row
+(keyed by the identifier column, or a hash of the model inputs) so that ``compare`` can judge
+both on the same rows once labels arrive.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlcycle import deploy, projects
+from mlcycle.deploy import onnx_export
+from mlcycle.models import evaluation, model_input, registry
+from mlcycle.store import events
+from mlcycle.store.errors import InvalidInput, NotFound
+from mlcycle.store.schema import utcnow
+
+if TYPE_CHECKING:
+    import numpy as np
+    import polars as pl
+
+    from mlcycle.store.workspace import Workspace
+
+BATCH_ROWS = 100_000
+SAMPLE_CAP = 100_000  # predictions kept for quantiles; thinned by halves beyond this
+CHALLENGER = "challenger"
+ROW_HASH = "row_hash"
+Note = Callable[[str], None]
+
+
+@dataclass
+class Scorer:
+    """One model version ready to score: its signature and onnxruntime session."""
+
+    version: registry.ModelVersion
+    signature: model_input.Signature
+    session: Any
+    identifier: str | None
+
+    def predict(self, inputs: pl.DataFrame) -> dict[str, np.ndarray]:
+        """``label`` and ``proba`` (rows × classes), or ``value``, for model inputs."""
+        import numpy as np
+
+        out = onnx_export.run(self.session, inputs, self.signature)
+        if self.signature.task == "classification":
+            return {"label": np.asarray(out[0]).astype(str), "proba": np.asarray(out[1])}
+        return {"value": np.asarray(out[0], dtype=np.float64).ravel()}
+
+
+def scorer(ws: Workspace, project: str, ref: str = registry.CHAMPION) -> Scorer:
+    """A scorer for a version; exports it first (with the parity check) if needed."""
+    version = registry.get(ws, project, ref)
+    export = deploy.build(ws, project, str(version.version))
+    session = onnx_export.session(deploy.onnx_bytes(ws, export))
+    return Scorer(version, deploy.signature_of(ws, version), session,
+                  deploy.identifier_of(ws, version))
+
+
+def shadow_of(ws: Workspace, project: str, main: registry.ModelVersion) -> Scorer | None:
+    """The challenger, when one is named and it is not the version already scoring."""
+    try:
+        challenger = registry.get(ws, project, CHALLENGER)
+    except NotFound:
+        return None
+    if challenger.version == main.version:
+        return None
+    return scorer(ws, project, str(challenger.version))
+
+
+# -- checking input -----------------------------------------------------------------------
+
+
+def check_input(raw: pl.DataFrame, signature: model_input.Signature) -> pl.DataFrame:
+    """Cast the signature's columns that arrive as text; refuse values that are not numbers."""
+    import polars as pl
+
+    casts = []
+    for name in signature.numeric:
+        if name not in raw.columns:
+            continue
+        dtype = raw.schema[name]
+        if dtype in (pl.Boolean, pl.Null) or dtype.is_numeric():  # Null: all missing
+            continue
+        if dtype != pl.Utf8:
+            raise InvalidInput(f"column {name!r} must be numeric; it holds {dtype} values")
+        text = pl.col(name).str.strip_chars()
+        lowered = text.str.to_lowercase()
+        normalised = (
+            pl.when(lowered == "true").then(pl.lit("1"))
+            .when(lowered == "false").then(pl.lit("0"))
+            .when(text == "").then(None)
+            .otherwise(text)
+        )
+        cast = normalised.cast(pl.Float64, strict=False)
+        bad = raw.select((normalised.is_not_null() & cast.is_null()).arg_true().first()).item()
+        if bad is not None:
+            raise InvalidInput(
+                f"column {name!r} must be numeric, but row {bad + 1} of the batch holds "
+                f"{raw[name][bad]!r}"
+            )
+        casts.append(cast.alias(name))
+    for name in signature.categorical:
+        if name in raw.columns and raw.schema[name] != pl.Utf8:
+            casts.append(pl.col(name).cast(pl.Utf8))
+    return raw.with_columns(casts) if casts else raw
+
+
+def model_frame(raw: pl.DataFrame, signature: model_input.Signature) -> pl.DataFrame:
+    """Raw rows to model inputs: checked, then ``model_input.frame`` (the one shared path)."""
+    import polars as pl
+
+    try:
+        return model_input.frame(check_input(raw, signature), signature)
+    except pl.exceptions.PolarsError as exc:
+        raise InvalidInput(f"cannot prepare the input rows: {_first(exc)}") from None
+
+
+def input_notes(columns: list[str], signature: model_input.Signature,
+                identifier: str | None) -> list[str]:
+    """What to tell the user once about the columns of their file."""
+    used = set(signature.inputs) | {signature.target}
+    if signature.feature_set:
+        used |= set(_feature_inputs(signature))
+    extra = [c for c in columns if c not in used and c != identifier]
+    if not extra:
+        return []
+    shown = ", ".join(extra[:8]) + (f" and {len(extra) - 8} more" if len(extra) > 8 else "")
+    return [f"note: ignoring {len(extra)} column(s) the model does not use: {shown}"]
+
+
+def _feature_inputs(signature: model_input.Signature) -> list[str]:
+    """Names the feature set's expressions mention: raw columns it reads."""
+    import re
+
+    derived = (signature.feature_set or {}).get("derived", [])
+    return [w for d in derived for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", d["expr"])]
+
+
+def unseen_categories(inputs: pl.DataFrame, signature: model_input.Signature) -> dict[str, int]:
+    """Rows per column whose category the model never saw (scored as in training: ignored)."""
+    import polars as pl
+
+    out = {}
+    for name in signature.categorical:
+        known = signature.categories.get(name, [])
+        count = inputs.select(
+            (~pl.col(name).is_in(known) & (pl.col(name) != model_input.MISSING_CATEGORY)).sum()
+        ).item()
+        if count:
+            out[name] = int(count)
+    return out
+
+
+# -- predictions and their summary --------------------------------------------------------
+
+
+def prediction_frame(pred: dict[str, np.ndarray], signature: model_input.Signature,
+                     prefix: str = "") -> pl.DataFrame:
+    import polars as pl
+
+    if signature.task == "classification":
+        cols = {f"{prefix}prediction": pred["label"]}
+        for i, cls in enumerate(signature.classes):
+            cols[f"{prefix}probability_{cls}"] = pred["proba"][:, i].astype("float64")
+        return pl.DataFrame(cols)
+    return pl.DataFrame({f"{prefix}prediction": pred["value"]})
+
+
+@dataclass
+class Summary:
+    """A running summary of predictions in bounded memory."""
+
+    task: str
+    classes: list[str]
+    rows: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    proba_sums: list[float] = field(default_factory=list)
+    total: float = 0.0
+    low: float = float("inf")
+    high: float = float("-inf")
+    _sample: list[Any] = field(default_factory=list)
+    _kept: int = 0
+    _stride: int = 1
+
+    def add(self, pred: dict[str, np.ndarray]) -> None:
+        import numpy as np
+
+        if self.task == "classification":
+            labels, counts = np.unique(pred["label"], return_counts=True)
+            for label, count in zip(labels.tolist(), counts.tolist()):
+                self.counts[label] = self.counts.get(label, 0) + int(count)
+            sums = pred["proba"].sum(axis=0).tolist()
+            self.proba_sums = [a + b for a, b in zip(self.proba_sums, sums)] or sums
+            self.rows += len(pred["label"])
+            return
+        values = pred["value"]
+        if not len(values):
+            return
+        self.rows += len(values)
+        self.total += float(values.sum())
+        self.low = min(self.low, float(values.min()))
+        self.high = max(self.high, float(values.max()))
+        # Keep every stride-th value; when the sample outgrows its cap, halve it and double
+        # the stride, so quantiles come from an even spread of the whole file.
+        self._sample.append(values[:: self._stride].copy())
+        self._kept += len(self._sample[-1])
+        while self._kept > SAMPLE_CAP:
+            merged = np.concatenate(self._sample)[::2]
+            self._sample, self._kept, self._stride = [merged], len(merged), self._stride * 2
+
+    def to_dict(self) -> dict[str, Any]:
+        import numpy as np
+
+        if self.task == "classification":
+            return {
+                "rows": self.rows,
+                "class_shares": {k: v / self.rows for k, v in sorted(self.counts.items())}
+                if self.rows else {},
+                "mean_probability": {
+                    c: s / self.rows for c, s in zip(self.classes, self.proba_sums)
+                } if self.rows else {},
+            }
+        if not self.rows:
+            return {"rows": 0}
+        sample = np.concatenate(self._sample)
+        qs = np.quantile(sample, [0.05, 0.25, 0.5, 0.75, 0.95]).tolist()
+        return {
+            "rows": self.rows,
+            "mean": self.total / self.rows,
+            "min": self.low,
+            "max": self.high,
+            "quantiles": dict(zip(["p05", "p25", "p50", "p75", "p95"], qs)),
+        }
+
+
+def row_keys(raw: pl.DataFrame, inputs: pl.DataFrame, identifier: str | None) -> pl.Series:
+    """The key that joins a scored row to its label later: the identifier, else a row hash."""
+    import polars as pl
+
+    if identifier and identifier in raw.columns:
+        return raw.get_column(identifier).cast(pl.Utf8).alias("id")
+    return inputs.hash_rows(seed=7).cast(pl.Utf8).alias("id")
+
+
+def shadow_frame(keys: pl.Series, main: dict[str, np.ndarray], shadow: dict[str, np.ndarray],
+                 signature: model_input.Signature) -> pl.DataFrame:
+    import polars as pl
+
+    return pl.concat(
+        [pl.DataFrame([keys]), prediction_frame(main, signature, "champion_"),
+         prediction_frame(shadow, signature, "challenger_")],
+        how="horizontal",
+    )
+
+
+def log_run(ws: Workspace, project: str, version: int, source: str, rows: int, seconds: float,
+            summary: dict[str, Any], shadow_version: int | None = None,
+            shadow_summary: dict[str, Any] | None = None,
+            shadow_rows: list[pl.DataFrame] | None = None) -> str:
+    """Record one scoring run (and the shadow pairs, as Parquet in the workspace)."""
+    import polars as pl
+
+    run_id = uuid.uuid4().hex[:12]
+    relpath = None
+    if shadow_rows:
+        temp = ws.temp_path(".parquet")
+        pl.concat(shadow_rows).write_parquet(temp)
+        relpath = f"scoring/{project}/{run_id}.parquet"
+        ws.commit_file(temp, relpath)
+    with ws.write() as con:
+        con.execute(
+            "INSERT INTO scoring_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [run_id, utcnow(), project, version, shadow_version, source, rows, seconds,
+             json.dumps(summary), json.dumps(shadow_summary) if shadow_summary else None,
+             relpath],
+        )
+        events.record(con, "deploy.scored", project=project, subject=f"v{version}",
+                      detail={"run": run_id, "rows": rows, "source": source,
+                              "shadow": shadow_version})
+    return run_id
+
+
+def recent_runs(ws: Workspace, project: str, limit: int = 20) -> list[dict[str, Any]]:
+    projects.get(ws, project)
+    with ws.read() as con:
+        rows = con.execute(
+            "SELECT id, ts, version, shadow_version, source, rows, seconds, summary "
+            "FROM scoring_runs WHERE project = ? ORDER BY ts DESC LIMIT ?",
+            [project, limit],
+        ).fetchall()
+    return [
+        {"id": r[0], "ts": r[1].isoformat(timespec="seconds"), "version": r[2],
+         "shadow_version": r[3], "source": r[4], "rows": r[5], "seconds": r[6],
+         "summary": json.loads(r[7])}
+        for r in rows
+    ]
+
+
+# -- files --------------------------------------------------------------------------------
+
+
+def _first(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _scan(path: Path, signature: model_input.Signature) -> pl.LazyFrame:
+    import polars as pl
+
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".tsv", ".txt"):
+        header = pl.scan_csv(path, separator="\t" if suffix == ".tsv" else ",",
+                             infer_schema_length=0).collect_schema().names()
+        # The model's columns are read as text and typed by check_input, which names a
+        # bad value and its row; the others keep polars' inference for the feature set.
+        wanted = {c: pl.Utf8 for c in [*signature.numeric, *signature.categorical]
+                  if c in header}
+        return pl.scan_csv(path, separator="\t" if suffix == ".tsv" else ",",
+                           infer_schema_length=10_000, schema_overrides=wanted)
+    if suffix == ".parquet":
+        return pl.scan_parquet(path)
+    if suffix in (".ndjson", ".jsonl"):
+        return pl.scan_ndjson(path, infer_schema_length=10_000)
+    raise InvalidInput(f"cannot score {path.name}: use a .csv, .tsv, .parquet or .ndjson file")
+
+
+def batches(path: Path, signature: model_input.Signature,
+            batch_rows: int = BATCH_ROWS) -> tuple[list[str], Iterator[pl.DataFrame]]:
+    """The file's column names and its rows in batches of at most ``batch_rows``."""
+    import polars as pl
+
+    if not path.is_file():
+        raise NotFound(f"no file {path}")
+    try:
+        lazy = _scan(path, signature)
+        columns = lazy.collect_schema().names()
+    except pl.exceptions.PolarsError as exc:
+        raise InvalidInput(f"cannot read {path.name}: {_first(exc)}") from None
+
+    def generate() -> Iterator[pl.DataFrame]:
+        try:
+            for batch in lazy.collect_batches(chunk_size=batch_rows):
+                if batch.height:
+                    yield batch
+        except pl.exceptions.PolarsError as exc:
+            raise InvalidInput(f"cannot read {path.name}: {_first(exc)}") from None
+
+    return columns, generate()
+
+
+class _Writer:
+    """Predictions written batch by batch to CSV or Parquet, moved into place at the end."""
+
+    def __init__(self, out: Path) -> None:
+        suffix = out.suffix.lower()
+        if suffix not in (".csv", ".parquet"):
+            raise InvalidInput(f"--out must end in .csv or .parquet, not {out.name}")
+        if not out.parent.is_dir():
+            raise NotFound(f"no folder {out.parent} for {out.name}")
+        self.out = out
+        self.parquet = suffix == ".parquet"
+        self.temp = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.tmp"
+        self.parts: list[Path] = []
+        if self.parquet:
+            self.temp.mkdir()
+        else:
+            self.handle = open(self.temp, "wb")  # noqa: SIM115 - closed in finish/abort
+        self.first = True
+
+    def write(self, frame: pl.DataFrame) -> None:
+        if self.parquet:
+            part = self.temp / f"{len(self.parts):06d}.parquet"
+            frame.write_parquet(part)
+            self.parts.append(part)
+        else:
+            frame.write_csv(self.handle, include_header=self.first)
+        self.first = False
+
+    def finish(self) -> None:
+        import os
+
+        import polars as pl
+
+        if self.parquet:
+            # Streaming concatenation of the parts keeps memory at one part.
+            final = self.out.parent / f".{self.out.name}.{uuid.uuid4().hex[:8]}.part"
+            pl.scan_parquet([str(p) for p in self.parts]).sink_parquet(final)
+            os.replace(final, self.out)
+            shutil.rmtree(self.temp, ignore_errors=True)
+        else:
+            self.handle.close()
+            os.replace(self.temp, self.out)
+
+    def abort(self) -> None:
+        if self.parquet:
+            shutil.rmtree(self.temp, ignore_errors=True)
+        else:
+            self.handle.close()
+            self.temp.unlink(missing_ok=True)
+
+
+def predict_file(ws: Workspace, project: str, path: str | Path, ref: str = registry.CHAMPION,
+                 out: str | Path | None = None, shadow: bool = True,
+                 batch_rows: int = BATCH_ROWS, note: Note | None = None,
+                 on_batch: Callable[[pl.DataFrame, pl.DataFrame, dict[str, np.ndarray]], None]
+                 | None = None, ready: Scorer | None = None) -> dict[str, Any]:
+    """Score a file with a version (and the challenger in its shadow); log the run.
+
+    ``on_batch`` sees each batch's raw rows, model inputs and predictions (monitoring
+    collects them there, so a checked file is read and scored once). ``ready``: a scorer
+    already loaded for ``ref`` (a watcher keeps one between files)."""
+    import polars as pl
+
+    say = note or (lambda _text: None)
+    main = ready or scorer(ws, project, ref)
+    second = shadow_of(ws, project, main.version) if shadow else None
+    source = Path(path).expanduser()
+    columns, stream = batches(source, main.signature, batch_rows)
+    missing_direct = [c for c in main.signature.inputs if c not in columns]
+    if missing_direct and not main.signature.feature_set:
+        raise InvalidInput(f"{source.name} is missing column(s) the model needs: "
+                           f"{', '.join(missing_direct)}")
+    for text in input_notes(columns, main.signature, main.identifier):
+        say(text)
+    writer = _Writer(Path(out).expanduser().resolve()) if out else None
+    summary = Summary(main.signature.task, main.signature.classes)
+    shadow_summary = Summary(main.signature.task, main.signature.classes) if second else None
+    shadow_rows: list[pl.DataFrame] = []
+    unseen: dict[str, int] = {}
+    started = time.perf_counter()
+    preview: list[dict[str, Any]] = []
+    try:
+        for raw in stream:
+            inputs = model_frame(raw, main.signature)
+            for name, count in unseen_categories(inputs, main.signature).items():
+                unseen[name] = unseen.get(name, 0) + count
+            pred = main.predict(inputs)
+            summary.add(pred)
+            if on_batch:
+                on_batch(raw, inputs, pred)
+            keep = [c for c in [main.identifier] if c and c in raw.columns]
+            frame = pl.concat([raw.select(keep), prediction_frame(pred, main.signature)],
+                              how="horizontal")
+            if second is not None and shadow_summary is not None:
+                other = second.predict(model_frame(raw, second.signature))
+                shadow_summary.add(other)
+                shadow_rows.append(shadow_frame(row_keys(raw, inputs, main.identifier),
+                                                pred, other, main.signature))
+            if writer:
+                writer.write(frame)
+            elif len(preview) < 20:
+                preview += frame.head(20 - len(preview)).to_dicts()
+        if writer:
+            writer.finish()
+    except BaseException:
+        if writer:
+            writer.abort()
+        raise
+    seconds = time.perf_counter() - started
+    for name, count in unseen.items():
+        say(f"note: column {name!r}: {count} row(s) hold categories the model never saw; "
+            "scored as in training (the category is ignored)")
+    run_id = log_run(
+        ws, project, main.version.version, str(source), summary.rows, seconds,
+        summary.to_dict(), second.version.version if second else None,
+        shadow_summary.to_dict() if shadow_summary else None, shadow_rows,
+    )
+    return {
+        "run": run_id,
+        "project": project,
+        "version": main.version.version,
+        "shadow_version": second.version.version if second else None,
+        "rows": summary.rows,
+        "seconds": round(seconds, 3),
+        "rows_per_second": round(summary.rows / seconds) if seconds > 0 else None,
+        "summary": summary.to_dict(),
+        "shadow_summary": shadow_summary.to_dict() if shadow_summary else None,
+        "unseen_categories": unseen,
+        "out": str(writer.out) if writer else None,
+        "preview": preview if not writer else [],
+    }
+
+
+# -- champion and challenger --------------------------------------------------------------
+
+
+def compare(ws: Workspace, project: str, labels: str | Path,
+            promote: bool = False, reason: str | None = None) -> dict[str, Any]:
+    """Both models' metrics on the shadowed rows that now have labels."""
+    import numpy as np
+    import polars as pl
+
+    proj = projects.get(ws, project)
+    with ws.read() as con:
+        latest = con.execute(
+            "SELECT version, shadow_version FROM scoring_runs WHERE project = ? AND "
+            "shadow_path IS NOT NULL ORDER BY ts DESC LIMIT 1", [project]).fetchall()
+        if not latest:
+            raise NotFound(f"project {project!r} has no shadowed scoring runs; name a "
+                           "challenger ('mlcycle promote PROJECT V --alias challenger') and "
+                           "score with 'mlcycle predict' or 'mlcycle serve'")
+        champion_v, challenger_v = latest[0]
+        paths = [r[0] for r in con.execute(
+            "SELECT shadow_path FROM scoring_runs WHERE project = ? AND version = ? AND "
+            "shadow_version = ? AND shadow_path IS NOT NULL ORDER BY ts", [
+                project, champion_v, challenger_v]).fetchall()]
+    main = registry.get(ws, project, str(champion_v))
+    signature = deploy.signature_of(ws, main)
+    identifier = deploy.identifier_of(ws, main)
+    source = Path(labels).expanduser()
+    truth = labels_frame(source, signature, identifier)
+    scored = pl.concat([pl.read_parquet(ws.artifact_path(p)) for p in paths]).unique(
+        "id", keep="last")
+    joined = scored.join(truth, on="id", how="inner")
+    if not joined.height:
+        raise InvalidInput(f"none of the labelled rows in {source.name} were shadow-scored")
+    y = joined.get_column("y").to_numpy()
+    if signature.task == "regression":
+        y = y.astype(np.float64)
+    figures = {}
+    for side in ("champion", "challenger"):
+        pred = joined.get_column(f"{side}_prediction").to_numpy()
+        proba = None
+        if signature.task == "classification":
+            proba = np.column_stack([joined.get_column(f"{side}_probability_{c}").to_numpy()
+                                     for c in signature.classes]).astype(np.float64)
+            # float32 probabilities sum to 1 within 1e-7; log loss wants it exact
+            proba = proba / proba.sum(axis=1, keepdims=True)
+        figures[side] = evaluation.scores(signature.task, y, pred, proba,
+                                          signature.classes or None)
+    metric = proj.metric
+    better = evaluation.beats(metric, figures["challenger"].get(metric),
+                              figures["champion"].get(metric))
+    result: dict[str, Any] = {
+        "project": project,
+        "rows": joined.height,
+        "metric": metric,
+        "champion": {"version": champion_v, "metrics": figures["champion"]},
+        "challenger": {"version": challenger_v, "metrics": figures["challenger"]},
+        "challenger_better": better,
+        "promoted": False,
+    }
+    with ws.write() as con:
+        events.record(con, "deploy.compared", project=project, subject=f"v{challenger_v}",
+                      detail={k: result[k] for k in ("rows", "metric", "champion",
+                                                     "challenger", "challenger_better")})
+    if promote:
+        if not better:
+            raise InvalidInput(
+                f"challenger v{challenger_v} does not beat champion v{champion_v} on {metric} "
+                f"({_fmt(figures['challenger'].get(metric))} vs "
+                f"{_fmt(figures['champion'].get(metric))} on {joined.height} rows); not promoted"
+            )
+        why = (f"{reason or 'shadow comparison'}: {metric} "
+               f"{_fmt(figures['challenger'].get(metric))} vs champion v{champion_v}'s "
+               f"{_fmt(figures['champion'].get(metric))} on {joined.height} labelled rows")
+        registry.promote(ws, project, str(challenger_v), registry.CHAMPION, why)
+        result["promoted"] = True
+        result["reason"] = why
+    return result
+
+
+def labels_frame(source: Path, signature: model_input.Signature,
+                 identifier: str | None) -> pl.DataFrame:
+    """Labels that arrived later, keyed like scored rows (``id``) with their target (``y``)."""
+    import polars as pl
+
+    from mlcycle.data.sources import read_frame
+
+    # Read like 'data add' read the training data, so a target such as yes/no gets the
+    # same values (DuckDB reads it as a boolean) as the classes the model learnt.
+    raw = read_frame(source)
+    if signature.target not in raw.columns:
+        raise InvalidInput(f"{source.name} has no target column {signature.target!r}")
+    if identifier and identifier in raw.columns:
+        keys = raw.get_column(identifier).cast(pl.Utf8).alias("id")
+    elif not identifier:
+        # No identifier: scored rows were keyed by a hash of their model inputs, so the
+        # labels file must carry the same input columns.
+        keys = row_keys(raw, model_frame(raw, signature), None)
+    else:
+        raise InvalidInput(f"{source.name} needs the identifier column {identifier!r} to "
+                           "join its labels to the scored rows")
+    labelled = raw.get_column(signature.target).is_not_null()
+    return pl.DataFrame([keys.filter(labelled), pl.Series(
+        "y", model_input.target_values(raw.filter(labelled), signature))]).unique(
+        "id", keep="last")
+
+
+def _fmt(value: float | None) -> str:
+    return "–" if value is None else f"{value:.4f}"
+
+
+def last_comparison(ws: Workspace, project: str) -> dict[str, Any] | None:
+    for event in events.recent(ws, project, limit=200):
+        if event["kind"] == "deploy.compared":
+            return {"ts": event["ts"].isoformat(timespec="seconds"), **event["detail"]}
+    return None

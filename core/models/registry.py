@@ -1,0 +1,291 @@
+"""The model registry: versions with lineage, aliases instead of stages, and an audit trail.
+
+A registered version points at its run's model file, content-hashed when it was written and
+checked again before every load; only then is it deserialised, with skops (never pickle).
+Aliases (``champion`` = what production scores with, ``challenger``, or any name) move
+between versions; each move is recorded with who-knows-why (the reason) and the figures at
+the time, so "which version was in production when, and why" always has an answer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from mlcycle import projects
+from mlcycle.models import tracking
+from mlcycle.store import events
+from mlcycle.store.errors import InvalidInput, NotFound
+from mlcycle.store.schema import utcnow
+from mlcycle.store.sql import fetch_one
+from mlcycle.store.workspace import Workspace
+
+MODEL_FILE = "model.skops"
+CHAMPION = "champion"
+_ALIAS = re.compile(r"^[a-z][a-z0-9_\-]{0,31}$")
+
+
+@dataclass
+class ModelVersion:
+    project: str
+    version: int
+    run_id: str
+    path: str
+    sha256: str
+    created_at: datetime
+    archived: bool
+    summary: dict[str, Any]
+    aliases: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "version": self.version,
+            "run_id": self.run_id,
+            "sha256": self.sha256,
+            "created_at": self.created_at.isoformat(timespec="seconds"),
+            "archived": self.archived,
+            "aliases": self.aliases,
+            **self.summary,
+        }
+
+
+def register(
+    ws: Workspace,
+    project: str,
+    run_id: str,
+    reason: str | None = None,
+    summary: dict[str, Any] | None = None,
+) -> ModelVersion:
+    """Register the model of a run as the project's next version."""
+    run = tracking.get_run(ws, run_id)
+    if run.project != project:
+        raise InvalidInput(f"run {run.id} belongs to project {run.project!r}, not {project!r}")
+    tracking.artifact_path(ws, run, MODEL_FILE)  # refuses a file changed since it was logged
+    info = run.artifacts[MODEL_FILE]
+    content = summary or summary_of(run)
+    with ws.write() as con:
+        existing = fetch_one(
+            con,
+            "SELECT version FROM model_versions WHERE project = ? AND run_id = ?",
+            [project, run.id],
+        )
+        if existing:
+            raise InvalidInput(f"run {run.id} is already registered as version {existing[0]}")
+        row = fetch_one(
+            con,
+            "SELECT coalesce(max(version), 0) + 1 FROM model_versions WHERE project = ?",
+            [project],
+        )
+        version = int(row[0]) if row else 1
+        con.execute(
+            "INSERT INTO model_versions VALUES (?, ?, ?, ?, ?, ?, false, ?)",
+            [
+                project,
+                version,
+                run.id,
+                info["path"],
+                info["sha256"],
+                utcnow(),
+                json.dumps(content, default=str),
+            ],
+        )
+        events.record(
+            con,
+            "model.registered",
+            project=project,
+            subject=f"v{version}",
+            detail={"run": run.id, "reason": reason},
+        )
+    return get(ws, project, str(version))
+
+
+def summary_of(run: tracking.RunRecord) -> dict[str, Any]:
+    """What the registry keeps about a run's model: name, params, figures and lineage."""
+    tags = run.tags
+    return {
+        "model": tags.get("mlcycle.model"),
+        "params": run.params,
+        "metrics": run.metrics,
+        "lineage": {
+            "run": run.id,
+            "group": run.group,
+            "dataset": tags.get("mlcycle.dataset"),
+            "features": tags.get("mlcycle.features"),
+            "seed": tags.get("mlcycle.seed"),
+        },
+    }
+
+
+def versions(ws: Workspace, project: str, include_archived: bool = True) -> list[ModelVersion]:
+    """The project's model versions, newest first, with their aliases."""
+    projects.get(ws, project)
+    with ws.read() as con:
+        rows = con.execute(
+            "SELECT project, version, run_id, path, sha256, created_at, archived, summary "
+            "FROM model_versions WHERE project = ? ORDER BY version DESC",
+            [project],
+        ).fetchall()
+        aliases = con.execute(
+            "SELECT alias, version FROM aliases WHERE project = ?", [project]
+        ).fetchall()
+    by_version: dict[int, list[str]] = {}
+    for alias, version in aliases:
+        by_version.setdefault(version, []).append(alias)
+    out = [
+        ModelVersion(*row[:7], json.loads(row[7]), sorted(by_version.get(row[1], [])))
+        for row in rows
+    ]
+    return [v for v in out if include_archived or not v.archived]
+
+
+def get(ws: Workspace, project: str, ref: str = CHAMPION) -> ModelVersion:
+    """A version by number (``3`` or ``v3``) or by alias (``champion``)."""
+    all_versions = versions(ws, project)
+    if not all_versions:
+        raise NotFound(f"project {project!r} has no registered models; run 'mlcycle train'")
+    text = ref.lower().removeprefix("v") if re.fullmatch(r"v?\d+", ref.lower()) else None
+    for v in all_versions:
+        if (text is not None and v.version == int(text)) or (text is None and ref in v.aliases):
+            return v
+    if text is not None:
+        raise NotFound(f"project {project!r} has no model version {ref}")
+    raise NotFound(
+        f"no model of project {project!r} has the alias {ref!r}"
+        + ("; promote one with 'mlcycle promote'" if ref == CHAMPION else "")
+    )
+
+
+def load(ws: Workspace, project: str, ref: str = CHAMPION) -> tuple[ModelVersion, Any]:
+    """The fitted pipeline of a version, after checking its file is the one registered."""
+    from skops.io import get_untrusted_types, loads
+
+    version = get(ws, project, ref)
+    data = ws.verified_bytes(version.path, version.sha256,
+                             f"the model file of version {version.version}")
+    # The hash proves the workspace wrote this file, so the types it names are ours.
+    return version, loads(data, trusted=get_untrusted_types(data=data))
+
+
+def promote(
+    ws: Workspace,
+    project: str,
+    ref: str,
+    alias: str = CHAMPION,
+    reason: str | None = None,
+    action: str = "promote",
+) -> ModelVersion:
+    """Point ``alias`` at a version (one version per alias) and record why."""
+    if not _ALIAS.match(alias):
+        raise InvalidInput(f"alias {alias!r} is not valid: lower-case letters, digits, _ or -")
+    if not reason or not reason.strip():
+        raise InvalidInput("say why with --reason: the audit trail keeps it")
+    target = get(ws, project, ref)
+    if target.archived:
+        raise InvalidInput(f"version {target.version} is archived; it cannot take an alias")
+    with ws.write() as con:
+        row = fetch_one(
+            con, "SELECT version FROM aliases WHERE project = ? AND alias = ?", [project, alias]
+        )
+        previous = row[0] if row else None
+        if previous == target.version:
+            raise InvalidInput(f"version {target.version} already is {alias}")
+        con.execute(
+            "INSERT OR REPLACE INTO aliases VALUES (?, ?, ?)", [project, alias, target.version]
+        )
+        con.execute(
+            "INSERT INTO alias_history (ts, project, alias, version, previous_version, action, "
+            "reason, figures) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                utcnow(),
+                project,
+                alias,
+                target.version,
+                previous,
+                action,
+                reason,
+                json.dumps(target.summary.get("metrics", {})),
+            ],
+        )
+        events.record(
+            con,
+            f"model.{action}",
+            project=project,
+            subject=f"v{target.version}",
+            detail={"alias": alias, "previous": previous, "reason": reason},
+        )
+    return get(ws, project, str(target.version))
+
+
+def rollback(
+    ws: Workspace, project: str, alias: str = CHAMPION, reason: str | None = None
+) -> ModelVersion:
+    """Give ``alias`` back to the version that held it before the current one."""
+    current = get(ws, project, alias)
+    with ws.read() as con:
+        row = fetch_one(
+            con,
+            "SELECT previous_version FROM alias_history WHERE project = ? AND alias = ? AND "
+            "version = ? AND action = 'promote' ORDER BY id DESC LIMIT 1",
+            [project, alias, current.version],
+        )
+    if not row or row[0] is None:
+        raise InvalidInput(
+            f"version {current.version} is the first {alias}; nothing to roll back to"
+        )
+    return promote(
+        ws,
+        project,
+        str(row[0]),
+        alias,
+        reason or f"rollback from version {current.version}",
+        action="rollback",
+    )
+
+
+def archive(ws: Workspace, project: str, ref: str, reason: str | None = None) -> ModelVersion:
+    version = get(ws, project, ref)
+    if version.aliases:
+        raise InvalidInput(
+            f"version {version.version} is {', '.join(version.aliases)}; "
+            "promote another version first"
+        )
+    with ws.write() as con:
+        con.execute(
+            "UPDATE model_versions SET archived = true WHERE project = ? AND version = ?",
+            [project, version.version],
+        )
+        events.record(
+            con,
+            "model.archived",
+            project=project,
+            subject=f"v{version.version}",
+            detail={"reason": reason},
+        )
+    return get(ws, project, str(version.version))
+
+
+def history(ws: Workspace, project: str) -> list[dict[str, Any]]:
+    """Every alias move of the project, oldest first: the audit trail."""
+    projects.get(ws, project)
+    with ws.read() as con:
+        rows = con.execute(
+            "SELECT ts, alias, version, previous_version, action, reason, figures "
+            "FROM alias_history WHERE project = ? ORDER BY id",
+            [project],
+        ).fetchall()
+    return [
+        {
+            "ts": ts.isoformat(timespec="seconds"),
+            "alias": a,
+            "version": v,
+            "previous": p,
+            "action": act,
+            "reason": r,
+            "figures": json.loads(f or "{}"),
+        }
+        for ts, a, v, p, act, r, f in rows
+    ]

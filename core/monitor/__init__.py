@@ -1,0 +1,18 @@
+"""Monitoring and retraining (lifecycle stages 8 and 9).
+
+:func:`check` tests a batch against the model that scores it and returns a typed
+:class:`Check`; the watcher (:mod:`mlcycle.monitor.watch`) runs checks on every file that
+lands in a folder; :mod:`mlcycle.monitor.retraining` trains and judges a successor.
+"""
+
+from mlcycle.monitor.verdict import Check, Performance, check
+
+__all__ = [
+    "Check",
+    "Performance",
+    "check",
+    "estimation",
+    "monitoring",
+    "retraining",
+    "watch",
+]

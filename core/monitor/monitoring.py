@@ -1,0 +1,400 @@
+"""Monitoring (lifecycle stage 8): each new batch checked against the model that scores it.
+
+A check scores the batch with the serving version (a logged scoring run, the challenger
+shadowing as usual) and, in the same pass over the file, tests it against that version's
+own training data:
+
+- data drift: every model input, with the drift engine (``mlcycle.drift.check``), against the rows
+  the version was trained on;
+- prediction drift: the model's score (positive-class probability, predicted class or
+  value) against its scores on the holdout. Testing the model's output was the strongest
+  single detector in "Failing Loudly" (Rabanser et al., 2019), and it weighs a shift by
+  how much it matters to this model;
+- performance, when labels are given: the version's metric on the labelled rows against
+  its holdout figure. A relative loss above ``MAX_LOSS`` that is also clear of sampling
+  error (two bootstrap standard errors of the difference) is an alert (concept drift shows
+  here, not in the inputs). Without labels, a binary classifier's metric is estimated from
+  its calibrated scores (``mlcycle.monitor.estimation``), and an estimated loss above ``MAX_LOSS``
+  alerts too.
+
+Any alert recommends retraining (``mlcycle.monitor.retraining``). Each check is one row in
+``monitor_checks``; the history feeds ``mlcycle monitor PROJECT`` and the TUI's charts.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlcycle import deploy, projects
+from mlcycle.deploy import scoring
+from mlcycle.models import evaluation, model_input, registry
+from mlcycle.monitor import estimation
+from mlcycle.projects.metrics import CATALOG
+from mlcycle.store import events
+from mlcycle.store.errors import InvalidInput, NotFound
+from mlcycle.store.schema import utcnow
+from mlcycle.store.workspace import Workspace
+
+if TYPE_CHECKING:
+    import numpy as np
+    import polars as pl
+
+    from mlcycle.drift.check import Profile
+
+SCORE = "model_score"
+MAX_LOSS = 0.05  # relative loss of the metric against the holdout that raises an alert
+MIN_LABELLED = 100  # fewer labelled rows say too little about performance to alert on
+
+
+@dataclass
+class Reference:
+    """What a version's new data is compared with; built once per version and reused."""
+
+    scorer: scoring.Scorer
+    inputs: Profile
+    scores: Profile
+    metric: str
+    holdout_value: float | None
+    # Binary classifiers whose metric can be estimated without labels (mlcycle.monitor.estimation):
+    # the calibration, and the estimate on the holdout that later estimates are held to.
+    calibration: estimation.Calibration | None = None
+    estimated_holdout: float | None = None
+    holdout_se: float | None = None  # sampling error of holdout_value (bootstrap)
+
+    @property
+    def version(self) -> registry.ModelVersion:
+        return self.scorer.version
+
+    @property
+    def signature(self) -> model_input.Signature:
+        return self.scorer.signature
+
+
+def score_frame(pred: dict[str, np.ndarray], signature: model_input.Signature) -> pl.DataFrame:
+    """The one column that prediction drift is tested on."""
+    import polars as pl
+
+    if signature.task == "regression":
+        return pl.DataFrame({SCORE: pred["value"]})
+    if len(signature.classes) == 2:
+        positive = signature.classes.index(evaluation.positive_class(signature.classes))
+        return pl.DataFrame({SCORE: pred["proba"][:, positive].astype("float64")})
+    return pl.DataFrame({SCORE: pred["label"]})
+
+
+def reference(ws: Workspace, project: str, ref: str = registry.CHAMPION) -> Reference:
+    """Profiles of a version's training inputs and of its scores on the holdout."""
+    from mlcycle import drift
+
+    scorer = scoring.scorer(ws, project, ref)
+    signature = scorer.signature
+    _, raw, y, mask = deploy.training_data(ws, scorer.version, signature)
+    inputs = drift.profile(model_input.frame(raw.filter(~mask), signature))
+    holdout = model_input.frame(raw.filter(mask), signature)
+    pred = scorer.predict(holdout)
+    scores = score_frame(pred, signature)
+    metric = projects.get(ws, project).metric
+    value = scorer.version.summary.get("metrics", {}).get(f"holdout.{metric}")
+    base = Reference(scorer, inputs, drift.profile(scores), metric, value)
+    base.holdout_se = _sampling_error(signature, metric, y[mask], pred)
+    if _estimable(signature, metric):
+        positive = evaluation.positive_class(signature.classes)
+        values = scores.get_column(SCORE).to_numpy()
+        base.calibration = estimation.calibrate(values, y[mask] == positive)
+        base.estimated_holdout = estimation.expected_metrics(
+            values, pred["label"] == positive, base.calibration)[metric]
+    return base
+
+
+def _sampling_error(signature: model_input.Signature, metric: str, y: np.ndarray,
+                    pred: dict[str, np.ndarray]) -> float | None:
+    if signature.task == "regression":
+        return evaluation.bootstrap_se("regression", metric, y.astype("float64"),
+                                       pred["value"])
+    proba = pred["proba"].astype("float64")
+    return evaluation.bootstrap_se("classification", metric, y, pred["label"],
+                                   proba / proba.sum(axis=1, keepdims=True),
+                                   signature.classes)
+
+
+def _estimable(signature: model_input.Signature, metric: str) -> bool:
+    return (signature.task == "classification" and len(signature.classes) == 2
+            and metric in estimation.METRICS)
+
+
+@dataclass
+class _Collected:
+    """Model inputs, scores and join keys of a batch, gathered while it is scored."""
+
+    identifier: str | None
+    inputs: list[Any] = field(default_factory=list)
+    scores: list[Any] = field(default_factory=list)
+    predictions: list[Any] = field(default_factory=list)
+
+    def add(self, raw: pl.DataFrame, inputs: pl.DataFrame, pred: dict[str, np.ndarray],
+            signature: model_input.Signature) -> None:
+        import polars as pl
+
+        self.inputs.append(inputs)
+        self.scores.append(score_frame(pred, signature))
+        keys = scoring.row_keys(raw, inputs, self.identifier)
+        self.predictions.append(pl.concat(
+            [pl.DataFrame([keys]), scoring.prediction_frame(pred, signature)], how="horizontal"))
+
+
+def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path | None = None,
+          ref: str = registry.CHAMPION, cached: Reference | None = None,
+          note: scoring.Note | None = None,
+          in_transaction: Callable[[Any, dict[str, Any]], None] | None = None
+          ) -> dict[str, Any]:
+    """Score a batch and check it for data drift, prediction drift and (with labels) a loss
+    of performance; record the check. ``cached``: a reference built earlier for the same
+    version (the watcher keeps one). ``in_transaction(con, result)`` runs in the transaction
+    that records the check (the watcher marks its file there, so a kill cannot leave a file
+    checked but not marked)."""
+    import polars as pl
+
+    from mlcycle import drift
+
+    source = Path(path).expanduser()
+    base = cached or reference(ws, project, ref)
+    identifier = base.scorer.identifier
+    # Labels are read first: a bad labels file is refused before any scoring is logged.
+    truth = None
+    if labels is not None:
+        labels = Path(labels).expanduser()
+        truth = scoring.labels_frame(labels, base.signature, identifier)
+    collected = _Collected(identifier)
+    started = time.perf_counter()
+    run = scoring.predict_file(
+        ws, project, source, str(base.version.version), note=note, ready=base.scorer,
+        on_batch=lambda raw, inputs, pred: collected.add(raw, inputs, pred, base.signature))
+    if not run["rows"]:
+        raise InvalidInput(f"{source.name} has no rows to check")
+    batch_scores = pl.concat(collected.scores)
+    predictions = pl.concat(collected.predictions)
+    data = drift.check(base.inputs, pl.concat(collected.inputs))
+    scores = drift.check(base.scores, batch_scores)
+    performance = None
+    if labels is not None and truth is not None:
+        performance = _performance(base, labels, truth, identifier, predictions)
+    estimated = _estimate(base, batch_scores, predictions)
+    alerts = _alerts(data, scores, performance, estimated)
+    result: dict[str, Any] = {
+        "id": uuid.uuid4().hex[:12],
+        "project": project,
+        "version": base.version.version,
+        "source": str(source),
+        "rows": run["rows"],
+        "scoring_run": run["run"],
+        "seconds": round(time.perf_counter() - started, 3),
+        "data_drift": data.to_dict(),
+        "prediction_drift": scores.to_dict(),
+        "performance": performance,
+        "estimated_performance": estimated,
+        "alerts": alerts,
+        "retrain_recommended": bool(alerts),
+    }
+    _record(ws, result, in_transaction)
+    return result
+
+
+def _performance(base: Reference, labels: Path, truth: pl.DataFrame, identifier: str | None,
+                 predictions: pl.DataFrame) -> dict[str, Any]:
+    import numpy as np
+
+    signature = base.signature
+    joined = predictions.unique("id", keep="last").join(truth, on="id", how="inner")
+    out: dict[str, Any] = {"labels": str(labels), "labelled_rows": joined.height,
+                           "metric": base.metric, "reference": base.holdout_value,
+                           "value": None, "relative_loss": None}
+    if not joined.height:
+        raise InvalidInput(f"none of the rows in {labels.name} match the scored rows"
+                           + (f" on {identifier!r}" if identifier else ""))
+    y = joined.get_column("y").to_numpy()
+    pred = joined.get_column("prediction").to_numpy()
+    proba = None
+    if signature.task == "classification":
+        proba = np.column_stack([joined.get_column(f"probability_{c}").to_numpy()
+                                 for c in signature.classes]).astype(np.float64)
+        proba = proba / proba.sum(axis=1, keepdims=True)
+    else:
+        y = y.astype(np.float64)
+    figures = evaluation.scores(signature.task, y, pred, proba, signature.classes or None)
+    value = figures.get(base.metric)
+    out["value"] = value
+    out["metrics"] = figures
+    if value is not None and base.holdout_value:
+        sign = 1 if CATALOG[base.metric].greater_is_better else -1
+        out["relative_loss"] = sign * (base.holdout_value - value) / abs(base.holdout_value)
+        # A loss must also be clear of the sampling error of both figures (two standard
+        # errors of their difference): a small holdout or batch moves a metric by chance.
+        errors = [base.holdout_se, evaluation.bootstrap_se(
+            signature.task, base.metric, y, pred, proba, signature.classes or None)]
+        out["noise"] = (2 * float(np.hypot(*errors))
+                        if all(e is not None for e in errors) else None)
+    return out
+
+
+def _estimate(base: Reference, scores: pl.DataFrame, predictions: pl.DataFrame
+              ) -> dict[str, Any] | None:
+    """The metric expected on the batch without its labels (binary classifiers only)."""
+    if base.calibration is None or base.estimated_holdout is None:
+        return None
+    positive = evaluation.positive_class(base.signature.classes)
+    value = estimation.expected_metrics(
+        scores.get_column(SCORE).to_numpy(),
+        predictions.get_column("prediction").to_numpy() == positive,
+        base.calibration)[base.metric]
+    sign = 1 if CATALOG[base.metric].greater_is_better else -1
+    loss = (sign * (base.estimated_holdout - value) / abs(base.estimated_holdout)
+            if base.estimated_holdout else None)
+    return {"metric": base.metric, "value": value, "reference": base.estimated_holdout,
+            "relative_loss": loss, "rows": scores.height,
+            "method": "calibrated confidence (CBPE)"}
+
+
+def _alerts(data: Any, scores: Any, performance: dict[str, Any] | None,
+            estimated: dict[str, Any] | None) -> list[str]:
+    alerts = []
+    if data.drift_detected:
+        names = ", ".join(c.name for c in data.drifted[:6])
+        more = f" and {len(data.drifted) - 6} more" if len(data.drifted) > 6 else ""
+        alerts.append(f"data drift in {len(data.drifted)} of {data.n_tested} inputs: "
+                      f"{names}{more}")
+    if scores.drift_detected:
+        col = scores.columns[0]
+        alerts.append(f"prediction drift: the model's scores moved ({col.statistic_name} "
+                      f"{col.statistic:.3f})")
+    if performance and performance["relative_loss"] is not None:
+        n = performance["labelled_rows"]
+        lost = performance["relative_loss"] * abs(performance["reference"])
+        clear = performance["noise"] is None or lost > performance["noise"]
+        if n >= MIN_LABELLED and performance["relative_loss"] > MAX_LOSS and clear:
+            alerts.append(
+                f"{performance['metric']} fell to {performance['value']:.4f} on {n} labelled "
+                f"rows from {performance['reference']:.4f} on the holdout "
+                f"({performance['relative_loss']:.1%} worse)")
+    elif (performance is None and estimated and estimated["relative_loss"] is not None
+          and estimated["relative_loss"] > MAX_LOSS and estimated["rows"] >= MIN_LABELLED):
+        alerts.append(
+            f"estimated {estimated['metric']} (labels not known yet) fell to "
+            f"{estimated['value']:.4f} from {estimated['reference']:.4f} on the holdout "
+            f"({estimated['relative_loss']:.1%} worse)")
+    return alerts
+
+
+def _record(ws: Workspace, result: dict[str, Any],
+            in_transaction: Callable[[Any, dict[str, Any]], None] | None) -> None:
+    performance = result["performance"] or {}
+    report = {k: result[k] for k in ("data_drift", "prediction_drift", "performance",
+                                     "estimated_performance")}
+    with ws.write() as con:
+        con.execute(
+            "INSERT INTO monitor_checks VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [result["id"], utcnow(), result["project"], result["version"], result["source"],
+             result["rows"], result["scoring_run"], result["data_drift"]["drift_detected"],
+             result["data_drift"]["share_drifted"],
+             result["prediction_drift"]["drift_detected"], performance.get("metric"),
+             performance.get("value"), performance.get("reference"),
+             performance.get("labelled_rows"),
+             (result["estimated_performance"] or {}).get("value"), json.dumps(result["alerts"]),
+             json.dumps(report, default=str)],
+        )
+        detail = {"check": result["id"], "rows": result["rows"], "alerts": result["alerts"],
+                  "source": result["source"]}
+        events.record(con, "monitor.checked", project=result["project"],
+                      subject=f"v{result['version']}", detail=detail)
+        if result["alerts"]:
+            events.record(con, "monitor.alert", project=result["project"],
+                          subject=f"v{result['version']}", detail=detail)
+        if in_transaction:
+            in_transaction(con, result)
+
+
+_HISTORY_COLUMNS = ("id", "ts", "version", "source", "rows", "data_drift", "share_drifted",
+                    "prediction_drift", "metric", "metric_value", "metric_reference",
+                    "labelled_rows", "estimated_value", "alerts")
+_SELECT = ("SELECT id, ts, version, source, rows, data_drift, share_drifted, prediction_drift, "
+           "metric, metric_value, metric_reference, labelled_rows, estimated_value, alerts")
+
+
+def history(ws: Workspace, project: str, limit: int = 50) -> list[dict[str, Any]]:
+    """The project's checks, oldest first (the last ``limit``)."""
+    projects.get(ws, project)
+    with ws.read() as con:
+        rows = con.execute(
+            _SELECT + " FROM monitor_checks WHERE project = ? "
+            "ORDER BY ts DESC LIMIT ?", [project, limit]).fetchall()
+    out = []
+    for row in reversed(rows):
+        item = dict(zip(_HISTORY_COLUMNS, row))
+        item["ts"] = item["ts"].isoformat(timespec="seconds")
+        item["alerts"] = json.loads(item["alerts"])
+        out.append(item)
+    return out
+
+
+def metric_of(check: dict[str, Any]) -> tuple[float | None, bool]:
+    """A stored check's metric: the measured one, else the estimate; and whether it is the
+    estimate."""
+    if check["metric_value"] is not None:
+        return check["metric_value"], False
+    return check["estimated_value"], check["estimated_value"] is not None
+
+
+def get_check(ws: Workspace, project: str, check_id: str | None = None) -> dict[str, Any]:
+    """One check with its full report; the newest when ``check_id`` is None."""
+    with ws.read() as con:
+        rows = con.execute(
+            _SELECT + ", report FROM monitor_checks "
+            "WHERE project = ? AND (? IS NULL OR id = ?) ORDER BY ts DESC LIMIT 1",
+            [project, check_id, check_id]).fetchall()
+    if not rows:
+        what = f"check {check_id!r}" if check_id else "no checks yet"
+        raise NotFound(f"project {project!r}: {what}; run 'mlcycle monitor {project} FILE'")
+    item = dict(zip((*_HISTORY_COLUMNS, "report"), rows[0]))
+    item["ts"] = item["ts"].isoformat(timespec="seconds")
+    item["alerts"] = json.loads(item["alerts"])
+    item.update(json.loads(item.pop("report")))
+    return item
+
+
+def write_report(check: dict[str, Any], path: str | Path) -> Path:
+    """A check as a Markdown or HTML report (the suffix decides): alerts, performance,
+    prediction drift, then the data-drift report of every input."""
+    from mlcycle.drift.report import write_report as write
+
+    name = Path(check["source"]).name
+    preface = [f"{name}: {check['rows']:,} rows scored by version {check['version']} "
+               f"(check {check['id']})"]
+    preface += [f"ALERT: {alert}" for alert in check["alerts"]] or ["no alerts"]
+    score = check["prediction_drift"]["columns"][0]
+    preface.append(f"prediction drift: {'yes' if score['drifted'] else 'no'} "
+                   f"({score['statistic_name']} {score['statistic'] or 0:.3f})")
+    for key, what in (("performance", "on the labelled rows"),
+                      ("estimated_performance", "estimated without labels")):
+        figure = check.get(key)
+        if figure and figure["value"] is not None:
+            reference = figure["reference"]
+            preface.append(f"{figure['metric']} {what}: {figure['value']:.4f}"
+                           + (f" (holdout {reference:.4f})" if reference is not None else ""))
+    return write(drift_result(check), path, title=f"Monitoring check of {name}",
+                 preface=preface)
+
+
+def drift_result(report: dict[str, Any]) -> Any:
+    """The stored data-drift part of a check as a ``DriftResult``, for the report writers."""
+    from mlcycle.drift.check import ColumnDrift, DriftResult
+
+    data = dict(report["data_drift"])
+    columns = [ColumnDrift(**c) for c in data.pop("columns")]
+    data.pop("n_drifted", None)
+    return DriftResult(columns=columns, **data)

@@ -1,0 +1,268 @@
+"""Retraining (lifecycle stage 9): new labelled rows in, a validated successor out.
+
+``retrain`` closes the loop the way the lifecycle draws it (retraining leads back to data
+preparation):
+
+1. the new batches, joined to their labels on the identifier, are appended to the raw data
+   the champion was trained on: a new dataset version, with lineage to its parent and to
+   the files it took;
+2. if the champion's data was prepared by a recipe, the same recipe version prepares the
+   new raw version;
+3. the champion's model is trained again, with the same feature set, seed and folds (a
+   fresh search over its parameters), and registered;
+4. candidate and champion are scored on the same rows: the new version's holdout, and the
+   new rows within it. The candidate is judged on the new rows when the holdout holds at
+   least ``MIN_RECENT`` of them (they describe the world the model scores next), else on
+   the whole holdout. A better candidate replaces the champion with ``promote``; otherwise
+   it becomes the challenger, which shadows the champion when scoring.
+
+Every step is recorded (``retrain.*`` events), so the registry's audit trail says why a
+version was made and why it was or was not promoted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlcycle import deploy, projects
+from mlcycle.data import datasets, sources
+from mlcycle.deploy.scoring import CHALLENGER
+from mlcycle.models import evaluation, model_input, registry
+from mlcycle.store import events
+from mlcycle.store.errors import InvalidInput, NotFound
+from mlcycle.store.schema import utcnow
+from mlcycle.store.workspace import Workspace, file_sha256
+
+if TYPE_CHECKING:
+    import polars as pl
+
+Progress = Callable[[str], None]
+MIN_RECENT = 100  # new holdout rows needed to judge a candidate on the new rows alone
+
+
+def labelled_rows(batch: Path, labels: Path | None, target: str, identifier: str | None,
+                  schema: dict[str, Any]) -> tuple[pl.DataFrame, int]:
+    """A batch's rows that have a label, in the parent's columns and types (extra columns
+    are dropped, missing ones refused); and how many rows had none."""
+    import polars as pl
+
+    rows = sources.read_frame(batch)
+    if labels is not None:
+        if not identifier:
+            raise InvalidInput("the training data has no identifier column, so labels in a "
+                               "separate file cannot be joined; put the target in the batch")
+        truth = sources.read_frame(labels)
+        for name, frame, file in ((identifier, rows, batch), (identifier, truth, labels),
+                                  (target, truth, labels)):
+            if name not in frame.columns:
+                raise InvalidInput(f"{file.name} has no column {name!r}")
+        truth = truth.select(pl.col(identifier).cast(pl.Utf8), pl.col(target)).unique(
+            identifier, keep="last")
+        rows = rows.drop(target, strict=False).with_columns(
+            pl.col(identifier).cast(pl.Utf8)).join(truth, on=identifier, how="left")
+    elif target not in rows.columns:
+        raise InvalidInput(f"{batch.name} has no target column {target!r}; give its labels "
+                           "with --labels")
+    unlabelled = int(rows.get_column(target).is_null().sum())
+    rows = rows.filter(pl.col(target).is_not_null())
+    missing = [name for name in schema if name not in rows.columns]
+    if missing:
+        raise InvalidInput(f"{batch.name} lacks column(s) of the training data: "
+                           f"{', '.join(missing[:8])}{' …' if len(missing) > 8 else ''}")
+    columns = []
+    for name, dtype in schema.items():
+        try:
+            columns.append(rows.get_column(name).cast(dtype))
+        except Exception:  # polars raises several types for a failed cast
+            raise InvalidInput(f"{batch.name}: column {name!r} cannot be read as {dtype} like "
+                               "the training data") from None
+    return rows.select(columns), unlabelled
+
+
+def _raw_parent(ws: Workspace, project: str, dataset_id: str
+                ) -> tuple[datasets.DatasetVersion, str | None]:
+    """The collected version behind the champion's data, and the recipe that prepared it."""
+    with ws.read() as con:
+        found = con.execute(
+            "SELECT input_id, recipe_id FROM dataset_lineage WHERE dataset_id = ? "
+            "AND operation = 'prep'", [dataset_id]).fetchall()
+    if found:
+        return datasets.get(ws, project, found[0][0]), found[0][1]
+    return datasets.get(ws, project, dataset_id), None
+
+
+def combine(ws: Workspace, project: str, parent: datasets.DatasetVersion,
+            batches: list[tuple[Path, Path | None]], identifier: str | None,
+            progress: Progress | None = None) -> dict[str, Any]:
+    """A new raw version: ``parent``'s rows plus the labelled rows of ``batches``."""
+    import polars as pl
+
+    say = progress or (lambda _msg: None)
+    proj = projects.get(ws, project)
+    old = pl.read_parquet(datasets.data_path(ws, parent))
+    parts, added, unlabelled = [old], [], 0
+    blob = hashlib.blake2b(f"mlcycle-retrain\0{parent.id}".encode(), digest_size=20)
+    for batch, labels in batches:
+        say(f"reading {batch.name}")
+        rows, missing = labelled_rows(batch, labels, proj.target, identifier, old.schema)
+        parts.append(rows)
+        unlabelled += missing
+        added.append({"batch": str(batch), "labels": str(labels) if labels else None,
+                      "rows": rows.height, "unlabelled": missing})
+        for file in (batch, labels):
+            if file is not None:
+                blob.update(b"\0" + file_sha256(file).encode())
+    new_rows = sum(a["rows"] for a in added)
+    if not new_rows:
+        raise InvalidInput("none of the new rows has a label; nothing to retrain on")
+    version_id = blob.hexdigest()[: datasets.ID_LENGTH]
+    detail = {"parent": parent.id, "added": added, "rows_added": new_rows}
+    label = f"{parent.id} + {', '.join(Path(a['batch']).name for a in added)}"
+    new_ids = (pl.concat([p.get_column(identifier) for p in parts[1:]]).cast(pl.Utf8)
+               if identifier else None)
+    result = {"rows_added": new_rows, "unlabelled": unlabelled, "added": added,
+              "new_ids": new_ids}
+    try:
+        return {"version": datasets.get(ws, project, version_id), **result}
+    except NotFound:
+        pass
+
+    def register(con: Any) -> None:
+        con.execute(
+            "INSERT INTO dataset_lineage VALUES (?, 'retrain', ?, NULL, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            [version_id, parent.id, json.dumps(detail), utcnow()])
+
+    temp = ws.temp_path(".parquet")
+    try:
+        pl.concat(parts).write_parquet(temp, compression="zstd")
+        version = datasets.register_parquet(
+            ws, project, temp, version_id=version_id, digest=version_id,
+            source_format="retrain", source_label=label, progress=say,
+            in_transaction=register)
+    finally:
+        temp.unlink(missing_ok=True)
+    return {"version": version, **result}
+
+
+def head_to_head(ws: Workspace, project: str, data: datasets.DatasetVersion,
+                 versions: list[registry.ModelVersion], identifier: str | None = None,
+                 recent: pl.Series | None = None) -> dict[str, dict[int, dict[str, Any]]]:
+    """Each version's metrics on the same rows: the holdout of ``data`` ("holdout") and,
+    with ``recent`` identifiers, the holdout rows that are new ("recent")."""
+    import polars as pl
+
+    proj = projects.get(ws, project)
+    raw = pl.read_parquet(datasets.data_path(ws, data)).filter(
+        pl.col(proj.target).is_not_null())
+    out: dict[str, dict[int, dict[str, Any]]] = {"holdout": {}, "recent": {}}
+    for version in versions:
+        signature = deploy.signature_of(ws, version)
+        y = model_input.target_values(raw, signature)
+        mask = evaluation.holdout_mask(ws, data, signature.target, y, signature.task)
+        parts = {"holdout": mask}
+        if identifier and recent is not None and identifier in raw.columns:
+            new = raw.get_column(identifier).cast(pl.Utf8).is_in(recent.implode()).to_numpy()
+            if (mask & new).sum() >= MIN_RECENT:
+                parts["recent"] = mask & new
+        _, pipeline = registry.load(ws, project, str(version.version))
+        for part, rows in parts.items():
+            inputs = model_input.frame(raw.filter(rows), signature)
+            proba = (pipeline.predict_proba(inputs) if signature.task == "classification"
+                     else None)
+            out[part][version.version] = evaluation.scores(
+                signature.task, y[rows], pipeline.predict(inputs), proba,
+                signature.classes or None)
+    return out
+
+
+def retrain(ws: Workspace, project: str, batches: list[tuple[Path, Path | None]], *,
+            trials: int = 10, promote: bool = False,
+            progress: Progress | None = None) -> dict[str, Any]:
+    """Retrain the champion on its data plus ``batches``; see the module docstring."""
+    from mlcycle import prep
+    from mlcycle.models import training
+    from mlcycle.prep import recipes
+
+    say = progress or (lambda _msg: None)
+    proj = projects.get(ws, project)
+    if not batches:
+        raise InvalidInput("give at least one batch of new rows (--with FILE)")
+    for batch, labels in batches:
+        for file in (batch, labels):
+            if file is not None and not file.is_file():
+                raise NotFound(f"{file}: no such file")
+    champion = registry.get(ws, project, registry.CHAMPION)
+    lineage = champion.summary.get("lineage", {})
+    if not lineage.get("dataset"):
+        raise InvalidInput(f"champion v{champion.version} records no dataset to extend")
+    raw_parent, recipe_id = _raw_parent(ws, project, lineage["dataset"])
+    identifier = deploy.identifier_of(ws, champion)
+    combined = combine(ws, project, raw_parent, batches, identifier, say)
+    data = combined["version"]
+    if recipe_id:
+        say("preparing the new data with the champion's recipe")
+        recipe = recipes.get(ws, project, recipe_id)
+        data = prep.run(ws, project, recipe=recipe.recipe, data=data.id,
+                        progress=say).version
+    run_config = json.loads(_tag(ws, champion.run_id, "mlcycle.config") or "{}")
+    config = training.TrainConfig(
+        project, data=data.id, models=[champion.summary["model"]], trials=trials,
+        cv=int(run_config.get("cv", 5)), seed=int(lineage.get("seed") or 0),
+        features=lineage.get("features"))
+    say(f"training {champion.summary['model']} on {data.id}")
+    trained = training.train(ws, config, register=True)
+    if trained.registered_version is None:
+        raise InvalidInput(f"training on {data.id} stopped before a model was registered"
+                           f" ({trained.stopped or 'no trial finished'})")
+    candidate = registry.get(ws, project, str(trained.registered_version))
+    say("comparing the new version with the champion on the same rows")
+    compared = head_to_head(ws, project, data, [champion, candidate], identifier,
+                            combined["new_ids"])
+    # Judge on the new rows when the holdout holds enough of them: they are the world the
+    # model will score next, which the old rows no longer describe.
+    basis = "recent" if compared["recent"] else "holdout"
+    figures = compared[basis]
+    metric = proj.metric
+    better = bool(evaluation.beats(metric, figures[candidate.version].get(metric),
+                                   figures[champion.version].get(metric)))
+    where = "the new rows of the holdout" if basis == "recent" else "the same holdout"
+    why = (f"retrained on {data.id} (+{combined['rows_added']} labelled rows): {metric} "
+           f"{figures[candidate.version].get(metric):.4f} vs champion v{champion.version}'s "
+           f"{figures[champion.version].get(metric):.4f} on {where}")
+    alias = (registry.CHAMPION if promote else CHALLENGER) if better else None
+    if alias:
+        registry.promote(ws, project, str(candidate.version), alias, why)
+    result = {
+        "project": project,
+        "dataset": data.id,
+        "raw_dataset": combined["version"].id,
+        "rows_added": combined["rows_added"],
+        "unlabelled_rows_skipped": combined["unlabelled"],
+        "prepared_with": recipe_id,
+        "judged_on": basis,
+        "champion": {"version": champion.version,
+                     **{part: f[champion.version] for part, f in compared.items() if f}},
+        "candidate": {"version": candidate.version,
+                      **{part: f[candidate.version] for part, f in compared.items() if f}},
+        "metric": metric,
+        "candidate_better": better,
+        "alias": alias,
+        "reason": why,
+    }
+    with ws.write() as con:
+        events.record(con, "retrain.completed", project=project,
+                      subject=f"v{candidate.version}",
+                      detail={k: result[k] for k in ("dataset", "rows_added", "metric",
+                                                     "candidate_better", "alias", "reason")})
+    return result
+
+
+def _tag(ws: Workspace, run_id: str, name: str) -> str | None:
+    from mlcycle.models import tracking
+
+    return tracking.get_run(ws, run_id).tags.get(name)

@@ -1,0 +1,82 @@
+"""A monitoring check as typed values: what ``mlcycle.monitor.check`` returns.
+
+The engine stores and prints a check as a JSON object (``monitor_checks``, ``--json``);
+Python callers get it as dataclasses instead, so no result is read by string keys.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlcycle.drift import DriftResult
+from mlcycle.models import registry
+from mlcycle.monitor import monitoring
+from mlcycle.store.workspace import Workspace, use
+
+
+@dataclass(frozen=True)
+class Performance:
+    """The project metric on a batch, measured on its labels or estimated without them."""
+
+    metric: str
+    value: float | None
+    reference: float | None  # the version's figure on its holdout
+    relative_loss: float | None  # > 0: worse than on the holdout
+    rows: int  # labelled rows (measured) or scored rows (estimated)
+    estimated: bool
+    method: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def measured(cls, d: dict[str, Any]) -> Performance:
+        return cls(d["metric"], d["value"], d["reference"], d["relative_loss"],
+                   d["labelled_rows"], False, None, dict(d.get("metrics") or {}))
+
+    @classmethod
+    def estimate(cls, d: dict[str, Any]) -> Performance:
+        return cls(d["metric"], d["value"], d["reference"], d["relative_loss"], d["rows"],
+                   True, d.get("method"))
+
+
+@dataclass(frozen=True)
+class Check:
+    """One batch checked against the version that scored it."""
+
+    id: str
+    project: str
+    version: int
+    source: str
+    rows: int
+    scoring_run: str
+    seconds: float
+    data_drift: DriftResult
+    prediction_drift: DriftResult
+    performance: Performance | None
+    estimated_performance: Performance | None
+    alerts: tuple[str, ...]
+    retrain_recommended: bool
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Check:
+        """A check as the engine stores it (``monitor_checks``, ``--json``)."""
+        return cls(
+            d["id"], d["project"], d["version"], d["source"], d["rows"], d["scoring_run"],
+            d["seconds"], DriftResult.from_dict(d["data_drift"]),
+            DriftResult.from_dict(d["prediction_drift"]),
+            Performance.measured(d["performance"]) if d.get("performance") else None,
+            Performance.estimate(d["estimated_performance"])
+            if d.get("estimated_performance") else None,
+            tuple(d["alerts"]), bool(d["retrain_recommended"]),
+        )
+
+
+def check(project: str, data: str | os.PathLike[str], labels: str | os.PathLike[str] | None = None,
+          *, model: str = registry.CHAMPION, workspace: Workspace | str | None = None) -> Check:
+    """Score the batch file ``data`` with ``model`` and check it for data drift, prediction
+    drift and, with ``labels`` (identifier + target), lost performance; the check is
+    recorded as ``mlcycle monitor`` records it."""
+    result = monitoring.check(use(workspace), project, Path(data), labels=labels, ref=model)
+    return Check.from_dict(result)

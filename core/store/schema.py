@@ -1,0 +1,309 @@
+"""The workspace schema and its migrations.
+
+Each migration is applied once, in order, inside the transaction that records it, so a
+workspace written by an older mlcycle is brought up to date the first time a newer one
+writes to it, and a kill during a migration leaves the old schema intact. Never edit a
+published migration: add a new one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlcycle.store.errors import WorkspaceError
+from mlcycle.store.sql import fetch_one
+
+if TYPE_CHECKING:
+    import duckdb
+
+MIGRATIONS: list[str] = [
+    # 1: problem definition and data collection
+    """
+    CREATE TABLE projects (
+        name VARCHAR PRIMARY KEY,
+        target VARCHAR NOT NULL,
+        task VARCHAR NOT NULL,
+        metric VARCHAR NOT NULL,
+        goal DOUBLE,
+        description VARCHAR,
+        kpi VARCHAR,
+        created_at TIMESTAMP NOT NULL
+    );
+    CREATE TABLE datasets (
+        id VARCHAR PRIMARY KEY,
+        content_hash VARCHAR NOT NULL,
+        path VARCHAR NOT NULL,
+        n_rows BIGINT NOT NULL,
+        n_columns INTEGER NOT NULL,
+        size_bytes BIGINT NOT NULL,
+        source_format VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL
+    );
+    CREATE TABLE dataset_columns (
+        dataset_id VARCHAR NOT NULL,
+        position INTEGER NOT NULL,
+        name VARCHAR NOT NULL,
+        dtype VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        guessed_role VARCHAR NOT NULL,
+        PRIMARY KEY (dataset_id, position)
+    );
+    CREATE TABLE quality_reports (
+        dataset_id VARCHAR PRIMARY KEY,
+        report JSON NOT NULL
+    );
+    CREATE TABLE project_datasets (
+        project VARCHAR NOT NULL,
+        dataset_id VARCHAR NOT NULL,
+        source VARCHAR NOT NULL,
+        added_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (project, dataset_id)
+    );
+    """,
+    # 2: user notes on columns, and an activity log every stage appends to
+    """
+    CREATE TABLE column_notes (
+        project VARCHAR NOT NULL,
+        column_name VARCHAR NOT NULL,
+        role VARCHAR,
+        description VARCHAR,
+        PRIMARY KEY (project, column_name)
+    );
+    CREATE SEQUENCE event_ids;
+    CREATE TABLE events (
+        id BIGINT DEFAULT nextval('event_ids') PRIMARY KEY,
+        ts TIMESTAMP NOT NULL,
+        project VARCHAR,
+        kind VARCHAR NOT NULL,
+        subject VARCHAR,
+        detail JSON
+    );
+    """,
+    # 3: experiment tracking, evaluation holdouts and the model registry
+    """
+    CREATE TABLE runs (
+        id VARCHAR PRIMARY KEY,
+        project VARCHAR NOT NULL,
+        name VARCHAR,
+        kind VARCHAR NOT NULL,
+        status VARCHAR NOT NULL,
+        group_id VARCHAR,
+        started_at TIMESTAMP NOT NULL,
+        ended_at TIMESTAMP,
+        pid INTEGER
+    );
+    CREATE TABLE run_params (
+        run_id VARCHAR NOT NULL,
+        key VARCHAR NOT NULL,
+        value VARCHAR,
+        PRIMARY KEY (run_id, key)
+    );
+    CREATE TABLE run_metrics (
+        run_id VARCHAR NOT NULL,
+        key VARCHAR NOT NULL,
+        step BIGINT NOT NULL,
+        value DOUBLE,
+        ts TIMESTAMP NOT NULL
+    );
+    CREATE TABLE run_tags (
+        run_id VARCHAR NOT NULL,
+        key VARCHAR NOT NULL,
+        value VARCHAR,
+        PRIMARY KEY (run_id, key)
+    );
+    CREATE TABLE run_artifacts (
+        run_id VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        path VARCHAR NOT NULL,
+        sha256 VARCHAR NOT NULL,
+        size_bytes BIGINT NOT NULL,
+        PRIMARY KEY (run_id, name)
+    );
+    CREATE TABLE journal_offsets (
+        file VARCHAR PRIMARY KEY,
+        offset_bytes BIGINT NOT NULL
+    );
+    CREATE TABLE holdouts (
+        dataset_id VARCHAR NOT NULL,
+        target VARCHAR NOT NULL,
+        seed INTEGER NOT NULL,
+        fraction DOUBLE NOT NULL,
+        path VARCHAR NOT NULL,
+        n_holdout BIGINT NOT NULL,
+        PRIMARY KEY (dataset_id, target)
+    );
+    CREATE TABLE model_versions (
+        project VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        run_id VARCHAR NOT NULL,
+        path VARCHAR NOT NULL,
+        sha256 VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL,
+        archived BOOLEAN NOT NULL DEFAULT false,
+        summary JSON NOT NULL,
+        PRIMARY KEY (project, version)
+    );
+    CREATE TABLE aliases (
+        project VARCHAR NOT NULL,
+        alias VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        PRIMARY KEY (project, alias)
+    );
+    CREATE SEQUENCE alias_history_ids;
+    CREATE TABLE alias_history (
+        id BIGINT DEFAULT nextval('alias_history_ids') PRIMARY KEY,
+        ts TIMESTAMP NOT NULL,
+        project VARCHAR NOT NULL,
+        alias VARCHAR NOT NULL,
+        version INTEGER,
+        previous_version INTEGER,
+        action VARCHAR NOT NULL,
+        reason VARCHAR,
+        figures JSON
+    );
+    """,
+    # 4: preparation recipes, the lineage of derived dataset versions, feature sets
+    """
+    CREATE TABLE recipes (
+        project VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        id VARCHAR NOT NULL,
+        text VARCHAR NOT NULL,
+        source VARCHAR,
+        created_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (project, version)
+    );
+    CREATE TABLE dataset_lineage (
+        dataset_id VARCHAR PRIMARY KEY,
+        operation VARCHAR NOT NULL,
+        input_id VARCHAR NOT NULL,
+        recipe_id VARCHAR,
+        detail JSON,
+        created_at TIMESTAMP NOT NULL
+    );
+    CREATE TABLE feature_sets (
+        project VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        id VARCHAR NOT NULL,
+        text VARCHAR NOT NULL,
+        target VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (project, name, version)
+    );
+    """,
+    # Deployment: each version's ONNX export with its parity figures, and scoring runs.
+    """
+    CREATE TABLE onnx_exports (
+        project VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        path VARCHAR NOT NULL,
+        sha256 VARCHAR NOT NULL,
+        size_bytes BIGINT NOT NULL,
+        seconds DOUBLE NOT NULL,
+        parity JSON NOT NULL,
+        created_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (project, version)
+    );
+    CREATE TABLE scoring_runs (
+        id VARCHAR PRIMARY KEY,
+        ts TIMESTAMP NOT NULL,
+        project VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        shadow_version INTEGER,
+        source VARCHAR NOT NULL,
+        rows BIGINT NOT NULL,
+        seconds DOUBLE NOT NULL,
+        summary JSON NOT NULL,
+        shadow_summary JSON,
+        shadow_path VARCHAR
+    );
+    """,
+    # 6: monitoring and the watched folders
+    """
+    CREATE TABLE monitor_checks (
+        id VARCHAR PRIMARY KEY,
+        ts TIMESTAMP NOT NULL,
+        project VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        source VARCHAR NOT NULL,
+        rows BIGINT NOT NULL,
+        scoring_run VARCHAR NOT NULL,
+        data_drift BOOLEAN NOT NULL,
+        share_drifted DOUBLE NOT NULL,
+        prediction_drift BOOLEAN NOT NULL,
+        metric VARCHAR,
+        metric_value DOUBLE,
+        metric_reference DOUBLE,
+        labelled_rows BIGINT,
+        estimated_value DOUBLE,
+        alerts JSON NOT NULL,
+        report JSON NOT NULL
+    );
+    CREATE TABLE watched_files (
+        project VARCHAR NOT NULL,
+        path VARCHAR NOT NULL,
+        sha256 VARCHAR NOT NULL,
+        ts TIMESTAMP NOT NULL,
+        status VARCHAR NOT NULL,
+        check_id VARCHAR,
+        error VARCHAR,
+        PRIMARY KEY (project, sha256)
+    );
+    """,
+]
+
+LATEST = len(MIGRATIONS)
+
+
+def version(con: duckdb.DuckDBPyConnection) -> int:
+    """The schema version of an open workspace database (0 for an empty file)."""
+    found = fetch_one(
+        con, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+    )
+    if not found or not found[0]:
+        return 0
+    row = fetch_one(con, "SELECT max(version) FROM schema_version")
+    return int(row[0] or 0) if row else 0
+
+
+def is_current(con: duckdb.DuckDBPyConnection, root: Path) -> bool:
+    """Whether the schema is up to date; raises if a newer mlcycle wrote it."""
+    found = version(con)
+    _refuse_newer(found, root)
+    return found == LATEST
+
+
+def migrate(con: duckdb.DuckDBPyConnection, root: Path, upto: int = LATEST) -> int:
+    """Apply missing migrations up to ``upto``, each in its own transaction."""
+    found = version(con)
+    _refuse_newer(found, root)
+    if found == 0:
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER, applied_at TIMESTAMP)"
+        )
+    for number in range(found + 1, upto + 1):
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(MIGRATIONS[number - 1])
+            con.execute("INSERT INTO schema_version VALUES (?, ?)", [number, utcnow()])
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+    return max(found, upto)
+
+
+def _refuse_newer(found: int, root: Path) -> None:
+    if found > LATEST:
+        raise WorkspaceError(
+            f"workspace {root} has schema {found}, newer than this mlcycle knows ({LATEST}); "
+            "upgrade mlcycle"
+        )
+
+
+def utcnow() -> datetime:
+    """Now, in UTC without a zone (DuckDB TIMESTAMP), to the microsecond."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
