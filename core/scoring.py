@@ -274,19 +274,22 @@ def log_run(ws: Workspace, project: str, version: int, source: str, rows: int, s
     """Record one scoring run (and the shadow pairs, as Parquet in the workspace)."""
     import polars as pl
 
+    from core.workspace import file_sha256
+
     run_id = uuid.uuid4().hex[:12]
-    relpath = None
+    relpath = digest = None
     if shadow_rows:
         temp = ws.temp_path(".parquet")
         pl.concat(shadow_rows).write_parquet(temp)
+        digest = file_sha256(temp)
         relpath = f"scoring/{project}/{run_id}.parquet"
         ws.commit_file(temp, relpath)
     with ws.write() as con:
         con.execute(
-            "INSERT INTO scoring_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO scoring_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [run_id, utcnow(), project, version, shadow_version, source, rows, seconds,
              json.dumps(summary), json.dumps(shadow_summary) if shadow_summary else None,
-             relpath],
+             relpath, digest],
         )
         events.record(con, "deploy.scored", project=project, subject=f"v{version}",
                       detail={"run": run_id, "rows": rows, "source": source,
@@ -514,17 +517,18 @@ def compare(ws: Workspace, project: str, labels: str | Path,
                            "challenger ('mlcycle promote PROJECT V --alias challenger') and "
                            "score with 'mlcycle predict' or 'mlcycle serve'")
         champion_v, challenger_v = latest[0]
-        paths = [r[0] for r in con.execute(
-            "SELECT shadow_path FROM scoring_runs WHERE project = ? AND version = ? AND "
-            "shadow_version = ? AND shadow_path IS NOT NULL ORDER BY ts", [
-                project, champion_v, challenger_v]).fetchall()]
+        stored = con.execute(
+            "SELECT id, shadow_path, shadow_sha256 FROM scoring_runs WHERE project = ? AND "
+            "version = ? AND shadow_version = ? AND shadow_path IS NOT NULL ORDER BY ts", [
+                project, champion_v, challenger_v]).fetchall()
     main = registry.get(ws, project, str(champion_v))
     signature = deploy.signature_of(ws, main)
     identifier = deploy.identifier_of(ws, main)
     source = Path(labels).expanduser()
     truth = labels_frame(source, signature, identifier)
-    scored = pl.concat([pl.read_parquet(ws.artifact_path(p)) for p in paths]).unique(
-        "id", keep="last")
+    scored = pl.concat([
+        pl.read_parquet(ws.verified_path(path, sha, f"the shadow scores of scoring run {run}"))
+        for run, path, sha in stored]).unique("id", keep="last")
     joined = scored.join(truth, on="id", how="inner")
     if not joined.height:
         raise InvalidInput(f"none of the labelled rows in {source.name} were shadow-scored")
