@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core import deploy, evaluation, events, model_input, onnx_export, projects, registry
+from core import deploy, evaluation, events, model_input, onnx_export, projects, registry, safety
 from core.errors import InvalidInput, NotFound
 from core.schema import utcnow
 
@@ -374,9 +374,10 @@ class _Writer:
             raise InvalidInput(f"--out must end in .csv or .parquet, not {out.name}")
         if not out.parent.is_dir():
             raise NotFound(f"no folder {out.parent} for {out.name}")
+        safety.sweep(out.parent)  # what killed runs left beside it
         self.out = out
         self.parquet = suffix == ".parquet"
-        self.temp = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.tmp"
+        self.temp = out.parent / safety.temp_name(f".{out.name}.", ".tmp")
         self.parts: list[Path] = []
         if self.parquet:
             self.temp.mkdir()
@@ -400,7 +401,7 @@ class _Writer:
 
         if self.parquet:
             # Streaming concatenation of the parts keeps memory at one part.
-            final = self.out.parent / f".{self.out.name}.{uuid.uuid4().hex[:8]}.part"
+            final = self.out.parent / safety.temp_name(f".{self.out.name}.", ".part")
             pl.scan_parquet([str(p) for p in self.parts]).sink_parquet(final)
             os.replace(final, self.out)
             shutil.rmtree(self.temp, ignore_errors=True)
@@ -429,6 +430,8 @@ def predict_file(ws: Workspace, project: str, path: str | Path, ref: str = regis
     import polars as pl
 
     say = note or (lambda _text: None)
+    # Checked before anything is scored or written: predictions never replace their input.
+    target = safety.output_path(out, "--out", workspace=ws.root, inputs=[path]) if out else None
     main = ready or scorer(ws, project, ref)
     second = shadow_of(ws, project, main.version) if shadow else None
     source = Path(path).expanduser()
@@ -439,7 +442,7 @@ def predict_file(ws: Workspace, project: str, path: str | Path, ref: str = regis
                            f"{', '.join(missing_direct)}")
     for text in input_notes(columns, main.signature, main.identifier):
         say(text)
-    writer = _Writer(Path(out).expanduser().resolve()) if out else None
+    writer = _Writer(target) if target else None
     summary = Summary(main.signature.task, main.signature.classes)
     shadow_summary = Summary(main.signature.task, main.signature.classes) if second else None
     shadow_rows: list[pl.DataFrame] = []

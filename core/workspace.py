@@ -29,7 +29,6 @@ import hashlib
 import os
 import random
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +64,7 @@ class Workspace:
 
     root: Path
     _schema_checked: bool = field(default=False, repr=False)
+    _swept: bool = field(default=False, repr=False)
 
     @property
     def db_path(self) -> Path:
@@ -167,8 +167,13 @@ class Workspace:
 
     def temp_path(self, suffix: str = "") -> Path:
         """A fresh path under ``artifacts/.tmp`` for a file still being written."""
+        from core import safety
+
         self.temp_dir.mkdir(parents=True, exist_ok=True)
-        return self.temp_dir / f"{uuid.uuid4().hex}{suffix}"
+        if not self._swept:  # what killed writers left, once per process that writes
+            self._swept = True
+            self.sweep_temp()
+        return self.temp_dir / safety.temp_name(suffix=suffix)
 
     def commit_file(self, temp: Path, relpath: str) -> Path:
         """Move a finished temp file to its place under ``artifacts/``, durably."""
@@ -228,17 +233,14 @@ class Workspace:
         return path
 
     def sweep_temp(self, older_than: float = STALE_TEMP_SECONDS) -> int:
-        """Remove temp files left by killed processes; returns how many were removed."""
-        if not self.temp_dir.exists():
-            return 0
-        cutoff = time.time() - older_than
-        removed = 0
-        for path in self.temp_dir.iterdir():
-            with contextlib.suppress(FileNotFoundError):
-                if path.stat().st_mtime < cutoff:
-                    path.unlink()
-                    removed += 1
-        return removed
+        """Remove temp files left by killed processes; returns how many were removed.
+
+        A file whose writer on this host has died goes at once; any file older than
+        ``older_than`` goes too (its writer was killed, or it predates pids in the names).
+        """
+        from core import safety
+
+        return safety.sweep(self.temp_dir, older_than, unmarked=True)
 
 
 # Hashes of artifact files this process has read, by path, size, inode and times.

@@ -28,7 +28,7 @@ def monitor(ctx: click.Context, project: str, file: str | None, labels: str | No
     Exit code 0 whatever is found (1 with --fail-on-alert when a check alerts), 2 for bad
     input.
     """
-    from core import monitoring
+    from core import monitoring, safety
     from core.errors import InvalidInput
 
     obj: Context = ctx.obj
@@ -43,10 +43,13 @@ def monitor(ctx: click.Context, project: str, file: str | None, labels: str | No
         else:
             _print_history(project, checks)
         return
-    result = monitoring.check(obj.workspace(), project, file, labels=labels, ref=ref,
-                              note=note)
-    if report:
-        monitoring.write_report(result, report)
+    ws = obj.workspace()
+    # Checked before the batch is scored: a report never replaces an input.
+    target = safety.output_path(report, "--report", workspace=ws.root,
+                                inputs=[file, labels]) if report else None
+    result = monitoring.check(ws, project, file, labels=labels, ref=ref, note=note)
+    if target:
+        monitoring.write_report(result, target)
     if as_json:
         emit_json(result)
     else:
