@@ -112,13 +112,19 @@ def predict(ctx: Context, project: str, file: str, ref: str, out: str | None, no
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--no-shadow", is_flag=True, help="Do not score the challenger alongside.")
+@click.option("--max-body", default=10.0, show_default=True, type=click.FloatRange(min=0.001),
+              metavar="MIB", help="Largest request body, in MiB (larger ones get 413).")
+@click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1),
+              metavar="SECONDS", help="Close a connection that stays silent this long.")
 @click.pass_obj
-def serve(ctx: Context, project: str, ref: str, host: str, port: int, no_shadow: bool) -> None:
+def serve(ctx: Context, project: str, ref: str, host: str, port: int, no_shadow: bool,
+          max_body: float, timeout: float) -> None:
     """Serve predictions over HTTP JSON: POST /predict, GET /health, GET /openapi.json."""
     from mlcycle.deploy import serve as service
 
     service.run(ctx.workspace(), project, ref, host, port, shadow=not no_shadow,
-                say=lambda text: click.echo(text, err=True))
+                say=lambda text: click.echo(text, err=True),
+                max_body=int(max_body * 2**20), idle_timeout=timeout)
 
 
 @click.command()

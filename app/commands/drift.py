@@ -42,15 +42,19 @@ def drift(ctx: click.Context, reference: str, current: str, as_json: bool,
     2 for bad input.
     """
     from mlcycle import drift as engine
+    from mlcycle.store import safety
     from mlcycle.store.errors import InvalidInput
+    from mlcycle.store.workspace import resolve_path
 
     if report and not report.lower().endswith((".md", ".markdown", ".html", ".htm")):
         raise InvalidInput(f"{report}: the report must end in .md or .html")
+    target = safety.output_path(report, "--report", inputs=[reference, current],
+                                workspace=resolve_path(ctx.obj.workspace_path)) if report else None
     result = engine.compare(reference, current, columns=_split_columns(columns), alpha=alpha)
-    if report:
+    if target:
         from mlcycle.drift.report import write_report
 
-        write_report(result, report)
+        write_report(result, target)
     if as_json:
         emit_json(result.to_dict())
     else:

@@ -110,10 +110,13 @@ def model() -> None:
 def card(ctx: Context, project: str, version: str, out: str | None) -> None:
     """The model card in Markdown (VERSION: number or alias)."""
     from mlcycle.models import card as model_card
+    from mlcycle.store import safety
 
-    text = model_card.render(ctx.workspace(), project, version)
-    if out:
-        with open(out, "w", encoding="utf-8") as fh:
+    ws = ctx.workspace()
+    target = safety.output_path(out, "--out", workspace=ws.root) if out else None
+    text = model_card.render(ws, project, version)
+    if target:
+        with open(target, "w", encoding="utf-8") as fh:
             fh.write(text)
         click.echo(f"wrote {out}")
     else:

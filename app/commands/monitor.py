@@ -29,6 +29,7 @@ def monitor(ctx: click.Context, project: str, file: str | None, labels: str | No
     input.
     """
     from mlcycle.monitor import monitoring
+    from mlcycle.store import safety
     from mlcycle.store.errors import InvalidInput
 
     obj: Context = ctx.obj
@@ -43,10 +44,13 @@ def monitor(ctx: click.Context, project: str, file: str | None, labels: str | No
         else:
             _print_history(project, checks)
         return
-    result = monitoring.check(obj.workspace(), project, file, labels=labels, ref=ref,
-                              note=note)
-    if report:
-        monitoring.write_report(result, report)
+    ws = obj.workspace()
+    # Checked before the batch is scored: a report never replaces an input.
+    target = safety.output_path(report, "--report", workspace=ws.root,
+                                inputs=[file, labels]) if report else None
+    result = monitoring.check(ws, project, file, labels=labels, ref=ref, note=note)
+    if target:
+        monitoring.write_report(result, target)
     if as_json:
         emit_json(result)
     else:

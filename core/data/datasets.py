@@ -24,13 +24,13 @@ from mlcycle.store import events
 from mlcycle.store.errors import InvalidInput, NotFound
 from mlcycle.store.schema import utcnow
 from mlcycle.store.sql import fetch_one, memory_connection
-from mlcycle.store.workspace import Workspace
+from mlcycle.store.workspace import Workspace, file_sha256
 
 ID_LENGTH = 12
 _ID = re.compile(r"^[0-9a-f]{4,40}$")
 _VERSION_FIELDS = (
     "d.id, pd.project, d.n_rows, d.n_columns, d.size_bytes, d.source_format, pd.source, "
-    "d.created_at, pd.added_at, d.path"
+    "d.created_at, pd.added_at, d.path, d.sha256"
 )
 
 Progress = Callable[[str], None]
@@ -50,6 +50,7 @@ class DatasetVersion:
     created_at: datetime
     added_at: datetime
     path: str
+    sha256: str | None  # of the stored Parquet, checked on every read
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -155,11 +156,11 @@ def register_parquet(
     """Profile a finished Parquet file under ``artifacts/.tmp`` and register it as a version.
 
     Shared by ``add`` (data from a file) and by stages that derive data (preparation), so a
-    version is registered one way only: the quality report is computed outside the lock, the
-    file is moved into place, then one write transaction inserts the version, its columns, its
-    report and its link to the project. ``in_transaction`` runs inside that same transaction
-    (lineage, events), so a kill leaves either all of it or none. ``duplicate_rows``: see
-    ``quality.compute``.
+    version is registered one way only: the quality report and the file's sha256 are computed
+    outside the lock, then one write transaction moves the file into place and inserts the
+    version, its columns, its report and its link to the project. ``in_transaction`` runs
+    inside that same transaction (lineage, events), so a kill leaves either all of it or
+    none. ``duplicate_rows``: see ``quality.compute``.
     """
     say = progress or (lambda _msg: None)
     con = memory_connection()
@@ -173,11 +174,15 @@ def register_parquet(
         raise InvalidInput(f"{source_label}: has a header but no rows")
     relpath = f"datasets/{version_id}.parquet"
     size = temp.stat().st_size
-    ws.commit_file(temp, relpath)
+    sha256 = file_sha256(temp)
 
     with ws.write() as wcon:
+        # Under the write lock: when a concurrent add of the same content registered first,
+        # its file (which its recorded hash vouches for) stays and this one is dropped.
+        if fetch_one(wcon, "SELECT 1 FROM datasets WHERE id = ?", [version_id]) is None:
+            ws.commit_file(temp, relpath)
         wcon.execute(
-            "INSERT INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            "INSERT INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [
                 version_id,
                 digest,
@@ -187,6 +192,7 @@ def register_parquet(
                 size,
                 source_format,
                 utcnow(),
+                sha256,
             ],
         )
         wcon.executemany(
@@ -257,11 +263,9 @@ def get(ws: Workspace, project: str, ref: str = "latest") -> DatasetVersion:
 
 
 def data_path(ws: Workspace, version: DatasetVersion) -> Path:
-    """The stored Parquet of a version."""
-    path = ws.artifact_path(version.path)
-    if not path.exists():
-        raise NotFound(f"the stored data of version {version.id} is missing from {path}")
-    return path
+    """The stored Parquet of a version, after checking it is the file that was registered."""
+    return ws.verified_path(version.path, version.sha256,
+                            f"the stored data of version {version.id}")
 
 
 def dictionary(ws: Workspace, project: str, ref: str = "latest") -> list[dict[str, Any]]:

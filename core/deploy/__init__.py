@@ -2,6 +2,7 @@
 
 from mlcycle.deploy.bundle import (
     BUNDLE_FILES,
+    BUNDLE_FORMAT,
     MANIFEST,
     build,
     export,
@@ -16,6 +17,7 @@ from mlcycle.deploy.bundle import (
 
 __all__ = [
     "BUNDLE_FILES",
+    "BUNDLE_FORMAT",
     "MANIFEST",
     "build",
     "export",

@@ -15,8 +15,10 @@ within ``VALUE_RTOL`` of the value's magnitude (at least 1, so values near zero 
 absolutely), which is float32's precision with room for those sums.
 
 A bundle is a folder holding exactly ``model.onnx``, ``signature.json``, ``metadata.json``,
-``README.md`` and ``manifest.json`` (sha256 of the other four). It is written to a temporary
-sibling folder and renamed into place, so a reader never sees half a bundle.
+``README.md`` and ``manifest.json`` (sha256 of the other four, and ``"format":
+"mlcycle-bundle"``). It is written to a temporary sibling folder and renamed into place, so a
+reader never sees half a bundle. ``--force`` replaces a folder only when it is such a bundle
+and holds nothing else, so no other folder can be lost to a mistyped ``--out``.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ import shutil
 import subprocess
 import sys
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,7 @@ PROBA_TOL = 1e-4
 VALUE_RTOL = 1e-4
 BUNDLE_FILES = ("model.onnx", "signature.json", "metadata.json", "README.md")
 MANIFEST = "manifest.json"
+BUNDLE_FORMAT = "mlcycle-bundle"
 SMOKE_ROWS = 5
 
 
@@ -303,12 +305,16 @@ def export(ws: Workspace, project: str, ref: str, out: str | Path,
     import polars as pl
 
     from mlcycle import drift
+    from mlcycle.store import safety
 
-    target_dir = Path(out).expanduser().resolve()
+    target_dir = safety.output_path(out, "--out", workspace=ws.root)
     if target_dir.exists() and not target_dir.is_dir():
         raise InvalidInput(f"{out} is a file; give a folder for the bundle")
-    if target_dir.exists() and any(target_dir.iterdir()) and not force:
-        raise InvalidInput(f"{out} is not empty; pass --force to replace it")
+    if target_dir.exists() and any(target_dir.iterdir()):
+        if not force:
+            raise InvalidInput(f"{out} is not empty; pass --force to replace it")
+        _check_replaceable(target_dir, out)
+    safety.sweep(target_dir.parent)  # what killed exports left beside it
     version = registry.get(ws, project, ref)
     started = time.perf_counter()
     exported = build(ws, project, str(version.version))
@@ -360,8 +366,9 @@ def export(ws: Workspace, project: str, ref: str, out: str | Path,
         "metadata.json": _json_bytes(metadata),
         "README.md": readme.encode("utf-8"),
     }
-    manifest = {name: hashlib.sha256(data).hexdigest() for name, data in contents.items()}
-    temp = target_dir.parent / f".{target_dir.name}.{uuid.uuid4().hex[:8]}.tmp"
+    hashes = {name: hashlib.sha256(data).hexdigest() for name, data in contents.items()}
+    manifest = {"format": BUNDLE_FORMAT, **hashes}
+    temp = target_dir.parent / safety.temp_name(f".{target_dir.name}.", ".tmp")
     temp.mkdir(parents=True)
     try:
         for name, data in {**contents, MANIFEST: _json_bytes(manifest)}.items():
@@ -370,7 +377,7 @@ def export(ws: Workspace, project: str, ref: str, out: str | Path,
                 fh.flush()
                 os.fsync(fh.fileno())
         if target_dir.exists():
-            old = target_dir.parent / f".{target_dir.name}.{uuid.uuid4().hex[:8]}.old"
+            old = target_dir.parent / safety.temp_name(f".{target_dir.name}.", ".old")
             os.replace(target_dir, old)
             os.replace(temp, target_dir)
             shutil.rmtree(old, ignore_errors=True)
@@ -384,9 +391,31 @@ def export(ws: Workspace, project: str, ref: str, out: str | Path,
     return {
         **exported.to_dict(),
         "out": str(target_dir),
-        "files": manifest,
+        "files": hashes,
         "seconds": round(time.perf_counter() - started, 3),
     }
+
+
+def _check_replaceable(folder: Path, out: str | Path) -> None:
+    """Refuse to replace ``folder`` unless it is an mlcycle bundle and holds nothing else."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        manifest = None
+    # Bundles written before the format marker: their manifest is exactly the four hashes.
+    legacy = isinstance(manifest, dict) and set(manifest) == set(BUNDLE_FILES)
+    if not legacy and not (isinstance(manifest, dict)
+                           and manifest.get("format") == BUNDLE_FORMAT):
+        raise InvalidInput(f"{out} is not an mlcycle bundle (its {MANIFEST} does not say so); "
+                           "--force replaces only a bundle: choose a new or empty folder")
+    foreign = sorted(p.name for p in folder.iterdir()
+                     if p.name not in (*BUNDLE_FILES, MANIFEST) or (p.is_dir()
+                                                                   and not p.is_symlink()))
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more"
+                                          if len(foreign) > 5 else "")
+        raise InvalidInput(f"{out} holds more than a bundle ({shown}); --force replaces only "
+                           "a bundle: move those out first")
 
 
 def _json_bytes(obj: Any) -> bytes:

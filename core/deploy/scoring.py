@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from mlcycle import deploy, projects
 from mlcycle.deploy import onnx_export
 from mlcycle.models import evaluation, model_input, registry
-from mlcycle.store import events
+from mlcycle.store import events, safety
 from mlcycle.store.errors import InvalidInput, NotFound
 from mlcycle.store.schema import utcnow
 
@@ -277,19 +277,22 @@ def log_run(ws: Workspace, project: str, version: int, source: str, rows: int, s
     """Record one scoring run (and the shadow pairs, as Parquet in the workspace)."""
     import polars as pl
 
+    from mlcycle.store.workspace import file_sha256
+
     run_id = uuid.uuid4().hex[:12]
-    relpath = None
+    relpath = digest = None
     if shadow_rows:
         temp = ws.temp_path(".parquet")
         pl.concat(shadow_rows).write_parquet(temp)
+        digest = file_sha256(temp)
         relpath = f"scoring/{project}/{run_id}.parquet"
         ws.commit_file(temp, relpath)
     with ws.write() as con:
         con.execute(
-            "INSERT INTO scoring_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO scoring_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [run_id, utcnow(), project, version, shadow_version, source, rows, seconds,
              json.dumps(summary), json.dumps(shadow_summary) if shadow_summary else None,
-             relpath],
+             relpath, digest],
         )
         events.record(con, "deploy.scored", project=project, subject=f"v{version}",
                       detail={"run": run_id, "rows": rows, "source": source,
@@ -374,9 +377,10 @@ class _Writer:
             raise InvalidInput(f"--out must end in .csv or .parquet, not {out.name}")
         if not out.parent.is_dir():
             raise NotFound(f"no folder {out.parent} for {out.name}")
+        safety.sweep(out.parent)  # what killed runs left beside it
         self.out = out
         self.parquet = suffix == ".parquet"
-        self.temp = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.tmp"
+        self.temp = out.parent / safety.temp_name(f".{out.name}.", ".tmp")
         self.parts: list[Path] = []
         if self.parquet:
             self.temp.mkdir()
@@ -400,7 +404,7 @@ class _Writer:
 
         if self.parquet:
             # Streaming concatenation of the parts keeps memory at one part.
-            final = self.out.parent / f".{self.out.name}.{uuid.uuid4().hex[:8]}.part"
+            final = self.out.parent / safety.temp_name(f".{self.out.name}.", ".part")
             pl.scan_parquet([str(p) for p in self.parts]).sink_parquet(final)
             os.replace(final, self.out)
             shutil.rmtree(self.temp, ignore_errors=True)
@@ -429,6 +433,8 @@ def predict_file(ws: Workspace, project: str, path: str | Path, ref: str = regis
     import polars as pl
 
     say = note or (lambda _text: None)
+    # Checked before anything is scored or written: predictions never replace their input.
+    target = safety.output_path(out, "--out", workspace=ws.root, inputs=[path]) if out else None
     main = ready or scorer(ws, project, ref)
     second = shadow_of(ws, project, main.version) if shadow else None
     source = Path(path).expanduser()
@@ -439,7 +445,7 @@ def predict_file(ws: Workspace, project: str, path: str | Path, ref: str = regis
                            f"{', '.join(missing_direct)}")
     for text in input_notes(columns, main.signature, main.identifier):
         say(text)
-    writer = _Writer(Path(out).expanduser().resolve()) if out else None
+    writer = _Writer(target) if target else None
     summary = Summary(main.signature.task, main.signature.classes)
     shadow_summary = Summary(main.signature.task, main.signature.classes) if second else None
     shadow_rows: list[pl.DataFrame] = []
@@ -517,17 +523,18 @@ def compare(ws: Workspace, project: str, labels: str | Path,
                            "challenger ('mlcycle promote PROJECT V --alias challenger') and "
                            "score with 'mlcycle predict' or 'mlcycle serve'")
         champion_v, challenger_v = latest[0]
-        paths = [r[0] for r in con.execute(
-            "SELECT shadow_path FROM scoring_runs WHERE project = ? AND version = ? AND "
-            "shadow_version = ? AND shadow_path IS NOT NULL ORDER BY ts", [
-                project, champion_v, challenger_v]).fetchall()]
+        stored = con.execute(
+            "SELECT id, shadow_path, shadow_sha256 FROM scoring_runs WHERE project = ? AND "
+            "version = ? AND shadow_version = ? AND shadow_path IS NOT NULL ORDER BY ts", [
+                project, champion_v, challenger_v]).fetchall()
     main = registry.get(ws, project, str(champion_v))
     signature = deploy.signature_of(ws, main)
     identifier = deploy.identifier_of(ws, main)
     source = Path(labels).expanduser()
     truth = labels_frame(source, signature, identifier)
-    scored = pl.concat([pl.read_parquet(ws.artifact_path(p)) for p in paths]).unique(
-        "id", keep="last")
+    scored = pl.concat([
+        pl.read_parquet(ws.verified_path(path, sha, f"the shadow scores of scoring run {run}"))
+        for run, path, sha in stored]).unique("id", keep="last")
     joined = scored.join(truth, on="id", how="inner")
     if not joined.height:
         raise InvalidInput(f"none of the labelled rows in {source.name} were shadow-scored")

@@ -14,12 +14,22 @@ most once per ``RELOAD_SECONDS``, on a request; when it has moved, the new versi
 parity-checked graph is loaded and swapped in between requests. Scoring is logged in
 ``scoring_runs`` once per ``FLUSH_SECONDS`` (one run per interval and version), so a burst of
 requests costs no workspace write each.
+
+Limits, so that no request can take the service down: a body over ``MAX_BODY`` (10 MiB,
+``--max-body``) is refused with 413 unread; a connection silent for ``IDLE_TIMEOUT`` seconds
+(``--timeout``) is closed, so it cannot hold a thread; a body that nests too deeply, holds a
+number a float cannot (1e400, NaN, Infinity) or a field that is not a scalar is refused with
+400 naming the field, before any scoring. Every answer is JSON (``{"error": ...}`` for
+errors, http.server's own included); 500 means a bug in mlcycle. A client that hangs up
+mid-request is dropped without a traceback.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import signal
+import sys
 import threading
 import time
 from http import HTTPStatus
@@ -37,8 +47,9 @@ if TYPE_CHECKING:
 
 RELOAD_SECONDS = 1.0
 FLUSH_SECONDS = 5.0
-MAX_BODY = 20 * 1024 * 1024
+MAX_BODY = 10 * 1024 * 1024
 MAX_ROWS = 100_000
+IDLE_TIMEOUT = 30.0  # seconds a connection may stay silent before it is closed
 
 
 class _Tally:
@@ -221,76 +232,193 @@ class Service:
         }
 
 
-def _handler(service: Service) -> type[BaseHTTPRequestHandler]:
+class BadRequest(MlcycleError):
+    """A request body that cannot be rows: answered 400 with this message."""
+
+
+class _NotFinite:
+    """A number JSON can spell but a float cannot hold (1e400, NaN, Infinity), kept as
+    spelled so that the field holding it can be named."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _number(text: str) -> float | _NotFinite:
+    value = float(text)
+    return value if math.isfinite(value) else _NotFinite(text)
+
+
+def _integer(text: str) -> int | float | _NotFinite:
+    value = int(text)
+    # Beyond 64 bits a column of integers cannot hold it; the model sees a float anyway.
+    return value if -(2**63) <= value < 2**63 else _number(text)
+
+
+def read_rows(body: bytes) -> tuple[list[dict[str, Any]], bool]:
+    """The rows a request body sends, and whether it sent a single row object.
+
+    Raises ``BadRequest`` for anything else: text that is not JSON, nesting deeper than the
+    parser's stack (rows are flat, so nothing legitimate comes close), a number that is not
+    finite, or a field whose value is not a number, string, boolean or null.
+    """
+    try:
+        data = json.loads(body, parse_float=_number, parse_int=_integer,
+                          parse_constant=_NotFinite)
+    except RecursionError:
+        raise BadRequest("the body is nested too deeply; send flat row objects") from None
+    except ValueError:  # also undecodable bytes and integers of over 4300 digits
+        raise BadRequest("the body is not valid JSON") from None
+    single = isinstance(data, dict) and "rows" not in data
+    rows = [data] if single else data.get("rows") if isinstance(data, dict) else None
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+        raise BadRequest('send one row object or {"rows": [row objects]}')
+    if len(rows) > MAX_ROWS:
+        raise BadRequest(f"at most {MAX_ROWS} rows per request; use 'mlcycle predict' for files")
+    for number, row in enumerate(rows, 1):
+        for key, value in row.items():
+            if value is None or isinstance(value, (bool, int, float, str)):
+                continue
+            where = f"field {_short(key)}" + ("" if single else f" of row {number}")
+            if isinstance(value, _NotFinite):
+                raise BadRequest(f"{where} is {_short(value.text)}, not a finite number")
+            kind = "an object" if isinstance(value, dict) else "a list"
+            raise BadRequest(f"{where} holds {kind}; send numbers, strings, booleans or null")
+    return rows, single
+
+
+def _short(text: str) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
+def _handler(service: Service, max_body: int, idle_timeout: float | None,
+             say: Callable[[str], None]) -> type[BaseHTTPRequestHandler]:
+    from polars.exceptions import PanicException  # pyo3's, a BaseException
+
+    endpoints = {"/predict": "POST", "/health": "GET", "/openapi.json": "GET"}
+
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "mlcycle"
+        # Applied to each connection's socket: an idle or stalled client is dropped instead
+        # of holding its thread for ever (http.server closes quietly on the timeout).
+        timeout = idle_timeout
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # scoring runs are the log; a line per request would drown the terminal
 
-        def _send(self, status: int, body: dict[str, Any]) -> None:
+        def send_error(self, code: int, message: str | None = None,
+                       explain: str | None = None) -> None:
+            # http.server's own refusals (a malformed request line or header, an unknown
+            # method) are JSON like every other answer, with a status line even when the
+            # line was too malformed to say which HTTP it speaks (http.server assumes 0.9).
+            if self.request_version == "HTTP/0.9":
+                self.request_version = self.protocol_version
+            self._send(code, {"error": message or HTTPStatus(code).phrase})
+
+        def _send(self, status: int, body: dict[str, Any],
+                  headers: dict[str, str] | None = None) -> None:
             data = json.dumps(body, default=str).encode("utf-8")
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
-            if path == "/health":
-                self._send(HTTPStatus.OK, service.health())
-            elif path == "/openapi.json":
-                self._send(HTTPStatus.OK, service.openapi())
-            else:
-                self._send(HTTPStatus.NOT_FOUND, {"error": f"no endpoint {path}"})
-
-        def do_POST(self) -> None:
-            path = self.path.split("?", 1)[0]
-            if path != "/predict":
-                self._send(HTTPStatus.NOT_FOUND, {"error": f"no endpoint {path}"})
-                return
-            try:
-                length = int(self.headers.get("Content-Length") or 0)
-            except ValueError:
-                length = -1
-            if length <= 0 or length > MAX_BODY:
+            if status >= 400:
+                # After an error the rest of the request may be unread: start afresh.
                 self.close_connection = True
-                self._send(HTTPStatus.BAD_REQUEST, {
-                    "error": f"send a JSON body of 1 byte to {MAX_BODY // 2**20} MiB "
-                             "with Content-Length"})
-                return
             try:
-                body = json.loads(self.rfile.read(length))
-            except ValueError:
-                self._send(HTTPStatus.BAD_REQUEST, {"error": "the body is not valid JSON"})
-                return
-            single = isinstance(body, dict) and "rows" not in body
-            rows = [body] if single else body.get("rows") if isinstance(body, dict) else None
-            if not isinstance(rows, list) or not rows or not all(
-                    isinstance(r, dict) for r in rows):
-                self._send(HTTPStatus.BAD_REQUEST, {
-                    "error": 'send one row object or {"rows": [row objects]}'})
-                return
-            if len(rows) > MAX_ROWS:
-                self._send(HTTPStatus.BAD_REQUEST, {
-                    "error": f"at most {MAX_ROWS} rows per request; use 'mlcycle predict' "
-                             "for files"})
-                return
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                if self.close_connection:
+                    self.send_header("Connection", "close")
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+            except OSError:  # the client went away or stopped reading: nothing to tell it
+                self.close_connection = True
+
+        def _route(self, method: str) -> str | None:
+            """The endpoint asked for, or None once a 404 or 405 has been sent."""
+            path = self.path.split("?", 1)[0]
+            allowed = endpoints.get(path)
+            if allowed is None:
+                self._send(HTTPStatus.NOT_FOUND, {"error": f"no endpoint {_short(path)}"})
+                return None
+            if allowed != method:
+                self._send(HTTPStatus.METHOD_NOT_ALLOWED,
+                           {"error": f"{path} takes {allowed} requests"}, {"Allow": allowed})
+                return None
+            return path
+
+        def _answer(self, work: Callable[[], dict[str, Any]]) -> None:
             try:
-                result = service.predict(rows)
+                self._send(HTTPStatus.OK, work())
             except MlcycleError as exc:
                 self._send(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
-                return
-            except Exception as exc:  # a bug must not kill the thread silently
+            except (Exception, PanicException) as exc:  # a bug: one line, and keep serving
+                text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                say(f"note: internal error on {self.command} {_short(self.path)}: "
+                    f"{type(exc).__name__}: {text}")
                 self._send(HTTPStatus.INTERNAL_SERVER_ERROR,
-                           {"error": f"unexpected {type(exc).__name__}: {exc}"})
+                           {"error": f"internal error: {type(exc).__name__}: {text}"})
+
+        def _length(self) -> int | None:
+            try:
+                length = int(self.headers.get("Content-Length", ""))
+            except ValueError:
+                return None
+            return length if length >= 0 else None
+
+        def handle_expect_100(self) -> bool:
+            # Clients that ask first (curl does, for large bodies) hear the refusal before
+            # they send the body.
+            length = self._length()
+            if length is not None and length > max_body:
+                self._too_large()
+                return False
+            return super().handle_expect_100()
+
+        def _too_large(self) -> None:
+            self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {
+                "error": f"the body is larger than {max_body:,} bytes; send fewer rows per "
+                         "request, or use 'mlcycle predict' for files"})
+
+        def do_GET(self) -> None:
+            path = self._route("GET")
+            if path == "/health":
+                self._answer(service.health)
+            elif path == "/openapi.json":
+                self._answer(service.openapi)
+
+        def do_POST(self) -> None:
+            if self._route("POST") is None:
                 return
+            length = self._length()
+            if not length:
+                self._send(HTTPStatus.LENGTH_REQUIRED if length is None else
+                           HTTPStatus.BAD_REQUEST,
+                           {"error": "send a JSON body with its Content-Length"})
+                return
+            if length > max_body:
+                self._too_large()
+                return
+            try:
+                body = self.rfile.read(length)
+            except OSError:  # stalled past the timeout, or gone
+                self.close_connection = True
+                return
+            if len(body) < length:  # the client closed before sending it all
+                self.close_connection = True
+                return
+            self._answer(lambda: self._predict(body))
+
+        def _predict(self, body: bytes) -> dict[str, Any]:
+            rows, single = read_rows(body)
+            result = service.predict(rows)
             if single:
-                result = {"model_version": result["model_version"],
-                          "prediction": result["predictions"][0]}
-            self._send(HTTPStatus.OK, result)
+                return {"model_version": result["model_version"],
+                        "prediction": result["predictions"][0]}
+            return result
 
     return Handler
 
@@ -298,19 +426,35 @@ def _handler(service: Service) -> type[BaseHTTPRequestHandler]:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 512
+    say: Callable[[str], None] = staticmethod(lambda _text: None)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # What escapes a handler is a client that vanished mid-request (reset, broken
+        # pipe, timeout): not worth a traceback. Anything else gets one line.
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, OSError):
+            self.say(f"note: a request from {client_address[0]} failed: "
+                     f"{type(exc).__name__}: {exc}")
 
 
-def make_server(service: Service, host: str, port: int) -> ThreadingHTTPServer:
-    return _Server((host, port), _handler(service))
+def make_server(service: Service, host: str, port: int, *, max_body: int = MAX_BODY,
+                idle_timeout: float | None = IDLE_TIMEOUT,
+                say: Callable[[str], None] | None = None) -> ThreadingHTTPServer:
+    tell = say or (lambda _text: None)
+    server = _Server((host, port), _handler(service, max_body, idle_timeout, tell))
+    server.say = tell
+    return server
 
 
 def run(ws: Workspace, project: str, ref: str, host: str, port: int, shadow: bool = True,
-        say: Callable[[str], None] | None = None) -> None:
+        say: Callable[[str], None] | None = None, max_body: int = MAX_BODY,
+        idle_timeout: float | None = IDLE_TIMEOUT) -> None:
     """Serve until interrupted (Ctrl-C or SIGTERM); scoring is logged on the way out."""
     tell = say or (lambda _t: None)
     service = Service(ws, project, ref, shadow)
     try:
-        server = make_server(service, host, port)
+        server = make_server(service, host, port, max_body=max_body,
+                             idle_timeout=idle_timeout, say=tell)
     except OSError as exc:
         raise scoring.InvalidInput(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     stop = threading.Event()

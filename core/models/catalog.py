@@ -9,6 +9,7 @@ are bounded so exported models stay small and fast.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -157,6 +158,48 @@ def get(name: str, task: str) -> Entry:
         if entry.name == name and entry.task == task:
             return entry
     raise InvalidInput(f"unknown model {name!r} for {task}; use one of: {', '.join(names(task))}")
+
+
+# What a fitted catalog pipeline holds besides its estimators and transformers: the state
+# scikit-learn builds while fitting (trees, histogram binners, losses, neighbour indexes), and
+# the containers, numpy and scipy types skops stores it in. tests/test_trust.py fits every
+# entry and checks that its skops file names nothing outside trusted_types().
+FITTED_STATE_TYPES = (
+    "builtins.bool", "builtins.dict", "builtins.float", "builtins.int", "builtins.list",
+    "builtins.slice", "builtins.str", "builtins.tuple",
+    "numpy.dtype", "numpy.ndarray", "numpy.float32", "numpy.float64", "numpy.int32",
+    "numpy.int64", "numpy.uint64", "numpy.random._generator.Generator",
+    "scipy.sparse._csr.csr_matrix",
+    "sklearn.tree._tree.Tree",
+    "sklearn.tree._classes.DecisionTreeClassifier", "sklearn.tree._classes.DecisionTreeRegressor",
+    "sklearn.tree._classes.ExtraTreeClassifier", "sklearn.tree._classes.ExtraTreeRegressor",
+    "sklearn.preprocessing._label.LabelEncoder",
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn._loss.link.Interval", "sklearn._loss.link.IdentityLink",
+    "sklearn._loss.link.LogitLink", "sklearn._loss.link.MultinomialLogit",
+    "sklearn._loss.loss.HalfBinomialLoss", "sklearn._loss.loss.HalfMultinomialLoss",
+    "sklearn._loss.loss.HalfSquaredError", "sklearn._loss._loss.CyHalfBinomialLoss",
+    "sklearn._loss._loss.CyHalfMultinomialLoss", "sklearn._loss._loss.CyHalfSquaredError",
+    "sklearn.neighbors._kd_tree.KDTree", "sklearn.metrics._dist_metrics.EuclideanDistance64",
+)
+
+
+@functools.cache
+def trusted_types() -> frozenset[str]:
+    """Every type a model file of mlcycle's may name: nothing else is ever loaded.
+
+    The estimators and preprocessing steps are read off the catalog's own pipelines, so a
+    model added to the catalog is trusted with it; what fitting adds is FITTED_STATE_TYPES.
+    """
+    names = set(FITTED_STATE_TYPES)
+    for entry in _entries():
+        # Both branches of the preprocessing, so every step the entry can have is listed.
+        unfitted = pipeline(entry, Signature(["n"], ["c"], "t", entry.task), seed=0)
+        parts = [unfitted, *(v for v in unfitted.get_params(deep=True).values()
+                             if hasattr(v, "get_params"))]
+        names.update(f"{type(p).__module__}.{type(p).__qualname__}" for p in parts)
+    return frozenset(names)
 
 
 def pipeline(entry: Entry, signature: Signature, seed: int, params: dict[str, Any] | None = None):

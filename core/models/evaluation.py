@@ -31,32 +31,34 @@ def holdout_mask(
     import numpy as np
     import polars as pl
 
+    from mlcycle.store.workspace import file_sha256
+
+    query = "SELECT path, sha256 FROM holdouts WHERE dataset_id = ? AND target = ?"
     with ws.read() as con:
-        row = fetch_one(
-            con,
-            "SELECT path FROM holdouts WHERE dataset_id = ? AND target = ?",
-            [version.id, target],
-        )
-    if row is not None:
-        indices = pl.read_parquet(ws.artifact_path(row[0])).get_column("row").to_numpy()
-    else:
+        row = fetch_one(con, query, [version.id, target])
+    if row is None:
         indices = _draw(y, task)
         temp = ws.temp_path(".parquet")
         pl.DataFrame({"row": indices}).write_parquet(temp)
+        digest = file_sha256(temp)
         relpath = f"holdouts/{version.id}-{_safe(target)}.parquet"
-        ws.commit_file(temp, relpath)
-        with ws.write() as con:
-            con.execute(
-                "INSERT INTO holdouts VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                [version.id, target, HOLDOUT_SEED, HOLDOUT_FRACTION, relpath, len(indices)],
-            )
-            # A concurrent trainer may have drawn first: everyone uses the stored one.
-            relpath = fetch_one(
-                con,
-                "SELECT path FROM holdouts WHERE dataset_id = ? AND target = ?",
-                [version.id, target],
-            )[0]
-        indices = pl.read_parquet(ws.artifact_path(relpath)).get_column("row").to_numpy()
+        try:
+            with ws.write() as con:
+                # A concurrent trainer may have drawn first: its file, which its recorded
+                # hash vouches for, stays in place and everyone uses it.
+                row = fetch_one(con, query, [version.id, target])
+                if row is None:
+                    ws.commit_file(temp, relpath)
+                    con.execute(
+                        "INSERT INTO holdouts VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [version.id, target, HOLDOUT_SEED, HOLDOUT_FRACTION, relpath,
+                         len(indices), digest],
+                    )
+                    row = (relpath, digest)
+        finally:
+            temp.unlink(missing_ok=True)
+    path = ws.verified_path(row[0], row[1], f"the holdout of version {version.id}")
+    indices = pl.read_parquet(path).get_column("row").to_numpy()
     mask = np.zeros(len(y), dtype=bool)
     mask[indices] = True
     return mask

@@ -9,6 +9,7 @@ the time, so "which version was in production when, and why" always has an answe
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from dataclasses import dataclass
@@ -160,14 +161,59 @@ def get(ws: Workspace, project: str, ref: str = CHAMPION) -> ModelVersion:
 
 
 def load(ws: Workspace, project: str, ref: str = CHAMPION) -> tuple[ModelVersion, Any]:
-    """The fitted pipeline of a version, after checking its file is the one registered."""
+    """The fitted pipeline of a version, after checking its file is the one registered and
+    that it names only types mlcycle's catalog trains with."""
+    version = get(ws, project, ref)
+    label = f"the model file of version {version.version}"
+    data = ws.verified_bytes(version.path, version.sha256, label)
+    return version, load_trusted(data, label)
+
+
+def load_trusted(data: bytes, label: str) -> Any:
+    """A skops file's object, only if every type it names is in ``catalog.trusted_types``.
+
+    The hash only proves the file is the one the workspace recorded, and a workspace may come
+    from someone else: so nothing is trusted because the file names it. Every node of the
+    file's schema names the type skops would construct; those, and anything skops itself
+    flags, must all be on the allow-list, and only then is the file loaded.
+    """
+    import zipfile
+
     from skops.io import get_untrusted_types, loads
 
-    version = get(ws, project, ref)
-    data = ws.verified_bytes(version.path, version.sha256,
-                             f"the model file of version {version.version}")
-    # The hash proves the workspace wrote this file, so the types it names are ours.
-    return version, loads(data, trusted=get_untrusted_types(data=data))
+    from mlcycle.models import catalog
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            schema = json.loads(archive.read("schema.json"))
+        named = schema_types(schema) | set(get_untrusted_types(data=data))
+    except (zipfile.BadZipFile, KeyError, ValueError):
+        raise InvalidInput(f"{label} is not a skops file mlcycle can read") from None
+    allowed = catalog.trusted_types()
+    foreign = sorted(named - allowed)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5
+                                          else "")
+        raise InvalidInput(f"{label} names types mlcycle never trains with ({shown}); "
+                           "it will not be loaded")
+    return loads(data, trusted=sorted(named & allowed))
+
+
+def schema_types(schema: Any) -> set[str]:
+    """The ``module.class`` of every node in a skops schema (walked without recursion, so a
+    deeply nested file cannot exhaust the stack)."""
+    found: set[str] = set()
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            module, name = node.get("__module__"), node.get("__class__")
+            if isinstance(module, str) and isinstance(name, str):
+                found.add(f"{module}.{name}")
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
 
 
 def promote(

@@ -299,14 +299,7 @@ def artifact_path(ws: Workspace, run: RunRecord, name: str) -> Path:
     info = run.artifacts.get(name)
     if info is None:
         raise NotFound(f"run {run.id} has no artifact {name!r}")
-    path = ws.artifact_path(info["path"])
-    if not path.exists():
-        raise NotFound(f"artifact {name!r} of run {run.id} is missing from {path}")
-    if file_sha256(path) != info["sha256"]:
-        raise InvalidInput(
-            f"artifact {name!r} of run {run.id} was changed after it was logged; refusing to use it"
-        )
-    return path
+    return ws.verified_path(info["path"], info["sha256"], f"artifact {name!r} of run {run.id}")
 
 
 def compare(a: RunRecord, b: RunRecord) -> dict[str, Any]:

@@ -233,11 +233,10 @@ def _strict_failure(result: PrepResult, side: str, started: float) -> Expectatio
 
 def _registered_path(ws: Workspace, version_id: str) -> Any:
     with ws.read() as con:
-        row = fetch_one(con, "SELECT path FROM datasets WHERE id = ?", [version_id])
-    if row is None:
+        row = fetch_one(con, "SELECT path, sha256 FROM datasets WHERE id = ?", [version_id])
+    if row is None or not ws.artifact_path(row[0]).exists():
         return None
-    path = ws.artifact_path(row[0])
-    return path if path.exists() else None
+    return ws.verified_path(row[0], row[1], f"the stored data of version {version_id}")
 
 
 def _link_existing(ws: Workspace, project: str, out_id: str, label: str,

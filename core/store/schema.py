@@ -253,9 +253,47 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (project, sha256)
     );
     """,
+    # 7: a sha256 for every stored data file (datasets, holdouts, shadow pairs), checked on
+    # each read; the files already there are hashed by _hash_stored_files below.
+    """
+    ALTER TABLE datasets ADD COLUMN sha256 VARCHAR;
+    ALTER TABLE holdouts ADD COLUMN sha256 VARCHAR;
+    ALTER TABLE scoring_runs ADD COLUMN shadow_sha256 VARCHAR;
+    """,
 ]
 
 LATEST = len(MIGRATIONS)
+
+# (table, key column, path column, hash column) of the files migration 7 started hashing.
+_HASHED_FILES = [
+    ("datasets", "id", "path", "sha256"),
+    ("holdouts", "path", "path", "sha256"),
+    ("scoring_runs", "id", "shadow_path", "shadow_sha256"),
+]
+
+
+def _hash_stored_files(con: duckdb.DuckDBPyConnection, root: Path) -> None:
+    """Record the sha256 of data files written before the workspace hashed them.
+
+    Part of migration 7, in its transaction. The hash vouches for the file as it is at the
+    upgrade; a file already missing keeps no hash and is refused if it reappears.
+    """
+    from mlcycle.store.workspace import file_sha256
+
+    for table, key, path_column, hash_column in _HASHED_FILES:
+        rows = con.execute(
+            f"SELECT {key}, {path_column} FROM {table} "  # noqa: S608 - names are ours
+            f"WHERE {path_column} IS NOT NULL AND {hash_column} IS NULL"
+        ).fetchall()
+        for key_value, relpath in rows:
+            file = root / "artifacts" / relpath
+            if file.is_file():
+                con.execute(f"UPDATE {table} SET {hash_column} = ? WHERE {key} = ?",  # noqa: S608
+                            [file_sha256(file), key_value])
+
+
+# Work a migration needs beyond its SQL, run right after it in the same transaction.
+_AFTER = {7: _hash_stored_files}
 
 
 def version(con: duckdb.DuckDBPyConnection) -> int:
@@ -288,6 +326,8 @@ def migrate(con: duckdb.DuckDBPyConnection, root: Path, upto: int = LATEST) -> i
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(MIGRATIONS[number - 1])
+            if number in _AFTER:
+                _AFTER[number](con, root)
             con.execute("INSERT INTO schema_version VALUES (?, ?)", [number, utcnow()])
         except BaseException:
             con.execute("ROLLBACK")

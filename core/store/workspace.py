@@ -16,7 +16,9 @@ Atomic writes: a DuckDB transaction commits all or nothing, and survives a kill 
 write-ahead log. Artifact files are written under ``artifacts/.tmp``, flushed to disk, renamed
 into their content-addressed place, and only then registered in a transaction. A registered row
 therefore always points at a complete file; a kill in between leaves at most an unregistered
-file, which the next identical write reuses and ``sweep_temp`` removes when stale.
+file, which the next identical write reuses and ``sweep_temp`` removes when stale. Every
+artifact's sha256 is recorded when it is written and checked whenever it is read
+(``verified_bytes``, ``verified_path``): a file changed on disk is refused, never used.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ import hashlib
 import os
 import random
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,7 @@ class Workspace:
 
     root: Path
     _schema_checked: bool = field(default=False, repr=False)
+    _swept: bool = field(default=False, repr=False)
 
     @property
     def db_path(self) -> Path:
@@ -165,8 +167,13 @@ class Workspace:
 
     def temp_path(self, suffix: str = "") -> Path:
         """A fresh path under ``artifacts/.tmp`` for a file still being written."""
+        from mlcycle.store import safety
+
         self.temp_dir.mkdir(parents=True, exist_ok=True)
-        return self.temp_dir / f"{uuid.uuid4().hex}{suffix}"
+        if not self._swept:  # what killed writers left, once per process that writes
+            self._swept = True
+            self.sweep_temp()
+        return self.temp_dir / safety.temp_name(suffix=suffix)
 
     def commit_file(self, temp: Path, relpath: str) -> Path:
         """Move a finished temp file to its place under ``artifacts/``, durably."""
@@ -197,24 +204,52 @@ class Workspace:
             raise NotFound(f"{label} is missing from {path}")
         data = path.read_bytes()
         if hashlib.sha256(data).hexdigest() != sha256:
-            raise InvalidInput(
-                f"{label} does not match its recorded hash: it was changed after it was "
-                "written, so it will not be used"
-            )
+            raise InvalidInput(_corrupted(label, relpath))
         return data
 
+    def verified_path(self, relpath: str, sha256: str | None, label: str) -> Path:
+        """An artifact's path, only if its content still hashes to what was recorded.
+
+        For files read by path (Parquet with polars or DuckDB). A process that reads the
+        same unchanged file many times hashes it once: the result is kept per path, size,
+        inode and modification times, which any rewrite of the file changes.
+        """
+        path = self.artifact_path(relpath)
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            raise NotFound(f"{label} is missing from {path}") from None
+        if sha256 is None:
+            # Only a file that was already missing when the workspace was upgraded to
+            # hashed artifacts has no record; what came back cannot be vouched for.
+            raise InvalidInput(f"{label} has no recorded sha256 (artifacts/{relpath}); "
+                               "it will not be used")
+        key = (str(path), stat.st_size, stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns)
+        digest = _hashed.get(key)
+        if digest is None:
+            digest = _hashed[key] = file_sha256(path)
+        if digest != sha256:
+            raise InvalidInput(_corrupted(label, relpath))
+        return path
+
     def sweep_temp(self, older_than: float = STALE_TEMP_SECONDS) -> int:
-        """Remove temp files left by killed processes; returns how many were removed."""
-        if not self.temp_dir.exists():
-            return 0
-        cutoff = time.time() - older_than
-        removed = 0
-        for path in self.temp_dir.iterdir():
-            with contextlib.suppress(FileNotFoundError):
-                if path.stat().st_mtime < cutoff:
-                    path.unlink()
-                    removed += 1
-        return removed
+        """Remove temp files left by killed processes; returns how many were removed.
+
+        A file whose writer on this host has died goes at once; any file older than
+        ``older_than`` goes too (its writer was killed, or it predates pids in the names).
+        """
+        from mlcycle.store import safety
+
+        return safety.sweep(self.temp_dir, older_than, unmarked=True)
+
+
+# Hashes of artifact files this process has read, by path, size, inode and times.
+_hashed: dict[tuple[str, int, int, int, int], str] = {}
+
+
+def _corrupted(label: str, relpath: str) -> str:
+    return (f"{label} is corrupted: artifacts/{relpath} does not match the sha256 the "
+            "workspace recorded when it was written, so it will not be used")
 
 
 def _first_line(exc: BaseException) -> str:
