@@ -22,10 +22,10 @@ def features(ctx: Context, project: str, ref: str, data: str, against: str | Non
 
     Without a feature set (see 'mlcycle featureset set'), the data's feature columns.
     """
-    from mlcycle.prep import features as engine
+    from mlcycle.prep import insight
 
     with console().status("computing feature insight", spinner="dots"):
-        report = engine.insight(ctx.workspace(), project, ref, data, against)
+        report = insight.insight(ctx.workspace(), project, ref, data, against)
     if as_json:
         emit_json(report)
         return

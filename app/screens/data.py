@@ -88,10 +88,10 @@ class DataScreen(ViewScreen):
         if chosen is None:
             return DataView(project, versions, None, [], None)
         from mlcycle import prep
-        from mlcycle.prep import features
+        from mlcycle.prep import insight
 
         if chosen not in self._correlations:
-            self._correlations[chosen] = features.target_correlations(ws, project, chosen)
+            self._correlations[chosen] = insight.target_correlations(ws, project, chosen)
         return DataView(
             project,
             versions,
