@@ -10,6 +10,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data"
+# `python -m mlcycle`, without the current folder on sys.path (-P): commands run from the
+# repository's root, where core/ and app/ would otherwise import as top-level packages and
+# hide a module named by its old path.
+MLCYCLE = [sys.executable, *(["-P"] if sys.version_info >= (3, 11) else []), "-m", "mlcycle"]
 
 
 def run_cli(
@@ -24,7 +28,7 @@ def run_cli(
     full_env.update(env or {})
     prefix = ["--workspace", str(workspace)] if workspace else []
     proc = subprocess.run(
-        [sys.executable, "-m", "mlcycle", *prefix, *args],
+        [*MLCYCLE, *prefix, *args],
         capture_output=True,
         text=True,
         env=full_env,
@@ -65,3 +69,11 @@ def churn_ws(ws):
 def write_csv(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _only_the_mlcycle_package_is_imported():
+    """The tests import mlcycle, never the repository's folders as top-level packages."""
+    yield
+    stray = {"core", "app"} & set(sys.modules)
+    assert not stray, f"imported as top-level packages: {sorted(stray)}"

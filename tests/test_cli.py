@@ -8,12 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import ROOT, SAMPLE, run_cli, run_json
+from tests.conftest import MLCYCLE, ROOT, SAMPLE, run_cli, run_json
 
 
 def test_help_starts_without_heavy_libraries() -> None:
     proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "mlcycle", "--help"],
+        [sys.executable, "-X", "importtime", *MLCYCLE[1:], "--help"],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -14,7 +14,7 @@ import pytest
 from mlcycle import projects
 from mlcycle.data import datasets
 from mlcycle.store.workspace import Workspace
-from tests.conftest import ROOT, run_cli
+from tests.conftest import MLCYCLE, ROOT, run_cli
 
 WRITER = """
 import sys
@@ -60,7 +60,7 @@ def test_two_writers_and_a_reader_at_once_lose_nothing(ws: Workspace, tmp_path: 
     reader = _spawn(READER, str(ws.root), "4")
     cli = [
         subprocess.Popen(
-            [sys.executable, "-m", "mlcycle", "--workspace", str(ws.root),
+            [*MLCYCLE, "--workspace", str(ws.root),
              "project", "list", "--json"],
             cwd=ROOT,
             text=True,
@@ -117,7 +117,7 @@ def test_kill_during_data_add_leaves_the_workspace_consistent(
     )
     projects.create(ws, "p", target="y", task="classification")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mlcycle", "--workspace", str(ws.root), "data", "add", "p",
+        [*MLCYCLE, "--workspace", str(ws.root), "data", "add", "p",
          str(csv)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -18,7 +17,7 @@ import pytest
 
 from mlcycle.deploy import scoring
 from mlcycle.models import registry
-from tests.conftest import ROOT
+from tests.conftest import MLCYCLE, ROOT
 from tests.deploy_fixtures import classification_workspace
 from tests.training_data import classification_frame
 
@@ -46,7 +45,7 @@ def served(tmp_path: Path):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "MLCYCLE_WORKSPACE"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mlcycle", "--workspace", str(ws.root), "serve", "clf",
+        [*MLCYCLE, "--workspace", str(ws.root), "serve", "clf",
          "--port", str(port)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )

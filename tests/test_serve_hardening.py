@@ -10,7 +10,6 @@ import socket
 import string
 import struct
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlcycle.models import registry
-from tests.conftest import ROOT
+from tests.conftest import MLCYCLE, ROOT
 from tests.deploy_fixtures import classification_workspace
 from tests.training_data import classification_frame
 
@@ -68,7 +67,7 @@ def served(tmp_path_factory: pytest.TempPathFactory):
     env = {k: v for k, v in os.environ.items() if k != "MLCYCLE_WORKSPACE"}
     with open(log, "w") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "mlcycle", "--workspace", str(ws.root), "serve", "clf",
+            [*MLCYCLE, "--workspace", str(ws.root), "serve", "clf",
              "--port", str(port), "--max-body", str(MAX_BODY_MIB), "--timeout", str(TIMEOUT)],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
     server = Served(proc, port, log)
