@@ -245,7 +245,7 @@ def _open(data: Any, con: duckdb.DuckDBPyConnection | None = None
         from core.sources import load, resolve
 
         source = resolve(data)
-        return load(con, source), str(data), con, source.format == "parquet"
+        return load(con, source), source.label, con, source.format == "parquet"
     if type(data).__module__.startswith("polars") and hasattr(data, "write_parquet"):
         # Through a temporary Parquet file: DuckDB reads polars frames only via pyarrow,
         # which is not a dependency. The directory lives as long as the returned handle.
@@ -270,8 +270,8 @@ def _tune(con: duckdb.DuckDBPyConnection) -> None:
 SPLIT_ROWS = 250_000
 
 
-def _aggregate_groups(rel: duckdb.DuckDBPyRelation, groups: list[list[str]], split: bool
-                      ) -> list[Any]:
+def _aggregate_groups(rel: duckdb.DuckDBPyRelation, groups: list[list[str]], split: bool,
+                      label: str | None = None) -> list[Any]:
     """Run the aggregates of every group (one group per column) and return all results.
 
     On large Parquet tables each column gets its own query: it reads only that column, and
@@ -279,14 +279,16 @@ def _aggregate_groups(rel: duckdb.DuckDBPyRelation, groups: list[list[str]], spl
     aggregates (5x at 10 million rows). CSV files are read once, in one query.
     """
     if not split:
-        return _aggregate(rel, [e for g in groups for e in g])
+        return _aggregate(rel, [e for g in groups for e in g], label)
     out: list[Any] = []
     for group in groups:
-        out += _aggregate(rel, group)
+        out += _aggregate(rel, group, label)
     return out
 
 
-def _aggregate(rel: duckdb.DuckDBPyRelation, exprs: list[str]) -> list[Any]:
+def _aggregate(rel: duckdb.DuckDBPyRelation, exprs: list[str], label: str | None = None
+               ) -> list[Any]:
+    """One row of aggregates; a reading error names ``label``, the file, as 'data add' does."""
     import duckdb
 
     if not exprs:
@@ -296,12 +298,12 @@ def _aggregate(rel: duckdb.DuckDBPyRelation, exprs: list[str]) -> list[Any]:
     except duckdb.Error as exc:
         from core.sources import _reason
 
-        raise InvalidInput(f"cannot read the data: {_reason(exc)}") from None
+        raise InvalidInput(f"cannot read {label or 'the data'}: {_reason(exc)}") from None
     return list(row)
 
 
-def profile(data: Any, *, sample_rows: int = SAMPLE_ROWS, _columnar: bool | None = None
-            ) -> Profile:
+def profile(data: Any, *, sample_rows: int = SAMPLE_ROWS, _columnar: bool | None = None,
+            _label: str | None = None) -> Profile:
     """Profile a reference table (a path, DuckDB relation or polars DataFrame) in two passes.
 
     The first pass counts rows, missing and distinct values and takes moments; a reservoir
@@ -309,6 +311,7 @@ def profile(data: Any, *, sample_rows: int = SAMPLE_ROWS, _columnar: bool | None
     the bins and categories.
     """
     rel, label, _con, columnar = _open(data)
+    label = label or _label
     if _columnar is not None:
         columnar = _columnar
     names = list(rel.columns)
@@ -326,8 +329,10 @@ def profile(data: Any, *, sample_rows: int = SAMPLE_ROWS, _columnar: bool | None
             exprs += [f"min({col})::DOUBLE", f"max({col})::DOUBLE"]
         elif kind == "datetime":
             exprs += [f"min({col})::VARCHAR", f"max({col})::VARCHAR"]
-    row = iter(_aggregate(rel, exprs))
+    row = iter(_aggregate(rel, exprs, label))
     n_rows = int(next(row))
+    if not n_rows:
+        raise InvalidInput(f"{label or 'the reference data'}: has no rows to compare with")
 
     cols: list[ColumnProfile] = []
     for name, dtype, kind in zip(names, dtypes, storage):
@@ -346,7 +351,7 @@ def profile(data: Any, *, sample_rows: int = SAMPLE_ROWS, _columnar: bool | None
         cols.append(col)
 
     _sample_edges(rel, [c for c in cols if c.mode == "bins"], sample_rows)
-    _count_reference(rel, cols, storage, columnar and n_rows >= SPLIT_ROWS)
+    _count_reference(rel, cols, storage, columnar and n_rows >= SPLIT_ROWS, label)
     return Profile(n_rows=n_rows, columns=cols, source=label)
 
 
@@ -397,7 +402,7 @@ def _sample_edges(rel: duckdb.DuckDBPyRelation, cols: list[ColumnProfile], size:
 
 
 def _count_reference(rel: duckdb.DuckDBPyRelation, cols: list[ColumnProfile],
-                     storage: list[str], split: bool) -> None:
+                     storage: list[str], split: bool, label: str | None) -> None:
     """Second pass: exact counts in every bin and category, and numeric means.
 
     A numeric column's non-finite values (NaN, infinities) are counted as missing here.
@@ -411,7 +416,7 @@ def _count_reference(rel: duckdb.DuckDBPyRelation, cols: list[ColumnProfile],
         exprs += _count_exprs(col, col.dtype)
         if exprs:
             groups.append(exprs)
-    row = iter(_aggregate_groups(rel, groups, split))
+    row = iter(_aggregate_groups(rel, groups, split, label))
     for col, kind in zip(cols, storage):
         finite = None
         if kind in ("numeric", "integer") and col.mode != "skip":
@@ -754,6 +759,7 @@ def check(
     min_psi: float = MIN_PSI,
     min_h: float = MIN_H,
     _columnar: bool | None = None,
+    _label: str | None = None,
 ) -> DriftResult:
     """Test a batch (path, DuckDB relation or polars DataFrame) against a reference profile.
 
@@ -763,6 +769,7 @@ def check(
     if not 0 < alpha < 1:
         raise InvalidInput(f"alpha must be between 0 and 1, not {alpha}")
     rel, label, _con, columnar = _open(data)
+    label = label or _label
     if _columnar is not None:
         columnar = _columnar
     current_names = list(rel.columns)
@@ -770,7 +777,7 @@ def check(
     selected = _select(reference, current_names, columns)
 
     # On Parquet the row count comes from the file footer, before deciding how to read.
-    split = columnar and int(_aggregate(rel, ["count(*)"])[0]) >= SPLIT_ROWS
+    split = columnar and int(_aggregate(rel, ["count(*)"], label)[0]) >= SPLIT_ROWS
     groups: list[list[str]] = [["count(*)"]]
     for col in reference.columns:
         name = ident(col.name)
@@ -787,8 +794,11 @@ def check(
         if col.mode == "datetime":
             exprs += [f"min({name})::VARCHAR", f"max({name})::VARCHAR"]
         exprs += _count_exprs(col, cur_types[col.name])
-    row = iter(_aggregate_groups(rel, groups, split))
+    row = iter(_aggregate_groups(rel, groups, split, label))
     n_cur = int(next(row))
+    if not n_cur:
+        # "No drift" in no rows would be a verdict on nothing.
+        raise InvalidInput(f"{label or 'the current data'}: has no rows to check")
 
     partial: list[tuple[ColumnProfile, dict[str, Any]]] = []
     unselected: dict[str, int] = {}
@@ -1083,10 +1093,10 @@ def compare(
     con = keep[0] if isinstance(keep, tuple) else keep  # one connection for both inputs
     cur_rel, cur_label, _cur_keep, cur_columnar = _open(current, con)
     _select_pair(list(ref_rel.columns), list(cur_rel.columns), columns)
-    prof = profile(ref_rel, _columnar=ref_columnar)
+    prof = profile(ref_rel, _columnar=ref_columnar, _label=ref_label)
     prof.source = ref_label
     result = check(prof, cur_rel, columns=columns, alpha=alpha, min_psi=min_psi, min_h=min_h,
-                   _columnar=cur_columnar)
+                   _columnar=cur_columnar, _label=cur_label)
     result.current = cur_label
     return result
 
