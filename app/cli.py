@@ -115,9 +115,15 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
-    except Exception as exc:
+    except (SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:
+        # Not only Exception: a panic inside a compiled library (polars raises pyo3's
+        # PanicException, a BaseException) must end in one line too, not a traceback.
         if os.environ.get("MLCYCLE_DEBUG"):
             raise
-        output.error(f"unexpected {type(exc).__name__}: {exc} (set MLCYCLE_DEBUG=1 to see where)")
+        text = str(exc).strip().splitlines()
+        output.error(f"unexpected {type(exc).__name__}: {text[0] if text else ''} "
+                     "(set MLCYCLE_DEBUG=1 to see where)")
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

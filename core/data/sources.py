@@ -2,19 +2,25 @@
 
 A source is a file, a folder (every supported file in it, recursively) or a glob. Reading goes
 through DuckDB's relation API, so file paths never pass through SQL text and large files stream
-instead of loading into memory. Everything a user can get wrong is checked here, once, with a
-one-line error: nothing there, an empty or binary file, a CSV without a header, repeated or
-nested columns.
+instead of loading into memory. Every command that reads a user's table (``data add``,
+``drift``, ``predict``, ``monitor``, ``watch``, ``retrain``) reads it here, and every file is
+first checked by :func:`inspect`, so they all accept and refuse the same files with the same
+one-line error: nothing there, an empty, compressed or binary file, text that is not UTF-8,
+a line too long to read, a CSV without a header or with unnamed, repeated or overlong column
+names, a Parquet file cut short or with columns no reader here can take, JSON that is not a
+table, no rows at all.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import glob
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from mlcycle.store.errors import InvalidInput, NotFound
 from mlcycle.store.sql import fetch_one, ident, memory_connection
@@ -34,6 +40,25 @@ FORMATS = {
     ".jsonl": "ndjson",
 }
 _NESTED = ("STRUCT", "MAP", "[]", "LIST", "UNION")
+MAX_NAME = 1_024  # characters in a column name
+MAX_LINE = 16 << 20  # bytes in one line of a text file (DuckDB's reader is told the same)
+_CHUNK = 1 << 20
+_SNIFF_LINES = 20  # lines the delimiter is chosen on
+_DELIMITERS = (",", "\t", ";", "|")
+# Leading bytes of the compressed and archive formats a data file arrives in by mistake.
+_PACKED = (
+    (b"\x1f\x8b", "gzip-compressed"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed"),
+    (b"\xfd7zXZ\x00", "xz-compressed"),
+    (b"\x04\x22\x4d\x18", "lz4-compressed"),
+    (b"PK\x03\x04", "a zip archive (an Excel workbook is one)"),
+)
+_BZIP2 = re.compile(rb"BZh[1-9]1AY&SY")
+_WIDE_BOMS = (
+    (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\xfe\xff", "UTF-16"), (b"\xff\xfe", "UTF-16"),
+)
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 @dataclass(frozen=True)
@@ -48,6 +73,18 @@ class Source:
         if len(self.files) == 1:
             return str(self.files[0])
         return f"{len(self.files)} {self.format} files under {_common_parent(self.files)}"
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What :func:`inspect` learnt about one file, for the reader that follows."""
+
+    path: Path
+    format: str
+    names: tuple[str, ...]  # the CSV header or the Parquet schema; empty for JSON
+    delimiter: str | None  # CSV only
+    escape: str | None  # CSV only
+    has_rows: bool
 
 
 def resolve(spec: str | Path) -> Source:
@@ -69,14 +106,17 @@ def resolve(spec: str | Path) -> Source:
     formats = {_format(p) for p in files}
     if None in formats:
         bad = next(p for p in files if _format(p) is None)
-        raise InvalidInput(
-            f"{bad}: unsupported file type; use .csv, .tsv, .parquet, .json, .ndjson or .jsonl"
-        )
+        raise InvalidInput(unsupported_type(str(bad)))
     if len(formats) > 1:
         raise InvalidInput(
             f"{text}: mixes {', '.join(sorted(formats))} files; add one format at a time"
         )
     return Source(tuple(p.absolute() for p in files), formats.pop())
+
+
+def unsupported_type(label: str) -> str:
+    """The one-line refusal of a file whose name says no format that can be read."""
+    return f"{label}: unsupported file type; use .csv, .tsv, .parquet, .json, .ndjson or .jsonl"
 
 
 def _format(path: Path) -> str | None:
@@ -90,28 +130,256 @@ def _common_parent(files: tuple[Path, ...]) -> Path:
     return parent
 
 
-def load(con: duckdb.DuckDBPyConnection, source: Source) -> duckdb.DuckDBPyRelation:
-    """A lazy DuckDB relation over the source, after checking it is a usable table."""
+# -- checking a file before it is read ------------------------------------------------------
+
+
+def inspect(path: Path, fmt: str | None = None, *, label: str | None = None,
+            con: duckdb.DuckDBPyConnection | None = None) -> Checked:
+    """Check one file before any reader touches it; raise a one-line error if it cannot be a
+    table. Text files are read once, in chunks, to the end (a NUL byte or a byte that is not
+    UTF-8 is found wherever it is); Parquet files by their footer and schema only.
+
+    ``label`` names the file in errors (a watcher checks a private copy under the user's
+    name); ``con``, a DuckDB connection to use for the Parquet schema."""
+    shown = label or str(path)
+    kind = fmt or _format(path)
+    if kind is None:
+        raise InvalidInput(unsupported_type(shown))
+    try:
+        with open(path, "rb") as fh:
+            if kind == "parquet":
+                return _inspect_parquet(fh, path, shown, con)
+            return _inspect_text(fh, path, kind, shown)
+    except FileNotFoundError:
+        raise NotFound(f"{shown}: no such file or folder") from None
+    except IsADirectoryError:
+        raise InvalidInput(f"{shown}: a folder, not a file") from None
+    except OSError as exc:
+        raise InvalidInput(f"{shown}: cannot read ({exc.strerror or exc})") from None
+
+
+def _inspect_text(fh: BinaryIO, path: Path, kind: str, shown: str) -> Checked:
+    what = kind.upper()
+    chunk = fh.read(_CHUNK)
+    if not chunk:
+        raise InvalidInput(f"{shown}: file is empty")
+    _refuse_packed(chunk, shown, what)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    # Lines end in LF (or CRLF); a file with CR alone (old Mac) ends them in CR.
+    eol = b"\n" if b"\n" in chunk or b"\r" not in chunk else b"\r"
+    head = bytearray()  # the first lines, for the header and the delimiter
+    offset = lines = since_eol = 0
+    content = False
+    while chunk:
+        nul = chunk.find(b"\x00")
+        if nul >= 0:
+            raise InvalidInput(f"{shown}: binary data, not {what} text "
+                               f"(a NUL byte at byte {offset + nul:,})")
+        pending = len(decoder.getstate()[0])
+        try:
+            decoder.decode(chunk)
+        except UnicodeDecodeError as exc:
+            at = offset - pending + exc.start
+            raise InvalidInput(
+                f"{shown}: not utf-8 text: byte {at:,} is 0x{exc.object[exc.start]:02x}; "
+                "save the file as UTF-8") from None
+        first = chunk.find(eol)
+        longest = since_eol + (first if first >= 0 else len(chunk))
+        if longest > MAX_LINE:
+            raise InvalidInput(f"{shown}: line {lines + 1:,} is longer than "
+                               f"{MAX_LINE >> 20} MiB; no reader here takes lines that long")
+        since_eol = len(chunk) - chunk.rfind(eol) - 1 if first >= 0 else longest
+        lines += chunk.count(eol)
+        content = content or bool(chunk.strip())
+        if head.count(eol) <= _SNIFF_LINES:
+            head += chunk
+        offset += len(chunk)
+        chunk = fh.read(_CHUNK)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{shown}: not utf-8 text: it ends inside a character; "
+                           "save the file as UTF-8") from None
+    text = bytes(head).decode("utf-8-sig", errors="ignore")
+    if not content or not text.strip("\ufeff \t\r\n"):
+        raise InvalidInput(f"{shown}: file is empty")
+    if kind == "csv":
+        return _inspect_csv(path, text, shown)
+    return _inspect_json(path, kind, text, shown)
+
+
+def _refuse_packed(head: bytes, shown: str, what: str) -> None:
+    for magic, packed in _PACKED:
+        if head.startswith(magic):
+            raise InvalidInput(f"{shown}: {packed}, not {what} text; unpack it first")
+    if _BZIP2.match(head):
+        raise InvalidInput(f"{shown}: bzip2-compressed, not {what} text; unpack it first")
+    for bom, encoding in _WIDE_BOMS:
+        if head.startswith(bom):
+            raise InvalidInput(f"{shown}: {encoding} text; save the file as UTF-8")
+
+
+def _inspect_csv(path: Path, text: str, shown: str) -> Checked:
+    sample = _complete_lines(text)
+    delimiter = _delimiter(sample, tab_first=path.suffix.lower() == ".tsv")
+    escape = "\\" if '\\"' in sample else '"'
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_LINE))
+    first = next(line for line in text.splitlines() if line.strip())
+    try:
+        rows = list(csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter,
+                               quotechar='"', escapechar="\\" if escape == "\\" else None))
+    except csv.Error:  # a quote left open to the end of the sample: the reader says where
+        rows = [first.split(delimiter), ["?"]]
+    rows = [row for row in rows if row]  # blank lines
+    names = rows[0] if rows else []
+    has_rows = (any(any(field.strip() for field in row) for row in rows[1:])
+                or bool(text[len(sample):].strip()))
+    if has_rows and all(_NUMBER.fullmatch(n.strip()) for n in names):
+        raise InvalidInput(
+            f"{shown}: no header row; the first line must name the columns "
+            f"(it reads {first[:60]!r})")
+    _check_names(names, shown)
+    return Checked(path, "csv", tuple(names), delimiter, escape, has_rows)
+
+
+def _complete_lines(text: str) -> str:
+    """The first lines of ``text`` whole: a chunk may end inside one."""
+    lines = text.splitlines(keepends=True)[:_SNIFF_LINES + 1]
+    if len(lines) > 1 and not lines[-1].endswith(("\n", "\r")):
+        lines = lines[:-1]
+    return "".join(lines)
+
+
+def _delimiter(sample: str, *, tab_first: bool) -> str:
+    """The delimiter that splits the first lines into the most columns, the same number on
+    every line (a tie goes to the one the file's name suggests)."""
+    order = ("\t", *[d for d in _DELIMITERS if d != "\t"]) if tab_first else _DELIMITERS
+    best, best_width, fallback, fallback_width = order[0], 1, order[0], 1
+    for candidate in order:
+        try:
+            widths = [len(row) for row in csv.reader(io.StringIO(sample, newline=""),
+                                                     delimiter=candidate) if row]
+        except csv.Error:
+            continue
+        if not widths:
+            continue
+        if len(set(widths)) == 1 and widths[0] > best_width:
+            best, best_width = candidate, widths[0]
+        if widths[0] > fallback_width:
+            fallback, fallback_width = candidate, widths[0]
+    return best if best_width > 1 else fallback
+
+
+def _inspect_json(path: Path, kind: str, text: str, shown: str) -> Checked:
+    body = text.lstrip("\ufeff \t\r\n")
+    if kind == "ndjson":
+        table = body.startswith("{")
+        has_rows = True
+    else:
+        inner = body[1:].lstrip(" \t\r\n") if body.startswith("[") else ""
+        table = body.startswith("{") or inner.startswith(("{", "]"))
+        has_rows = not inner.startswith("]")
+    if not table:
+        raise InvalidInput(f"{shown}: not a table; the JSON must be an array of objects"
+                           + (", one object per line" if kind == "ndjson" else ""))
+    return Checked(path, kind, (), None, None, has_rows)
+
+
+def _inspect_parquet(fh: BinaryIO, path: Path, shown: str,
+                     con: duckdb.DuckDBPyConnection | None) -> Checked:
     import duckdb
 
-    for path in source.files:
-        _check_file(path, source.format)
+    head = fh.read(4)
+    if not head:
+        raise InvalidInput(f"{shown}: file is empty")
+    if head != b"PAR1":
+        raise InvalidInput(f"{shown}: not a Parquet file")
+    size = fh.seek(0, io.SEEK_END)
+    fh.seek(max(size - 4, 0))
+    if size < 12 or fh.read(4) != b"PAR1":
+        raise InvalidInput(f"cannot read {shown} as parquet: it is cut short or damaged "
+                           "(no Parquet footer)")
+    own = con is None
+    con = con or memory_connection()
+    try:
+        schema = con.execute("SELECT name, converted_type, num_children FROM parquet_schema(?)",
+                             [str(path)]).fetchall()
+        rows = fetch_one(con, "SELECT num_rows FROM parquet_file_metadata(?)", [str(path)])
+    except duckdb.Error as exc:
+        raise InvalidInput(f"cannot read {shown} as parquet: {_reason(exc)}") from None
+    finally:
+        if own:
+            con.close()
+    names = []
+    remaining = [schema[0][2] or 0] if schema else [0]
+    for name, converted, children in schema[1:]:
+        if len(remaining) == 1:  # a column of the table, not a part of a nested one
+            names.append(name)
+            if children:
+                raise InvalidInput(f"{shown}: column {name!r} holds nested values "
+                                   f"({converted or 'STRUCT'}); flatten it first")
+            if converted == "INTERVAL":
+                raise InvalidInput(f"{shown}: column {name!r} holds intervals, which no reader "
+                                   "here takes; store them as numbers (seconds, say)")
+        remaining[-1] -= 1
+        if children:
+            remaining.append(children)
+        while len(remaining) > 1 and remaining[-1] == 0:
+            remaining.pop()
+    _check_names(names, shown)
+    return Checked(path, "parquet", tuple(names), None, None, bool(rows and rows[0]))
+
+
+def _check_names(names: list[str], shown: str) -> None:
+    seen: set[str] = set()
+    for position, name in enumerate(names, 1):
+        if not name.strip():
+            raise InvalidInput(f"{shown}: column {position} has no name; name every column")
+        if len(name) > MAX_NAME:
+            raise InvalidInput(f"{shown}: the name of column {position} is {len(name):,} "
+                               f"characters long; names are limited to {MAX_NAME:,}")
+        if name in seen:
+            raise InvalidInput(f"{shown}: column {name!r} appears more than once in the header")
+        seen.add(name)
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def load(con: duckdb.DuckDBPyConnection, source: Source, *, label: str | None = None
+         ) -> duckdb.DuckDBPyRelation:
+    """A lazy DuckDB relation over the source, after :func:`inspect` passed every file.
+
+    ``label`` names a one-file source in errors instead of its path."""
+    import duckdb
+
+    shown = label or source.label
+    one = len(source.files) == 1
+    checked = [inspect(p, source.format, label=shown if one else None, con=con)
+               for p in source.files]
+    if not any(c.has_rows for c in checked):
+        header = " a header but" if source.format in ("csv", "parquet") else ""
+        raise InvalidInput(f"{shown}: has{header} no rows")
     names = [str(p) for p in source.files]
     try:
         if source.format == "csv":
-            headers = [_check_csv_header(con, path) for path in source.files]
-            rel = con.read_csv(names, header=True, union_by_name=len(names) > 1)
-            rel = _keep_header_names(rel, headers)
+            dialects = {(c.delimiter, c.escape) for c in checked}
+            if len(dialects) > 1:
+                raise InvalidInput(f"{shown}: its files are not all written alike (delimiters "
+                                   "or quoting differ); add them one at a time")
+            delimiter, escape = dialects.pop()
+            rel = con.read_csv(names, header=True, delimiter=delimiter, quotechar='"',
+                               escapechar=escape, max_line_size=MAX_LINE,
+                               union_by_name=not one)
+            rel = _keep_header_names(rel, [list(c.names) for c in checked])
         elif source.format == "parquet":
-            rel = con.read_parquet(names, union_by_name=len(names) > 1)
+            rel = con.read_parquet(names, union_by_name=not one)
         else:
             fmt = "newline_delimited" if source.format == "ndjson" else "auto"
             rel = con.read_json(names, format=fmt)
     except duckdb.Error as exc:
-        raise InvalidInput(
-            f"cannot read {source.label} as {source.format}: {_reason(exc)}"
-        ) from None
-    _check_columns(rel, source)
+        raise InvalidInput(f"cannot read {shown} as {source.format}: {_reason(exc)}") from None
+    _check_columns(rel, shown)
     return rel
 
 
@@ -120,60 +388,30 @@ def read_frame(spec: str | Path) -> pl.DataFrame:
     'data add' reads data, so its values get the same types as the stored versions'."""
     import tempfile
 
-    import duckdb
     import polars as pl
+
+    with tempfile.TemporaryDirectory(prefix="mlcycle-read-") as tmp:
+        out = Path(tmp) / "rows.parquet"
+        to_parquet(spec, out)
+        return pl.read_parquet(out)
+
+
+def to_parquet(spec: str | Path, out: Path, *, label: str | None = None) -> list[str]:
+    """Read a user's table once, checked, into the Parquet file ``out`` (what scoring streams
+    in batches); returns its column names."""
+    import duckdb
 
     source = resolve(spec)
     con = memory_connection()
     try:
-        with tempfile.TemporaryDirectory(prefix="mlcycle-read-") as tmp:
-            out = Path(tmp) / "rows.parquet"
-            try:
-                load(con, source).to_parquet(str(out))
-            except duckdb.Error as exc:
-                raise InvalidInput(f"cannot read {source.label}: {_reason(exc)}") from None
-            return pl.read_parquet(out)
+        rel = load(con, source, label=label)
+        try:
+            rel.to_parquet(str(out))
+        except duckdb.Error as exc:
+            raise InvalidInput(f"cannot read {label or source.label}: {_reason(exc)}") from None
+        return list(rel.columns)
     finally:
         con.close()
-
-
-def _check_file(path: Path, fmt: str) -> None:
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(8192)
-    except OSError as exc:
-        raise InvalidInput(f"{path}: cannot read ({exc.strerror})") from None
-    if not head:
-        raise InvalidInput(f"{path}: file is empty")
-    if fmt == "parquet":
-        if not head.startswith(b"PAR1"):
-            raise InvalidInput(f"{path}: not a Parquet file")
-    elif b"\x00" in head:
-        raise InvalidInput(f"{path}: binary data, not {fmt.upper()} text")
-
-
-def _check_csv_header(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
-    import duckdb
-
-    try:
-        sniff = fetch_one(con, "SELECT Delimiter, Quote, HasHeader FROM sniff_csv(?)", [str(path)])
-    except duckdb.Error as exc:
-        raise InvalidInput(f"cannot read {path} as CSV: {_reason(exc)}") from None
-    assert sniff is not None
-    delimiter, quote, has_header = sniff
-    first = _first_line(path)
-    if not has_header:
-        raise InvalidInput(
-            f"{path}: no header row; the first line must name the columns (it reads {first[:60]!r})"
-        )
-    quotechar = quote if quote and quote != "(empty)" else '"'
-    names = next(csv.reader(io.StringIO(first), delimiter=delimiter, quotechar=quotechar), [])
-    seen: set[str] = set()
-    for name in names:
-        if name in seen:
-            raise InvalidInput(f"{path}: column {name!r} appears more than once in the header")
-        seen.add(name)
-    return names
 
 
 def _keep_header_names(
@@ -189,20 +427,20 @@ def _keep_header_names(
                                  for old, new in zip(rel.columns, names)))
 
 
-def _first_line(path: Path) -> str:
-    with open(path, encoding="utf-8", errors="replace", newline="") as fh:
-        return fh.readline().lstrip("\ufeff").rstrip("\r\n")
-
-
-def _check_columns(rel: duckdb.DuckDBPyRelation, source: Source) -> None:
+def _check_columns(rel: duckdb.DuckDBPyRelation, shown: str) -> None:
     for name, dtype in zip(rel.columns, rel.dtypes):
         text = str(dtype)
+        if text == "JSON":
+            raise InvalidInput(f"{shown}: not a table; its records are not all objects")
         if any(marker in text for marker in _NESTED):
             raise InvalidInput(
-                f"{source.label}: column {name!r} holds nested values ({text}); flatten it first"
+                f"{shown}: column {name!r} holds nested values ({text}); flatten it first"
             )
+        if text == "INTERVAL":
+            raise InvalidInput(f"{shown}: column {name!r} holds intervals, which no reader "
+                               "here takes; store them as numbers (seconds, say)")
         if name == "":
-            raise InvalidInput(f"{source.label}: a column has an empty name")
+            raise InvalidInput(f"{shown}: a column has an empty name")
 
 
 def _reason(exc: BaseException) -> str:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlcycle import deploy, projects
+from mlcycle.data import sources
 from mlcycle.deploy import onnx_export
 from mlcycle.models import evaluation, model_input, registry
 from mlcycle.store import events, safety
@@ -270,34 +271,65 @@ def shadow_frame(keys: pl.Series, main: dict[str, np.ndarray], shadow: dict[str,
     )
 
 
+@dataclass
+class Run:
+    """One scoring run, to be recorded with :func:`record_run` (after :func:`save_shadow`)."""
+
+    project: str
+    version: int
+    source: str
+    rows: int
+    seconds: float
+    summary: dict[str, Any]
+    shadow_version: int | None = None
+    shadow_summary: dict[str, Any] | None = None
+    shadow_rows: list[pl.DataFrame] = field(default_factory=list)
+    shadow_path: str | None = None
+    shadow_sha256: str | None = None
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+
+def save_shadow(ws: Workspace, run: Run) -> None:
+    """Store a run's shadow pairs as Parquet in the workspace, before the run is recorded (a
+    row never points at a file that is not in place)."""
+    import polars as pl
+
+    from mlcycle.store.workspace import file_sha256
+
+    if run.shadow_rows and run.shadow_path is None:
+        temp = ws.temp_path(".parquet")
+        pl.concat(run.shadow_rows).write_parquet(temp)
+        run.shadow_sha256 = file_sha256(temp)
+        relpath = f"scoring/{run.project}/{run.id}.parquet"
+        ws.commit_file(temp, relpath)
+        run.shadow_path = relpath
+
+
+def record_run(con: Any, run: Run) -> None:
+    """Insert a run and its event, inside the caller's write transaction."""
+    con.execute(
+        "INSERT INTO scoring_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [run.id, utcnow(), run.project, run.version, run.shadow_version, run.source, run.rows,
+         run.seconds, json.dumps(run.summary),
+         json.dumps(run.shadow_summary) if run.shadow_summary else None, run.shadow_path,
+         run.shadow_sha256],
+    )
+    events.record(con, "deploy.scored", project=run.project, subject=f"v{run.version}",
+                  detail={"run": run.id, "rows": run.rows, "source": run.source,
+                          "shadow": run.shadow_version})
+
+
 def log_run(ws: Workspace, project: str, version: int, source: str, rows: int, seconds: float,
             summary: dict[str, Any], shadow_version: int | None = None,
             shadow_summary: dict[str, Any] | None = None,
             shadow_rows: list[pl.DataFrame] | None = None) -> str:
     """Record one scoring run (and the shadow pairs, as Parquet in the workspace)."""
-    import polars as pl
-
-    from mlcycle.store.workspace import file_sha256
-
-    run_id = uuid.uuid4().hex[:12]
-    relpath = digest = None
-    if shadow_rows:
-        temp = ws.temp_path(".parquet")
-        pl.concat(shadow_rows).write_parquet(temp)
-        digest = file_sha256(temp)
-        relpath = f"scoring/{project}/{run_id}.parquet"
-        ws.commit_file(temp, relpath)
+    run = Run(project, version, source, rows, seconds, summary, shadow_version,
+              shadow_summary, shadow_rows or [])
+    save_shadow(ws, run)
     with ws.write() as con:
-        con.execute(
-            "INSERT INTO scoring_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [run_id, utcnow(), project, version, shadow_version, source, rows, seconds,
-             json.dumps(summary), json.dumps(shadow_summary) if shadow_summary else None,
-             relpath, digest],
-        )
-        events.record(con, "deploy.scored", project=project, subject=f"v{version}",
-                      detail={"run": run_id, "rows": rows, "source": source,
-                              "shadow": shadow_version})
-    return run_id
+        record_run(con, run)
+    return run.id
 
 
 def recent_runs(ws: Workspace, project: str, limit: int = 20) -> list[dict[str, Any]]:
@@ -324,48 +356,47 @@ def _first(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _scan(path: Path, signature: model_input.Signature) -> pl.LazyFrame:
+@dataclass
+class Table:
+    """A user's file read once, by the reader every command shares (``mlcycle.data.sources``),
+    into a private Parquet copy that scoring streams in batches. Close it when done."""
+
+    label: str
+    columns: list[str]
+    rows: int
+    path: Path
+    folder: Any  # the tempfile.TemporaryDirectory holding ``path``
+
+    def batches(self, batch_rows: int = BATCH_ROWS) -> Iterator[pl.DataFrame]:
+        import polars as pl
+
+        for batch in pl.scan_parquet(self.path).collect_batches(chunk_size=batch_rows):
+            if batch.height:
+                yield batch
+
+    def close(self) -> None:
+        self.folder.cleanup()
+
+
+def read_table(path: str | Path, *, label: str | None = None) -> Table:
+    """Read and check a file to score (``label`` names it in errors, for a copy); refuses a
+    file without rows, since nothing can be said about none."""
+    import tempfile
+
     import polars as pl
 
-    suffix = path.suffix.lower()
-    if suffix in (".csv", ".tsv", ".txt"):
-        header = pl.scan_csv(path, separator="\t" if suffix == ".tsv" else ",",
-                             infer_schema_length=0).collect_schema().names()
-        # The model's columns are read as text and typed by check_input, which names a
-        # bad value and its row; the others keep polars' inference for the feature set.
-        wanted = {c: pl.Utf8 for c in [*signature.numeric, *signature.categorical]
-                  if c in header}
-        return pl.scan_csv(path, separator="\t" if suffix == ".tsv" else ",",
-                           infer_schema_length=10_000, schema_overrides=wanted)
-    if suffix == ".parquet":
-        return pl.scan_parquet(path)
-    if suffix in (".ndjson", ".jsonl"):
-        return pl.scan_ndjson(path, infer_schema_length=10_000)
-    raise InvalidInput(f"cannot score {path.name}: use a .csv, .tsv, .parquet or .ndjson file")
-
-
-def batches(path: Path, signature: model_input.Signature,
-            batch_rows: int = BATCH_ROWS) -> tuple[list[str], Iterator[pl.DataFrame]]:
-    """The file's column names and its rows in batches of at most ``batch_rows``."""
-    import polars as pl
-
-    if not path.is_file():
-        raise NotFound(f"no file {path}")
+    folder = tempfile.TemporaryDirectory(prefix="mlcycle-score-")
     try:
-        lazy = _scan(path, signature)
-        columns = lazy.collect_schema().names()
-    except pl.exceptions.PolarsError as exc:
-        raise InvalidInput(f"cannot read {path.name}: {_first(exc)}") from None
-
-    def generate() -> Iterator[pl.DataFrame]:
-        try:
-            for batch in lazy.collect_batches(chunk_size=batch_rows):
-                if batch.height:
-                    yield batch
-        except pl.exceptions.PolarsError as exc:
-            raise InvalidInput(f"cannot read {path.name}: {_first(exc)}") from None
-
-    return columns, generate()
+        out = Path(folder.name) / "rows.parquet"
+        shown = label or str(Path(path).expanduser().absolute())
+        columns = sources.to_parquet(path, out, label=shown)
+        rows = pl.scan_parquet(out).select(pl.len()).collect().item()
+        if not rows:
+            raise InvalidInput(f"{shown}: has no rows")
+    except BaseException:
+        folder.cleanup()
+        raise
+    return Table(shown, columns, rows, out, folder)
 
 
 class _Writer:
@@ -422,30 +453,46 @@ class _Writer:
 
 def predict_file(ws: Workspace, project: str, path: str | Path, ref: str = registry.CHAMPION,
                  out: str | Path | None = None, shadow: bool = True,
-                 batch_rows: int = BATCH_ROWS, note: Note | None = None,
-                 on_batch: Callable[[pl.DataFrame, pl.DataFrame, dict[str, np.ndarray]], None]
-                 | None = None, ready: Scorer | None = None) -> dict[str, Any]:
+                 batch_rows: int = BATCH_ROWS, note: Note | None = None) -> dict[str, Any]:
     """Score a file with a version (and the challenger in its shadow); log the run.
 
+    The file is read and checked before anything is scored or written."""
+    # Checked first: predictions never replace their input or anything in a workspace.
+    target = safety.output_path(out, "--out", workspace=ws.root, inputs=[path]) if out else None
+    table = read_table(path)
+    try:
+        result, run = score_table(ws, project, table, scorer(ws, project, ref), out=target,
+                                  shadow=shadow, batch_rows=batch_rows, note=note)
+    finally:
+        table.close()
+    save_shadow(ws, run)
+    with ws.write() as con:
+        record_run(con, run)
+    return result
+
+
+def score_table(ws: Workspace, project: str, table: Table, main: Scorer, *,
+                out: str | Path | None = None, shadow: bool = True,
+                batch_rows: int = BATCH_ROWS, note: Note | None = None,
+                on_batch: Callable[[pl.DataFrame, pl.DataFrame, dict[str, np.ndarray]], None]
+                | None = None) -> tuple[dict[str, Any], Run]:
+    """Score a table with ``main`` (and the challenger in its shadow): the result, and the
+    run for the caller to record (monitoring records it with its check, in one transaction).
+
     ``on_batch`` sees each batch's raw rows, model inputs and predictions (monitoring
-    collects them there, so a checked file is read and scored once). ``ready``: a scorer
-    already loaded for ``ref`` (a watcher keeps one between files)."""
+    collects them there, so a checked file is read and scored once)."""
     import polars as pl
 
     say = note or (lambda _text: None)
-    # Checked before anything is scored or written: predictions never replace their input.
-    target = safety.output_path(out, "--out", workspace=ws.root, inputs=[path]) if out else None
-    main = ready or scorer(ws, project, ref)
     second = shadow_of(ws, project, main.version) if shadow else None
-    source = Path(path).expanduser()
-    columns, stream = batches(source, main.signature, batch_rows)
-    missing_direct = [c for c in main.signature.inputs if c not in columns]
+    name = Path(table.label).name
+    missing_direct = [c for c in main.signature.inputs if c not in table.columns]
     if missing_direct and not main.signature.feature_set:
-        raise InvalidInput(f"{source.name} is missing column(s) the model needs: "
+        raise InvalidInput(f"{name} is missing column(s) the model needs: "
                            f"{', '.join(missing_direct)}")
-    for text in input_notes(columns, main.signature, main.identifier):
+    for text in input_notes(table.columns, main.signature, main.identifier):
         say(text)
-    writer = _Writer(target) if target else None
+    writer = _Writer(Path(out)) if out else None
     summary = Summary(main.signature.task, main.signature.classes)
     shadow_summary = Summary(main.signature.task, main.signature.classes) if second else None
     shadow_rows: list[pl.DataFrame] = []
@@ -453,10 +500,10 @@ def predict_file(ws: Workspace, project: str, path: str | Path, ref: str = regis
     started = time.perf_counter()
     preview: list[dict[str, Any]] = []
     try:
-        for raw in stream:
+        for raw in table.batches(batch_rows):
             inputs = model_frame(raw, main.signature)
-            for name, count in unseen_categories(inputs, main.signature).items():
-                unseen[name] = unseen.get(name, 0) + count
+            for column, count in unseen_categories(inputs, main.signature).items():
+                unseen[column] = unseen.get(column, 0) + count
             pred = main.predict(inputs)
             summary.add(pred)
             if on_batch:
@@ -480,16 +527,14 @@ def predict_file(ws: Workspace, project: str, path: str | Path, ref: str = regis
             writer.abort()
         raise
     seconds = time.perf_counter() - started
-    for name, count in unseen.items():
-        say(f"note: column {name!r}: {count} row(s) hold categories the model never saw; "
+    for column, count in unseen.items():
+        say(f"note: column {column!r}: {count} row(s) hold categories the model never saw; "
             "scored as in training (the category is ignored)")
-    run_id = log_run(
-        ws, project, main.version.version, str(source), summary.rows, seconds,
-        summary.to_dict(), second.version.version if second else None,
-        shadow_summary.to_dict() if shadow_summary else None, shadow_rows,
-    )
+    run = Run(project, main.version.version, table.label, summary.rows, seconds,
+              summary.to_dict(), second.version.version if second else None,
+              shadow_summary.to_dict() if shadow_summary else None, shadow_rows)
     return {
-        "run": run_id,
+        "run": run.id,
         "project": project,
         "version": main.version.version,
         "shadow_version": second.version.version if second else None,
@@ -501,7 +546,7 @@ def predict_file(ws: Workspace, project: str, path: str | Path, ref: str = regis
         "unseen_categories": unseen,
         "out": str(writer.out) if writer else None,
         "preview": preview if not writer else [],
-    }
+    }, run
 
 
 # -- champion and challenger --------------------------------------------------------------
@@ -584,16 +629,15 @@ def compare(ws: Workspace, project: str, labels: str | Path,
     return result
 
 
-def labels_frame(source: Path, signature: model_input.Signature,
-                 identifier: str | None) -> pl.DataFrame:
-    """Labels that arrived later, keyed like scored rows (``id``) with their target (``y``)."""
+def labels_frame(source: Path, signature: model_input.Signature, identifier: str | None,
+                 raw: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Labels that arrived later, keyed like scored rows (``id``) with their target (``y``).
+    ``raw``: the file, already read with ``sources.read_frame``."""
     import polars as pl
-
-    from mlcycle.data.sources import read_frame
 
     # Read like 'data add' read the training data, so a target such as yes/no gets the
     # same values (DuckDB reads it as a boolean) as the classes the model learnt.
-    raw = read_frame(source)
+    raw = sources.read_frame(source) if raw is None else raw
     if signature.target not in raw.columns:
         raise InvalidInput(f"{source.name} has no target column {signature.target!r}")
     if identifier and identifier in raw.columns:

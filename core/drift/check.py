@@ -199,6 +199,7 @@ def check(
     min_psi: float = MIN_PSI,
     min_h: float = MIN_H,
     _columnar: bool | None = None,
+    _label: str | None = None,
 ) -> DriftResult:
     """Test a batch (path, DuckDB relation or polars DataFrame) against a reference profile.
 
@@ -208,6 +209,7 @@ def check(
     if not 0 < alpha < 1:
         raise InvalidInput(f"alpha must be between 0 and 1, not {alpha}")
     rel, label, _con, columnar = open_table(data)
+    label = label or _label
     if _columnar is not None:
         columnar = _columnar
     current_names = list(rel.columns)
@@ -215,7 +217,7 @@ def check(
     selected = _select(reference, current_names, columns)
 
     # On Parquet the row count comes from the file footer, before deciding how to read.
-    split = columnar and int(aggregate(rel, ["count(*)"])[0]) >= SPLIT_ROWS
+    split = columnar and int(aggregate(rel, ["count(*)"], label)[0]) >= SPLIT_ROWS
     groups: list[list[str]] = [["count(*)"]]
     for col in reference.columns:
         name = ident(col.name)
@@ -232,8 +234,11 @@ def check(
         if col.mode == "datetime":
             exprs += [f"min({name})::VARCHAR", f"max({name})::VARCHAR"]
         exprs += count_exprs(col, cur_types[col.name])
-    row = iter(aggregate_groups(rel, groups, split))
+    row = iter(aggregate_groups(rel, groups, split, label))
     n_cur = int(next(row))
+    if not n_cur:
+        # "No drift" in no rows would be a verdict on nothing.
+        raise InvalidInput(f"{label or 'the current data'}: has no rows to check")
 
     partial: list[tuple[ColumnProfile, dict[str, Any]]] = []
     unselected: dict[str, int] = {}
@@ -528,10 +533,10 @@ def compare(
     con = keep[0] if isinstance(keep, tuple) else keep  # one connection for both inputs
     cur_rel, cur_label, _cur_keep, cur_columnar = open_table(current, con)
     _select_pair(list(ref_rel.columns), list(cur_rel.columns), columns)
-    prof = profile(ref_rel, _columnar=ref_columnar)
+    prof = profile(ref_rel, _columnar=ref_columnar, _label=ref_label)
     prof.source = ref_label
     result = check(prof, cur_rel, columns=columns, alpha=alpha, min_psi=min_psi, min_h=min_h,
-                   _columnar=cur_columnar)
+                   _columnar=cur_columnar, _label=cur_label)
     result.current = cur_label
     return result
 

@@ -191,7 +191,7 @@ def open_table(data: Any, con: duckdb.DuckDBPyConnection | None = None
         from mlcycle.data.sources import load, resolve
 
         source = resolve(data)
-        return load(con, source), str(data), con, source.format == "parquet"
+        return load(con, source), source.label, con, source.format == "parquet"
     if type(data).__module__.startswith("polars") and hasattr(data, "write_parquet"):
         # Through a temporary Parquet file: DuckDB reads polars frames only via pyarrow,
         # which is not a dependency. The directory lives as long as the returned handle.
@@ -216,8 +216,8 @@ def _tune(con: duckdb.DuckDBPyConnection) -> None:
 SPLIT_ROWS = 250_000
 
 
-def aggregate_groups(rel: duckdb.DuckDBPyRelation, groups: list[list[str]], split: bool
-                      ) -> list[Any]:
+def aggregate_groups(rel: duckdb.DuckDBPyRelation, groups: list[list[str]], split: bool,
+                     label: str | None = None) -> list[Any]:
     """Run the aggregates of every group (one group per column) and return all results.
 
     On large Parquet tables each column gets its own query: it reads only that column, and
@@ -225,14 +225,16 @@ def aggregate_groups(rel: duckdb.DuckDBPyRelation, groups: list[list[str]], spli
     aggregates (5x at 10 million rows). CSV files are read once, in one query.
     """
     if not split:
-        return aggregate(rel, [e for g in groups for e in g])
+        return aggregate(rel, [e for g in groups for e in g], label)
     out: list[Any] = []
     for group in groups:
-        out += aggregate(rel, group)
+        out += aggregate(rel, group, label)
     return out
 
 
-def aggregate(rel: duckdb.DuckDBPyRelation, exprs: list[str]) -> list[Any]:
+def aggregate(rel: duckdb.DuckDBPyRelation, exprs: list[str], label: str | None = None
+              ) -> list[Any]:
+    """One row of aggregates; a reading error names ``label``, the file, as 'data add' does."""
     import duckdb
 
     if not exprs:
@@ -242,12 +244,12 @@ def aggregate(rel: duckdb.DuckDBPyRelation, exprs: list[str]) -> list[Any]:
     except duckdb.Error as exc:
         from mlcycle.data.sources import _reason
 
-        raise InvalidInput(f"cannot read the data: {_reason(exc)}") from None
+        raise InvalidInput(f"cannot read {label or 'the data'}: {_reason(exc)}") from None
     return list(row)
 
 
-def profile(data: Any, *, sample_rows: int = SAMPLE_ROWS, _columnar: bool | None = None
-            ) -> Profile:
+def profile(data: Any, *, sample_rows: int = SAMPLE_ROWS, _columnar: bool | None = None,
+            _label: str | None = None) -> Profile:
     """Profile a reference table (a path, DuckDB relation or polars DataFrame) in two passes.
 
     The first pass counts rows, missing and distinct values and takes moments; a reservoir
@@ -255,6 +257,7 @@ def profile(data: Any, *, sample_rows: int = SAMPLE_ROWS, _columnar: bool | None
     the bins and categories.
     """
     rel, label, _con, columnar = open_table(data)
+    label = label or _label
     if _columnar is not None:
         columnar = _columnar
     names = list(rel.columns)
@@ -272,8 +275,10 @@ def profile(data: Any, *, sample_rows: int = SAMPLE_ROWS, _columnar: bool | None
             exprs += [f"min({col})::DOUBLE", f"max({col})::DOUBLE"]
         elif kind == "datetime":
             exprs += [f"min({col})::VARCHAR", f"max({col})::VARCHAR"]
-    row = iter(aggregate(rel, exprs))
+    row = iter(aggregate(rel, exprs, label))
     n_rows = int(next(row))
+    if not n_rows:
+        raise InvalidInput(f"{label or 'the reference data'}: has no rows to compare with")
 
     cols: list[ColumnProfile] = []
     for name, dtype, kind in zip(names, dtypes, storage):
@@ -292,7 +297,7 @@ def profile(data: Any, *, sample_rows: int = SAMPLE_ROWS, _columnar: bool | None
         cols.append(col)
 
     _sample_edges(rel, [c for c in cols if c.mode == "bins"], sample_rows)
-    _count_reference(rel, cols, storage, columnar and n_rows >= SPLIT_ROWS)
+    _count_reference(rel, cols, storage, columnar and n_rows >= SPLIT_ROWS, label)
     return Profile(n_rows=n_rows, columns=cols, source=label)
 
 
@@ -343,7 +348,7 @@ def _sample_edges(rel: duckdb.DuckDBPyRelation, cols: list[ColumnProfile], size:
 
 
 def _count_reference(rel: duckdb.DuckDBPyRelation, cols: list[ColumnProfile],
-                     storage: list[str], split: bool) -> None:
+                     storage: list[str], split: bool, label: str | None) -> None:
     """Second pass: exact counts in every bin and category, and numeric means.
 
     A numeric column's non-finite values (NaN, infinities) are counted as missing here.
@@ -357,7 +362,7 @@ def _count_reference(rel: duckdb.DuckDBPyRelation, cols: list[ColumnProfile],
         exprs += count_exprs(col, col.dtype)
         if exprs:
             groups.append(exprs)
-    row = iter(aggregate_groups(rel, groups, split))
+    row = iter(aggregate_groups(rel, groups, split, label))
     for col, kind in zip(cols, storage):
         finite = None
         if kind in ("numeric", "integer") and col.mode != "skip":

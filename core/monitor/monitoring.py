@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlcycle import deploy, projects
+from mlcycle.data import sources
 from mlcycle.deploy import scoring
 from mlcycle.models import evaluation, model_input, registry
 from mlcycle.monitor import estimation
@@ -150,33 +151,54 @@ class _Collected:
 
 def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path | None = None,
           ref: str = registry.CHAMPION, cached: Reference | None = None,
-          note: scoring.Note | None = None,
+          note: scoring.Note | None = None, table: scoring.Table | None = None,
+          confirm: Callable[[], None] | None = None,
           in_transaction: Callable[[Any, dict[str, Any]], None] | None = None
           ) -> dict[str, Any]:
     """Score a batch and check it for data drift, prediction drift and (with labels) a loss
-    of performance; record the check. ``cached``: a reference built earlier for the same
-    version (the watcher keeps one). ``in_transaction(con, result)`` runs in the transaction
-    that records the check (the watcher marks its file there, so a kill cannot leave a file
-    checked but not marked)."""
+    of performance; record the check with its scoring run, in one transaction.
+
+    The batch and its labels are read and checked before anything is written. ``cached``: a
+    reference built earlier for the same version (the watcher keeps one); ``table``: the
+    batch already read (``scoring.read_table``; the caller closes it). ``confirm()`` runs
+    once the check is computed and before anything is written; raising there abandons the
+    check (the watcher confirms its file did not change meanwhile). ``in_transaction(con,
+    result)`` runs in the transaction that records the check (the watcher marks its file
+    there, so a kill cannot leave a file checked but not marked)."""
+    batch = table or scoring.read_table(path)
+    try:
+        raw_labels = None
+        if labels is not None:
+            labels = Path(labels).expanduser()
+            raw_labels = sources.read_frame(labels)
+        base = cached or reference(ws, project, ref)
+        result, run = _check_table(ws, project, base, batch, labels, raw_labels, note)
+    finally:
+        if table is None:
+            batch.close()
+    if confirm is not None:
+        confirm()
+    scoring.save_shadow(ws, run)
+    _record(ws, result, run, in_transaction)
+    return result
+
+
+def _check_table(ws: Workspace, project: str, base: Reference, batch: scoring.Table,
+                 labels: Path | None, raw_labels: pl.DataFrame | None,
+                 note: scoring.Note | None) -> tuple[dict[str, Any], scoring.Run]:
     import polars as pl
 
     from mlcycle import drift
 
-    source = Path(path).expanduser()
-    base = cached or reference(ws, project, ref)
     identifier = base.scorer.identifier
-    # Labels are read first: a bad labels file is refused before any scoring is logged.
     truth = None
     if labels is not None:
-        labels = Path(labels).expanduser()
-        truth = scoring.labels_frame(labels, base.signature, identifier)
+        truth = scoring.labels_frame(labels, base.signature, identifier, raw_labels)
     collected = _Collected(identifier)
     started = time.perf_counter()
-    run = scoring.predict_file(
-        ws, project, source, str(base.version.version), note=note, ready=base.scorer,
+    scored, run = scoring.score_table(
+        ws, project, batch, base.scorer, note=note,
         on_batch=lambda raw, inputs, pred: collected.add(raw, inputs, pred, base.signature))
-    if not run["rows"]:
-        raise InvalidInput(f"{source.name} has no rows to check")
     batch_scores = pl.concat(collected.scores)
     predictions = pl.concat(collected.predictions)
     data = drift.check(base.inputs, pl.concat(collected.inputs))
@@ -186,13 +208,13 @@ def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path |
         performance = _performance(base, labels, truth, identifier, predictions)
     estimated = _estimate(base, batch_scores, predictions)
     alerts = _alerts(data, scores, performance, estimated)
-    result: dict[str, Any] = {
+    return {
         "id": uuid.uuid4().hex[:12],
         "project": project,
         "version": base.version.version,
-        "source": str(source),
-        "rows": run["rows"],
-        "scoring_run": run["run"],
+        "source": batch.label,
+        "rows": scored["rows"],
+        "scoring_run": run.id,
         "seconds": round(time.perf_counter() - started, 3),
         "data_drift": data.to_dict(),
         "prediction_drift": scores.to_dict(),
@@ -200,9 +222,7 @@ def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path |
         "estimated_performance": estimated,
         "alerts": alerts,
         "retrain_recommended": bool(alerts),
-    }
-    _record(ws, result, in_transaction)
-    return result
+    }, run
 
 
 def _performance(base: Reference, labels: Path, truth: pl.DataFrame, identifier: str | None,
@@ -290,12 +310,13 @@ def _alerts(data: Any, scores: Any, performance: dict[str, Any] | None,
     return alerts
 
 
-def _record(ws: Workspace, result: dict[str, Any],
+def _record(ws: Workspace, result: dict[str, Any], run: scoring.Run,
             in_transaction: Callable[[Any, dict[str, Any]], None] | None) -> None:
     performance = result["performance"] or {}
     report = {k: result[k] for k in ("data_drift", "prediction_drift", "performance",
                                      "estimated_performance")}
     with ws.write() as con:
+        scoring.record_run(con, run)
         con.execute(
             "INSERT INTO monitor_checks VALUES "
             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
