@@ -16,6 +16,7 @@ both on the same rows once labels arrive.
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import time
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core import deploy, evaluation, events, model_input, onnx_export, projects, registry
+from core.columns import by_name
 from core.errors import InvalidInput, NotFound
 from core.schema import utcnow
 
@@ -97,7 +99,7 @@ def check_input(raw: pl.DataFrame, signature: model_input.Signature) -> pl.DataF
             continue
         if dtype != pl.Utf8:
             raise InvalidInput(f"column {name!r} must be numeric; it holds {dtype} values")
-        text = pl.col(name).str.strip_chars()
+        text = by_name(name).str.strip_chars()
         lowered = text.str.to_lowercase()
         normalised = (
             pl.when(lowered == "true").then(pl.lit("1"))
@@ -115,7 +117,7 @@ def check_input(raw: pl.DataFrame, signature: model_input.Signature) -> pl.DataF
         casts.append(cast.alias(name))
     for name in signature.categorical:
         if name in raw.columns and raw.schema[name] != pl.Utf8:
-            casts.append(pl.col(name).cast(pl.Utf8))
+            casts.append(by_name(name).cast(pl.Utf8))
     return raw.with_columns(casts) if casts else raw
 
 
@@ -132,9 +134,7 @@ def model_frame(raw: pl.DataFrame, signature: model_input.Signature) -> pl.DataF
 def input_notes(columns: list[str], signature: model_input.Signature,
                 identifier: str | None) -> list[str]:
     """What to tell the user once about the columns of their file."""
-    used = set(signature.inputs) | {signature.target}
-    if signature.feature_set:
-        used |= set(_feature_inputs(signature))
+    used = {*signature.inputs, *model_input.raw_columns(signature), signature.target}
     extra = [c for c in columns if c not in used and c != identifier]
     if not extra:
         return []
@@ -142,23 +142,14 @@ def input_notes(columns: list[str], signature: model_input.Signature,
     return [f"note: ignoring {len(extra)} column(s) the model does not use: {shown}"]
 
 
-def _feature_inputs(signature: model_input.Signature) -> list[str]:
-    """Names the feature set's expressions mention: raw columns it reads."""
-    import re
-
-    derived = (signature.feature_set or {}).get("derived", [])
-    return [w for d in derived for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", d["expr"])]
-
-
 def unseen_categories(inputs: pl.DataFrame, signature: model_input.Signature) -> dict[str, int]:
     """Rows per column whose category the model never saw (scored as in training: ignored)."""
-    import polars as pl
 
     out = {}
     for name in signature.categorical:
         known = signature.categories.get(name, [])
         count = inputs.select(
-            (~pl.col(name).is_in(known) & (pl.col(name) != model_input.MISSING_CATEGORY)).sum()
+            (~by_name(name).is_in(known) & (by_name(name) != model_input.MISSING_CATEGORY)).sum()
         ).item()
         if count:
             out[name] = int(count)
@@ -323,14 +314,23 @@ def _scan(path: Path, signature: model_input.Signature) -> pl.LazyFrame:
 
     suffix = path.suffix.lower()
     if suffix in (".csv", ".tsv", ".txt"):
-        header = pl.scan_csv(path, separator="\t" if suffix == ".tsv" else ",",
+        separator = "\t" if suffix == ".tsv" else ","
+        header = pl.scan_csv(path, separator=separator,
                              infer_schema_length=0).collect_schema().names()
+        # polars keeps a quoted header's doubled quotes ('"a ""b"""' reads as 'a ""b""');
+        # the csv module reads it as 'a "b"', as DuckDB did when the data was added.
+        with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+            names = next(csv.reader(fh, delimiter=separator), header)
+        if len(names) != len(header):
+            names = header
         # The model's columns are read as text and typed by check_input, which names a
         # bad value and its row; the others keep polars' inference for the feature set.
-        wanted = {c: pl.Utf8 for c in [*signature.numeric, *signature.categorical]
-                  if c in header}
-        return pl.scan_csv(path, separator="\t" if suffix == ".tsv" else ",",
-                           infer_schema_length=10_000, schema_overrides=wanted)
+        model_columns = {*signature.numeric, *signature.categorical}
+        wanted = {h: pl.Utf8 for h, n in zip(header, names) if n in model_columns}
+        lazy = pl.scan_csv(path, separator=separator, infer_schema_length=10_000,
+                           schema_overrides=wanted)
+        renamed = {h: n for h, n in zip(header, names) if h != n}
+        return lazy.rename(renamed) if renamed else lazy
     if suffix == ".parquet":
         return pl.scan_parquet(path)
     if suffix in (".ndjson", ".jsonl"):
@@ -430,10 +430,10 @@ def predict_file(ws: Workspace, project: str, path: str | Path, ref: str = regis
     second = shadow_of(ws, project, main.version) if shadow else None
     source = Path(path).expanduser()
     columns, stream = batches(source, main.signature, batch_rows)
-    missing_direct = [c for c in main.signature.inputs if c not in columns]
-    if missing_direct and not main.signature.feature_set:
+    missing = [c for c in model_input.raw_columns(main.signature) if c not in columns]
+    if missing:
         raise InvalidInput(f"{source.name} is missing column(s) the model needs: "
-                           f"{', '.join(missing_direct)}")
+                           f"{', '.join(missing)}")
     for text in input_notes(columns, main.signature, main.identifier):
         say(text)
     writer = _Writer(Path(out).expanduser().resolve()) if out else None

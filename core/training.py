@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core import catalog, datasets, evaluation, events, model_input, projects, tracking
+from core.columns import by_name
 from core.errors import InvalidInput
 from core.metrics import CATALOG as METRICS
 
@@ -101,12 +102,13 @@ def prepare(ws: Any, project: str, data: str, folds: int,
                                       {c: str(t) for c, t in derived.schema.items()})
         signature.feature_set = feature_set.to_dict()
     before = raw.height
-    raw = raw.filter(pl.col(proj.target).is_not_null())
+    raw = raw.filter(by_name(proj.target).is_not_null())
     y = model_input.target_values(raw, signature)
     signature.classes = evaluation.check_trainable(y, proj.task, folds)
     inputs = model_input.frame(raw, signature)
     signature.categories = {
-        c: sorted(v for v in inputs[c].unique().to_list() if v != model_input.MISSING_CATEGORY)
+        c: sorted(v for v in inputs.select(by_name(c).unique()).to_series().to_list()
+                  if v != model_input.MISSING_CATEGORY)
         for c in signature.categorical
     }
     identifier = next((c["name"] for c in dictionary if c["role"] == "identifier"), None)
