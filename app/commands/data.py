@@ -47,11 +47,13 @@ def list_(ctx: Context, project: str, as_json: bool) -> None:
         click.echo(f"project {project} has no data yet; add some with 'mlcycle data add'")
         return
     from rich.table import Table
+    from rich.text import Text
 
     table = Table("version", "rows", "columns", "added", "source")
     for v in versions:
         table.add_row(
-            v.id, f"{v.n_rows:,}", str(v.n_columns), f"{v.added_at:%Y-%m-%d %H:%M}", v.source
+            v.id, f"{v.n_rows:,}", str(v.n_columns), f"{v.added_at:%Y-%m-%d %H:%M}",
+            Text(v.source),
         )
     console().print(table)
 
@@ -81,7 +83,9 @@ def show(ctx: Context, project: str, version: str, as_json: bool, markdown: bool
 
 
 def _print_report(v, dictionary, report) -> None:
+    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     out = console()
     out.print(
@@ -99,25 +103,26 @@ def _print_report(v, dictionary, report) -> None:
             summary = f"{s.get('min', '')} … {s.get('max', '')}" if s.get("min") else ""
         c = roles[s["name"]]
         flag = " [yellow](constant)[/yellow]" if s["constant"] else ""
+        # Names, values and descriptions come from the data and the user: never markup.
         table.add_row(
-            s["name"] + flag,
+            escape(s["name"]) + flag,
             s["dtype"],
             s["kind"],
             c["role"],
             f"{s['missing_share']:.1%}",
             f"{s['distinct']:,}",
-            summary,
-            c["description"],
+            Text(summary),
+            Text(c["description"] or ""),
         )
     out.print(table)
     target = report["target"]
     if not target["present"]:
-        out.print(f"[red]target {target['name']} is missing[/red]")
+        out.print(Text(f"target {target['name']} is missing", style="red"))
     elif "classes" in target:
-        out.print(
+        out.print(Text(
             f"target {target['name']}: "
             + ", ".join(f"{c['value']} {c['share']:.1%}" for c in target["classes"])
-        )
+        ))
 
 
 @data.command("describe")

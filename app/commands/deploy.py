@@ -96,10 +96,13 @@ def predict(ctx: Context, project: str, file: str, ref: str, out: str | None, no
         click.echo(f"wrote {result['out']}")
     elif result["preview"]:
         from rich.table import Table
+        from rich.text import Text
 
-        table = Table(*result["preview"][0].keys())
+        # Column names and identifiers come from the data: Text, never markup.
+        table = Table(*(Text(k) for k in result["preview"][0]))
         for row in result["preview"]:
-            table.add_row(*(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values()))
+            table.add_row(*(Text(f"{v:.4f}" if isinstance(v, float) else str(v))
+                            for v in row.values()))
         console().print(table)
         if result["rows"] > len(result["preview"]):
             note(f"first {len(result['preview'])} rows shown; use --out to write all")

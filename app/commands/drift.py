@@ -22,7 +22,8 @@ def _split_columns(value: tuple[str, ...]) -> list[str] | None:
 @click.argument("current", type=click.Path(dir_okay=True))
 @json_option
 @click.option("--columns", "columns", multiple=True, metavar="A,B,...",
-              help="Test only these columns (comma-separated; may be repeated).")
+              help="Test only these columns, which both files must have (comma-separated; "
+                   "may be repeated).")
 @click.option("--fail-on-drift", is_flag=True,
               help="Exit with code 1 when drift is detected.")
 @click.option("--report", "report", type=click.Path(dir_okay=False), default=None,
@@ -34,12 +35,13 @@ def _split_columns(value: tuple[str, ...]) -> list[str] | None:
 def drift(ctx: click.Context, reference: str, current: str, as_json: bool,
           columns: tuple[str, ...], fail_on_drift: bool, report: str | None,
           alpha: float) -> None:
-    """Compare CURRENT with REFERENCE (CSV or Parquet files with the same columns) for drift.
+    """Compare CURRENT with REFERENCE (CSV or Parquet files) for drift.
 
-    Each column gets tests chosen for its type; a column drifts when the change is both
-    statistically clear (after correcting for the number of columns) and large enough to
-    matter. Exit code 0 whatever is found (1 with --fail-on-drift when there is drift),
-    2 for bad input.
+    The columns both files have are compared; those only one has (such as the target of
+    training data against a scoring batch) are listed as not compared. Each column gets
+    tests chosen for its type; a column drifts when the change is both statistically clear
+    (after correcting for the number of columns) and large enough to matter. Exit code 0
+    whatever is found (1 with --fail-on-drift when there is drift), 2 for bad input.
     """
     from mlcycle import drift as engine
     from mlcycle.store import safety
@@ -90,6 +92,11 @@ def print_result(result: DriftResult) -> None:
     out.print(f"reference {result.n_reference:,} rows, current {result.n_current:,} rows; "
               f"false-alarm rate {result.alpha:g} for the whole table "
               f"(per column p < {result.alpha / max(result.n_tested, 1):.2g})")
+    for side, names in (("reference", result.only_in_reference),
+                        ("current", result.only_in_current)):
+        if names:
+            out.print(Text(f"not compared, only in the {side}: {', '.join(names)}",
+                           style="yellow"))
     table = Table("column", "type", "drift", "p-value", "effect", "missing ref → cur", "detail")
     for col in sorted(result.columns, key=_order):
         if col.drifted:

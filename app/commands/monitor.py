@@ -69,8 +69,8 @@ def print_check(result: dict[str, Any]) -> None:
     from mlcycle.monitor import monitoring
 
     out = console()
-    out.print(f"{result['source']}: {result['rows']:,} rows scored by v{result['version']} "
-              f"(scoring run {result['scoring_run']}, check {result['id']})")
+    out.print(Text(f"{result['source']}: {result['rows']:,} rows scored by v{result['version']} "
+              f"(scoring run {result['scoring_run']}, check {result['id']})"))
     if result["alerts"]:
         for alert in result["alerts"]:
             out.print(Text(f"ALERT {alert}", style="bold red"))
@@ -107,7 +107,7 @@ def _print_history(project: str, checks: list[dict[str, Any]]) -> None:
     for c in checks:
         value, estimated = monitoring.metric_of(c)
         metric = "–" if value is None else f"{'~' if estimated else ''}{value:.4f}"
-        table.add_row(c["id"], c["ts"], f"v{c['version']}", c["source"].rsplit("/", 1)[-1],
+        table.add_row(c["id"], c["ts"], f"v{c['version']}", Text(c["source"].rsplit("/", 1)[-1]),
                       f"{c['rows']:,}", f"{c['share_drifted']:.0%}" if c["data_drift"] else "no",
                       "yes" if c["prediction_drift"] else "no", metric,
                       Text(str(len(c["alerts"])), style="red" if c["alerts"] else "green"))

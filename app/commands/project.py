@@ -73,12 +73,13 @@ def list_(ctx: Context, as_json: bool) -> None:
         click.echo("no projects yet; create one with 'mlcycle project create'")
         return
     from rich.table import Table
+    from rich.text import Text
 
     table = Table("project", "target", "task", "metric", "goal", "stage")
     for p in cards:
         table.add_row(
             p.name,
-            p.target,
+            Text(p.target),
             p.task,
             p.metric,
             "–" if p.goal is None else f"{p.goal:g}",
@@ -102,13 +103,16 @@ def show(ctx: Context, name: str, as_json: bool) -> None:
     if as_json:
         emit_json({**card.to_dict(), "stages": stages})
         return
+    from rich.markup import escape
+
     out = console()
-    out.print(f"[bold]{card.name}[/bold]  {card.description or ''}")
-    out.print(f"  predict   {card.target} ({card.task})")
+    # The description, target and KPI are the user's words: escaped, never read as markup.
+    out.print(f"[bold]{card.name}[/bold]  {escape(card.description or '')}")
+    out.print(f"  predict   {escape(card.target)} ({card.task})")
     goal = "no goal set" if card.goal is None else f"goal {card.goal:g}"
     direction = "higher" if card.greater_is_better else "lower"
     out.print(f"  metric    {card.metric} ({direction} is better), {goal}")
-    out.print(f"  KPI       {card.kpi or '–'}")
+    out.print(f"  KPI       {escape(card.kpi or '–')}")
     out.print(f"  created   {card.created_at:%Y-%m-%d %H:%M} UTC")
     out.print(
         "  stages    "

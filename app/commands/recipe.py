@@ -109,12 +109,13 @@ def history(ctx: Context, project: str, as_json: bool) -> None:
                    f"'mlcycle recipe set {project} FILE'")
         return
     from rich.table import Table
+    from rich.text import Text
 
     table = Table("version", "id", "saved", "steps", "source", "prepared (input → output)")
     for v in versions:
         outputs = ", ".join(f"{r['input']} → {r['output']}" for r in made.get(v.id, []))
         table.add_row(f"v{v.version}", v.id, f"{v.created_at:%Y-%m-%d %H:%M}",
-                      str(len(v.recipe.steps)), v.source or "", outputs or "–")
+                      str(len(v.recipe.steps)), Text(v.source or ""), outputs or "–")
     console().print(table)
 
 

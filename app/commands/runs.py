@@ -44,6 +44,7 @@ def list_(
         emit_json([r.to_dict() for r in found])
         return
     from rich.table import Table
+    from rich.text import Text
 
     metric = sort_metric or f"cv.{projects.get(ws, project).metric}"
     table = Table("run", "name", "kind", "status", metric, "started", "seconds")
@@ -51,7 +52,7 @@ def list_(
         value = r.metrics.get(metric)
         table.add_row(
             r.id,
-            r.name or "",
+            Text(r.name or ""),
             r.kind,
             r.status,
             "–" if value is None else f"{value:.4f}",
@@ -76,12 +77,14 @@ def compare(ctx: Context, run_a: str, run_b: str, as_json: bool) -> None:
         emit_json(result)
         return
     from rich.table import Table
+    from rich.text import Text
 
     table = Table("", "key", result["a"], result["b"])
     for section in ("params", "metrics"):
         for row in result[section]:
             style = "" if row["same"] else "bold"
-            table.add_row(section[:-1], row["key"], _cell(row["a"]), _cell(row["b"]), style=style)
+            table.add_row(section[:-1], Text(row["key"]), Text(_cell(row["a"])),
+                          Text(_cell(row["b"])), style=style)
     console().print(table)
 
 
@@ -108,9 +111,12 @@ def show(ctx: Context, run_id: str, as_json: bool) -> None:
     if as_json:
         emit_json(record.to_dict())
         return
+    from rich.markup import escape
+
     out = console()
+    # Names, keys and values a run logged are escaped: they are never markup.
     out.print(
-        f"[bold]run {record.id}[/bold] {record.name or ''} of {record.project}: "
+        f"[bold]run {record.id}[/bold] {escape(record.name or '')} of {record.project}: "
         f"{record.kind}, {record.status}, started {record.started_at:%Y-%m-%d %H:%M:%S}"
     )
     for title, values in (
@@ -127,11 +133,11 @@ def show(ctx: Context, run_id: str, as_json: bool) -> None:
     ):
         out.print(f"[dim]{title}[/dim]")
         for key, value in sorted(values.items()):
-            out.print(f"  {key} = {_cell(value)}")
+            out.print(f"  {escape(key)} = {escape(_cell(value))}")
     if record.artifacts:
         out.print("[dim]artifacts[/dim]")
         for name, info in record.artifacts.items():
-            out.print(f"  {name} ({info['size']:,} bytes, sha256 {info['sha256'][:12]}…)")
+            out.print(f"  {escape(name)} ({info['size']:,} bytes, sha256 {info['sha256'][:12]}…)")
 
 
 @run.command("reproduce")

@@ -35,7 +35,9 @@ class ViewScreen(Screen):
         try:
             data = self.fetch()
         except MlcycleError as exc:
-            self.app.call_from_thread(self.app.notify, str(exc), severity="error", timeout=6)
+            # An error quotes user data (column names, paths): shown as typed, never as markup.
+            self.app.call_from_thread(self.app.notify, str(exc), severity="error", timeout=6,
+                                      markup=False)
             return
         self.app.call_from_thread(self.show, data)
 

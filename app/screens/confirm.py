@@ -21,7 +21,7 @@ class ConfirmScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm"):
-            yield Label(self.question, id="confirm-question")
+            yield Label(self.question, id="confirm-question", markup=False)
             yield Input(
                 value=self.default_reason, placeholder="reason (required)", id="confirm-reason"
             )

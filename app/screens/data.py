@@ -160,13 +160,14 @@ class DataScreen(ViewScreen):
             missing = Text(
                 f"{s['missing_share']:.1%}", style="yellow" if s["missing_share"] > 0.05 else ""
             )
+            # DataTable reads a str cell as markup: names and values go in as Text.
             table.add_row(
-                entry["name"],
+                Text(entry["name"]),
                 entry["kind"],
                 entry["role"],
                 missing,
                 f"{s['distinct']:,}",
-                _summary(s),
+                Text(_summary(s)),
                 key=entry["name"],
             )
         if table.row_count:
@@ -283,7 +284,7 @@ class DataScreen(ViewScreen):
 
     def _edited(self, message: str | None) -> None:
         if message:
-            self.notify(message)
+            self.notify(message, markup=False)
             self.reload()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -327,7 +328,7 @@ class DataScreen(ViewScreen):
 
         path = Path.cwd() / f"{view.project}-{view.version.id}-data.md"
         path.write_text(to_markdown(view.version, view.dictionary, view.report), encoding="utf-8")
-        self.notify(f"report written to {path}")
+        self.notify(f"report written to {path}", markup=False)
 
 
 def _f(value: Any) -> str:

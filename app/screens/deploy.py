@@ -86,7 +86,8 @@ class DeployScreen(ViewScreen):
         for i, r in enumerate(data.scoring):
             runs.add_row(r["ts"].replace("T", " "), str(r["version"]),
                          str(r["shadow_version"] or "–"), f"{r['rows']:,}",
-                         f"{r['seconds']:.2f}", r["source"].rsplit("/", 1)[-1], key=str(i))
+                         f"{r['seconds']:.2f}", Text(r["source"].rsplit("/", 1)[-1]),
+                         key=str(i))
         self._show_comparison(data.comparison)
         if data.scoring:
             self._chart(0)

@@ -151,7 +151,7 @@ class ExperimentsScreen(ViewScreen):
             table.add_row(
                 "●" if r.id in self._marked else "",
                 r.id,
-                r.name or "",
+                Text(r.name or ""),
                 r.kind,
                 r.status,
                 "–" if cv is None else f"{cv:.4f}",
@@ -189,11 +189,12 @@ class ExperimentsScreen(ViewScreen):
             f"{run.kind}, {run.status}"
             + (f", {run.duration:.1f}s" if run.duration is not None else ""),
         )
+        # Names and values a run logged go in as Text: a rich Table reads a str as markup.
         for key, value in sorted(run.params.items()):
-            grid.add_row(f"param {key}", str(value))
+            grid.add_row(Text(f"param {key}"), Text(str(value)))
         for key, value in sorted(run.metrics.items()):
             if not key.endswith(".std"):
-                grid.add_row(key, f"{value:.4g}")
+                grid.add_row(Text(key), f"{value:.4g}")
         self.query_one("#run-detail", Static).update(grid)
         self._history(run)
 
@@ -209,7 +210,8 @@ class ExperimentsScreen(ViewScreen):
         if stepped:
             key = sorted(stepped)[0]
             values = stepped[key]
-            title.update(f"{key} over {len(values)} steps: {values[0]:.4g} → {values[-1]:.4g}")
+            title.update(Text(f"{key} over {len(values)} steps: {values[0]:.4g} → "
+                              f"{values[-1]:.4g}"))
             spark.data = values
         else:
             title.update("no metric logged over steps")
@@ -283,9 +285,9 @@ class ExperimentsScreen(ViewScreen):
                 if section == "metrics" and row["key"].endswith(".std"):
                     continue
                 table.add_row(
-                    row["key"],
-                    _cell(row["a"]),
-                    _cell(row["b"]),
+                    Text(row["key"]),
+                    Text(_cell(row["a"])),
+                    Text(_cell(row["b"])),
                     style="" if row["same"] else "bold",
                 )
         self.query_one("#run-detail", Static).update(table)

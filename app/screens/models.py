@@ -106,7 +106,7 @@ class ModelsScreen(ViewScreen):
                 h["action"],
                 str(h["version"]),
                 str(h["previous"] or "–"),
-                h["reason"] or "",
+                Text(h["reason"] or ""),  # typed by the user: shown as typed
             )
         if not data.versions:
             self.query_one("#model-card", Markdown).update(
@@ -174,7 +174,7 @@ class ModelsScreen(ViewScreen):
             else:
                 moved = registry.rollback(ws, project, reason=reason)
         except MlcycleError as exc:
-            self.app.call_from_thread(self.notify, str(exc), severity="error")
+            self.app.call_from_thread(self.notify, str(exc), severity="error", markup=False)
             return
         self.app.call_from_thread(self.notify, f"version {moved.version} is now champion")
         self.app.call_from_thread(self.reload)
@@ -186,4 +186,4 @@ class ModelsScreen(ViewScreen):
             return
         path = Path.cwd() / f"{self._data.project}-v{chosen.version}-model-card.md"
         path.write_text(self._cards[chosen.version], encoding="utf-8")
-        self.notify(f"model card written to {path}")
+        self.notify(f"model card written to {path}", markup=False)

@@ -75,7 +75,7 @@ class MonitorScreen(ViewScreen):
         for c in reversed(data.checks):
             table.add_row(
                 c["ts"][5:16].replace("T", " "), f"v{c['version']}",
-                c["source"].rsplit("/", 1)[-1], f"{c['rows']:,}",
+                Text(c["source"].rsplit("/", 1)[-1]), f"{c['rows']:,}",
                 Text(f"{c['share_drifted']:.0%}", style="red" if c["data_drift"] else "green"),
                 Text("drift", style="red") if c["prediction_drift"]
                 else Text("ok", style="green"),
@@ -119,9 +119,9 @@ class MonitorScreen(ViewScreen):
         try:
             write_report(self._check, path)
         except MlcycleError as exc:
-            self.notify(str(exc), severity="error")
+            self.notify(str(exc), severity="error", markup=False)
             return
-        self.notify(f"report written to {path}")
+        self.notify(f"report written to {path}", markup=False)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "checks" and event.row_key.value is not None:
@@ -134,7 +134,8 @@ class MonitorScreen(ViewScreen):
         try:
             check = monitoring.get_check(self.app.workspace, self.app.project, check_id)
         except MlcycleError as exc:
-            self.app.call_from_thread(self.app.notify, str(exc), severity="error")
+            self.app.call_from_thread(self.app.notify, str(exc), severity="error",
+                                      markup=False)
             return
         self.app.call_from_thread(self._columns, check)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -73,7 +74,7 @@ class ProjectsScreen(ViewScreen):
         activity.clear()
         for e in data.activity:
             activity.add_row(
-                f"{e['ts']:%m-%d %H:%M}", e["project"] or "", e["kind"], e["subject"] or ""
+                f"{e['ts']:%m-%d %H:%M}", e["project"] or "", e["kind"], Text(e["subject"] or "")
             )
 
     def _show_card(self) -> None:

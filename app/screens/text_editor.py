@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -30,7 +31,7 @@ class TextEditorScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="editor"):
-            yield Label(f"{self._title}   ctrl+s check and save · escape cancel",
+            yield Label(Text(f"{self._title}   ctrl+s check and save · escape cancel"),
                         classes="pane-title")
             yield TextArea(self._text, id="editor-text", show_line_numbers=True)
             yield Static("", id="editor-status")
@@ -44,7 +45,8 @@ class TextEditorScreen(ModalScreen[str | None]):
         try:
             message = self._save(text)
         except MlcycleError as exc:
-            status.update(f"[red]not saved: {exc}[/red]")
+            # The message quotes the draft, which may hold '[/x]': a Text, never markup.
+            status.update(Text(f"not saved: {exc}", style="red"))
             return
         self.dismiss(message)
 

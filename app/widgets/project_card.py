@@ -16,11 +16,12 @@ def card_renderable(project: Project) -> Table:
     goal = "no goal set" if project.goal is None else f"{project.goal:g}"
     direction = "higher is better" if project.greater_is_better else "lower is better"
     table.add_row("project", Text(project.name, style="bold"))
-    table.add_row("problem", project.description or "–")
-    table.add_row("predict", f"{project.target} ({project.task})")
+    # A rich Table reads a str cell as markup: what the user typed goes in as Text.
+    table.add_row("problem", Text(project.description or "–"))
+    table.add_row("predict", Text(f"{project.target} ({project.task})"))
     table.add_row("metric", f"{project.metric} ({direction})")
     table.add_row("goal", goal)
-    table.add_row("KPI", project.kpi or "–")
+    table.add_row("KPI", Text(project.kpi or "–"))
     table.add_row("created", f"{project.created_at:%Y-%m-%d %H:%M} UTC")
     return table
 

@@ -9,6 +9,10 @@ never numeric in one view and categorical in another.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import polars as pl
 
 KINDS = ("numeric", "categorical", "boolean", "datetime", "text")
 ROLES = ("feature", "target", "identifier", "ignored")
@@ -67,3 +71,14 @@ def infer_kind(name: str, dtype: str, n_non_null: int, n_distinct: int) -> tuple
     if n_distinct <= MAX_CATEGORIES or n_non_null < 20:
         return "categorical", False
     return "text", False
+
+
+def by_name(name: str) -> pl.Expr:
+    """The column named exactly ``name``, as a polars expression.
+
+    ``pl.col`` reads a name that starts with ``^`` and ends with ``$`` as a pattern over the
+    column names; a real column may be called that, so user columns are selected by name.
+    """
+    import polars.selectors as cs
+
+    return cs.by_name(name).as_expr()

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlcycle.data import datasets
+from mlcycle.data.columns import by_name
 from mlcycle.deploy import onnx_export
 from mlcycle.models import evaluation, model_input, registry, tracking
 from mlcycle.store import events
@@ -99,7 +100,7 @@ def training_data(ws: Workspace, version: registry.ModelVersion,
         raise InvalidInput(f"version {version.version} records no dataset; cannot prove parity")
     data = datasets.get(ws, version.project, dataset_id)
     raw = pl.read_parquet(datasets.data_path(ws, data))
-    raw = raw.filter(pl.col(signature.target).is_not_null())
+    raw = raw.filter(by_name(signature.target).is_not_null())
     y = model_input.target_values(raw, signature)
     mask = evaluation.holdout_mask(ws, data, signature.target, y, signature.task)
     return data, raw, y, mask
@@ -245,12 +246,18 @@ def onnx_bytes(ws: Workspace, export: Export) -> bytes:
 
 
 def bundle_signature(signature: model_input.Signature) -> dict[str, Any]:
-    """What a scorer outside mlcycle needs: inputs with types and categories, outputs."""
+    """What a scorer outside mlcycle needs: inputs with types and categories, outputs.
+
+    Each input names its graph input (``name``) and the data column it is fed from
+    (``column``); they differ when the column's name is not a plain identifier.
+    """
+    names = signature.graph_inputs
     return {
         "inputs": [
-            {"name": c, "type": "float32", "shape": [None, 1]} for c in signature.numeric
+            {"name": names[c], "column": c, "type": "float32", "shape": [None, 1]}
+            for c in signature.numeric
         ] + [
-            {"name": c, "type": "string", "shape": [None, 1],
+            {"name": names[c], "column": c, "type": "string", "shape": [None, 1],
              "categories": signature.categories.get(c, []),
              "missing": model_input.MISSING_CATEGORY}
             for c in signature.categorical
@@ -274,6 +281,8 @@ profile for drift monitoring), `manifest.json` (sha256 of each file).
 
 One graph input per column: `float32` for numbers (booleans as 0/1, missing as NaN), `string`
 for categories (missing as ""; unseen categories are ignored as in training), shape [n, 1].
+Each input in `signature.json` gives its graph input `name` and the data `column` it is fed
+from; they differ where a column's name is not a plain identifier.
 {feature_note}
 Score it with onnxruntime alone:
 
@@ -282,7 +291,7 @@ import json, numpy as np, onnxruntime as ort
 sig = json.load(open("signature.json"))
 sess = ort.InferenceSession("model.onnx", providers=["CPUExecutionProvider"])
 rows = {example}
-feeds = {{i["name"]: np.array([[r[i["name"]]] for r in rows],
+feeds = {{i["name"]: np.array([[r[i["column"]]] for r in rows],
          dtype=np.float32 if i["type"] == "float32" else object) for i in sig["inputs"]}}
 out = sess.run(None, feeds)
 print(dict(zip(sig["outputs"], (o.tolist() for o in out))))
@@ -302,7 +311,6 @@ def _parity_text(figures: dict[str, Any]) -> str:
 def export(ws: Workspace, project: str, ref: str, out: str | Path,
            force: bool = False) -> dict[str, Any]:
     """Write the bundle of a version to ``out`` (a new or empty folder, or ``force``)."""
-    import polars as pl
 
     from mlcycle import drift
     from mlcycle.store import safety
@@ -325,7 +333,7 @@ def export(ws: Workspace, project: str, ref: str, out: str | Path,
     reference = drift.profile(train_inputs)
     smoke_inputs = model_input.frame(raw.filter(mask).head(SMOKE_ROWS), signature)
     smoke_out = onnx_export.run(onnx_export.session(model), smoke_inputs, signature)
-    example = smoke_inputs.head(2).with_columns(pl.col(c).fill_nan(None)
+    example = smoke_inputs.head(2).with_columns(by_name(c).fill_nan(None)
                                                 for c in signature.numeric).to_dicts()
     metadata = {
         "project": project,
@@ -341,7 +349,7 @@ def export(ws: Workspace, project: str, ref: str, out: str | Path,
         "exported_at": exported.created_at.isoformat(timespec="seconds"),
         "reference_profile": reference.to_dict(),
         "smoke_test": {
-            "inputs": smoke_inputs.with_columns(pl.col(c).fill_nan(None)
+            "inputs": smoke_inputs.with_columns(by_name(c).fill_nan(None)
                                                 for c in signature.numeric).to_dicts(),
             "outputs": [o.tolist() for o in smoke_out],
         },
@@ -355,9 +363,10 @@ def export(ws: Workspace, project: str, ref: str, out: str | Path,
     readme = _README.format(
         project=project, version=version.version, model=metadata["model"], task=signature.task,
         target=signature.target, created=metadata["exported_at"], feature_note=feature_note,
-        example=json.dumps([{k: (float("nan") if v is None else round(v, 6))
-                             if k in signature.numeric else v for k, v in r.items()}
-                            for r in example]).replace("NaN", "float('nan')"),
+        # Python literals keyed by the data's columns, whatever characters they hold; a
+        # missing number is None, which numpy reads as NaN in a float32 array.
+        example=repr([{k: round(v, 6) if k in signature.numeric and v is not None else v
+                       for k, v in r.items()} for r in example]),
         rows=exported.parity["rows"], parity=_parity_text(exported.parity),
     )
     contents = {
@@ -440,11 +449,12 @@ sess = ort.InferenceSession(folder + "/model.onnx", providers=["CPUExecutionProv
 rows = smoke["inputs"]
 feeds = {}
 for i in sig["inputs"]:
+    column = i.get("column", i["name"])  # bundles before 'column' named inputs by column
     if i["type"] == "float32":
-        vals = [np.nan if r[i["name"]] is None else r[i["name"]] for r in rows]
+        vals = [np.nan if r[column] is None else r[column] for r in rows]
         feeds[i["name"]] = np.array(vals, dtype=np.float32).reshape(-1, 1)
     else:
-        feeds[i["name"]] = np.array([r[i["name"]] for r in rows], dtype=object).reshape(-1, 1)
+        feeds[i["name"]] = np.array([r[column] for r in rows], dtype=object).reshape(-1, 1)
 out = sess.run(None, feeds)
 worst = 0.0
 for got, want in zip(out, smoke["outputs"]):

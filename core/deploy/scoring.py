@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlcycle import deploy, projects
 from mlcycle.data import sources
+from mlcycle.data.columns import by_name
 from mlcycle.deploy import onnx_export
 from mlcycle.models import evaluation, model_input, registry
 from mlcycle.store import events, safety
@@ -101,7 +102,7 @@ def check_input(raw: pl.DataFrame, signature: model_input.Signature) -> pl.DataF
             continue
         if dtype != pl.Utf8:
             raise InvalidInput(f"column {name!r} must be numeric; it holds {dtype} values")
-        text = pl.col(name).str.strip_chars()
+        text = by_name(name).str.strip_chars()
         lowered = text.str.to_lowercase()
         normalised = (
             pl.when(lowered == "true").then(pl.lit("1"))
@@ -119,7 +120,7 @@ def check_input(raw: pl.DataFrame, signature: model_input.Signature) -> pl.DataF
         casts.append(cast.alias(name))
     for name in signature.categorical:
         if name in raw.columns and raw.schema[name] != pl.Utf8:
-            casts.append(pl.col(name).cast(pl.Utf8))
+            casts.append(by_name(name).cast(pl.Utf8))
     return raw.with_columns(casts) if casts else raw
 
 
@@ -136,9 +137,7 @@ def model_frame(raw: pl.DataFrame, signature: model_input.Signature) -> pl.DataF
 def input_notes(columns: list[str], signature: model_input.Signature,
                 identifier: str | None) -> list[str]:
     """What to tell the user once about the columns of their file."""
-    used = set(signature.inputs) | {signature.target}
-    if signature.feature_set:
-        used |= set(_feature_inputs(signature))
+    used = {*signature.inputs, *model_input.raw_columns(signature), signature.target}
     extra = [c for c in columns if c not in used and c != identifier]
     if not extra:
         return []
@@ -146,23 +145,14 @@ def input_notes(columns: list[str], signature: model_input.Signature,
     return [f"note: ignoring {len(extra)} column(s) the model does not use: {shown}"]
 
 
-def _feature_inputs(signature: model_input.Signature) -> list[str]:
-    """Names the feature set's expressions mention: raw columns it reads."""
-    import re
-
-    derived = (signature.feature_set or {}).get("derived", [])
-    return [w for d in derived for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", d["expr"])]
-
-
 def unseen_categories(inputs: pl.DataFrame, signature: model_input.Signature) -> dict[str, int]:
     """Rows per column whose category the model never saw (scored as in training: ignored)."""
-    import polars as pl
 
     out = {}
     for name in signature.categorical:
         known = signature.categories.get(name, [])
         count = inputs.select(
-            (~pl.col(name).is_in(known) & (pl.col(name) != model_input.MISSING_CATEGORY)).sum()
+            (~by_name(name).is_in(known) & (by_name(name) != model_input.MISSING_CATEGORY)).sum()
         ).item()
         if count:
             out[name] = int(count)
@@ -486,10 +476,10 @@ def score_table(ws: Workspace, project: str, table: Table, main: Scorer, *,
     say = note or (lambda _text: None)
     second = shadow_of(ws, project, main.version) if shadow else None
     name = Path(table.label).name
-    missing_direct = [c for c in main.signature.inputs if c not in table.columns]
-    if missing_direct and not main.signature.feature_set:
+    missing = [c for c in model_input.raw_columns(main.signature) if c not in table.columns]
+    if missing:
         raise InvalidInput(f"{name} is missing column(s) the model needs: "
-                           f"{', '.join(missing_direct)}")
+                           f"{', '.join(missing)}")
     for text in input_notes(table.columns, main.signature, main.identifier):
         say(text)
     writer = _Writer(Path(out)) if out else None

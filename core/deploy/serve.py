@@ -37,7 +37,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 from mlcycle.deploy import scoring
-from mlcycle.models import registry
+from mlcycle.models import model_input, registry
 from mlcycle.store.errors import MlcycleError
 
 if TYPE_CHECKING:
@@ -119,6 +119,15 @@ class Service:
         with self.lock:
             main, second = self.main, self.second
         started = time.perf_counter()
+        # A field left out of one row would read as a missing value (the row scored with a
+        # null); refuse it instead, by the field's name as the client sends it.
+        needed = model_input.raw_columns(main.signature)
+        for number, row in enumerate(rows, 1):
+            missing = [c for c in needed if c not in row]
+            if missing:
+                where = "the row" if len(rows) == 1 else f"row {number}"
+                raise scoring.InvalidInput(f"{where} is missing column(s) the model needs: "
+                                           f"{', '.join(missing)}")
         try:
             raw = pl.from_dicts(rows, infer_schema_length=None)
         except (pl.exceptions.PolarsError, TypeError, ValueError) as exc:
@@ -190,11 +199,14 @@ class Service:
 
     def openapi(self) -> dict[str, Any]:
         sig = self.main.signature
-        row = {"type": "object", "required": sig.inputs, "properties": {
-            **{c: {"type": "number", "nullable": True} for c in sig.numeric},
+        fields = model_input.raw_columns(sig)  # a feature set's derived columns are not sent
+        row = {"type": "object", "required": fields, "properties": {
+            **{c: {"type": "number", "nullable": True} for c in sig.numeric if c in fields},
             **{c: {"type": "string", "nullable": True,
                    "description": "known: " + ", ".join(sig.categories.get(c, [])[:20])}
-               for c in sig.categorical},
+               for c in sig.categorical if c in fields},
+            **{c: {"nullable": True, "description": "read by the feature set"}
+               for c in fields if c not in sig.inputs},
         }}
         prediction: dict[str, Any] = {"type": "object", "properties": {
             "prediction": {"type": "string" if sig.task == "classification" else "number"},

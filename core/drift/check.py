@@ -156,6 +156,9 @@ class DriftResult:
     columns: list[ColumnDrift]
     reference: str | None = None
     current: str | None = None
+    # Columns one side lacks: not compared, listed so that nothing is dropped unseen.
+    only_in_reference: list[str] = field(default_factory=list)
+    only_in_current: list[str] = field(default_factory=list)
 
     @property
     def drifted(self) -> list[ColumnDrift]:
@@ -181,6 +184,8 @@ class DriftResult:
             "reference": self.reference,
             "current": self.current,
             "columns": [c.to_dict() for c in self.columns],
+            "only_in_reference": self.only_in_reference,
+            "only_in_current": self.only_in_current,
         }
 
 
@@ -203,8 +208,10 @@ def check(
 ) -> DriftResult:
     """Test a batch (path, DuckDB relation or polars DataFrame) against a reference profile.
 
-    Reads the batch once. ``columns`` restricts testing to those names; the others are
-    listed as not selected. Raises :class:`InvalidInput` if the column sets differ.
+    Reads the batch once. The columns both sides have are compared, and those only one side
+    has are listed in the result. ``columns`` restricts testing to those names (the other
+    common columns are listed as not selected); a name one side lacks raises
+    :class:`InvalidInput` naming that side.
     """
     if not 0 < alpha < 1:
         raise InvalidInput(f"alpha must be between 0 and 1, not {alpha}")
@@ -214,12 +221,14 @@ def check(
         columnar = _columnar
     current_names = list(rel.columns)
     cur_types = {n: str(t) for n, t in zip(rel.columns, rel.dtypes)}
-    selected = _select(reference, current_names, columns)
+    selected, only_ref, only_cur = _select(reference.names, current_names, columns,
+                                           reference.source, label)
 
     # On Parquet the row count comes from the file footer, before deciding how to read.
     split = columnar and int(aggregate(rel, ["count(*)"], label)[0]) >= SPLIT_ROWS
     groups: list[list[str]] = [["count(*)"]]
-    for col in reference.columns:
+    common = [c for c in reference.columns if c.name in cur_types]
+    for col in common:
         name = ident(col.name)
         exprs: list[str] = []
         groups.append(exprs)
@@ -242,7 +251,7 @@ def check(
 
     partial: list[tuple[ColumnProfile, dict[str, Any]]] = []
     unselected: dict[str, int] = {}
-    for col in reference.columns:
+    for col in common:
         if col.name not in selected:
             unselected[col.name] = int(next(row))
             continue
@@ -262,7 +271,7 @@ def check(
     m = max(len(tested), 1)
     threshold = alpha / m
     results = []
-    for col in reference.columns:
+    for col in common:
         if col.name not in selected:
             out = _not_tested(col, "not selected", threshold)
             out.missing_current = 1 - unselected[col.name] / n_cur if n_cur else 0.0
@@ -282,39 +291,44 @@ def check(
         columns=results,
         reference=reference.source,
         current=label,
+        only_in_reference=only_ref,
+        only_in_current=only_cur,
     )
 
 
-def _select(reference: Profile, current: list[str], columns: list[str] | None) -> set[str]:
-    ref_names = reference.names
+def _select(ref_names: list[str], current: list[str], columns: list[str] | None,
+            ref_label: str | None, cur_label: str | None
+            ) -> tuple[set[str], list[str], list[str]]:
+    """The columns to test, and those only the reference or only the current data has.
+
+    Training data against a scoring batch is the normal case: the reference has the target
+    and identifiers the batch lacks, so one-sided columns are reported, not refused; a column
+    asked for by name must be on both sides.
+    """
+    only_ref = [c for c in ref_names if c not in current]
+    only_cur = [c for c in current if c not in ref_names]
+    ref_side = ref_label or "the reference"
+    cur_side = cur_label or "the current data"
     if columns:
         unknown = [c for c in columns if c not in ref_names and c not in current]
         if unknown:
-            raise InvalidInput(f"no column named {_names(unknown)} in either file")
-        only_ref = [c for c in columns if c not in current]
-        only_cur = [c for c in columns if c not in ref_names]
-        if only_ref or only_cur:
-            raise InvalidInput(_difference(only_ref, only_cur))
-        return set(columns)
-    only_ref = [c for c in ref_names if c not in current]
-    only_cur = [c for c in current if c not in ref_names]
-    if only_ref or only_cur:
-        raise InvalidInput(_difference(only_ref, only_cur))
-    return set(ref_names)
+            raise InvalidInput(f"no column {_names(unknown)} in {ref_side} or {cur_side}")
+        lacking = [c for c in columns if c not in current]
+        if lacking:
+            raise InvalidInput(f"{cur_side} has no column {_names(lacking)}")
+        lacking = [c for c in columns if c not in ref_names]
+        if lacking:
+            raise InvalidInput(f"{ref_side} has no column {_names(lacking)}")
+        return set(columns), only_ref, only_cur
+    common = [c for c in ref_names if c in current]
+    if not common:
+        raise InvalidInput(f"{ref_side} and {cur_side} have no column in common")
+    return set(common), only_ref, only_cur
 
 
 def _names(names: list[str], limit: int = 8) -> str:
     shown = ", ".join(repr(n) for n in names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
-
-
-def _difference(only_ref: list[str], only_cur: list[str]) -> str:
-    parts = []
-    if only_ref:
-        parts.append(f"missing from current: {_names(only_ref)}")
-    if only_cur:
-        parts.append(f"missing from reference: {_names(only_cur)}")
-    return "the files have different columns; " + "; ".join(parts)
 
 
 def _not_tested(col: ColumnProfile, reason: str, threshold: float) -> ColumnDrift:
@@ -527,23 +541,20 @@ def compare(
 ) -> DriftResult:
     """Profile ``reference`` and check ``current`` against it (what ``mlcycle drift`` runs).
 
-    Column sets are compared before any data is read, so a mismatch fails fast.
+    Column sets are compared before any data is read, so a bad ``columns`` fails fast, and
+    only the columns both files have are profiled.
     """
     ref_rel, ref_label, keep, ref_columnar = open_table(reference)
     con = keep[0] if isinstance(keep, tuple) else keep  # one connection for both inputs
     cur_rel, cur_label, _cur_keep, cur_columnar = open_table(current, con)
-    _select_pair(list(ref_rel.columns), list(cur_rel.columns), columns)
+    ref_names, cur_names = list(ref_rel.columns), list(cur_rel.columns)
+    _, only_ref, _ = _select(ref_names, cur_names, columns, ref_label, cur_label)
+    if only_ref:
+        ref_rel = ref_rel.project(", ".join(ident(c) for c in ref_names if c in cur_names))
     prof = profile(ref_rel, _columnar=ref_columnar, _label=ref_label)
     prof.source = ref_label
     result = check(prof, cur_rel, columns=columns, alpha=alpha, min_psi=min_psi, min_h=min_h,
                    _columnar=cur_columnar, _label=cur_label)
     result.current = cur_label
+    result.only_in_reference = only_ref
     return result
-
-
-def _select_pair(ref: list[str], cur: list[str], columns: list[str] | None) -> None:
-    stub = Profile(n_rows=0, columns=[
-        ColumnProfile(name=n, dtype="", kind="", identifier=False, mode="skip", n=0,
-                      n_missing=0, n_distinct=0) for n in ref
-    ])
-    _select(stub, cur, columns)

@@ -55,6 +55,13 @@ def _verdict(result: DriftResult) -> str:
     return f"No drift detected in {result.n_tested} tested columns."
 
 
+def _one_sided(result: DriftResult) -> list[str]:
+    """What was not compared because only one side has it."""
+    return [f"not compared, only in the {side}: {', '.join(names)}"
+            for side, names in (("reference", result.only_in_reference),
+                                ("current", result.only_in_current)) if names]
+
+
 def _p(value: float | None) -> str:
     return "" if value is None else f"{value:.2g}"
 
@@ -77,6 +84,7 @@ def markdown(result: DriftResult, title: str = "Data drift report",
         f"- false-alarm rate for the whole table: {result.alpha:g} "
         f"(a column needs p < {result.alpha / max(result.n_tested, 1):.2g} and a change large "
         "enough to matter)",
+        *[f"- {_md_cell(line)}" for line in _one_sided(result)],
         "",
         "| column | type | drift | p-value | effect | missing ref → cur | method | note |",
         "|---|---|---|---|---|---|---|---|",
@@ -152,7 +160,8 @@ def render_html(result: DriftResult, title: str = "Data drift report",
 <p>reference: {e(result.reference or "(profile)")}, {result.n_reference:,} rows<br>
 current: {e(result.current or "(batch)")}, {result.n_current:,} rows<br>
 false-alarm rate for the whole table: {result.alpha:g} (a column needs
-p &lt; {result.alpha / max(result.n_tested, 1):.2g} and a change large enough to matter)</p>
+p &lt; {result.alpha / max(result.n_tested, 1):.2g} and a change large enough to matter)
+{"".join(f"<br>{e(line)}" for line in _one_sided(result))}</p>
 <table><tr><th>column</th><th>type</th><th>drift</th><th>p-value</th><th>effect</th>
 <th>missing ref → cur</th><th>method</th><th>note</th></tr>
 {"".join(rows)}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from mlcycle.data.columns import by_name
 from mlcycle.store.errors import InvalidInput
 from mlcycle.store.sql import fetch_one
 
@@ -262,7 +263,6 @@ def _permutation_importance(
 ) -> list[dict[str, Any]]:
     """How much the metric worsens when one input column is shuffled (mean over repeats)."""
     import numpy as np
-    import polars as pl
 
     from mlcycle.projects.metrics import CATALOG
 
@@ -278,7 +278,7 @@ def _permutation_importance(
     rows = []
     for i, column in enumerate(inputs.columns):
         drops = [
-            base - score(inputs.with_columns(pl.col(column).shuffle(seed + 1000 * i + r)))
+            base - score(inputs.with_columns(by_name(column).shuffle(seed + 1000 * i + r)))
             for r in range(repeats)
         ]
         rows.append({"feature": column, "mean": float(np.mean(drops)), "std": float(np.std(drops))})

@@ -9,15 +9,21 @@ travels with the model: the training code and the scoring code both call :func:`
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mlcycle.data.columns import by_name
 from mlcycle.store.errors import InvalidInput
 
 if TYPE_CHECKING:
     import polars as pl
 
 MISSING_CATEGORY = ""
+# The ONNX graph's output names (core.deploy.outputs): an input may not take one of them.
+GRAPH_OUTPUTS = ("label", "probabilities", "variable")
+_GRAPH_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass
@@ -36,12 +42,46 @@ class Signature:
     def inputs(self) -> list[str]:
         return [*self.numeric, *self.categorical]
 
+    @property
+    def graph_inputs(self) -> dict[str, str]:
+        """Each input column's name in the ONNX graph (see :func:`graph_names`)."""
+        return graph_names(self.inputs)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Signature:
         return cls(**data)
+
+
+def graph_names(columns: list[str]) -> dict[str, str]:
+    """The ONNX graph input name of each column: a plain identifier, unique, deterministic.
+
+    Real tables name columns ``od280/od315_of_diluted_wines``, ``Plan %`` or ``prénom``;
+    converters and runtimes want C-style names, so the graph gets its own. A column whose name
+    is already one keeps it (so ordinary tables read the same in and out of the graph); any
+    other is spelled in ASCII (accents dropped, other characters as ``_``, a leading digit
+    prefixed with ``_``) and, when that name is taken, suffixed ``_2``, ``_3``… in column
+    order. The mapping depends on the column list alone, so it is the same at every export.
+    """
+    taken = {c for c in columns if _GRAPH_NAME.fullmatch(c) and c not in GRAPH_OUTPUTS}
+    out: dict[str, str] = {}
+    for column in columns:
+        if column in taken:
+            out[column] = column
+            continue
+        ascii_name = unicodedata.normalize("NFKD", column).encode("ascii", "ignore").decode()
+        base = re.sub(r"[^A-Za-z0-9_]", "_", ascii_name) or "input"
+        if base[0].isdigit():
+            base = "_" + base
+        name, n = base, 1
+        while name in taken or name in GRAPH_OUTPUTS:
+            n += 1
+            name = f"{base}_{n}"
+        taken.add(name)
+        out[column] = name
+    return out
 
 
 def infer(dictionary: list[dict[str, Any]], target: str, task: str,
@@ -83,6 +123,25 @@ def _kind_of(dtype: str) -> str:
     return "other"
 
 
+def raw_columns(signature: Signature) -> list[str]:
+    """The data columns a row must carry: the inputs, less derived ones, and what those read.
+
+    Checked before the feature set runs, so a missing column is named as the data names it,
+    not as the derived feature that would have failed to compute.
+    """
+    if not signature.feature_set:
+        return signature.inputs
+    from mlcycle.prep import expressions
+
+    derived = signature.feature_set.get("derived", [])
+    made = {d["name"] for d in derived}
+    out = [c for c in signature.inputs if c not in made]
+    for d in derived:
+        read = expressions.columns_of(expressions.parse(d["expr"]))
+        out += sorted(c for c in read if c not in made and c not in out)
+    return out
+
+
 def frame(data: pl.DataFrame, signature: Signature) -> pl.DataFrame:
     """The model's input columns, in order, typed as the model expects.
 
@@ -91,16 +150,16 @@ def frame(data: pl.DataFrame, signature: Signature) -> pl.DataFrame:
     """
     import polars as pl
 
+    missing = [c for c in raw_columns(signature) if c not in data.columns]
+    if missing:
+        raise InvalidInput(f"input is missing column(s) the model needs: {', '.join(missing)}")
     if signature.feature_set:
         from mlcycle.prep import features
 
         data = features.apply(features.FeatureSet.from_dict(signature.feature_set), data)
-    missing = [c for c in signature.inputs if c not in data.columns]
-    if missing:
-        raise InvalidInput(f"input is missing column(s) the model needs: {', '.join(missing)}")
     return data.select(
-        *[pl.col(c).cast(pl.Float32, strict=False) for c in signature.numeric],
-        *[pl.col(c).cast(pl.Utf8).fill_null(MISSING_CATEGORY) for c in signature.categorical],
+        *[by_name(c).cast(pl.Float32, strict=False) for c in signature.numeric],
+        *[by_name(c).cast(pl.Utf8).fill_null(MISSING_CATEGORY) for c in signature.categorical],
     )
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from mlcycle import projects
 from mlcycle.data import datasets
+from mlcycle.data.columns import by_name
 from mlcycle.models import catalog, evaluation, model_input, tracking
 from mlcycle.projects.metrics import CATALOG as METRICS
 from mlcycle.store import events
@@ -104,12 +105,13 @@ def prepare(ws: Any, project: str, data: str, folds: int,
                                       {c: str(t) for c, t in derived.schema.items()})
         signature.feature_set = feature_set.to_dict()
     before = raw.height
-    raw = raw.filter(pl.col(proj.target).is_not_null())
+    raw = raw.filter(by_name(proj.target).is_not_null())
     y = model_input.target_values(raw, signature)
     signature.classes = evaluation.check_trainable(y, proj.task, folds)
     inputs = model_input.frame(raw, signature)
     signature.categories = {
-        c: sorted(v for v in inputs[c].unique().to_list() if v != model_input.MISSING_CATEGORY)
+        c: sorted(v for v in inputs.select(by_name(c).unique()).to_series().to_list()
+                  if v != model_input.MISSING_CATEGORY)
         for c in signature.categorical
     }
     identifier = next((c["name"] for c in dictionary if c["role"] == "identifier"), None)

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlcycle import deploy, projects
 from mlcycle.data import datasets, sources
+from mlcycle.data.columns import by_name
 from mlcycle.deploy.scoring import CHALLENGER
 from mlcycle.models import evaluation, model_input, registry
 from mlcycle.store import events
@@ -60,15 +61,15 @@ def labelled_rows(batch: Path, labels: Path | None, target: str, identifier: str
                                   (target, truth, labels)):
             if name not in frame.columns:
                 raise InvalidInput(f"{file.name} has no column {name!r}")
-        truth = truth.select(pl.col(identifier).cast(pl.Utf8), pl.col(target)).unique(
+        truth = truth.select(by_name(identifier).cast(pl.Utf8), by_name(target)).unique(
             identifier, keep="last")
         rows = rows.drop(target, strict=False).with_columns(
-            pl.col(identifier).cast(pl.Utf8)).join(truth, on=identifier, how="left")
+            by_name(identifier).cast(pl.Utf8)).join(truth, on=identifier, how="left")
     elif target not in rows.columns:
         raise InvalidInput(f"{batch.name} has no target column {target!r}; give its labels "
                            "with --labels")
     unlabelled = int(rows.get_column(target).is_null().sum())
-    rows = rows.filter(pl.col(target).is_not_null())
+    rows = rows.filter(by_name(target).is_not_null())
     missing = [name for name in schema if name not in rows.columns]
     if missing:
         raise InvalidInput(f"{batch.name} lacks column(s) of the training data: "
@@ -158,7 +159,7 @@ def head_to_head(ws: Workspace, project: str, data: datasets.DatasetVersion,
 
     proj = projects.get(ws, project)
     raw = pl.read_parquet(datasets.data_path(ws, data)).filter(
-        pl.col(proj.target).is_not_null())
+        by_name(proj.target).is_not_null())
     out: dict[str, dict[int, dict[str, Any]]] = {"holdout": {}, "recent": {}}
     for version in versions:
         signature = deploy.signature_of(ws, version)

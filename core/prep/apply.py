@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlcycle import projects
 from mlcycle.data import datasets
+from mlcycle.data.columns import by_name
 from mlcycle.prep import expectations, recipes
 from mlcycle.prep.expressions import compile_expr, schema_types
 from mlcycle.store import events
@@ -307,8 +308,8 @@ def _apply_step(recipe: recipes.Recipe, step: recipes.Step, lf: pl.LazyFrame,
     if step.op in ("cast", "parse_dates"):
         targets = p["columns"] if step.op == "cast" else dict.fromkeys(p["columns"], p["to"])
         exprs = [
-            (_cast(pl.col(name), cols[name], to) if step.op == "cast"
-             else _parse_date(pl.col(name), to, p.get("format"))).alias(name)
+            (_cast(by_name(name), cols[name], to) if step.op == "cast"
+             else _parse_date(by_name(name), to, p.get("format"))).alias(name)
             for name, to in targets.items()
         ]
         if not _may_lose_values(step, cols):
@@ -344,13 +345,13 @@ def _apply_step(recipe: recipes.Recipe, step: recipes.Step, lf: pl.LazyFrame,
         if "quantiles" not in p:
             lo = pl.lit(p["lower"]) if "lower" in p else None
             hi = pl.lit(p["upper"]) if "upper" in p else None
-            return lf.with_columns(pl.col(name).clip(lo, hi) for name in p["columns"])
+            return lf.with_columns(by_name(name).clip(lo, hi) for name in p["columns"])
         frame = lf.collect()
         lo_q, hi_q = p["quantiles"]
         bounds = frame.select(
             expr for name in p["columns"] for expr in (
-                pl.col(name).quantile(lo_q, "linear").alias(f"{name}\0lo"),
-                pl.col(name).quantile(hi_q, "linear").alias(f"{name}\0hi"),
+                by_name(name).quantile(lo_q, "linear").alias(f"{name}\0lo"),
+                by_name(name).quantile(hi_q, "linear").alias(f"{name}\0hi"),
             )
         ).row(0, named=True)
         exprs = []
@@ -360,16 +361,15 @@ def _apply_step(recipe: recipes.Recipe, step: recipes.Step, lf: pl.LazyFrame,
             fitted.append(_fitted(step, name, f"q{hi_q:g}", hi))
             if cols[name] == "integer" and lo is not None and hi is not None:
                 lo, hi = round(lo), round(hi)
-            exprs.append(pl.col(name).clip(lo, hi))
+            exprs.append(by_name(name).clip(lo, hi))
         return frame.lazy().with_columns(exprs)
     raise AssertionError(step.op)  # pragma: no cover - parse() admits only the ops above
 
 
 def _missing_as_null(name: str, cols: dict[str, str]) -> pl.Expr:
-    import polars as pl
 
     # NaN is missing too: left in, it would poison the mean and the median.
-    return pl.col(name).fill_nan(None) if cols[name] == "float" else pl.col(name)
+    return by_name(name).fill_nan(None) if cols[name] == "float" else by_name(name)
 
 
 def _statistic(strategy: str, col: pl.Expr) -> pl.Expr:

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mlcycle.data.columns import by_name
 from mlcycle.prep.expressions import TYPES, type_of
 
 if TYPE_CHECKING:
@@ -193,7 +194,7 @@ def check(expectations: list[Expectation], frame: pl.LazyFrame | pl.DataFrame, s
         names: list[str] = []
         if e.column is not None and e.column in types and e.kind in (
                 "ranges", "categories", "max_missing"):
-            col = pl.col(e.column)
+            col = by_name(e.column)
             kind = types[e.column]
             if e.kind == "ranges" and kind in ("integer", "float"):
                 lo, hi = e.value

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from mlcycle.data.columns import by_name
+
 if TYPE_CHECKING:
     import polars as pl
 
@@ -343,7 +345,7 @@ class _Compiler:
         kind = self.schema[name]
         if kind == "other":
             raise ExpressionError(f"column {name!r} has a type expressions cannot use", node.pos)
-        expr = pl.col(name)
+        expr = by_name(name)
         if kind == "string":
             # Categorical columns compare and measure as text.
             expr = expr.cast(pl.String)

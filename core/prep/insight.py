@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlcycle import projects
 from mlcycle.data import datasets
+from mlcycle.data.columns import by_name
 from mlcycle.prep import expressions
 from mlcycle.prep.features import apply, resolve
 
@@ -102,7 +103,7 @@ def _codes(reference: pl.DataFrame, name: str) -> Any:
 
     series = reference[name]
     kind = expressions.type_of(series.dtype)
-    col = pl.col(name)
+    col = by_name(name)
     if kind in ("date", "datetime"):
         col = col.cast(pl.Int64)
         series = series.cast(pl.Int64)
@@ -165,7 +166,7 @@ def relationships(frame: pl.DataFrame, target: str, task: str, names: list[str]
     out: dict[str, Any] = {}
     if target not in frame.columns:
         return out
-    labelled = frame.filter(pl.col(target).is_not_null())
+    labelled = frame.filter(by_name(target).is_not_null())
     if labelled.height == 0:
         return out
     t_kind = expressions.type_of(labelled[target].dtype)
@@ -175,16 +176,16 @@ def relationships(frame: pl.DataFrame, target: str, task: str, names: list[str]
         counts = values.value_counts(sort=True)
         classes = counts[values.name].to_list()
         mapping = {v: i for i, v in enumerate(classes)}
-        t_code = pl.col(target).cast(pl.String).replace_strict(mapping, default=len(mapping),
+        t_code = by_name(target).cast(pl.String).replace_strict(mapping, default=len(mapping),
                                                                return_dtype=pl.Int32)
         numeric_target = None
         if len(classes) == 2:
             # A positive correlation means "more of the rarer class" (true for booleans).
             positive = "true" if t_kind == "boolean" else classes[-1]
-            numeric_target = (pl.col(target).cast(pl.String) == positive).cast(pl.Float64)
+            numeric_target = (by_name(target).cast(pl.String) == positive).cast(pl.Float64)
             out["__positive__"] = f"{target} = {positive}"
     else:
-        numeric_target = pl.col(target).cast(pl.Float64)
+        numeric_target = by_name(target).cast(pl.Float64)
         out["__positive__"] = target
     for name in names:
         if name not in labelled.columns:
@@ -195,7 +196,7 @@ def relationships(frame: pl.DataFrame, target: str, task: str, names: list[str]
         corr = None
         kind = expressions.type_of(labelled[name].dtype)
         if numeric_target is not None and kind in ("integer", "float", "boolean"):
-            value = labelled.select(pl.corr(pl.col(name).cast(pl.Float64).fill_nan(None),
+            value = labelled.select(pl.corr(by_name(name).cast(pl.Float64).fill_nan(None),
                                             numeric_target)).item()
             corr = round(value, 4) if value is not None and math.isfinite(value) else None
         out[name] = {"mutual_info": round(mi, 4), "correlation": corr}
