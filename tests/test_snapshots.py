@@ -10,7 +10,7 @@ import pytest
 from mlcycle import demo
 from mlcycle.app.ui import MlcycleApp
 from mlcycle.store.workspace import open_workspace
-from tests.test_tui import _settle
+from tests.test_tui import settle
 
 FIXED = "2026-01-05 09:30:00"
 SNAPSHOT_WS = Path("/tmp/mlcycle-snapshot-workspace")
@@ -35,13 +35,13 @@ def fixed_app(request: pytest.FixtureRequest) -> MlcycleApp:
 
 async def _drawn(pilot) -> None:
     """Loaded, and then long enough for tables to settle their column widths."""
-    await _settle(pilot)
+    await settle(pilot)
     await pilot.pause(0.5)
 
 
 def test_data_view(snap_compare, fixed_app: MlcycleApp) -> None:
     async def open_data(pilot) -> None:
-        await _settle(pilot)
+        await settle(pilot)
         await pilot.press("enter")
         await _drawn(pilot)
 

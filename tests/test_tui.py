@@ -13,7 +13,7 @@ from mlcycle.data import datasets
 from mlcycle.store.workspace import Workspace
 
 
-def _visible_text(app: MlcycleApp) -> str:
+def visible_text(app: MlcycleApp) -> str:
     """What the current screen's tables and text widgets show, as plain text."""
     import io
 
@@ -37,7 +37,7 @@ def _visible_text(app: MlcycleApp) -> str:
     return "\n".join(parts)
 
 
-async def _settle(pilot) -> None:
+async def settle(pilot) -> None:
     """Wait until the loads have started, finished and been drawn."""
     from textual.worker import WorkerState
 
@@ -60,8 +60,8 @@ async def _settle(pilot) -> None:
 async def test_empty_workspace_shows_how_to_start(ws: Workspace) -> None:
     app = MlcycleApp(ws)
     async with app.run_test(size=(140, 40)) as pilot:
-        await _settle(pilot)
-        text = _visible_text(app)
+        await settle(pilot)
+        text = visible_text(app)
         assert "No projects yet" in text and "mlcycle project create" in text
 
 
@@ -76,16 +76,16 @@ async def test_projects_view_shows_the_card_and_stages(churn_ws: Workspace) -> N
     )
     app = MlcycleApp(churn_ws)
     async with app.run_test(size=(140, 40)) as pilot:
-        await _settle(pilot)
-        text = _visible_text(app)
+        await settle(pilot)
+        text = visible_text(app)
         assert "churn" in text and "prices" in text
         assert "Predict which subscribers cancel" in text
         assert "✓ problem" in text and "✓ data" in text and "· train" in text
         assert "data.added" in text  # recent activity
         # Moving down selects the next project and shows its card.
         await pilot.press("down")
-        await _settle(pilot)
-        text = _visible_text(app)
+        await settle(pilot)
+        text = visible_text(app)
         assert app.project == "prices" and "Forecast prices" in text and "rmse" in text
 
 
@@ -94,10 +94,10 @@ async def test_enter_opens_the_data_view_with_dictionary_quality_and_charts(
 ) -> None:
     app = MlcycleApp(churn_ws)
     async with app.run_test(size=(160, 48)) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         await pilot.press("enter")
-        await _settle(pilot)
-        text = _visible_text(app)
+        await settle(pilot)
+        text = visible_text(app)
         assert "12,000 rows × 14 columns" in text
         assert "customer_id text identifier" in text
         assert "class balance" in text
@@ -105,8 +105,8 @@ async def test_enter_opens_the_data_view_with_dictionary_quality_and_charts(
         columns.focus()
         names = [str(columns.get_row_at(i)[0]) for i in range(columns.row_count)]
         await pilot.press(*["down"] * names.index("monthly_charges"))
-        await _settle(pilot)
-        text = _visible_text(app)
+        await settle(pilot)
+        text = visible_text(app)
         assert "monthly_charges" in text and "distribution" in text and "█" in text
         await pilot.press(*["down"] * (names.index("contract") - names.index("monthly_charges")))
 
@@ -115,9 +115,9 @@ async def test_slash_filters_columns_and_escape_clears(churn_ws: Workspace) -> N
     app = MlcycleApp(churn_ws, project="churn")
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.press("2")
-        await _settle(pilot)
+        await settle(pilot)
         await pilot.press("slash", *"charges")
-        await _settle(pilot)
+        await settle(pilot)
         columns = app.screen.query_one("#columns", DataTable)
         assert [str(columns.get_row_at(i)[0]) for i in range(columns.row_count)] == [
             "monthly_charges",
@@ -137,14 +137,14 @@ async def test_new_versions_from_another_process_appear_without_a_keypress(
     app = MlcycleApp(churn_ws, project="churn")
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.press("2")
-        await _settle(pilot)
+        await settle(pilot)
         versions = app.screen.query_one("#versions", DataTable)
         assert versions.row_count == 1
         extra = tmp_path / "more.csv"
         extra.write_text("customer_id,tenure_months,churned\nX1,3,true\nX2,5,false\n")
         datasets.add(churn_ws, "churn", extra)  # as a CLI or watcher would
         await pilot.pause(2.5)
-        await _settle(pilot)
+        await settle(pilot)
         assert versions.row_count == 2
 
 
@@ -153,7 +153,7 @@ async def test_help_lists_the_keys_and_closes_with_escape(churn_ws: Workspace) -
 
     app = MlcycleApp(churn_ws)
     async with app.run_test(size=(140, 40)) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         await pilot.press("question_mark")
         await pilot.pause()
         assert app.screen.__class__.__name__ == "HelpScreen"
@@ -166,11 +166,11 @@ async def test_help_lists_the_keys_and_closes_with_escape(churn_ws: Workspace) -
 async def test_palette_switches_view(churn_ws: Workspace) -> None:
     app = MlcycleApp(churn_ws)
     async with app.run_test(size=(140, 40)) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"view: data")
         await pilot.pause(0.5)
         await pilot.press("enter")
-        await _settle(pilot)
+        await settle(pilot)
         assert app.current_mode == "data"

@@ -9,11 +9,11 @@ from mlcycle import prep
 from mlcycle.app.ui import MlcycleApp
 from mlcycle.prep import features, recipes
 from mlcycle.store.workspace import Workspace
-from tests.test_tui import _settle
-from tests.test_tui import _visible_text as _tables_and_text
+from tests.test_tui import settle
+from tests.test_tui import visible_text as _tables_and_text
 
 
-def _visible_text(app: MlcycleApp) -> str:
+def visible_text(app: MlcycleApp) -> str:
     """What test_tui's helper sees, plus the signed bars of the correlation chart."""
     import io
 
@@ -67,8 +67,8 @@ async def test_data_view_charts_correlations_recipe_validation_and_feature_set(
     app = MlcycleApp(churn_ws, project="churn")
     async with app.run_test(size=(180, 120)) as pilot:
         await pilot.press("2")
-        await _settle(pilot)
-        text = _visible_text(app)
+        await settle(pilot)
+        text = visible_text(app)
         # The existing charts stay: distribution of the highlighted column, class balance.
         assert "class balance" in text and "█" in text
         # Correlation of numeric columns with the target, strongest first.
@@ -93,8 +93,8 @@ async def test_editing_recipe_and_feature_set_checks_them_before_saving(
     app = MlcycleApp(churn_ws, project="churn")
     async with app.run_test(size=(160, 60)) as pilot:
         await pilot.press("2")
-        await _settle(pilot)
-        assert "no preparation recipe yet" in _visible_text(app)
+        await settle(pilot)
+        assert "no preparation recipe yet" in visible_text(app)
         await pilot.press("r")
         await pilot.pause()
         assert app.screen.__class__.__name__ == "TextEditorScreen"
@@ -117,11 +117,11 @@ async def test_editing_recipe_and_feature_set_checks_them_before_saving(
         # Fixed: saved as version 1, and the view shows it.
         area.text = '[[step]]\nop = "drop"\ncolumns = ["customer_id"]\n'
         await pilot.press("ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         assert app.screen.__class__.__name__ == "DataScreen"
         stored = recipes.latest(churn_ws, "churn")
         assert stored is not None and stored.version == 1 and "customer_id" in stored.text
-        text = _visible_text(app)
+        text = visible_text(app)
         assert "Recipe v1" in text and "drop customer_id" in text
         # Escape leaves the editor without saving anything.
         await pilot.press("r")
@@ -144,6 +144,6 @@ async def test_editing_recipe_and_feature_set_checks_them_before_saving(
         assert features.resolve(churn_ws, "churn") is None
         area.text = 'name = "x"\n[[derive]]\nname = "r"\nexpr = "tenure_months / 2"\n'
         await pilot.press("ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         assert features.resolve(churn_ws, "churn").ref == "x@1"
-        assert "Feature set x@1" in _visible_text(app)
+        assert "Feature set x@1" in visible_text(app)

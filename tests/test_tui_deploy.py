@@ -12,7 +12,7 @@ from mlcycle.app.ui import MlcycleApp
 from mlcycle.deploy import scoring
 from mlcycle.models import registry
 from tests.deploy_fixtures import classification_workspace
-from tests.test_tui import _settle, _visible_text
+from tests.test_tui import settle, visible_text
 from tests.training_data import classification_frame
 
 
@@ -33,8 +33,8 @@ async def test_deploy_view_shows_parity_serving_shadow_and_scoring(tmp_path: Pat
     app = MlcycleApp(ws, project="clf")
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.press("5")
-        await _settle(pilot)
-        text = _visible_text(app)
+        await settle(pilot)
+        text = visible_text(app)
         assert "serving: version 1, shadowed by challenger version 2" in text
         exports = app.screen.query_one("#exports", DataTable)
         # Both champion and challenger were converted to score in shadow; both agree exactly.

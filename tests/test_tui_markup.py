@@ -18,7 +18,7 @@ from mlcycle.data import datasets
 from mlcycle.models import registry, training
 from mlcycle.store import journal
 from mlcycle.store.workspace import Workspace, exists
-from tests.test_tui import _settle, _visible_text
+from tests.test_tui import settle, visible_text
 from tests.training_data import classification_frame
 
 COLUMNS = ["[/x]", "[bold]b", "[link=x]c", "plan"]
@@ -42,20 +42,20 @@ def markup_ws(ws: Workspace, tmp_path: Path) -> Workspace:
 async def test_names_descriptions_and_reasons_render_literally(markup_ws: Workspace) -> None:
     app = MlcycleApp(markup_ws, project="p")
     async with app.run_test(size=(160, 48)) as pilot:
-        await _settle(pilot)
-        text = _visible_text(app)
+        await settle(pilot)
+        text = visible_text(app)
         assert DESCRIPTION in text and "[red]retained revenue" in text
 
         await pilot.press("2")
-        await _settle(pilot)
-        text = _visible_text(app)
+        await settle(pilot)
+        text = visible_text(app)
         for name in COLUMNS:
             assert name in text
         assert "[/x]  " in text  # the first column's detail, its name in bold
 
         await pilot.press("4")
-        await _settle(pilot)
-        assert "first [/x] of [bold]many" in _visible_text(app)
+        await settle(pilot)
+        assert "first [/x] of [bold]many" in visible_text(app)
     # Leaving the context re-raises anything that stopped the app, a MarkupError included.
 
 
@@ -65,7 +65,7 @@ async def test_an_error_quoting_markup_is_shown_and_the_editor_stays_open(
     app = MlcycleApp(markup_ws, project="p")
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.press("2")
-        await _settle(pilot)
+        await settle(pilot)
         await pilot.press("r")
         await pilot.pause()
         area = app.screen.query_one(TextArea)
@@ -76,7 +76,7 @@ async def test_an_error_quoting_markup_is_shown_and_the_editor_stays_open(
         status = str(app.screen.query_one("#editor-status").content)
         assert status.startswith("not saved:") and "'[/nope]'" in status
         await pilot.press("escape")
-        await _settle(pilot)
+        await settle(pilot)
         assert app.screen.__class__.__name__ == "DataScreen"
 
 
@@ -84,7 +84,7 @@ async def test_a_missing_workspace_is_created_only_when_the_user_says_so(tmp_pat
     root = tmp_path / "[bold]new ws"
     declined = CreateWorkspaceApp(root)
     async with declined.run_test() as pilot:
-        shown = "".join(_visible_text(declined).split())  # the long path wraps
+        shown = "".join(visible_text(declined).split())  # the long path wraps
         assert "".join(f"no mlcycle workspace at {root}".split()) in shown
         await pilot.press("n")
     assert declined.return_value is None and not root.exists()
@@ -106,7 +106,7 @@ async def test_a_workspace_that_cannot_be_created_says_why_and_lets_the_user_qui
     async with app.run_test() as pilot:
         await pilot.press("y")
         await pilot.pause()
-        assert "it is a file" in _visible_text(app)
+        assert "it is a file" in visible_text(app)
         await pilot.press("q")
     assert app.return_value is None and taken.read_text() == "not a folder"
 

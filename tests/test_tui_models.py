@@ -13,7 +13,7 @@ from mlcycle.data import datasets
 from mlcycle.models import registry, tracking, training
 from mlcycle.store import journal
 from mlcycle.store.workspace import Workspace
-from tests.test_tui import _settle, _visible_text
+from tests.test_tui import settle, visible_text
 from tests.training_data import classification_frame, write
 
 
@@ -34,25 +34,25 @@ async def test_experiments_view_sorts_filters_and_compares(trained_ws: Workspace
     app = MlcycleApp(trained_ws, project="clf")
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.press("3")
-        await _settle(pilot)
+        await settle(pilot)
         table = app.screen.query_one("#runs", DataTable)
         assert table.row_count == 7
-        text = _visible_text(app)
+        text = visible_text(app)
         assert "clf: 7 runs" in text and "cv.roc_auc across runs" in text
         # The newest run is the hand-logged one: its loss curve is charted.
         assert "loss over 10 steps: 1 → 0.1" in text
         await pilot.press("s")  # sort by cross-validated metric, best first
-        await _settle(pilot)
+        await settle(pilot)
         values = [str(table.get_row_at(i)[5]) for i in range(table.row_count)]
         scored = [float(v) for v in values if v != "–"]
         assert scored == sorted(scored, reverse=True)
         await pilot.press("slash", *"knn", "enter")
-        await _settle(pilot)
+        await settle(pilot)
         assert table.row_count == 2
         table.focus()
         await pilot.press("space", "down", "space", "c")
-        await _settle(pilot)
-        text = _visible_text(app)
+        await settle(pilot)
+        text = visible_text(app)
         assert "side by side" in text and "n_neighbors" in text
 
 
@@ -60,7 +60,7 @@ async def test_models_view_promotes_with_a_reason_and_rolls_back(trained_ws: Wor
     app = MlcycleApp(trained_ws, project="clf")
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.press("4")
-        await _settle(pilot)
+        await settle(pilot)
         table = app.screen.query_one("#versions-table", DataTable)
         assert table.row_count == 2
         assert "Model card: clf version 2" in app.screen.query_one(Markdown).source
@@ -70,17 +70,17 @@ async def test_models_view_promotes_with_a_reason_and_rolls_back(trained_ws: Wor
         await pilot.press("enter")  # no reason yet: refused
         assert app.screen.__class__.__name__ == "ConfirmScreen"
         await pilot.press(*"neighbours win", "enter")
-        await _settle(pilot)
+        await settle(pilot)
         assert registry.get(trained_ws, "clf", "champion").version == 2
-        assert "champion: version 2" in _visible_text(app)
+        assert "champion: version 2" in visible_text(app)
         table.focus()
         await pilot.press("down", "p", *"try logistic", "enter")
-        await _settle(pilot)
+        await settle(pilot)
         assert registry.get(trained_ws, "clf", "champion").version == 1
         await pilot.press("b")
         await pilot.pause()
         await pilot.press("enter")  # the reason defaults to "rollback"
-        await _settle(pilot)
+        await settle(pilot)
         assert registry.get(trained_ws, "clf", "champion").version == 2
         history = app.screen.query_one("#alias-history", DataTable)
         assert history.row_count == 3

@@ -12,7 +12,7 @@ from mlcycle.app.widgets.bar_chart import BarChart
 from mlcycle.models import registry
 from mlcycle.monitor import monitoring
 from tests.deploy_fixtures import classification_workspace
-from tests.test_tui import _settle, _visible_text
+from tests.test_tui import settle, visible_text
 from tests.training_data import classification_frame
 
 
@@ -36,8 +36,8 @@ async def test_monitor_view_shows_checks_alerts_and_drift_charts(tmp_path: Path,
     app = MlcycleApp(ws, project="clf")
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.press("6")
-        await _settle(pilot)
-        text = _visible_text(app)
+        await settle(pilot)
+        text = visible_text(app)
         assert "2 check(s); the newest, of moved.csv by v1:" in text
         assert "ALERT" not in text and "data drift in 1 of" in text
         assert "retraining recommended" in text
@@ -51,7 +51,7 @@ async def test_monitor_view_shows_checks_alerts_and_drift_charts(tmp_path: Path,
         assert [label for label, _ in history.rows] == ["calm.csv", "moved.csv"]
 
         await pilot.press("down")  # highlight the calm batch: its columns are charted
-        await _settle(pilot)
+        await settle(pilot)
         assert "calm.csv" in columns.title
         assert not any(label.startswith("*") for label, _ in columns.rows)
 

@@ -105,7 +105,7 @@ def add(
     if stored_names:
         _require_target(proj.target, stored_names, source.label)
         with ws.write() as con:
-            _link(con, project, version_id, source.label)
+            link(con, project, version_id, source.label)
         return AddResult(get(ws, project, version_id), stored=False)
 
     ws.sweep_temp()  # files a killed process left behind
@@ -121,7 +121,7 @@ def add(
                 rel.to_parquet(str(temp), compression="zstd")
             except duckdb.Error as exc:
                 raise InvalidInput(
-                    f"cannot read {source.label}: {sources._reason(exc)}"
+                    f"cannot read {source.label}: {sources.error_text(exc)}"
                 ) from None
         finally:
             con.close()
@@ -210,7 +210,7 @@ def register_parquet(
             "INSERT INTO quality_reports VALUES (?, ?) ON CONFLICT DO NOTHING",
             [version_id, json.dumps(report, default=str)],
         )
-        _link(wcon, project, version_id, source_label)
+        link(wcon, project, version_id, source_label)
         if in_transaction is not None:
             in_transaction(wcon)
     return get(ws, project, version_id)
@@ -224,7 +224,7 @@ def _require_target(target: str, names: list[str], label: str) -> None:
         )
 
 
-def _link(con: Any, project: str, version_id: str, label: str) -> None:
+def link(con: Any, project: str, version_id: str, label: str) -> None:
     if con.execute(
         "SELECT 1 FROM project_datasets WHERE project = ? AND dataset_id = ?", [project, version_id]
     ).fetchall():

@@ -306,7 +306,7 @@ def _inspect_parquet(fh: BinaryIO, path: Path, shown: str,
                              [str(path)]).fetchall()
         rows = fetch_one(con, "SELECT num_rows FROM parquet_file_metadata(?)", [str(path)])
     except duckdb.Error as exc:
-        raise InvalidInput(f"cannot read {shown} as parquet: {_reason(exc)}") from None
+        raise InvalidInput(f"cannot read {shown} as parquet: {error_text(exc)}") from None
     finally:
         if own:
             con.close()
@@ -378,7 +378,7 @@ def load(con: duckdb.DuckDBPyConnection, source: Source, *, label: str | None = 
             fmt = "newline_delimited" if source.format == "ndjson" else "auto"
             rel = con.read_json(names, format=fmt)
     except duckdb.Error as exc:
-        raise InvalidInput(f"cannot read {shown} as {source.format}: {_reason(exc)}") from None
+        raise InvalidInput(f"cannot read {shown} as {source.format}: {error_text(exc)}") from None
     _check_columns(rel, shown)
     return rel
 
@@ -408,7 +408,7 @@ def to_parquet(spec: str | Path, out: Path, *, label: str | None = None) -> list
         try:
             rel.to_parquet(str(out))
         except duckdb.Error as exc:
-            raise InvalidInput(f"cannot read {label or source.label}: {_reason(exc)}") from None
+            raise InvalidInput(f"cannot read {label or source.label}: {error_text(exc)}") from None
         return list(rel.columns)
     finally:
         con.close()
@@ -443,7 +443,7 @@ def _check_columns(rel: duckdb.DuckDBPyRelation, shown: str) -> None:
             raise InvalidInput(f"{shown}: a column has an empty name")
 
 
-def _reason(exc: BaseException) -> str:
+def error_text(exc: BaseException) -> str:
     """DuckDB's message in one line, without its class prefix."""
     # DuckDB's CSV errors continue with the offending line, hints and the sniffer's settings.
     noise = ("Original Line", "Possible Solution")

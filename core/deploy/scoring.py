@@ -31,7 +31,7 @@ from mlcycle.data.columns import by_name
 from mlcycle.deploy import onnx_export
 from mlcycle.models import evaluation, model_input, registry
 from mlcycle.store import events, safety
-from mlcycle.store.errors import InvalidInput, NotFound
+from mlcycle.store.errors import InvalidInput, NotFound, first_line
 from mlcycle.store.schema import utcnow
 
 if TYPE_CHECKING:
@@ -131,7 +131,7 @@ def model_frame(raw: pl.DataFrame, signature: model_input.Signature) -> pl.DataF
     try:
         return model_input.frame(check_input(raw, signature), signature)
     except pl.exceptions.PolarsError as exc:
-        raise InvalidInput(f"cannot prepare the input rows: {_first(exc)}") from None
+        raise InvalidInput(f"cannot prepare the input rows: {first_line(exc)}") from None
 
 
 def input_notes(columns: list[str], signature: model_input.Signature,
@@ -340,10 +340,6 @@ def recent_runs(ws: Workspace, project: str, limit: int = 20) -> list[dict[str, 
 
 # -- files --------------------------------------------------------------------------------
 
-
-def _first(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 @dataclass

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlcycle.deploy import scoring
 from mlcycle.models import model_input, registry
-from mlcycle.store.errors import MlcycleError
+from mlcycle.store.errors import MlcycleError, first_line
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -131,7 +131,7 @@ class Service:
         try:
             raw = pl.from_dicts(rows, infer_schema_length=None)
         except (pl.exceptions.PolarsError, TypeError, ValueError) as exc:
-            raise scoring.InvalidInput(f"rows could not be read: {scoring._first(exc)}") from None
+            raise scoring.InvalidInput(f"rows could not be read: {first_line(exc)}") from None
         inputs = scoring.model_frame(raw, main.signature)
         pred = main.predict(inputs)
         frame = scoring.prediction_frame(pred, main.signature)

@@ -242,9 +242,9 @@ def aggregate(rel: duckdb.DuckDBPyRelation, exprs: list[str], label: str | None 
     try:
         row = rel.aggregate(", ".join(exprs)).fetchall()[0]
     except duckdb.Error as exc:
-        from mlcycle.data.sources import _reason
+        from mlcycle.data.sources import error_text
 
-        raise InvalidInput(f"cannot read {label or 'the data'}: {_reason(exc)}") from None
+        raise InvalidInput(f"cannot read {label or 'the data'}: {error_text(exc)}") from None
     return list(row)
 
 

@@ -260,7 +260,7 @@ def _link_existing(ws: Workspace, project: str, out_id: str, label: str,
                 result.recipe_version, _ = recipes.store_with(con, project, recipe,
                                                               recipe_source)
             if not linked:
-                datasets._link(con, project, out_id, label)
+                datasets.link(con, project, out_id, label)
 
 
 # -- the polars plan ----------------------------------------------------------------------

@@ -8,6 +8,12 @@ with ``exit_code``; the TUI shows it as a notification. Anything else is a bug.
 from __future__ import annotations
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its type when it has none."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 class MlcycleError(Exception):
     """A problem with the user's input or workspace, explained in one line."""
 

@@ -34,7 +34,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlcycle.store.errors import InvalidInput, NotFound, WorkspaceBusy, WorkspaceError
+from mlcycle.store.errors import (
+    InvalidInput,
+    NotFound,
+    WorkspaceBusy,
+    WorkspaceError,
+    first_line,
+)
 
 if TYPE_CHECKING:
     import duckdb
@@ -115,7 +121,7 @@ class Workspace:
                     if _is_duckdb_lock_error(exc):
                         raise WorkspaceBusy(_busy_message(self.root)) from None
                     raise WorkspaceError(
-                        f"cannot open {self.db_path}: {_first_line(exc)}"
+                        f"cannot open {self.db_path}: {first_line(exc)}"
                     ) from None
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 0.2)
@@ -251,9 +257,6 @@ def _corrupted(label: str, relpath: str) -> str:
     return (f"{label} is corrupted: artifacts/{relpath} does not match the sha256 the "
             "workspace recorded when it was written, so it will not be used")
 
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def _busy_message(root: Path) -> str:
