@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("app.commands.models:models", "Registered model versions and their aliases."),
     "promote": ("app.commands.models:promote", "Give a model version an alias (champion)."),
     "rollback": ("app.commands.models:rollback", "Give an alias back to its previous version."),
+    "alias": ("app.commands.models:alias", "Clear a model alias (kept in the audit trail)."),
     "model": ("app.commands.models:model", "One model version: card, register, archive."),
     "export": ("app.commands.deploy:export", "Export a model version as a checked ONNX bundle."),
     "bundle": ("app.commands.deploy:bundle", "Verify an exported bundle (hashes, smoke test)."),
