@@ -20,7 +20,7 @@ from typing import Any
 
 from core import columns, events, projects, quality, sources
 from core.errors import InvalidInput, NotFound
-from core.schema import utcnow
+from core.schema import iso, utcnow
 from core.sql import fetch_one, memory_connection
 from core.workspace import Workspace
 
@@ -52,7 +52,7 @@ class DatasetVersion:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         for key in ("created_at", "added_at"):
-            out[key] = out[key].isoformat(timespec="seconds")
+            out[key] = iso(out[key])
         return out
 
 

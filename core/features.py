@@ -49,7 +49,7 @@ from core import datasets, events, expressions, projects
 from core.columns import by_name
 from core.errors import InvalidInput, NotFound
 from core.expressions import ExpressionError, compile_expr, explain, schema_types
-from core.schema import utcnow
+from core.schema import iso, utcnow
 
 if TYPE_CHECKING:
     import duckdb
@@ -111,7 +111,7 @@ class FeatureSet:
                         for d in self.derived],
             "keep": list(self.keep) if self.keep is not None else None,
             "drop": list(self.drop),
-            "created_at": self.created_at.isoformat(timespec="seconds")
+            "created_at": iso(self.created_at)
             if self.created_at else None,
             "text": self.text,
         }

@@ -43,7 +43,7 @@ from core import (
 )
 from core.errors import InvalidInput, NotFound
 from core.metrics import CATALOG
-from core.schema import utcnow
+from core.schema import iso, utcnow
 from core.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -71,6 +71,7 @@ class Reference:
     calibration: estimation.Calibration | None = None
     estimated_holdout: float | None = None
     holdout_se: float | None = None  # sampling error of holdout_value (bootstrap)
+    booleans: list[str] = field(default_factory=list)  # inputs profiled as booleans
 
     @property
     def version(self) -> registry.ModelVersion:
@@ -100,13 +101,15 @@ def reference(ws: Workspace, project: str, ref: str = registry.CHAMPION) -> Refe
     scorer = scoring.scorer(ws, project, ref)
     signature = scorer.signature
     _, raw, y, mask = deploy.training_data(ws, scorer.version, signature)
-    inputs = drift.profile(model_input.frame(raw.filter(~mask), signature))
+    booleans = model_input.boolean_inputs(raw, signature)
+    inputs = drift.profile(model_input.as_booleans(
+        model_input.frame(raw.filter(~mask), signature), booleans))
     holdout = model_input.frame(raw.filter(mask), signature)
     pred = scorer.predict(holdout)
     scores = score_frame(pred, signature)
     metric = projects.get(ws, project).metric
     value = scorer.version.summary.get("metrics", {}).get(f"holdout.{metric}")
-    base = Reference(scorer, inputs, drift.profile(scores), metric, value)
+    base = Reference(scorer, inputs, drift.profile(scores), metric, value, booleans=booleans)
     base.holdout_se = _sampling_error(signature, metric, y[mask], pred)
     if _estimable(signature, metric):
         positive = evaluation.positive_class(signature.classes)
@@ -184,7 +187,8 @@ def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path |
         raise InvalidInput(f"{source.name} has no rows to check")
     batch_scores = pl.concat(collected.scores)
     predictions = pl.concat(collected.predictions)
-    data = drift.check(base.inputs, pl.concat(collected.inputs))
+    data = drift.check(base.inputs,
+                       model_input.as_booleans(pl.concat(collected.inputs), base.booleans))
     scores = drift.check(base.scores, batch_scores)
     performance = None
     if labels is not None and truth is not None:
@@ -341,7 +345,7 @@ def history(ws: Workspace, project: str, limit: int = 50) -> list[dict[str, Any]
     out = []
     for row in reversed(rows):
         item = dict(zip(_HISTORY_COLUMNS, row))
-        item["ts"] = item["ts"].isoformat(timespec="seconds")
+        item["ts"] = iso(item["ts"])
         item["alerts"] = json.loads(item["alerts"])
         out.append(item)
     return out
@@ -366,7 +370,7 @@ def get_check(ws: Workspace, project: str, check_id: str | None = None) -> dict[
         what = f"check {check_id!r}" if check_id else "no checks yet"
         raise NotFound(f"project {project!r}: {what}; run 'mlcycle monitor {project} FILE'")
     item = dict(zip((*_HISTORY_COLUMNS, "report"), rows[0]))
-    item["ts"] = item["ts"].isoformat(timespec="seconds")
+    item["ts"] = iso(item["ts"])
     item["alerts"] = json.loads(item["alerts"])
     item.update(json.loads(item.pop("report")))
     return item

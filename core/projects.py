@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from core import events, metrics
 from core.errors import InvalidInput, NotFound
-from core.schema import utcnow
+from core.schema import iso, utcnow
 from core.sql import fetch_one
 from core.workspace import Workspace
 
@@ -39,7 +39,7 @@ class Project:
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        out["created_at"] = self.created_at.isoformat(timespec="seconds")
+        out["created_at"] = iso(self.created_at)
         out["greater_is_better"] = self.greater_is_better
         return out
 

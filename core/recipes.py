@@ -51,7 +51,7 @@ from core.errors import InvalidInput, NotFound
 from core.expressions import ExpressionError, explain
 from core.expressions import check as check_expression
 from core.expressions import parse as parse_expression
-from core.schema import utcnow
+from core.schema import iso, utcnow
 
 if TYPE_CHECKING:
     import duckdb
@@ -495,7 +495,7 @@ class RecipeVersion:
             "version": self.version,
             "id": self.id,
             "source": self.source,
-            "created_at": self.created_at.isoformat(timespec="seconds"),
+            "created_at": iso(self.created_at),
             "text": self.text,
         }
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from core import events, projects, tracking
 from core.errors import InvalidInput, NotFound
-from core.schema import utcnow
+from core.schema import iso, utcnow
 from core.sql import fetch_one
 from core.workspace import Workspace
 
@@ -44,7 +44,7 @@ class ModelVersion:
             "version": self.version,
             "run_id": self.run_id,
             "sha256": self.sha256,
-            "created_at": self.created_at.isoformat(timespec="seconds"),
+            "created_at": iso(self.created_at),
             "archived": self.archived,
             "aliases": self.aliases,
             **self.summary,
@@ -306,7 +306,7 @@ def history(ws: Workspace, project: str) -> list[dict[str, Any]]:
         ).fetchall()
     return [
         {
-            "ts": ts.isoformat(timespec="seconds"),
+            "ts": iso(ts),
             "alias": a,
             "version": v,
             "previous": p,

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from core import deploy, evaluation, events, model_input, onnx_export, projects, registry
 from core.columns import by_name
 from core.errors import InvalidInput, NotFound
-from core.schema import utcnow
+from core.schema import iso, utcnow
 
 if TYPE_CHECKING:
     import numpy as np
@@ -294,7 +294,7 @@ def recent_runs(ws: Workspace, project: str, limit: int = 20) -> list[dict[str, 
             [project, limit],
         ).fetchall()
     return [
-        {"id": r[0], "ts": r[1].isoformat(timespec="seconds"), "version": r[2],
+        {"id": r[0], "ts": iso(r[1]), "version": r[2],
          "shadow_version": r[3], "source": r[4], "rows": r[5], "seconds": r[6],
          "summary": json.loads(r[7])}
         for r in rows
@@ -608,5 +608,5 @@ def _fmt(value: float | None) -> str:
 def last_comparison(ws: Workspace, project: str) -> dict[str, Any] | None:
     for event in events.recent(ws, project, limit=200):
         if event["kind"] == "deploy.compared":
-            return {"ts": event["ts"].isoformat(timespec="seconds"), **event["detail"]}
+            return {"ts": iso(event["ts"]), **event["detail"]}
     return None
