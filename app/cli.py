@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("models:models", "Registered model versions and their aliases."),
     "promote": ("models:promote", "Give a model version an alias (champion)."),
     "rollback": ("models:rollback", "Give an alias back to its previous version."),
+    "alias": ("models:alias", "Clear a model alias (kept in the audit trail)."),
     "model": ("models:model", "One model version: card, register, archive."),
     "export": ("deploy:export", "Export a model version as a checked ONNX bundle."),
     "bundle": ("deploy:bundle", "Verify an exported bundle (hashes, smoke test)."),

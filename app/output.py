@@ -44,8 +44,18 @@ def read_user_file(path: str, what: str) -> str:
 
 
 def emit_json(obj: Any) -> None:
-    """Write one JSON document to stdout."""
-    click.echo(json.dumps(obj, indent=2, default=str, ensure_ascii=False))
+    """Write one JSON document to stdout; times in ISO-8601 with their UTC offset."""
+    click.echo(json.dumps(obj, indent=2, default=json_default, ensure_ascii=False))
+
+
+def json_default(value: Any) -> str:
+    """How JSON output spells what json cannot: a time as ISO-8601 with its offset."""
+    from datetime import datetime
+
+    from mlcycle.store.schema import iso
+
+    # str() of a datetime has a space and no zone: every time mlcycle emits reads one way.
+    return iso(value) if isinstance(value, datetime) else str(value)
 
 
 def error(message: str) -> None:

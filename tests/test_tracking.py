@@ -35,7 +35,7 @@ def test_a_logged_run_reads_back_whole(project_ws: Workspace, tmp_path: Path) ->
         run.log_dict({"k": 1}, "config.json")
     record = tracking.get_run(project_ws, run.id[:6])
     assert record.status == "finished" and record.name == "manual" and record.kind == "custom"
-    assert record.params == {"depth": "6", "kernel": "rbf", "layers": "[3, 4]"}
+    assert record.params == {"depth": 6, "kernel": "rbf", "layers": [3, 4]}
     assert record.metrics == {"loss": 0.2, "auc": 0.9}  # latest step wins
     assert record.tags == {"team": "a"}
     assert set(record.artifacts) == {"notes.txt", "config.json"}
@@ -57,7 +57,7 @@ def test_runs_sort_by_metric_and_compare(project_ws: Workspace) -> None:
     diff = tracking.compare(
         tracking.get_run(project_ws, ids[0]), tracking.get_run(project_ws, ids[1])
     )
-    assert diff["params"] == [{"key": "v", "a": "0.3", "b": "0.9", "same": False}]
+    assert diff["params"] == [{"key": "v", "a": 0.3, "b": 0.9, "same": False}]
 
 
 def test_a_failing_block_marks_the_run_failed(project_ws: Workspace) -> None:

@@ -168,6 +168,7 @@ def test_registry_aliases_audit_trail_and_rollback(clf_ws: Workspace) -> None:
         ("champion", "promote", 1, None),
         ("champion", "promote", 2, 1),
         ("challenger", "promote", 1, None),
+        ("challenger", "clear", None, 1),  # one alias per version: champion again, v1 leaves it
         ("champion", "rollback", 1, 2),
     ]
     assert trail[1]["reason"] == "better forest" and "holdout.roc_auc" in trail[1]["figures"]

@@ -22,6 +22,7 @@ def models(ctx: Context, project: str, history: bool, as_json: bool) -> None:
             emit_json(trail)
             return
         from rich.table import Table
+        from rich.text import Text
 
         table = Table("when", "alias", "action", "version", "previous", "reason")
         for h in trail:
@@ -29,9 +30,9 @@ def models(ctx: Context, project: str, history: bool, as_json: bool) -> None:
                 h["ts"],
                 h["alias"],
                 h["action"],
-                str(h["version"]),
+                str(h["version"] or "–"),  # none once cleared
                 str(h["previous"] or "–"),
-                h["reason"] or "",
+                Text(h["reason"] or ""),
             )
         console().print(table)
         return
@@ -70,7 +71,13 @@ def models(ctx: Context, project: str, history: bool, as_json: bool) -> None:
 def promote(
     ctx: Context, project: str, version: str, alias: str, reason: str, as_json: bool
 ) -> None:
-    """Give a model version an alias (champion by default); one version per alias."""
+    """Give a model version an alias (champion by default).
+
+    One version per alias, and one alias per version: a version holding another alias gives
+    it up (promoting the challenger to champion leaves no challenger). The champion keeps
+    its alias until another version is promoted to champion, so giving the champion another
+    alias is refused. 'mlcycle alias clear' takes an alias off its version.
+    """
     from mlcycle.models import registry
 
     moved = registry.promote(ctx.workspace(), project, version, alias, reason)
@@ -95,6 +102,33 @@ def rollback(ctx: Context, project: str, alias: str, reason: str | None, as_json
         emit_json(moved.to_dict())
     else:
         click.echo(f"rolled back: version {moved.version} is {alias} again")
+
+
+@click.group()
+def alias() -> None:
+    """Model aliases: take one off its version."""
+
+
+@alias.command("clear")
+@click.argument("project")
+@click.argument("name", metavar="ALIAS")
+@click.option("--reason", required=True, help="Why: kept in the audit trail.")
+@json_option
+@click.pass_obj
+def clear(ctx: Context, project: str, name: str, reason: str, as_json: bool) -> None:
+    """Take ALIAS off the version that holds it, so that no version does.
+
+    Recorded in the audit trail like every alias move ('mlcycle models PROJECT --history').
+    Clearing the challenger stops shadow scoring; clearing the champion leaves nothing for
+    'predict' and 'serve' to score with until a version is promoted.
+    """
+    from mlcycle.models import registry
+
+    version = registry.clear(ctx.workspace(), project, name, reason)
+    if as_json:
+        emit_json({"project": project, "alias": name, "cleared_from": version})
+    else:
+        click.echo(f"cleared {name}: version {version} no longer holds it")
 
 
 @click.group()

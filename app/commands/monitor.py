@@ -5,7 +5,7 @@ from typing import Any
 
 import click
 
-from mlcycle.app.output import Context, console, emit_json, json_option, note
+from mlcycle.app.output import Context, console, emit_json, json_default, json_option, note
 
 
 @click.command()
@@ -142,7 +142,7 @@ def watch(ctx: Context, project: str, folder: str, labels: str | None, once: boo
 
     def report(outcome: Outcome) -> None:
         if as_json:
-            click.echo(json.dumps(outcome.to_dict(), default=str), nl=True)
+            click.echo(json.dumps(outcome.to_dict(), default=json_default), nl=True)
             return
         name = outcome.path.name
         if outcome.status == "seen":

@@ -78,12 +78,12 @@ def train(
     if as_json:
         emit_json(result.to_dict())
     else:
-        _print(result)
+        _print(result, config.project)
     if result.stopped == "interrupted":
         raise click.exceptions.Exit(130)
 
 
-def _print(result) -> None:
+def _print(result, project: str) -> None:
     from rich.table import Table
 
     out = console()
@@ -115,5 +115,5 @@ def _print(result) -> None:
         out.print(
             f"registered the best ({result.models[0]['model']}, run {result.best_run}) "
             f"as version {result.registered_version}; promote it with "
-            f"'mlcycle promote PROJECT {result.registered_version} --reason ...'"
+            f"'mlcycle promote {project} {result.registered_version} --reason ...'"
         )

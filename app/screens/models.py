@@ -104,7 +104,7 @@ class ModelsScreen(ViewScreen):
                 h["ts"].replace("T", " "),
                 h["alias"],
                 h["action"],
-                str(h["version"]),
+                str(h["version"] or "–"),  # none once cleared
                 str(h["previous"] or "–"),
                 Text(h["reason"] or ""),  # typed by the user: shown as typed
             )

@@ -22,7 +22,7 @@ from mlcycle import projects
 from mlcycle.data import columns, quality, sources
 from mlcycle.store import events
 from mlcycle.store.errors import InvalidInput, NotFound
-from mlcycle.store.schema import utcnow
+from mlcycle.store.schema import iso, utcnow
 from mlcycle.store.sql import fetch_one, memory_connection
 from mlcycle.store.workspace import Workspace, file_sha256
 
@@ -55,7 +55,7 @@ class DatasetVersion:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         for key in ("created_at", "added_at"):
-            out[key] = out[key].isoformat(timespec="seconds")
+            out[key] = iso(out[key])
         return out
 
 

@@ -40,7 +40,7 @@ from mlcycle.deploy import onnx_export
 from mlcycle.models import evaluation, model_input, registry, tracking
 from mlcycle.store import events
 from mlcycle.store.errors import InvalidInput, NotFound
-from mlcycle.store.schema import utcnow
+from mlcycle.store.schema import iso, utcnow
 from mlcycle.store.sql import fetch_one
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ class Export:
             "size_bytes": self.size_bytes,
             "export_seconds": round(self.seconds, 3),
             "parity": self.parity,
-            "created_at": self.created_at.isoformat(timespec="seconds"),
+            "created_at": iso(self.created_at),
         }
 
 
@@ -330,7 +330,8 @@ def export(ws: Workspace, project: str, ref: str, out: str | Path,
     signature = signature_of(ws, version)
     _, raw, _, mask = training_data(ws, version, signature)
     train_inputs = model_input.frame(raw.filter(~mask), signature)
-    reference = drift.profile(train_inputs)
+    reference = drift.profile(model_input.as_booleans(
+        train_inputs, model_input.boolean_inputs(raw, signature)))
     smoke_inputs = model_input.frame(raw.filter(mask).head(SMOKE_ROWS), signature)
     smoke_out = onnx_export.run(onnx_export.session(model), smoke_inputs, signature)
     example = smoke_inputs.head(2).with_columns(by_name(c).fill_nan(None)
@@ -346,7 +347,7 @@ def export(ws: Workspace, project: str, ref: str, out: str | Path,
         "model_sha256": version.sha256,
         "parity": exported.parity,
         "onnx_opset": onnx_export.OPSET,
-        "exported_at": exported.created_at.isoformat(timespec="seconds"),
+        "exported_at": iso(exported.created_at),
         "reference_profile": reference.to_dict(),
         "smoke_test": {
             "inputs": smoke_inputs.with_columns(by_name(c).fill_nan(None)

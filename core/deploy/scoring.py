@@ -32,7 +32,7 @@ from mlcycle.deploy import onnx_export
 from mlcycle.models import evaluation, model_input, registry
 from mlcycle.store import events, safety
 from mlcycle.store.errors import InvalidInput, NotFound, first_line
-from mlcycle.store.schema import utcnow
+from mlcycle.store.schema import iso, utcnow
 
 if TYPE_CHECKING:
     import numpy as np
@@ -331,7 +331,7 @@ def recent_runs(ws: Workspace, project: str, limit: int = 20) -> list[dict[str, 
             [project, limit],
         ).fetchall()
     return [
-        {"id": r[0], "ts": r[1].isoformat(timespec="seconds"), "version": r[2],
+        {"id": r[0], "ts": iso(r[1]), "version": r[2],
          "shadow_version": r[3], "source": r[4], "rows": r[5], "seconds": r[6],
          "summary": json.loads(r[7])}
         for r in rows
@@ -648,5 +648,5 @@ def _fmt(value: float | None) -> str:
 def last_comparison(ws: Workspace, project: str) -> dict[str, Any] | None:
     for event in events.recent(ws, project, limit=200):
         if event["kind"] == "deploy.compared":
-            return {"ts": event["ts"].isoformat(timespec="seconds"), **event["detail"]}
+            return {"ts": iso(event["ts"]), **event["detail"]}
     return None

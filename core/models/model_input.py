@@ -163,6 +163,29 @@ def frame(data: pl.DataFrame, signature: Signature) -> pl.DataFrame:
     )
 
 
+def boolean_inputs(data: pl.DataFrame, signature: Signature) -> list[str]:
+    """The numeric inputs that hold booleans in ``data`` (raw rows, before :func:`frame`).
+
+    The model sees them as 0/1; drift profiles them as booleans, the kind the data
+    dictionary and ``mlcycle drift`` give them, so a column has one kind everywhere.
+    """
+    import polars as pl
+
+    if signature.feature_set:
+        from mlcycle.prep import features
+
+        data = features.apply(features.FeatureSet.from_dict(signature.feature_set),
+                              data.head(0))
+    return [c for c in signature.numeric if data.schema.get(c) == pl.Boolean]
+
+
+def as_booleans(inputs: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+    """Model inputs with the 0/1 columns ``names`` as booleans again, for drift profiles."""
+    import polars as pl
+
+    return inputs.with_columns(by_name(c).cast(pl.Boolean) for c in names) if names else inputs
+
+
 def target_values(data: pl.DataFrame, signature: Signature) -> Any:
     """The target as a numpy array: class labels as strings, or float values."""
     import polars as pl

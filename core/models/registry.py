@@ -20,7 +20,7 @@ from mlcycle import projects
 from mlcycle.models import tracking
 from mlcycle.store import events
 from mlcycle.store.errors import InvalidInput, NotFound
-from mlcycle.store.schema import utcnow
+from mlcycle.store.schema import iso, utcnow
 from mlcycle.store.sql import fetch_one
 from mlcycle.store.workspace import Workspace
 
@@ -47,7 +47,7 @@ class ModelVersion:
             "version": self.version,
             "run_id": self.run_id,
             "sha256": self.sha256,
-            "created_at": self.created_at.isoformat(timespec="seconds"),
+            "created_at": iso(self.created_at),
             "archived": self.archived,
             "aliases": self.aliases,
             **self.summary,
@@ -224,7 +224,14 @@ def promote(
     reason: str | None = None,
     action: str = "promote",
 ) -> ModelVersion:
-    """Point ``alias`` at a version (one version per alias) and record why."""
+    """Point ``alias`` at a version and record why.
+
+    One version per alias, and one alias per version: a version that holds another alias
+    gives it up, recorded as cleared (so promoting the challenger to champion leaves no
+    challenger, and the champion is never its own shadow). The champion alias is the
+    exception: it leaves a version only when another one becomes champion, so giving the
+    champion a second alias is refused and production never loses its model by a side effect.
+    """
     if not _ALIAS.match(alias):
         raise InvalidInput(f"alias {alias!r} is not valid: lower-case letters, digits, _ or -")
     if not reason or not reason.strip():
@@ -232,6 +239,12 @@ def promote(
     target = get(ws, project, ref)
     if target.archived:
         raise InvalidInput(f"version {target.version} is archived; it cannot take an alias")
+    others = [a for a in target.aliases if a != alias]
+    if CHAMPION in others:
+        raise InvalidInput(
+            f"version {target.version} is {CHAMPION}; a version holds one alias, and the "
+            f"champion keeps it until another version is promoted to {CHAMPION}"
+        )
     with ws.write() as con:
         row = fetch_one(
             con, "SELECT version FROM aliases WHERE project = ? AND alias = ?", [project, alias]
@@ -239,31 +252,47 @@ def promote(
         previous = row[0] if row else None
         if previous == target.version:
             raise InvalidInput(f"version {target.version} already is {alias}")
+        for other in others:
+            con.execute("DELETE FROM aliases WHERE project = ? AND alias = ?", [project, other])
+            _record(con, project, other, None, target.version, "clear",
+                    f"version {target.version} became {alias}: {reason}", target)
         con.execute(
             "INSERT OR REPLACE INTO aliases VALUES (?, ?, ?)", [project, alias, target.version]
         )
-        con.execute(
-            "INSERT INTO alias_history (ts, project, alias, version, previous_version, action, "
-            "reason, figures) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                utcnow(),
-                project,
-                alias,
-                target.version,
-                previous,
-                action,
-                reason,
-                json.dumps(target.summary.get("metrics", {})),
-            ],
-        )
-        events.record(
-            con,
-            f"model.{action}",
-            project=project,
-            subject=f"v{target.version}",
-            detail={"alias": alias, "previous": previous, "reason": reason},
-        )
+        _record(con, project, alias, target.version, previous, action, reason, target)
     return get(ws, project, str(target.version))
+
+
+def clear(ws: Workspace, project: str, alias: str, reason: str | None) -> int:
+    """Take ``alias`` off the version that holds it, and record why; returns that version."""
+    if not _ALIAS.match(alias):
+        raise InvalidInput(f"alias {alias!r} is not valid: lower-case letters, digits, _ or -")
+    if not reason or not reason.strip():
+        raise InvalidInput("say why with --reason: the audit trail keeps it")
+    held = get(ws, project, alias)  # names the alias when no version holds it
+    with ws.write() as con:
+        con.execute("DELETE FROM aliases WHERE project = ? AND alias = ? AND version = ?",
+                    [project, alias, held.version])
+        _record(con, project, alias, None, held.version, "clear", reason, held)
+    return held.version
+
+
+def _record(con: Any, project: str, alias: str, version: int | None, previous: int | None,
+            action: str, reason: str, figures_of: ModelVersion) -> None:
+    """One alias move in the audit trail and the activity log (``version`` None: cleared)."""
+    con.execute(
+        "INSERT INTO alias_history (ts, project, alias, version, previous_version, action, "
+        "reason, figures) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [utcnow(), project, alias, version, previous, action, reason,
+         json.dumps(figures_of.summary.get("metrics", {}))],
+    )
+    events.record(
+        con,
+        f"model.{action}",
+        project=project,
+        subject=f"v{version if version is not None else previous}",
+        detail={"alias": alias, "previous": previous, "reason": reason},
+    )
 
 
 def rollback(
@@ -325,7 +354,7 @@ def history(ws: Workspace, project: str) -> list[dict[str, Any]]:
         ).fetchall()
     return [
         {
-            "ts": ts.isoformat(timespec="seconds"),
+            "ts": iso(ts),
             "alias": a,
             "version": v,
             "previous": p,

@@ -30,6 +30,7 @@ from typing import Any
 from mlcycle import projects
 from mlcycle.store import journal
 from mlcycle.store.errors import InvalidInput, NotFound
+from mlcycle.store.schema import iso
 from mlcycle.store.workspace import Workspace, file_sha256
 
 RUN_KINDS = ("custom", "trial", "baseline")
@@ -44,6 +45,36 @@ def _check_key(key: str) -> str:
             f"key {key!r} is not valid: use up to 250 letters, digits, spaces or _ . - /"
         )
     return key
+
+
+def _param_value(value: Any) -> Any:
+    """A parameter as JSON holds it: numbers, booleans, text, lists, objects; else its text."""
+    import math
+    import numbers
+
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, numbers.Integral):  # numpy integers too
+        return int(value)
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        return number if math.isfinite(number) else str(value)  # JSON has no NaN
+    if isinstance(value, (list, tuple)):
+        return [_param_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _param_value(v) for k, v in value.items()}
+    return str(value)
+
+
+def _stored_param(text: str | None) -> Any:
+    """A stored parameter with its type; runs logged before parameters were JSON hold plain
+    text, which reads as JSON when it is a number and as itself otherwise."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 class Run:
@@ -62,8 +93,8 @@ class Run:
         self._journal.append({"t": record_type, "run": self.id, "ts": time.time(), **fields})
 
     def log_param(self, key: str, value: Any) -> None:
-        # Stored as text, as MLflow does: a parameter is a setting to read, not to compute on.
-        self._log("param", key=_check_key(key), value=None if value is None else str(value))
+        # Stored as JSON, so that it reads back as logged: 0.5 a number, "rbf" text.
+        self._log("param", key=_check_key(key), value=_param_value(value))
 
     def log_params(self, params: dict[str, Any]) -> None:
         for key, value in params.items():
@@ -181,7 +212,7 @@ class RunRecord:
     group: str | None
     started_at: datetime
     ended_at: datetime | None
-    params: dict[str, str] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     artifacts: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -200,8 +231,8 @@ class RunRecord:
             "kind": self.kind,
             "status": self.status,
             "group": self.group,
-            "started_at": self.started_at.isoformat(timespec="seconds"),
-            "ended_at": self.ended_at.isoformat(timespec="seconds") if self.ended_at else None,
+            "started_at": iso(self.started_at),
+            "ended_at": iso(self.ended_at) if self.ended_at else None,
             "duration_s": self.duration,
             "params": self.params,
             "metrics": self.metrics,
@@ -265,7 +296,8 @@ def _fill(con: Any, records: list[RunRecord]) -> None:
             "WHERE list_contains(?::VARCHAR[], run_id)",
             [ids],
         ).fetchall():
-            getattr(by_id[run_id], attr)[key] = value
+            getattr(by_id[run_id], attr)[key] = (
+                _stored_param(value) if attr == "params" else value)
     for run_id, name, path, sha, size in con.execute(
         "SELECT run_id, name, path, sha256, size_bytes FROM run_artifacts "
         "WHERE list_contains(?::VARCHAR[], run_id)",

@@ -39,7 +39,7 @@ from mlcycle.monitor import estimation
 from mlcycle.projects.metrics import CATALOG
 from mlcycle.store import events
 from mlcycle.store.errors import InvalidInput, NotFound
-from mlcycle.store.schema import utcnow
+from mlcycle.store.schema import iso, utcnow
 from mlcycle.store.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -67,6 +67,7 @@ class Reference:
     calibration: estimation.Calibration | None = None
     estimated_holdout: float | None = None
     holdout_se: float | None = None  # sampling error of holdout_value (bootstrap)
+    booleans: list[str] = field(default_factory=list)  # inputs profiled as booleans
 
     @property
     def version(self) -> registry.ModelVersion:
@@ -96,13 +97,15 @@ def reference(ws: Workspace, project: str, ref: str = registry.CHAMPION) -> Refe
     scorer = scoring.scorer(ws, project, ref)
     signature = scorer.signature
     _, raw, y, mask = deploy.training_data(ws, scorer.version, signature)
-    inputs = drift.profile(model_input.frame(raw.filter(~mask), signature))
+    booleans = model_input.boolean_inputs(raw, signature)
+    inputs = drift.profile(model_input.as_booleans(
+        model_input.frame(raw.filter(~mask), signature), booleans))
     holdout = model_input.frame(raw.filter(mask), signature)
     pred = scorer.predict(holdout)
     scores = score_frame(pred, signature)
     metric = projects.get(ws, project).metric
     value = scorer.version.summary.get("metrics", {}).get(f"holdout.{metric}")
-    base = Reference(scorer, inputs, drift.profile(scores), metric, value)
+    base = Reference(scorer, inputs, drift.profile(scores), metric, value, booleans=booleans)
     base.holdout_se = _sampling_error(signature, metric, y[mask], pred)
     if _estimable(signature, metric):
         positive = evaluation.positive_class(signature.classes)
@@ -201,7 +204,8 @@ def _check_table(ws: Workspace, project: str, base: Reference, batch: scoring.Ta
         on_batch=lambda raw, inputs, pred: collected.add(raw, inputs, pred, base.signature))
     batch_scores = pl.concat(collected.scores)
     predictions = pl.concat(collected.predictions)
-    data = drift.check(base.inputs, pl.concat(collected.inputs))
+    data = drift.check(base.inputs,
+                       model_input.as_booleans(pl.concat(collected.inputs), base.booleans))
     scores = drift.check(base.scores, batch_scores)
     performance = None
     if labels is not None and truth is not None:
@@ -357,7 +361,7 @@ def history(ws: Workspace, project: str, limit: int = 50) -> list[dict[str, Any]
     out = []
     for row in reversed(rows):
         item = dict(zip(_HISTORY_COLUMNS, row))
-        item["ts"] = item["ts"].isoformat(timespec="seconds")
+        item["ts"] = iso(item["ts"])
         item["alerts"] = json.loads(item["alerts"])
         out.append(item)
     return out
@@ -382,7 +386,7 @@ def get_check(ws: Workspace, project: str, check_id: str | None = None) -> dict[
         what = f"check {check_id!r}" if check_id else "no checks yet"
         raise NotFound(f"project {project!r}: {what}; run 'mlcycle monitor {project} FILE'")
     item = dict(zip((*_HISTORY_COLUMNS, "report"), rows[0]))
-    item["ts"] = item["ts"].isoformat(timespec="seconds")
+    item["ts"] = iso(item["ts"])
     item["alerts"] = json.loads(item["alerts"])
     item.update(json.loads(item.pop("report")))
     return item

@@ -74,7 +74,8 @@ class PrepResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "output": self.output_id,
-            "written": self.version is not None,
+            # A rerun of the same input and recipe finds the version it made: nothing written.
+            "written": self.version is not None and self.stored,
             "stored": self.stored,
             "input": self.input.id,
             "recipe": {"id": self.recipe_id, "version": self.recipe_version},

@@ -50,7 +50,7 @@ from mlcycle.prep import expressions
 from mlcycle.prep.expressions import ExpressionError, compile_expr, explain, schema_types
 from mlcycle.store import events
 from mlcycle.store.errors import InvalidInput, NotFound
-from mlcycle.store.schema import utcnow
+from mlcycle.store.schema import iso, utcnow
 
 if TYPE_CHECKING:
     import duckdb
@@ -109,7 +109,7 @@ class FeatureSet:
                         for d in self.derived],
             "keep": list(self.keep) if self.keep is not None else None,
             "drop": list(self.drop),
-            "created_at": self.created_at.isoformat(timespec="seconds")
+            "created_at": iso(self.created_at)
             if self.created_at else None,
             "text": self.text,
         }

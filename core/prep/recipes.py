@@ -53,7 +53,7 @@ from mlcycle.prep.expressions import check as check_expression
 from mlcycle.prep.expressions import parse as parse_expression
 from mlcycle.store import events
 from mlcycle.store.errors import InvalidInput, NotFound
-from mlcycle.store.schema import utcnow
+from mlcycle.store.schema import iso, utcnow
 
 if TYPE_CHECKING:
     import duckdb
@@ -497,7 +497,7 @@ class RecipeVersion:
             "version": self.version,
             "id": self.id,
             "source": self.source,
-            "created_at": self.created_at.isoformat(timespec="seconds"),
+            "created_at": iso(self.created_at),
             "text": self.text,
         }
 

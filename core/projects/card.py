@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from mlcycle.projects import metrics
 from mlcycle.store import events
 from mlcycle.store.errors import InvalidInput, NotFound
-from mlcycle.store.schema import utcnow
+from mlcycle.store.schema import iso, utcnow
 from mlcycle.store.sql import fetch_one
 from mlcycle.store.workspace import Workspace
 
@@ -40,7 +40,7 @@ class Project:
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        out["created_at"] = self.created_at.isoformat(timespec="seconds")
+        out["created_at"] = iso(self.created_at)
         out["greater_is_better"] = self.greater_is_better
         return out
 

@@ -200,8 +200,10 @@ _SCHEMA = {
     "status": "VARCHAR",
 }
 _TS = "make_timestamp((ts * 1e6)::BIGINT)"
-# A JSON string becomes its text; numbers, lists and objects keep their JSON spelling.
+# A tag's JSON string becomes its text; numbers, lists and objects keep their JSON spelling.
 _TEXT = "CASE WHEN json_type(value) = 'VARCHAR' THEN value ->> '$' ELSE value::VARCHAR END"
+# A parameter keeps its JSON spelling, strings quoted, so that it reads back with its type.
+_JSON = "value::VARCHAR"
 
 
 def _apply(ws: Workspace, con: duckdb.DuckDBPyConnection, segment: bytes) -> int:
@@ -216,10 +218,11 @@ def _apply(ws: Workspace, con: duckdb.DuckDBPyConnection, segment: bytes) -> int
             "INSERT INTO runs SELECT run, project, name, kind, 'running', \"group\", "  # noqa: S608
             f"{_TS}, NULL, pid FROM segment WHERE t = 'start' ON CONFLICT DO NOTHING"
         )
-        for record, table in (("param", "run_params"), ("tag", "run_tags")):
+        for record, table, spelled in (("param", "run_params", _JSON),
+                                       ("tag", "run_tags", _TEXT)):
             con.execute(
                 f"INSERT OR REPLACE INTO {table} SELECT run, key, "  # noqa: S608
-                f"arg_max({_TEXT}, line) FROM segment WHERE t = ? GROUP BY run, key",
+                f"arg_max({spelled}, line) FROM segment WHERE t = ? GROUP BY run, key",
                 [record],
             )
         con.execute(

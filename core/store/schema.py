@@ -347,3 +347,15 @@ def _refuse_newer(found: int, root: Path) -> None:
 def utcnow() -> datetime:
     """Now, in UTC without a zone (DuckDB TIMESTAMP), to the microsecond."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def iso(ts: datetime) -> str:
+    """A time as mlcycle shows and emits it: ISO-8601 with ``T`` and the UTC offset.
+
+    Stored times are UTC without a zone (:func:`utcnow`); this one spelling, e.g.
+    ``2026-12-01T23:50:00+00:00``, is used by every JSON output, so a reader never has to
+    guess the zone or the separator.
+    """
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=timezone.utc)
+    return ts.astimezone(timezone.utc).isoformat(timespec="seconds")
