@@ -102,10 +102,15 @@ def watched(clf, tmp_path):
     started: list[Watch] = []
 
     def start(*args: str) -> tuple[Watch, Path]:
+        """A watcher that has checked a first file: its model's reference is built, so a
+        check takes as long as it will for every later file."""
         folder = tmp_path / "incoming"
         folder.mkdir(exist_ok=True)
-        started.append(Watch(clf, folder, *args))
-        return started[-1], folder
+        watch = Watch(clf, folder, *args)
+        started.append(watch)
+        (folder / "warm-up.csv").write_bytes(_rows(300, seed=int(time.time() * 1000)))
+        assert watch.until("warm-up.csv")["status"] in ("checked", "seen")
+        return watch, folder
 
     yield start
     for watch in started:
@@ -285,3 +290,25 @@ def test_a_file_that_is_not_readable_data_is_set_aside_and_the_next_is_checked(
     assert "missing column(s) the model needs" in outcomes["b-other.parquet"].error
     assert outcomes["c-good.csv"].status == "checked"
     assert (folder / "rejected" / "a-packed.csv.error.txt").exists()
+
+
+def test_a_file_that_cannot_be_read_is_reported_and_left_in_place(
+        clf, tmp_path, monkeypatch) -> None:
+    import core.watch
+
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    path = folder / "locked.csv"
+    path.write_bytes(_rows(300, seed=961))
+    copy = core.watch._copy
+
+    def denied(src: Path, dst: Path) -> tuple[str, int]:
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(src))
+
+    watcher = Watcher(clf, "clf", folder, settle=0)
+    monkeypatch.setattr(core.watch, "_copy", denied)
+    outcome = watcher.take(path)  # tests run as root, for whom chmod 000 still reads
+    assert outcome.status == "error" and "cannot read it: Permission denied" in outcome.error
+    assert path.exists()  # not the file's fault: left where it is
+    monkeypatch.setattr(core.watch, "_copy", copy)
+    assert watcher.take(path).status == "checked"
