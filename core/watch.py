@@ -147,6 +147,7 @@ class Watcher:
         self._writing: set[Path] = set()  # open for writing (inotify): modified, not closed
         self._busy: set[Path] = set()  # read and not yet given a verdict
         self._vanished: set[Path] = set()  # gone from a listing before its event came
+        self._troubled: str | None = None  # the folder's problem last reported
         self._stopping = threading.Event()
         self._lock = threading.Lock()
 
@@ -202,20 +203,21 @@ class Watcher:
             if started:
                 started()
             while not stop.is_set() and not failure:
-                if time.monotonic() >= next_scan:
-                    present = self._rescan(waiting, present, observer)
-                    next_scan = time.monotonic() + RESCAN
-                self._hear(news, waiting, timeout=POLL)
-                for path in self._due(waiting):
-                    read = self._read(path)
-                    if isinstance(read, Outcome):
-                        self.report(read)
-                    elif read is None:  # changed while it was copied
-                        waiting[path] = _Waiting()
-                    else:
-                        self._busy.add(path)
-                        if not self._hand_over(read, ready, stop):
+                try:
+                    if time.monotonic() >= next_scan:
+                        present = self._rescan(waiting, present, observer)
+                        next_scan = time.monotonic() + RESCAN
+                    self._hear(news, waiting, timeout=POLL)
+                    for path in self._due(waiting):
+                        read = self._take_in(path, waiting)
+                        if read is not None and not self._hand_over(read, ready, stop,
+                                                                    failure):
                             break
+                except WorkspaceError:
+                    raise
+                except Exception as exc:  # whatever the folder did, the watching goes on
+                    self._trouble(_one_line(exc))
+                    stop.wait(RESCAN)
         finally:
             self._stopping.set()  # a check waiting to be confirmed gives up
             observer.stop()
@@ -232,9 +234,27 @@ class Watcher:
         if failure:
             raise failure[0]
 
+    def _take_in(self, path: Path, waiting: dict[Path, _Waiting]) -> _Read | None:
+        """Read a file due; what to hand to the checker, if anything."""
+        try:
+            read = self._read(path)
+        except WorkspaceError:
+            raise
+        except (OSError, MlcycleError) as exc:  # a busy workspace, say: taken again later
+            read = Outcome(path, "error", error=str(exc) if isinstance(exc, MlcycleError)
+                           else _one_line(exc))
+        if isinstance(read, Outcome):
+            self.report(read)
+            return None
+        if read is None:  # changed while it was copied
+            waiting[path] = _Waiting()
+            return None
+        self._busy.add(path)
+        return read
+
     def _hand_over(self, read: _Read, ready: queue.Queue[_Read | None],
-                   stop: threading.Event) -> bool:
-        while not stop.is_set():
+                   stop: threading.Event, failure: list[BaseException]) -> bool:
+        while not stop.is_set() and not failure:
             try:
                 ready.put(read, timeout=0.2)
                 return True
@@ -245,30 +265,32 @@ class Watcher:
 
     def _check_loop(self, ready: queue.Queue[_Read | None], news: queue.Queue[tuple[str, Path]],
                     failure: list[BaseException]) -> None:
-        while True:
-            try:
-                read = ready.get(timeout=FOLLOW)
-            except queue.Empty:
-                # Idle: keep the champion's reference current, so that the next file does
-                # not wait for the look-up (errors are the next check's to report).
-                with contextlib.suppress(MlcycleError):
-                    self._current_reference()
-                continue
-            if read is None:
-                return
-            try:
-                outcome = self._finish(read)
-            except WorkspaceError as exc:  # the workspace is damaged: nothing can be stored
-                failure.append(exc)
-                return
-            except Exception as exc:  # a bug must not stop the watching
-                outcome = Outcome(read.path, "error", error=_one_line(exc))
-                _discard(read)
-            self._busy.discard(read.path)
-            if outcome is None:
-                news.put(("again", read.path))
-            else:
-                self.report(outcome)
+        try:
+            while True:
+                try:
+                    read = ready.get(timeout=FOLLOW)
+                except queue.Empty:
+                    # Idle: keep the champion's reference current, so that the next file
+                    # does not wait for the look-up (errors are the next check's to report).
+                    with contextlib.suppress(Exception):
+                        self._current_reference()
+                    continue
+                if read is None:
+                    return
+                try:
+                    outcome = self._finish(read)
+                except WorkspaceError:
+                    raise
+                except Exception as exc:  # a busy workspace, a bug: the watching goes on
+                    outcome = Outcome(read.path, "error", error=_one_line(exc))
+                    _discard(read)
+                self._busy.discard(read.path)
+                if outcome is None:
+                    news.put(("again", read.path))
+                else:
+                    self.report(outcome)
+        except BaseException as exc:  # a damaged workspace, output that cannot be written
+            failure.append(exc)
 
     def _hear(self, news: queue.Queue[tuple[str, Path]], waiting: dict[Path, _Waiting],
               timeout: float) -> None:
@@ -351,9 +373,16 @@ class Watcher:
                 if path not in self._busy and self._taken.get(path) != _stamp(path):
                     waiting.setdefault(path, _Waiting())
         except OSError as exc:
-            self.report(Outcome(self.folder, "error", error=f"cannot list {self.folder}: "
-                                f"{exc.strerror or exc}"))
+            self._trouble(f"cannot list {self.folder}: {exc.strerror or exc}")
+        else:
+            self._troubled = None
         return True
+
+    def _trouble(self, problem: str) -> None:
+        """Report a problem with the folder once, not at every look at it."""
+        if problem != self._troubled:
+            self._troubled = problem
+            self.report(Outcome(self.folder, "error", error=problem))
 
     # -- which files ----------------------------------------------------------------------
 
