@@ -113,7 +113,8 @@ def test_watch_once_checks_good_files_and_sets_malformed_ones_aside(clf, tmp_pat
     import json
 
     outcomes = {Path(o["path"]).name: o for o in map(json.loads, lines)}
-    assert set(outcomes) == {"2026-02.csv", "broken.csv"}
+    assert set(outcomes) == {"2026-02.csv", "broken.csv", "notes.txt"}
+    assert outcomes["notes.txt"]["status"] == "ignored"  # reported, left in place
     assert outcomes["2026-02.csv"]["status"] == "checked"
     assert outcomes["2026-02.csv"]["check"]["performance"]["labelled_rows"] == 300
     assert outcomes["broken.csv"]["status"] == "rejected"

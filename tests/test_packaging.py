@@ -52,7 +52,7 @@ def test_a_wheel_installed_elsewhere_has_one_import_name_and_builds_the_demo(
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([str(a) for a in args], cwd=elsewhere, capture_output=True,
-                              text=True, timeout=300)
+                              text=True, timeout=600)
 
     top = run(python, "-c", "import importlib.metadata as m; "
               "print(sorted({f.parts[0] for f in m.distribution('mlcycle').files "

@@ -125,15 +125,17 @@ def _fmt(value: float | None) -> str:
               help="Folder of label files named like the batches they label.")
 @click.option("--once", is_flag=True, help="Check the files already there, then stop.")
 @click.option("--settle", default=0.5, show_default=True, type=click.FloatRange(0),
-              help="Seconds a new file must stay unchanged before it is read.")
+              help="Seconds a new file must stay unchanged before its check is stored.")
+@click.option("--recursive", is_flag=True, help="Also watch the files in subfolders.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file, one per line.")
 @click.pass_obj
 def watch(ctx: Context, project: str, folder: str, labels: str | None, once: bool,
-          settle: float, as_json: bool) -> None:
+          settle: float, recursive: bool, as_json: bool) -> None:
     """Watch FOLDER: check every data file that lands in it (see 'mlcycle monitor').
 
     Files already checked are skipped (by content); a file that cannot be checked is moved
-    to FOLDER/rejected/ with its error beside it, and watching goes on. Stop with Ctrl-C.
+    to FOLDER/rejected/ with its error beside it, and watching goes on. Files of other types,
+    and subfolders without --recursive, are reported once and left alone. Stop with Ctrl-C.
     With --json, one JSON object per file, one per line.
     """
     import threading
@@ -148,7 +150,16 @@ def watch(ctx: Context, project: str, folder: str, labels: str | None, once: boo
         if outcome.status == "seen":
             note(f"{name}: checked before, skipped")
         elif outcome.status == "rejected":
-            note(f"{name}: rejected: {outcome.error} (moved to {outcome.moved_to})")
+            where = f" (moved to {outcome.moved_to})" if outcome.moved_to else ""
+            note(f"{name}: rejected: {outcome.error}{where}")
+        elif outcome.status == "gone":
+            note(f"{name}: gone, not checked: {outcome.error}")
+        elif outcome.status == "ignored":
+            note(f"{name}: ignored: {outcome.error}")
+        elif outcome.status == "error":
+            note(f"{name}: not checked: {outcome.error}")
+        elif outcome.status == "folder":
+            note(outcome.error or str(outcome.path))
         else:
             check = outcome.check or {}
             verdict = "; ".join(check["alerts"]) if check["alerts"] else "no alerts"
@@ -159,14 +170,14 @@ def watch(ctx: Context, project: str, folder: str, labels: str | None, once: boo
             click.echo(f"{name}: {check['rows']:,} rows, v{check['version']}: {verdict}")
 
     watcher = Watcher(ctx.workspace(), project, folder, labels=labels, report=report,
-                      settle=settle)
+                      settle=settle, recursive=recursive)
     if once:
         watcher.scan()
         return
-    note(f"watching {watcher.folder} for {watcher.project} (Ctrl-C to stop)")
     stop = threading.Event()
     try:
-        watcher.run(stop)
+        watcher.run(stop, started=lambda: note(
+            f"watching {watcher.folder} for {watcher.project} (Ctrl-C to stop)"))
     except KeyboardInterrupt:
         stop.set()
         note("stopped")

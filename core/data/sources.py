@@ -306,7 +306,8 @@ def _inspect_parquet(fh: BinaryIO, path: Path, shown: str,
                              [str(path)]).fetchall()
         rows = fetch_one(con, "SELECT num_rows FROM parquet_file_metadata(?)", [str(path)])
     except duckdb.Error as exc:
-        raise InvalidInput(f"cannot read {shown} as parquet: {error_text(exc)}") from None
+        raise InvalidInput(f"cannot read {shown} as parquet: "
+                           f"{error_text(exc).replace(str(path), shown)}") from None
     finally:
         if own:
             con.close()
@@ -378,7 +379,8 @@ def load(con: duckdb.DuckDBPyConnection, source: Source, *, label: str | None = 
             fmt = "newline_delimited" if source.format == "ndjson" else "auto"
             rel = con.read_json(names, format=fmt)
     except duckdb.Error as exc:
-        raise InvalidInput(f"cannot read {shown} as {source.format}: {error_text(exc)}") from None
+        raise InvalidInput(f"cannot read {shown} as {source.format}: "
+                           f"{reason(exc, source, shown)}") from None
     _check_columns(rel, shown)
     return rel
 
@@ -408,7 +410,8 @@ def to_parquet(spec: str | Path, out: Path, *, label: str | None = None) -> list
         try:
             rel.to_parquet(str(out))
         except duckdb.Error as exc:
-            raise InvalidInput(f"cannot read {label or source.label}: {error_text(exc)}") from None
+            shown = label or source.label
+            raise InvalidInput(f"cannot read {shown}: {reason(exc, source, shown)}") from None
         return list(rel.columns)
     finally:
         con.close()
@@ -457,6 +460,15 @@ def error_text(exc: BaseException) -> str:
     if len(lines) > 1 and text.startswith("CSV Error"):
         text = f"{text}: {lines[1]}"
     return text[:240]
+
+
+def reason(exc: BaseException, source: Source, shown: str) -> str:
+    """DuckDB's message in one line, naming a one-file source as the user knows it (a
+    watcher reads a private copy)."""
+    text = error_text(exc)
+    if len(source.files) == 1:
+        text = text.replace(str(source.files[0]), shown)
+    return text
 
 
 def read_table(path: str | Path) -> tuple[duckdb.DuckDBPyConnection, duckdb.DuckDBPyRelation]:

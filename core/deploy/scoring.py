@@ -447,8 +447,10 @@ def predict_file(ws: Workspace, project: str, path: str | Path, ref: str = regis
     target = safety.output_path(out, "--out", workspace=ws.root, inputs=[path]) if out else None
     table = read_table(path)
     try:
-        result, run = score_table(ws, project, table, scorer(ws, project, ref), out=target,
-                                  shadow=shadow, batch_rows=batch_rows, note=note)
+        main = scorer(ws, project, ref)
+        second = shadow_of(ws, project, main.version) if shadow else None
+        result, run = score_table(ws, project, table, main, second, out=target,
+                                  batch_rows=batch_rows, note=note)
     finally:
         table.close()
     save_shadow(ws, run)
@@ -457,20 +459,22 @@ def predict_file(ws: Workspace, project: str, path: str | Path, ref: str = regis
     return result
 
 
-def score_table(ws: Workspace, project: str, table: Table, main: Scorer, *,
-                out: str | Path | None = None, shadow: bool = True,
+def score_table(ws: Workspace, project: str, table: Table, main: Scorer,
+                second: Scorer | None, *, out: str | Path | None = None,
                 batch_rows: int = BATCH_ROWS, note: Note | None = None,
-                on_batch: Callable[[pl.DataFrame, pl.DataFrame, dict[str, np.ndarray]], None]
-                | None = None) -> tuple[dict[str, Any], Run]:
-    """Score a table with ``main`` (and the challenger in its shadow): the result, and the
-    run for the caller to record (monitoring records it with its check, in one transaction).
+                on_batch: Callable[[pl.DataFrame, pl.DataFrame, dict[str, np.ndarray],
+                                    pl.DataFrame], None] | None = None
+                ) -> tuple[dict[str, Any], Run]:
+    """Score a table with ``main`` (and ``second``, the challenger, in its shadow): the
+    result, and the run for the caller to record (monitoring records it with its check, in
+    one transaction).
 
-    ``on_batch`` sees each batch's raw rows, model inputs and predictions (monitoring
-    collects them there, so a checked file is read and scored once)."""
+    ``on_batch`` sees each batch's raw rows, model inputs, predictions and their
+    ``prediction_frame`` (monitoring collects them there, so a checked file is read and
+    scored once)."""
     import polars as pl
 
     say = note or (lambda _text: None)
-    second = shadow_of(ws, project, main.version) if shadow else None
     name = Path(table.label).name
     missing = [c for c in model_input.raw_columns(main.signature) if c not in table.columns]
     if missing:
@@ -492,11 +496,11 @@ def score_table(ws: Workspace, project: str, table: Table, main: Scorer, *,
                 unseen[column] = unseen.get(column, 0) + count
             pred = main.predict(inputs)
             summary.add(pred)
+            predicted = prediction_frame(pred, main.signature)
             if on_batch:
-                on_batch(raw, inputs, pred)
+                on_batch(raw, inputs, pred, predicted)
             keep = [c for c in [main.identifier] if c and c in raw.columns]
-            frame = pl.concat([raw.select(keep), prediction_frame(pred, main.signature)],
-                              how="horizontal")
+            frame = pl.concat([raw.select(keep), predicted], how="horizontal")
             if second is not None and shadow_summary is not None:
                 other = second.predict(model_frame(raw, second.signature))
                 shadow_summary.add(other)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import polars as pl
 
 MISSING_CATEGORY = ""
-# The ONNX graph's output names (core.deploy.outputs): an input may not take one of them.
+# The ONNX graph's output names (mlcycle.deploy.bundle.outputs): an input may not take one of them.
 GRAPH_OUTPUTS = ("label", "probabilities", "variable")
 _GRAPH_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 

@@ -68,6 +68,7 @@ class Reference:
     estimated_holdout: float | None = None
     holdout_se: float | None = None  # sampling error of holdout_value (bootstrap)
     booleans: list[str] = field(default_factory=list)  # inputs profiled as booleans
+    challenger: scoring.Scorer | None = None  # scores each batch in the champion's shadow
 
     @property
     def version(self) -> registry.ModelVersion:
@@ -91,7 +92,8 @@ def score_frame(pred: dict[str, np.ndarray], signature: model_input.Signature) -
 
 
 def reference(ws: Workspace, project: str, ref: str = registry.CHAMPION) -> Reference:
-    """Profiles of a version's training inputs and of its scores on the holdout."""
+    """Profiles of a version's training inputs and of its scores on the holdout; and the
+    challenger that shadows it, if one is named."""
     from mlcycle import drift
 
     scorer = scoring.scorer(ws, project, ref)
@@ -105,7 +107,8 @@ def reference(ws: Workspace, project: str, ref: str = registry.CHAMPION) -> Refe
     scores = score_frame(pred, signature)
     metric = projects.get(ws, project).metric
     value = scorer.version.summary.get("metrics", {}).get(f"holdout.{metric}")
-    base = Reference(scorer, inputs, drift.profile(scores), metric, value, booleans=booleans)
+    base = Reference(scorer, inputs, drift.profile(scores), metric, value, booleans=booleans,
+                     challenger=scoring.shadow_of(ws, project, scorer.version))
     base.holdout_se = _sampling_error(signature, metric, y[mask], pred)
     if _estimable(signature, metric):
         positive = evaluation.positive_class(signature.classes)
@@ -142,14 +145,13 @@ class _Collected:
     predictions: list[Any] = field(default_factory=list)
 
     def add(self, raw: pl.DataFrame, inputs: pl.DataFrame, pred: dict[str, np.ndarray],
-            signature: model_input.Signature) -> None:
+            predicted: pl.DataFrame, signature: model_input.Signature) -> None:
         import polars as pl
 
         self.inputs.append(inputs)
         self.scores.append(score_frame(pred, signature))
         keys = scoring.row_keys(raw, inputs, self.identifier)
-        self.predictions.append(pl.concat(
-            [pl.DataFrame([keys]), scoring.prediction_frame(pred, signature)], how="horizontal"))
+        self.predictions.append(pl.concat([pl.DataFrame([keys]), predicted], how="horizontal"))
 
 
 def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path | None = None,
@@ -200,8 +202,9 @@ def _check_table(ws: Workspace, project: str, base: Reference, batch: scoring.Ta
     collected = _Collected(identifier)
     started = time.perf_counter()
     scored, run = scoring.score_table(
-        ws, project, batch, base.scorer, note=note,
-        on_batch=lambda raw, inputs, pred: collected.add(raw, inputs, pred, base.signature))
+        ws, project, batch, base.scorer, base.challenger, note=note,
+        on_batch=lambda raw, inputs, pred, predicted: collected.add(
+            raw, inputs, pred, predicted, base.signature))
     batch_scores = pl.concat(collected.scores)
     predictions = pl.concat(collected.predictions)
     data = drift.check(base.inputs,

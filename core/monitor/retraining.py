@@ -76,12 +76,33 @@ def labelled_rows(batch: Path, labels: Path | None, target: str, identifier: str
                            f"{', '.join(missing[:8])}{' …' if len(missing) > 8 else ''}")
     columns = []
     for name, dtype in schema.items():
+        column = rows.get_column(name)
+        if dtype == pl.Boolean and column.dtype == pl.Utf8:
+            column = _booleans(column)
         try:
-            columns.append(rows.get_column(name).cast(dtype))
+            columns.append(column.cast(dtype))
         except Exception:  # polars raises several types for a failed cast
             raise InvalidInput(f"{batch.name}: column {name!r} cannot be read as {dtype} like "
                                "the training data") from None
     return rows.select(columns), unlabelled
+
+
+_TRUTH = {"true": True, "t": True, "yes": True, "y": True, "1": True,
+          "false": False, "f": False, "no": False, "n": False, "0": False}
+
+
+def _booleans(column: pl.Series) -> pl.Series:
+    """Text that reads as booleans (yes/no, true/false), as booleans. DuckDB reads such a
+    column of a CSV as booleans but leaves it text in JSON and Parquet, so the same batch
+    in another format would not match the training data; other text is left for the cast
+    to refuse."""
+    import polars as pl
+
+    words = column.str.strip_chars().str.to_lowercase()
+    known = words.replace_strict(_TRUTH, default=None, return_dtype=pl.Boolean)
+    if (known.is_null() & words.is_not_null() & (words != "")).any():
+        return column
+    return known
 
 
 def _raw_parent(ws: Workspace, project: str, dataset_id: str
@@ -196,7 +217,7 @@ def retrain(ws: Workspace, project: str, batches: list[tuple[Path, Path | None]]
     for batch, labels in batches:
         for file in (batch, labels):
             if file is not None and not file.is_file():
-                raise NotFound(f"{file}: no such file")
+                raise NotFound(f"{file}: no such file or folder")  # as every reader says
     champion = registry.get(ws, project, registry.CHAMPION)
     lineage = champion.summary.get("lineage", {})
     if not lineage.get("dataset"):
