@@ -150,8 +150,7 @@ def card(ctx: Context, project: str, version: str, out: str | None) -> None:
     target = safety.output_path(out, "--out", workspace=ws.root) if out else None
     text = model_card.render(ws, project, version)
     if target:
-        with open(target, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        safety.write_text(target, text)
         click.echo(f"wrote {out}")
     else:
         click.echo(text, nl=False)

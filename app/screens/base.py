@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from textual import work
@@ -40,6 +42,20 @@ class ViewScreen(Screen):
                                       markup=False)
             return
         self.app.call_from_thread(self.show, data)
+
+    def export(self, name: str, write: Callable[[Path], object], what: str = "report") -> None:
+        """Write an export named ``name`` into the current folder, through the same guard as
+        the CLI's outputs (never into the workspace), and say where it went or why not."""
+        from mlcycle.store import safety
+
+        try:
+            target = safety.output_path(Path.cwd() / name, "export",
+                                        workspace=self.app.workspace.root)
+            write(target)
+        except MlcycleError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        self.notify(f"{what} written to {target}", markup=False)
 
     def fetch(self) -> Any:
         raise NotImplementedError

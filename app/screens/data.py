@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -325,10 +324,11 @@ class DataScreen(ViewScreen):
             self.notify("nothing to export yet", severity="warning")
             return
         from mlcycle.data.report import to_markdown
+        from mlcycle.store import safety
 
-        path = Path.cwd() / f"{view.project}-{view.version.id}-data.md"
-        path.write_text(to_markdown(view.version, view.dictionary, view.report), encoding="utf-8")
-        self.notify(f"report written to {path}", markup=False)
+        text = to_markdown(view.version, view.dictionary, view.report)
+        self.export(f"{view.project}-{view.version.id}-data.md",
+                    lambda path: safety.write_text(path, text))
 
 
 def _f(value: Any) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -184,6 +183,8 @@ class ModelsScreen(ViewScreen):
         if chosen is None or chosen.version not in self._cards:
             self.notify("no card to export yet", severity="warning")
             return
-        path = Path.cwd() / f"{self._data.project}-v{chosen.version}-model-card.md"
-        path.write_text(self._cards[chosen.version], encoding="utf-8")
-        self.notify(f"model card written to {path}", markup=False)
+        from mlcycle.store import safety
+
+        text = self._cards[chosen.version]
+        self.export(f"{self._data.project}-v{chosen.version}-model-card.md",
+                    lambda path: safety.write_text(path, text), what="model card")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -115,13 +114,9 @@ class MonitorScreen(ViewScreen):
             return
         from mlcycle.monitor.monitoring import write_report
 
-        path = Path.cwd() / f"{self.app.project}-check-{self._check['id']}.html"
-        try:
-            write_report(self._check, path)
-        except MlcycleError as exc:
-            self.notify(str(exc), severity="error", markup=False)
-            return
-        self.notify(f"report written to {path}", markup=False)
+        check = self._check
+        self.export(f"{self.app.project}-check-{check['id']}.html",
+                    lambda path: write_report(check, path))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "checks" and event.row_key.value is not None:

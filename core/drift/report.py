@@ -10,6 +10,7 @@ import html
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlcycle.store import safety
 from mlcycle.store.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -32,11 +33,7 @@ def write_report(result: DriftResult, path: str | Path, *, title: str = "Data dr
         text = render_html(result, title, preface or [])
     else:
         raise InvalidInput(f"{path}: the report must end in .md or .html")
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise InvalidInput(f"{path}: cannot write the report ({exc.strerror})") from None
-    return path
+    return safety.write_text(path, text)
 
 
 def _ordered(result: DriftResult) -> list[ColumnDrift]:

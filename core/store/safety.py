@@ -73,6 +73,23 @@ def temp_name(prefix: str = "", suffix: str = "") -> str:
     return f"{prefix}mlcycle-{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:12]}{suffix}"
 
 
+def write_text(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically: a reader, or a kill, sees the old file or the
+    new one, never half of one."""
+    temp = path.parent / temp_name(f".{path.name}.", ".tmp")
+    try:
+        with open(temp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise InvalidInput(f"cannot write {path}: {exc.strerror}") from None
+    return path
+
+
 def sweep(folder: Path, older_than: float = STALE_SECONDS, unmarked: bool = False) -> int:
     """Remove the stale temporaries in ``folder`` named by :func:`temp_name`; with
     ``unmarked``, also any other entry older than ``older_than`` (a folder that holds only
