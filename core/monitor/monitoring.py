@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlcycle import deploy, projects
-from mlcycle.data import sources
+from mlcycle.data import datasets, sources
 from mlcycle.deploy import scoring
 from mlcycle.models import evaluation, model_input, registry
 from mlcycle.monitor import estimation
@@ -98,10 +98,11 @@ def reference(ws: Workspace, project: str, ref: str = registry.CHAMPION) -> Refe
 
     scorer = scoring.scorer(ws, project, ref)
     signature = scorer.signature
-    _, raw, y, mask = deploy.training_data(ws, scorer.version, signature)
+    data, raw, y, mask = deploy.training_data(ws, scorer.version, signature)
     booleans = model_input.boolean_inputs(raw, signature)
     inputs = drift.profile(model_input.as_booleans(
-        model_input.frame(raw.filter(~mask), signature), booleans))
+        model_input.frame(_as_collected(ws, project, data, raw.filter(~mask), signature),
+                          signature), booleans))
     holdout = model_input.frame(raw.filter(mask), signature)
     pred = scorer.predict(holdout)
     scores = score_frame(pred, signature)
@@ -117,6 +118,25 @@ def reference(ws: Workspace, project: str, ref: str = registry.CHAMPION) -> Refe
         base.estimated_holdout = estimation.expected_metrics(
             values, pred["label"] == positive, base.calibration)[metric]
     return base
+
+
+def _as_collected(ws: Workspace, project: str, data: Any, training: pl.DataFrame,
+                  signature: model_input.Signature) -> pl.DataFrame:
+    """The rows new batches are compared with: as they were collected. Batches arrive raw,
+    before any recipe, so against prepared rows a column the recipe imputed would 'drift'
+    in its missing rate, an artefact of the comparison. The prepared rows stand in only
+    when the recipe renamed or derived an input the collected data lacks."""
+    import polars as pl
+
+    from mlcycle import prep
+
+    collected, recipe_id = prep.collected_parent(ws, project, data.id)
+    if recipe_id is None:
+        return training
+    frame = pl.read_parquet(datasets.data_path(ws, collected))
+    if all(c in frame.columns for c in model_input.raw_columns(signature)):
+        return frame
+    return training
 
 
 def _sampling_error(signature: model_input.Signature, metric: str, y: np.ndarray,

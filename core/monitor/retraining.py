@@ -105,18 +105,6 @@ def _booleans(column: pl.Series) -> pl.Series:
     return known
 
 
-def _raw_parent(ws: Workspace, project: str, dataset_id: str
-                ) -> tuple[datasets.DatasetVersion, str | None]:
-    """The collected version behind the champion's data, and the recipe that prepared it."""
-    with ws.read() as con:
-        found = con.execute(
-            "SELECT input_id, recipe_id FROM dataset_lineage WHERE dataset_id = ? "
-            "AND operation = 'prep'", [dataset_id]).fetchall()
-    if found:
-        return datasets.get(ws, project, found[0][0]), found[0][1]
-    return datasets.get(ws, project, dataset_id), None
-
-
 def combine(ws: Workspace, project: str, parent: datasets.DatasetVersion,
             batches: list[tuple[Path, Path | None]], identifier: str | None,
             progress: Progress | None = None) -> dict[str, Any]:
@@ -222,7 +210,7 @@ def retrain(ws: Workspace, project: str, batches: list[tuple[Path, Path | None]]
     lineage = champion.summary.get("lineage", {})
     if not lineage.get("dataset"):
         raise InvalidInput(f"champion v{champion.version} records no dataset to extend")
-    raw_parent, recipe_id = _raw_parent(ws, project, lineage["dataset"])
+    raw_parent, recipe_id = prep.collected_parent(ws, project, lineage["dataset"])
     identifier = deploy.identifier_of(ws, champion)
     combined = combine(ws, project, raw_parent, batches, identifier, say)
     data = combined["version"]

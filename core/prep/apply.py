@@ -584,3 +584,16 @@ def overview(ws: Workspace, project: str, version_id: str) -> dict[str, Any]:
     fs = features.resolve(ws, project)
     out["feature_set"] = fs.to_dict() if fs else None
     return out
+
+
+def collected_parent(ws: Workspace, project: str, dataset_id: str
+                     ) -> tuple[datasets.DatasetVersion, str | None]:
+    """The collected version a dataset version was prepared from, and the id of the recipe
+    that prepared it; the version itself and None when no recipe made it."""
+    with ws.read() as con:
+        found = con.execute(
+            "SELECT input_id, recipe_id FROM dataset_lineage WHERE dataset_id = ? "
+            "AND operation = 'prep'", [dataset_id]).fetchall()
+    if found:
+        return datasets.get(ws, project, found[0][0]), found[0][1]
+    return datasets.get(ws, project, dataset_id), None
