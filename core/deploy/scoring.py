@@ -619,6 +619,18 @@ def compare(ws: Workspace, project: str, labels: str | Path,
     return result
 
 
+def unjoinable_labels(labels: Path, identifier: str) -> InvalidInput:
+    """The one message for a labels file without the row key (monitor, watch, retrain)."""
+    return InvalidInput(f"{labels.name} needs the identifier column {identifier!r} to join its "
+                        "labels to the batch's rows")
+
+
+def unmatched_labels(labels: Path, batch: Path, identifier: str | None) -> InvalidInput:
+    """The one message for labels whose keys match none of the batch's rows."""
+    return InvalidInput(f"none of the rows in {labels.name} match the rows of {batch.name}"
+                        + (f" on {identifier!r}" if identifier else ""))
+
+
 def labels_frame(source: Path, signature: model_input.Signature, identifier: str | None,
                  raw: pl.DataFrame | None = None) -> pl.DataFrame:
     """Labels that arrived later, keyed like scored rows (``id``) with their target (``y``).
@@ -637,8 +649,7 @@ def labels_frame(source: Path, signature: model_input.Signature, identifier: str
         # labels file must carry the same input columns.
         keys = row_keys(raw, model_frame(raw, signature), None)
     else:
-        raise InvalidInput(f"{source.name} needs the identifier column {identifier!r} to "
-                           "join its labels to the scored rows")
+        raise unjoinable_labels(source, identifier)
     labelled = raw.get_column(signature.target).is_not_null()
     return pl.DataFrame([keys.filter(labelled), pl.Series(
         "y", model_input.target_values(raw.filter(labelled), signature))]).unique(

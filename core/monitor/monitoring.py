@@ -38,7 +38,7 @@ from mlcycle.models import evaluation, model_input, registry
 from mlcycle.monitor import estimation
 from mlcycle.projects.metrics import CATALOG
 from mlcycle.store import events
-from mlcycle.store.errors import InvalidInput, NotFound
+from mlcycle.store.errors import NotFound
 from mlcycle.store.schema import iso, utcnow
 from mlcycle.store.workspace import Workspace
 
@@ -232,7 +232,8 @@ def _check_table(ws: Workspace, project: str, base: Reference, batch: scoring.Ta
     scores = drift.check(base.scores, batch_scores)
     performance = None
     if labels is not None and truth is not None:
-        performance = _performance(base, labels, truth, identifier, predictions)
+        performance = _performance(base, labels, truth, identifier, predictions,
+                                   Path(batch.label))
     estimated = _estimate(base, batch_scores, predictions)
     alerts = _alerts(data, scores, performance, estimated)
     return {
@@ -253,7 +254,7 @@ def _check_table(ws: Workspace, project: str, base: Reference, batch: scoring.Ta
 
 
 def _performance(base: Reference, labels: Path, truth: pl.DataFrame, identifier: str | None,
-                 predictions: pl.DataFrame) -> dict[str, Any]:
+                 predictions: pl.DataFrame, batch: Path) -> dict[str, Any]:
     import numpy as np
 
     signature = base.signature
@@ -262,8 +263,7 @@ def _performance(base: Reference, labels: Path, truth: pl.DataFrame, identifier:
                            "metric": base.metric, "reference": base.holdout_value,
                            "value": None, "relative_loss": None}
     if not joined.height:
-        raise InvalidInput(f"none of the rows in {labels.name} match the scored rows"
-                           + (f" on {identifier!r}" if identifier else ""))
+        raise scoring.unmatched_labels(labels, batch, identifier)
     y = joined.get_column("y").to_numpy()
     pred = joined.get_column("prediction").to_numpy()
     proba = None

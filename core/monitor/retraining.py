@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from mlcycle import deploy, projects
 from mlcycle.data import datasets, sources
 from mlcycle.data.columns import by_name
+from mlcycle.deploy import scoring
 from mlcycle.deploy.scoring import CHALLENGER
 from mlcycle.models import evaluation, model_input, registry
 from mlcycle.store import events
@@ -57,14 +58,17 @@ def labelled_rows(batch: Path, labels: Path | None, target: str, identifier: str
             raise InvalidInput("the training data has no identifier column, so labels in a "
                                "separate file cannot be joined; put the target in the batch")
         truth = sources.read_frame(labels)
-        for name, frame, file in ((identifier, rows, batch), (identifier, truth, labels),
-                                  (target, truth, labels)):
+        if identifier not in truth.columns:
+            raise scoring.unjoinable_labels(labels, identifier)
+        for name, frame, file in ((identifier, rows, batch), (target, truth, labels)):
             if name not in frame.columns:
                 raise InvalidInput(f"{file.name} has no column {name!r}")
         truth = truth.select(by_name(identifier).cast(pl.Utf8), by_name(target)).unique(
             identifier, keep="last")
         rows = rows.drop(target, strict=False).with_columns(
             by_name(identifier).cast(pl.Utf8)).join(truth, on=identifier, how="left")
+        if rows.get_column(target).is_null().all():
+            raise scoring.unmatched_labels(labels, batch, identifier)
     elif target not in rows.columns:
         raise InvalidInput(f"{batch.name} has no target column {target!r}; give its labels "
                            "with --labels")
