@@ -12,24 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from mlcycle import deploy, projects
-from mlcycle.data import datasets
+from mlcycle import deploy
 from mlcycle.deploy import scoring
-from mlcycle.models import training
 from mlcycle.store import safety
-from mlcycle.store.workspace import Workspace, open_workspace
+from mlcycle.store.workspace import Workspace
 from tests.conftest import run_cli
-from tests.training_data import classification_frame, write
+from tests.training_data import classification_frame, logistic_workspace
 
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     """Project ``clf`` with one registered logistic model, exported once."""
-    root = tmp_path_factory.mktemp("safety")
-    ws = open_workspace(root / "ws", create=True)[0]
-    projects.create(ws, "clf", target="label", task="classification", metric="roc_auc")
-    datasets.add(ws, "clf", write(classification_frame(300), root, "clf.csv"))
-    training.train(ws, training.TrainConfig("clf", models=["logistic"], trials=1, cv=2))
+    ws = logistic_workspace(tmp_path_factory.mktemp("safety"))
     deploy.build(ws, "clf", "1")
     return ws
 

@@ -12,14 +12,17 @@ import numpy as np
 import pytest
 from skops.io import dumps
 
-from mlcycle import projects
 from mlcycle.data import datasets
-from mlcycle.models import catalog, model_input, registry, training
+from mlcycle.models import catalog, model_input, registry
 from mlcycle.store import schema
 from mlcycle.store.errors import InvalidInput
-from mlcycle.store.workspace import Workspace, open_workspace
+from mlcycle.store.workspace import Workspace
 from tests.conftest import run_cli
-from tests.training_data import classification_frame, regression_frame, write
+from tests.training_data import (
+    classification_frame,
+    logistic_workspace,
+    regression_frame,
+)
 
 CORRUPTED = "is corrupted: artifacts/{} does not match the sha256 the workspace recorded"
 
@@ -27,12 +30,7 @@ CORRUPTED = "is corrupted: artifacts/{} does not match the sha256 the workspace 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A workspace with one registered logistic model of project ``clf``."""
-    root = tmp_path_factory.mktemp("trained")
-    ws = open_workspace(root / "ws", create=True)[0]
-    projects.create(ws, "clf", target="label", task="classification", metric="roc_auc")
-    datasets.add(ws, "clf", write(classification_frame(300), root, "clf.csv"))
-    training.train(ws, training.TrainConfig("clf", models=["logistic"], trials=1, cv=2))
-    return ws.root
+    return logistic_workspace(tmp_path_factory.mktemp("trained")).root
 
 
 @pytest.fixture

@@ -45,3 +45,18 @@ def write(frame: pl.DataFrame, folder: Path, name: str) -> Path:
     path = folder / name
     frame.write_csv(path)
     return path
+
+
+def logistic_workspace(root: Path):
+    """A workspace at ``root/ws`` whose project ``clf`` has one registered logistic model,
+    trained on 300 rows (one trial, two folds: quick)."""
+    from mlcycle import projects
+    from mlcycle.data import datasets
+    from mlcycle.models import training
+    from mlcycle.store.workspace import open_workspace
+
+    ws = open_workspace(root / "ws", create=True)[0]
+    projects.create(ws, "clf", target="label", task="classification", metric="roc_auc")
+    datasets.add(ws, "clf", write(classification_frame(300), root, "clf.csv"))
+    training.train(ws, training.TrainConfig("clf", models=["logistic"], trials=1, cv=2))
+    return ws
