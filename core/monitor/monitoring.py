@@ -143,9 +143,9 @@ def _estimable(signature: model_input.Signature, metric: str) -> bool:
 @dataclass(frozen=True)
 class Content:
     """What a check is of: the SHA-256 of the batch file's bytes, and of its labels file's
-    bytes when it has one. The labels are part of it: with them a check measures
-    performance, without them it could only estimate it, so labels that arrive later (or
-    are corrected) are a new question about the same batch."""
+    bytes when it has one. Labels ask more of a batch (its measured performance), so labels
+    that arrive later, or corrected ones, are a new question; a batch without labels is
+    answered by any check of it, labelled or not (each one tests drift and estimates)."""
 
     sha256: str
     labels_sha256: str | None = None
@@ -165,14 +165,16 @@ def content_hash(path: Path) -> str:
 
 def earlier_check(ws: Workspace, project: str, content: Content, version: int, *,
                   since: datetime | None = None) -> dict[str, Any] | None:
-    """The newest check of ``content`` by ``version`` (recorded after ``since``, if given),
-    as :func:`check` returns a check, marked ``repeat_of``; None when there is none."""
+    """The newest check that answers ``content`` by ``version`` (recorded after ``since``, if
+    given), as :func:`check` returns a check, marked ``repeat_of``; None when there is none.
+    Without labels, a check with labels answers too (see :class:`Content`)."""
     with ws.read() as con:
         rows = con.execute(
             "SELECT id FROM monitor_checks WHERE project = ? AND version = ? AND sha256 = ? "
-            "AND labels_sha256 IS NOT DISTINCT FROM ? AND (? IS NULL OR ts > ?) "
+            "AND (? IS NULL OR labels_sha256 = ?) AND (? IS NULL OR ts > ?) "
             "ORDER BY ts DESC LIMIT 1",
-            [project, version, content.sha256, content.labels_sha256, since, since]).fetchall()
+            [project, version, content.sha256, content.labels_sha256, content.labels_sha256,
+             since, since]).fetchall()
     if not rows:
         return None
     stored = get_check(ws, project, rows[0][0])
