@@ -122,7 +122,8 @@ def test_watch_once_checks_good_files_and_sets_malformed_ones_aside(clf, tmp_pat
     assert (folder / "rejected" / "broken.csv.error.txt").read_text().strip()
     assert not (folder / "broken.csv").exists() and (folder / "notes.txt").exists()
     again = run_cli("watch", "clf", str(folder), "--once", workspace=clf.root, check=True)
-    assert "2026-02.csv: checked before, skipped" in again.stderr
+    checked = outcomes["2026-02.csv"]["check"]["id"]
+    assert f"2026-02.csv: already checked by v1 (check {checked}), skipped" in again.stderr
     kinds = [e["kind"] for e in events.recent(clf, "clf")]
     assert "monitor.rejected" in kinds
 

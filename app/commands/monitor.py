@@ -18,15 +18,21 @@ from mlcycle.app.output import Context, console, emit_json, json_default, json_o
 @click.option("--report", type=click.Path(dir_okay=False), metavar="FILE.md|FILE.html",
               help="Also write the check as a report (alerts, performance, drift).")
 @click.option("--fail-on-alert", is_flag=True, help="Exit with code 1 when a check alerts.")
+@click.option("--again", is_flag=True,
+              help="Check FILE even if the model version checked the same content before.")
 @json_option
 @click.pass_context
 def monitor(ctx: click.Context, project: str, file: str | None, labels: str | None, ref: str,
-            report: str | None, fail_on_alert: bool, as_json: bool) -> None:
+            report: str | None, fail_on_alert: bool, again: bool, as_json: bool) -> None:
     """Check a new batch FILE: score it, test data and prediction drift against the model's
     training data and, with --labels, its performance. Without FILE, list the checks.
 
-    Exit code 0 whatever is found (1 with --fail-on-alert when a check alerts), 2 for bad
-    input.
+    A content (FILE's bytes, with its labels' bytes) is checked once per model version, by
+    'monitor' and 'watch' alike: a repeat names the earlier check and writes nothing (with
+    --json, prints that check with "repeat_of"); --again checks it anew.
+
+    Exit code 0 whatever is found (1 with --fail-on-alert when the check, or the earlier
+    check a repeat names, alerts), 2 for bad input.
     """
     from mlcycle.monitor import monitoring
     from mlcycle.store import safety
@@ -48,12 +54,15 @@ def monitor(ctx: click.Context, project: str, file: str | None, labels: str | No
     # Checked before the batch is scored: a report never replaces an input.
     target = safety.output_path(report, "--report", workspace=ws.root,
                                 inputs=[file, labels]) if report else None
-    result = monitoring.check(ws, project, file, labels=labels, ref=ref, note=note)
+    result = monitoring.check(ws, project, file, labels=labels, ref=ref, note=note, again=again)
     if target:
         monitoring.write_report(result, target)
+    if result.get("repeat_of"):
+        note(f"{file}: already checked by v{result['version']} (check {result['repeat_of']}); "
+             "not checked again (--again checks it anew)")
     if as_json:
         emit_json(result)
-    else:
+    elif not result.get("repeat_of"):
         print_check(result)
     if report:
         note(f"report written to {report}")
@@ -127,13 +136,17 @@ def _fmt(value: float | None) -> str:
 @click.option("--settle", default=0.5, show_default=True, type=click.FloatRange(0),
               help="Seconds a new file must stay unchanged before its check is stored.")
 @click.option("--recursive", is_flag=True, help="Also watch the files in subfolders.")
+@click.option("--again", is_flag=True,
+              help="Check again the contents checked before this watch started.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file, one per line.")
 @click.pass_obj
 def watch(ctx: Context, project: str, folder: str, labels: str | None, once: bool,
-          settle: float, recursive: bool, as_json: bool) -> None:
+          settle: float, recursive: bool, again: bool, as_json: bool) -> None:
     """Watch FOLDER: check every data file that lands in it (see 'mlcycle monitor').
 
-    Files already checked are skipped (by content); a file that cannot be checked is moved
+    A content the champion has checked before (here or by 'mlcycle monitor', under any
+    name) is skipped, unless --again; a new champion checks it anew. A file that cannot be
+    checked is moved
     to FOLDER/rejected/ with its error beside it, and watching goes on. Files of other types,
     and subfolders without --recursive, are reported once and left alone. Stop with Ctrl-C.
     With --json, one JSON object per file, one per line.
@@ -148,7 +161,9 @@ def watch(ctx: Context, project: str, folder: str, labels: str | None, once: boo
             return
         name = outcome.path.name
         if outcome.status == "seen":
-            note(f"{name}: checked before, skipped")
+            earlier = outcome.check or {}
+            note(f"{name}: already checked by v{earlier.get('version')} "
+                 f"(check {earlier.get('id')}), skipped")
         elif outcome.status == "rejected":
             where = f" (moved to {outcome.moved_to})" if outcome.moved_to else ""
             note(f"{name}: rejected: {outcome.error}{where}")
@@ -170,7 +185,7 @@ def watch(ctx: Context, project: str, folder: str, labels: str | None, once: boo
             click.echo(f"{name}: {check['rows']:,} rows, v{check['version']}: {verdict}")
 
     watcher = Watcher(ctx.workspace(), project, folder, labels=labels, report=report,
-                      settle=settle, recursive=recursive)
+                      settle=settle, recursive=recursive, again=again)
     if once:
         watcher.scan()
         return

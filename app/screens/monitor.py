@@ -84,15 +84,15 @@ class MonitorScreen(ViewScreen):
         self.query_one("#retrains", Static).update(_retrains(data.retrains))
         from mlcycle.monitor.monitoring import metric_of
 
-        figures = [(c["source"].rsplit("/", 1)[-1], *metric_of(c)) for c in data.checks]
+        batches = _batches(data.checks)
+        figures = [(name, *metric_of(c)) for name, c in batches]
         self.query_one("#metric-history", BarChart).plot(
             f"{data.metric} per batch, oldest first (~ estimated without labels)",
             [(("~ " if estimated else "") + name, round(value, 4))
              for name, value, estimated in figures if value is not None][-12:])
         self.query_one("#drift-history", BarChart).plot(
-            "% of inputs drifted per check, oldest first",
-            [(c["source"].rsplit("/", 1)[-1], round(c["share_drifted"] * 100))
-             for c in data.checks][-12:])
+            "% of inputs drifted per batch, oldest first",
+            [(name, round(c["share_drifted"] * 100)) for name, c in batches][-12:])
         self._columns(data.latest)
 
     def _columns(self, check: dict[str, Any] | None) -> None:
@@ -133,6 +133,21 @@ class MonitorScreen(ViewScreen):
                                       markup=False)
             return
         self.app.call_from_thread(self._columns, check)
+
+
+def _batches(checks: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """The checks to chart per batch, oldest first, with their bars' names: each content
+    once per version, by its newest check ('--again' checks a content more than once).
+    Bars are named by file, and by version too when the checks span several versions."""
+    newest: dict[Any, dict[str, Any]] = {}
+    for c in checks:
+        # A check stored before checks knew their content is a batch of its own.
+        key = (c["sha256"], c["labels_sha256"], c["version"]) if c["sha256"] else c["id"]
+        newest.pop(key, None)  # the batch moves to where its newest check is
+        newest[key] = c
+    several = len({c["version"] for c in newest.values()}) > 1
+    return [(c["source"].rsplit("/", 1)[-1] + (f" v{c['version']}" if several else ""), c)
+            for c in newest.values()]
 
 
 def _metric(check: dict[str, Any]) -> str:

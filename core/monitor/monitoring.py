@@ -19,6 +19,10 @@ own training data:
 
 Any alert recommends retraining (``mlcycle.monitor.retraining``). Each check is one row in
 ``monitor_checks``; the history feeds ``mlcycle monitor PROJECT`` and the TUI's charts.
+
+A check knows the content it checked (:class:`Content`): the same content is checked once
+per model version, whether ``mlcycle monitor``, the watcher or the Python API meets it, and
+again only when asked (``again``). A new version is a new question, so it checks it anew.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +45,7 @@ from mlcycle.projects.metrics import CATALOG
 from mlcycle.store import events
 from mlcycle.store.errors import NotFound
 from mlcycle.store.schema import iso, utcnow
-from mlcycle.store.workspace import Workspace
+from mlcycle.store.workspace import Workspace, file_sha256
 
 if TYPE_CHECKING:
     import numpy as np
@@ -155,6 +160,55 @@ def _estimable(signature: model_input.Signature, metric: str) -> bool:
             and metric in estimation.METRICS)
 
 
+@dataclass(frozen=True)
+class Content:
+    """What a check is of: the SHA-256 of the batch file's bytes, and of its labels file's
+    bytes when it has one. Labels ask more of a batch (its measured performance), so labels
+    that arrive later, or corrected ones, are a new question; a batch without labels is
+    answered by any check of it, labelled or not (each one tests drift and estimates)."""
+
+    sha256: str
+    labels_sha256: str | None = None
+
+
+def content_hash(path: Path) -> str:
+    """The SHA-256 of a file's bytes, with the readers' one-line errors."""
+    try:
+        return file_sha256(path)
+    except FileNotFoundError:
+        raise NotFound(f"{path}: no such file or folder") from None
+    except IsADirectoryError:
+        raise InvalidInput(f"{path}: a folder, not a file") from None
+    except OSError as exc:
+        raise InvalidInput(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def earlier_check(ws: Workspace, project: str, content: Content, version: int, *,
+                  since: datetime | None = None) -> dict[str, Any] | None:
+    """The newest check that answers ``content`` by ``version`` (recorded after ``since``, if
+    given), as :func:`check` returns a check, marked ``repeat_of``; None when there is none.
+    Without labels, a check with labels answers too (see :class:`Content`)."""
+    with ws.read() as con:
+        rows = con.execute(
+            "SELECT id FROM monitor_checks WHERE project = ? AND version = ? AND sha256 = ? "
+            "AND (? IS NULL OR labels_sha256 = ?) AND (? IS NULL OR ts > ?) "
+            "ORDER BY ts DESC LIMIT 1",
+            [project, version, content.sha256, content.labels_sha256, content.labels_sha256,
+             since, since]).fetchall()
+    if not rows:
+        return None
+    stored = get_check(ws, project, rows[0][0])
+    result = {key: stored[key] for key in ("id", "version", "source", "rows", "scoring_run")}
+    result["project"] = project
+    result["seconds"] = stored.get("seconds")  # checks stored before it was kept have none
+    result.update({key: stored[key] for key in ("data_drift", "prediction_drift",
+                                                "performance", "estimated_performance",
+                                                "alerts")})
+    result["retrain_recommended"] = bool(stored["alerts"])
+    result["repeat_of"] = stored["id"]
+    return result
+
+
 @dataclass
 class _Collected:
     """Model inputs, scores and join keys of a batch, gathered while it is scored."""
@@ -178,10 +232,18 @@ def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path |
           ref: str = registry.CHAMPION, cached: Reference | None = None,
           note: scoring.Note | None = None, table: scoring.Table | None = None,
           confirm: Callable[[], None] | None = None,
-          in_transaction: Callable[[Any, dict[str, Any]], None] | None = None
+          in_transaction: Callable[[Any, dict[str, Any]], None] | None = None,
+          digest: str | None = None, again: bool = False, since: datetime | None = None
           ) -> dict[str, Any]:
     """Score a batch and check it for data drift, prediction drift and (with labels) a loss
     of performance; record the check with its scoring run, in one transaction.
+
+    A content (:class:`Content`) the same version checked before is not checked again
+    unless ``again``: that check is returned, marked ``repeat_of``, and nothing is written.
+    ``since``: only checks recorded after it count (the watcher's ``--again`` forgets the
+    checks made before it started). ``digest``: the SHA-256 of the batch's bytes when the
+    caller has it (the watcher hashes its copy); otherwise the file is hashed here, just
+    before it is read.
 
     The batch and its labels are read and checked before anything is written. ``cached``: a
     reference built earlier for the same version (the watcher keeps one); ``table``: the
@@ -190,13 +252,20 @@ def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path |
     check (the watcher confirms its file did not change meanwhile). ``in_transaction(con,
     result)`` runs in the transaction that records the check (the watcher marks its file
     there, so a kill cannot leave a file checked but not marked)."""
+    if labels is not None:
+        labels = Path(labels).expanduser()
+    content = Content(digest or content_hash(Path(path).expanduser()),
+                      content_hash(labels) if labels is not None else None)
+    version = cached.version if cached else registry.get(ws, project, ref)
+    if not again:
+        earlier = earlier_check(ws, project, content, version.version, since=since)
+        if earlier is not None:
+            return earlier
     batch = table or scoring.read_table(path)
     try:
-        raw_labels = None
-        if labels is not None:
-            labels = Path(labels).expanduser()
-            raw_labels = sources.read_frame(labels)
-        base = cached or reference(ws, project, ref)
+        raw_labels = sources.read_frame(labels) if labels is not None else None
+        # By number: the version looked up above, even if the alias moves meanwhile.
+        base = cached or reference(ws, project, str(version.version))
         result, run = _check_table(ws, project, base, batch, labels, raw_labels, note)
     finally:
         if table is None:
@@ -204,7 +273,7 @@ def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path |
     if confirm is not None:
         confirm()
     scoring.save_shadow(ws, run)
-    _record(ws, result, run, in_transaction)
+    _record(ws, result, run, content, in_transaction)
     return result
 
 
@@ -337,16 +406,16 @@ def _alerts(data: Any, scores: Any, performance: dict[str, Any] | None,
     return alerts
 
 
-def _record(ws: Workspace, result: dict[str, Any], run: scoring.Run,
+def _record(ws: Workspace, result: dict[str, Any], run: scoring.Run, content: Content,
             in_transaction: Callable[[Any, dict[str, Any]], None] | None) -> None:
     performance = result["performance"] or {}
     report = {k: result[k] for k in ("data_drift", "prediction_drift", "performance",
-                                     "estimated_performance")}
+                                     "estimated_performance", "seconds")}
     with ws.write() as con:
         scoring.record_run(con, run)
         con.execute(
             "INSERT INTO monitor_checks VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [result["id"], utcnow(), result["project"], result["version"], result["source"],
              result["rows"], result["scoring_run"], result["data_drift"]["drift_detected"],
              result["data_drift"]["share_drifted"],
@@ -354,7 +423,7 @@ def _record(ws: Workspace, result: dict[str, Any], run: scoring.Run,
              performance.get("value"), performance.get("reference"),
              performance.get("labelled_rows"),
              (result["estimated_performance"] or {}).get("value"), json.dumps(result["alerts"]),
-             json.dumps(report, default=str)],
+             json.dumps(report, default=str), content.sha256, content.labels_sha256],
         )
         detail = {"check": result["id"], "rows": result["rows"], "alerts": result["alerts"],
                   "source": result["source"]}
@@ -367,11 +436,11 @@ def _record(ws: Workspace, result: dict[str, Any], run: scoring.Run,
             in_transaction(con, result)
 
 
-_HISTORY_COLUMNS = ("id", "ts", "version", "source", "rows", "data_drift", "share_drifted",
-                    "prediction_drift", "metric", "metric_value", "metric_reference",
-                    "labelled_rows", "estimated_value", "alerts")
-_SELECT = ("SELECT id, ts, version, source, rows, data_drift, share_drifted, prediction_drift, "
-           "metric, metric_value, metric_reference, labelled_rows, estimated_value, alerts")
+_HISTORY_COLUMNS = ("id", "ts", "version", "source", "rows", "scoring_run", "data_drift",
+                    "share_drifted", "prediction_drift", "metric", "metric_value",
+                    "metric_reference", "labelled_rows", "estimated_value", "alerts", "sha256",
+                    "labels_sha256")
+_SELECT = "SELECT " + ", ".join(_HISTORY_COLUMNS)
 
 
 def history(ws: Workspace, project: str, limit: int = 50) -> list[dict[str, Any]]:

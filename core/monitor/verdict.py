@@ -51,13 +51,16 @@ class Check:
     source: str
     rows: int
     scoring_run: str
-    seconds: float
+    seconds: float | None  # None for a repeat of a check stored before it was kept
     data_drift: DriftResult
     prediction_drift: DriftResult
     performance: Performance | None
     estimated_performance: Performance | None
     alerts: tuple[str, ...]
     retrain_recommended: bool
+    # Set when the content had been checked by this version before: this is that check,
+    # not a new one (nothing was scored or written).
+    repeat_of: str | None = None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Check:
@@ -69,14 +72,20 @@ class Check:
             Performance.measured(d["performance"]) if d.get("performance") else None,
             Performance.estimate(d["estimated_performance"])
             if d.get("estimated_performance") else None,
-            tuple(d["alerts"]), bool(d["retrain_recommended"]),
+            tuple(d["alerts"]), bool(d["retrain_recommended"]), d.get("repeat_of"),
         )
 
 
 def check(project: str, data: str | os.PathLike[str], labels: str | os.PathLike[str] | None = None,
-          *, model: str = registry.CHAMPION, workspace: Workspace | str | None = None) -> Check:
+          *, model: str = registry.CHAMPION, workspace: Workspace | str | None = None,
+          again: bool = False) -> Check:
     """Score the batch file ``data`` with ``model`` and check it for data drift, prediction
     drift and, with ``labels`` (identifier + target), lost performance; the check is
-    recorded as ``mlcycle monitor`` records it."""
-    result = monitoring.check(use(workspace), project, Path(data), labels=labels, ref=model)
+    recorded as ``mlcycle monitor`` records it.
+
+    The same content (the batch's bytes and its labels') already checked by the same
+    version is not checked again unless ``again``: its earlier check is returned, with
+    ``repeat_of`` set."""
+    result = monitoring.check(use(workspace), project, Path(data), labels=labels, ref=model,
+                              again=again)
     return Check.from_dict(result)

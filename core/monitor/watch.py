@@ -1,8 +1,11 @@
 """Watching a folder: every data file that lands in it is checked (``mlcycle.monitor.monitoring``).
 
-Files are known by their content hash, so a restart, or a copy of a file already checked,
-does not check it twice. The hash is of exactly the bytes checked: a file is copied once into
-the workspace, hashed as it is copied, and the copy is what is read and scored.
+Files are known by their content hash, and the record of checks is the one ``mlcycle monitor``
+keeps (``monitoring.earlier_check``): a content the serving version has checked, here or by
+'monitor', after a restart or under another name, is not checked again; a new champion
+checks it anew, and ``again`` forgets the checks made before the watcher started. The hash
+is of exactly the bytes checked: a file is copied once into the workspace, hashed as it is
+copied, and the copy is what is read and scored.
 
 A check is stored only for a file that is complete. The file's size, times and inode are
 taken before the copy and compared after it, and again just before the verdict is stored,
@@ -71,7 +74,8 @@ class Outcome:
     """What became of one file (or, for ``folder``, of the watched folder)."""
 
     path: Path
-    # "checked", "rejected", "seen" (checked before), "gone" (vanished before its verdict
+    # "checked", "rejected", "seen" (checked before: ``check`` is that check), "gone"
+    # (vanished before its verdict
     # was stored), "ignored" (not a data file, or in a subfolder), "error" (could not be
     # read or checked for a reason outside the file) or "folder" (the folder went or came)
     status: str
@@ -134,7 +138,7 @@ class Watcher:
     def __init__(self, ws: Workspace, project: str, folder: str | Path, *,
                  labels: str | Path | None = None,
                  report: Callable[[Outcome], None] | None = None,
-                 settle: float = SETTLE, recursive: bool = False) -> None:
+                 settle: float = SETTLE, recursive: bool = False, again: bool = False) -> None:
         self.ws = ws
         self.project = projects.get(ws, project).name
         registry.get(ws, self.project, registry.CHAMPION)  # no champion: say so now
@@ -143,6 +147,8 @@ class Watcher:
         self._report = report or (lambda _outcome: None)
         self.settle = settle
         self.recursive = recursive
+        # With ``again``, only the checks made from now on keep a content from a new one.
+        self._since = utcnow() if again else None
         self._reference: monitoring.Reference | None = None
         self._fresh_until = 0.0  # monotonic time the reference is to be looked up again
         # A file's stamp once it has its verdict: the later events of the same write, and
@@ -484,10 +490,11 @@ class Watcher:
         if after != before or size != after.size:
             snapshot.unlink(missing_ok=True)
             return None
-        if self._seen(digest):
+        earlier = self._seen(path, digest)
+        if earlier is not None:
             snapshot.unlink(missing_ok=True)
             self._taken[path] = after
-            return Outcome(path, "seen")
+            return Outcome(path, "seen", check=earlier)
         read = _Read(path, after, read_at, digest, snapshot)
         try:
             read.table = scoring.read_table(snapshot, label=str(path))
@@ -526,7 +533,8 @@ class Watcher:
                 self.ws, self.project, path, labels=labels, cached=reference,
                 table=read.table, confirm=lambda: self._confirm(read),
                 in_transaction=lambda con, result: self._remember(
-                    con, read.digest, path, "checked", result["id"], None))
+                    con, read.digest, path, "checked", result["id"], None),
+                digest=read.digest, since=self._since)
         except (_Changed, FileNotFoundError):
             raise
         except (WorkspaceBusy, WorkspaceError):
@@ -540,6 +548,10 @@ class Watcher:
             self._confirm(read)
             return self._reject(path, read.digest, _one_line(exc))
         self._taken[path] = read.stamp
+        # Checked meanwhile (by 'monitor'), or the champion changed to a version that had
+        # checked it.
+        if check.get("repeat_of"):
+            return Outcome(path, "seen", check=check)
         return Outcome(path, "checked", check=check)
 
     def _labels_for(self, path: Path) -> Path | None:
@@ -622,11 +634,18 @@ class Watcher:
                           detail={"path": str(path), "when": when})
         return Outcome(path, "gone", error=when)
 
-    def _seen(self, digest: str) -> bool:
-        with self.ws.read() as con:
-            return bool(con.execute(
-                "SELECT count(*) FROM watched_files WHERE project = ? AND sha256 = ? "
-                "AND status = 'checked'", [self.project, digest]).fetchall()[0][0])
+    def _seen(self, path: Path, digest: str) -> dict[str, Any] | None:
+        """The champion's earlier check of this content, before the file is read; the
+        check itself looks again, against the version that scores it."""
+        labels = self._labels_for(path)
+        try:
+            champion = registry.get(self.ws, self.project, registry.CHAMPION).version
+            content = monitoring.Content(
+                digest, monitoring.content_hash(labels) if labels is not None else None)
+        except MlcycleError:  # no champion, unreadable labels: the check says so
+            return None
+        return monitoring.earlier_check(self.ws, self.project, content, champion,
+                                        since=self._since)
 
     def _remember(self, con: Any, digest: str, path: Path, status: str, check_id: str | None,
                   error: str | None) -> None:

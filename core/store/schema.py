@@ -260,6 +260,17 @@ MIGRATIONS: list[str] = [
     ALTER TABLE holdouts ADD COLUMN sha256 VARCHAR;
     ALTER TABLE scoring_runs ADD COLUMN shadow_sha256 VARCHAR;
     """,
+    # 8: a check knows the content it checked (the SHA-256 of the batch file's bytes, and of
+    # its labels file when it had one), so that 'monitor' and 'watch' check a content once
+    # per model version. The watcher's checks take the batch hash it kept (their labels'
+    # stays unknown, so they answer only for the batch without labels); the others stay
+    # unknown (NULL), which matches nothing: at worst a content is checked once more.
+    """
+    ALTER TABLE monitor_checks ADD COLUMN sha256 VARCHAR;
+    ALTER TABLE monitor_checks ADD COLUMN labels_sha256 VARCHAR;
+    UPDATE monitor_checks SET sha256 = watched.sha256 FROM watched_files AS watched
+    WHERE watched.check_id = monitor_checks.id;
+    """,
 ]
 
 LATEST = len(MIGRATIONS)
