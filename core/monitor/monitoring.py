@@ -43,7 +43,7 @@ from mlcycle.models import evaluation, model_input, registry
 from mlcycle.monitor import estimation
 from mlcycle.projects.metrics import CATALOG
 from mlcycle.store import events
-from mlcycle.store.errors import NotFound
+from mlcycle.store.errors import InvalidInput, NotFound
 from mlcycle.store.schema import iso, utcnow
 from mlcycle.store.workspace import Workspace, file_sha256
 
