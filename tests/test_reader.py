@@ -224,12 +224,14 @@ def readers(clf, tmp_path_factory: pytest.TempPathFactory):
             raise MlcycleError(outcome.error.replace(str(target), str(path)))
         assert outcome.status == "checked", outcome
 
+    # The watcher reads each file first: a content already checked (by monitor) it would
+    # skip unread; monitor is told to check again for the same reason.
     return {
+        "watch": watch,
         "data add": lambda p: datasets.add(clf, "added", p),
         "drift": lambda p: drift.compare(good, p),
         "predict": lambda p: scoring.predict_file(clf, "clf", p, shadow=False),
-        "monitor": lambda p: monitoring.check(clf, "clf", p, cached=reference),
-        "watch": watch,
+        "monitor": lambda p: monitoring.check(clf, "clf", p, cached=reference, again=True),
         "retrain --with": lambda p: retraining.labelled_rows(p, None, "label", "id", schema),
     }
 
