@@ -150,12 +150,17 @@ def inspect(path: Path, fmt: str | None = None, *, label: str | None = None,
             if kind == "parquet":
                 return _inspect_parquet(fh, path, shown, con)
             return _inspect_text(fh, path, kind, shown)
-    except FileNotFoundError:
-        raise NotFound(f"{shown}: no such file or folder") from None
-    except IsADirectoryError:
-        raise InvalidInput(f"{shown}: a folder, not a file") from None
     except OSError as exc:
-        raise InvalidInput(f"{shown}: cannot read ({exc.strerror or exc})") from None
+        raise file_error(exc, shown) from None
+
+
+def file_error(exc: OSError, shown: str) -> InvalidInput | NotFound:
+    """The readers' one-line message for a file that cannot be opened."""
+    if isinstance(exc, FileNotFoundError):
+        return NotFound(f"{shown}: no such file or folder")
+    if isinstance(exc, IsADirectoryError):
+        return InvalidInput(f"{shown}: a folder, not a file")
+    return InvalidInput(f"{shown}: cannot read ({exc.strerror or exc})")
 
 
 def _inspect_text(fh: BinaryIO, path: Path, kind: str, shown: str) -> Checked:

@@ -43,7 +43,7 @@ from mlcycle.models import evaluation, model_input, registry
 from mlcycle.monitor import estimation
 from mlcycle.projects.metrics import CATALOG
 from mlcycle.store import events
-from mlcycle.store.errors import InvalidInput, NotFound
+from mlcycle.store.errors import NotFound
 from mlcycle.store.schema import iso, utcnow
 from mlcycle.store.workspace import Workspace, file_sha256
 
@@ -175,12 +175,8 @@ def content_hash(path: Path) -> str:
     """The SHA-256 of a file's bytes, with the readers' one-line errors."""
     try:
         return file_sha256(path)
-    except FileNotFoundError:
-        raise NotFound(f"{path}: no such file or folder") from None
-    except IsADirectoryError:
-        raise InvalidInput(f"{path}: a folder, not a file") from None
     except OSError as exc:
-        raise InvalidInput(f"{path}: cannot read ({exc.strerror or exc})") from None
+        raise sources.file_error(exc, str(path)) from None
 
 
 def earlier_check(ws: Workspace, project: str, content: Content, version: int, *,
