@@ -40,6 +40,35 @@ def run_cli(
     return proc
 
 
+def free_port() -> int:
+    """A loopback port nobody listens on now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_serving(port: int, proc: subprocess.Popen, errors, timeout: float = 60) -> None:
+    """Wait for ``mlcycle serve`` on ``port`` to answer /health; if the process ends or the
+    time runs out first, fail with what ``errors()`` returns (its stderr)."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"server did not start: {errors()}")
+        time.sleep(0.2)
+
+
 def run_json(*args: str, workspace: Path | None = None) -> object:
     proc = run_cli(*args, "--json", workspace=workspace, check=True)
     return json.loads(proc.stdout)

@@ -12,15 +12,12 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import MLCYCLE, ROOT, SAMPLE
+from tests.conftest import MLCYCLE, ROOT, SAMPLE, free_port, wait_until_serving
 
 
 def commands() -> list[str]:
@@ -33,29 +30,14 @@ def commands() -> list[str]:
     return out
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _serve(command: str, cwd: Path, env: dict[str, str]) -> None:
-    port = _free_port()
+    port = free_port()
     command = re.sub(r"--port \d+", f"--port {port}", command)
     proc = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=cwd, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-                    assert r.status == 200
-                    break
-            except OSError:
-                assert proc.poll() is None, proc.stderr.read().decode()
-                assert time.monotonic() < deadline, "serve did not come up"
-                time.sleep(0.3)
+        wait_until_serving(port, proc, lambda: proc.stderr.read().decode())
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         proc.wait(timeout=30)

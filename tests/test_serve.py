@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -17,15 +16,9 @@ import pytest
 
 from mlcycle.deploy import scoring
 from mlcycle.models import registry
-from tests.conftest import MLCYCLE, ROOT
+from tests.conftest import MLCYCLE, ROOT, free_port, wait_until_serving
 from tests.deploy_fixtures import classification_workspace
 from tests.training_data import classification_frame
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _call(url: str, body: object | None = None) -> tuple[int, dict]:
@@ -42,7 +35,7 @@ def _call(url: str, body: object | None = None) -> tuple[int, dict]:
 def served(tmp_path: Path):
     ws = classification_workspace(tmp_path)
     registry.promote(ws, "clf", "1", reason="first")
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "MLCYCLE_WORKSPACE"}
     proc = subprocess.Popen(
         [*MLCYCLE, "--workspace", str(ws.root), "serve", "clf",
@@ -50,17 +43,7 @@ def served(tmp_path: Path):
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if _call(url + "/health")[0] == 200:
-                break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError(f"server did not start: {proc.communicate()[1]}")
-        time.sleep(0.2)
+    wait_until_serving(port, proc, lambda: proc.communicate()[1])
     yield ws, url, proc
     if proc.poll() is None:
         proc.kill()

@@ -18,19 +18,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlcycle.models import registry
-from tests.conftest import MLCYCLE, ROOT
+from tests.conftest import MLCYCLE, ROOT, free_port, wait_until_serving
 from tests.deploy_fixtures import classification_workspace
 from tests.training_data import classification_frame
 
 MAX_BODY_MIB = 1
 TIMEOUT = 2.0
 ROW = classification_frame(1, seed=8).to_dicts()[0]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Served:
@@ -62,7 +56,7 @@ def served(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("hardened")
     ws = classification_workspace(root, models=["logistic"])
     registry.promote(ws, "clf", "1", reason="serve")
-    port = _free_port()
+    port = free_port()
     log = root / "stderr.txt"
     env = {k: v for k, v in os.environ.items() if k != "MLCYCLE_WORKSPACE"}
     with open(log, "w") as err:
@@ -71,17 +65,7 @@ def served(tmp_path_factory: pytest.TempPathFactory):
              "--port", str(port), "--max-body", str(MAX_BODY_MIB), "--timeout", str(TIMEOUT)],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
     server = Served(proc, port, log)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if server.request("GET", "/health")[0] == 200:
-                break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError(f"server did not start: {log.read_text()}")
-        time.sleep(0.2)
+    wait_until_serving(port, proc, log.read_text)
     yield server
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
