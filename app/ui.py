@@ -7,14 +7,17 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
 
+from mlcycle.app.jobs import JobChanged, Jobs, traceback_text
 from mlcycle.app.palette import ViewCommands
 from mlcycle.app.views import VIEWS
+from mlcycle.store.errors import MlcycleError, first_line
 from mlcycle.store.workspace import Workspace
 
 
@@ -33,6 +36,8 @@ class MlcycleApp(App[None]):
     DEFAULT_MODE = VIEWS[0].name
     BINDINGS = [
         *(Binding(view.key, f"switch_mode('{view.name}')", view.title) for view in VIEWS),
+        Binding("J", "jobs", "Jobs", key_display="J"),
+        Binding("colon", "command_line", "Command", key_display=":"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("ctrl+r", "refresh", "Refresh", show=False),
         Binding("q", "quit", "Quit"),
@@ -45,6 +50,7 @@ class MlcycleApp(App[None]):
         self.workspace = workspace
         self.set_reactive(MlcycleApp.project, project)
         self._db_stamp = self._stamp()
+        self.jobs = Jobs(self)
 
     def on_mount(self) -> None:
         self.sub_title = str(self.workspace.root)
@@ -78,6 +84,57 @@ class MlcycleApp(App[None]):
             self.exit()
         except (AttributeError, ValueError):  # no stdin at all
             pass
+
+    def on_worker_state_changed(self, event: Any) -> None:
+        """The one place a worker's error is shown: as a notice, never by quitting the app.
+        (Jobs catch their own errors; this is for the views' loads and quick changes.)"""
+        from textual.worker import WorkerState
+
+        if event.state != WorkerState.ERROR:
+            return
+        self.show_error(event.worker.error)
+
+    def show_error(self, exc: BaseException) -> None:
+        """An error as one line, typed as the user typed it (never as markup); a bug's
+        traceback goes to the workspace's log."""
+        if isinstance(exc, MlcycleError):
+            self.notify(str(exc), severity="error", timeout=6, markup=False)
+        else:
+            where = self.log_error(exc)
+            self.notify(f"{first_line(exc)} (details in {where})", severity="error",
+                        timeout=8, markup=False)
+
+    def log_error(self, exc: BaseException) -> Path:
+        """Append ``exc`` with its traceback to ``logs/tui.log`` in the workspace."""
+        import datetime
+
+        log = self.workspace.root / "logs" / "tui.log"
+        try:
+            log.parent.mkdir(exist_ok=True)
+            stamp = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+            with log.open("a", encoding="utf-8") as out:  # one append per entry
+                out.write(f"--- {stamp}\n{traceback_text(exc)}")
+        except OSError:
+            pass  # a read-only workspace still gets the notice
+        return log
+
+    def on_job_changed(self, event: JobChanged) -> None:
+        for screen in self.screen_stack:
+            handler = getattr(screen, "job_changed", None)
+            if callable(handler):
+                handler(event.job)
+
+    def action_jobs(self) -> None:
+        from mlcycle.app.screens.jobs import JobsScreen
+
+        if not isinstance(self.screen, JobsScreen):
+            self.push_screen(JobsScreen())
+
+    def action_command_line(self) -> None:
+        from mlcycle.app.screens.command_line import CommandLineScreen
+
+        if not isinstance(self.screen, CommandLineScreen):
+            self.push_screen(CommandLineScreen())
 
     def action_refresh(self) -> None:
         reload = getattr(self.screen, "reload", None)

@@ -22,7 +22,10 @@ def run_ui(ctx: Context, project: str | None = None) -> None:
                  "'mlcycle init' or answer y)")
             return
         note(f"created workspace at {ws.root}")
-    MlcycleApp(ws, project=project).run()
+    app = MlcycleApp(ws, project=project)
+    app.run()
+    if app.return_code:  # the app itself crashed (Textual printed why): tell the shell
+        raise SystemExit(app.return_code)
 
 
 @click.command()

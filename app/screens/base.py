@@ -9,6 +9,7 @@ from typing import Any
 from textual import work
 from textual.screen import Screen
 
+from mlcycle.app.jobs import RUNNING, Job
 from mlcycle.store.errors import MlcycleError
 
 
@@ -31,17 +32,21 @@ class ViewScreen(Screen):
     def reload(self) -> None:
         self._load()
 
-    @work(thread=True, exclusive=True, group="load")
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def _load(self) -> None:
         # The workspace may be busy with another process's write: wait here, not in the UI.
-        try:
-            data = self.fetch()
-        except MlcycleError as exc:
-            # An error quotes user data (column names, paths): shown as typed, never as markup.
-            self.app.call_from_thread(self.app.notify, str(exc), severity="error", timeout=6,
-                                      markup=False)
-            return
-        self.app.call_from_thread(self.show, data)
+        # A failure is the app's to show (MlcycleApp.on_worker_state_changed).
+        self.app.call_from_thread(self.show, self.fetch())
+
+    def job_changed(self, job: Job) -> None:
+        """A job made progress or ended; a view that shows what jobs make reloads when one
+        it did not start itself finishes."""
+        if job.state != RUNNING and self.is_current:
+            self.reload()
+
+    def start_job(self, title: str, work: Callable[[Job], Any], **how: Any) -> Job:
+        """Start long work as one of the app's jobs (see ``mlcycle.app.jobs.Jobs.start``)."""
+        return self.app.jobs.start(title, work, **how)
 
     def export(self, name: str, write: Callable[[Path], object], what: str = "report") -> None:
         """Write an export named ``name`` into the current folder, through the same guard as

@@ -114,7 +114,7 @@ class ModelsScreen(ViewScreen):
         elif table.row_count:
             self._load_card(data.versions[0].version)
 
-    @work(thread=True, exclusive=True, group="card")
+    @work(thread=True, exclusive=True, group="card", exit_on_error=False)
     def _load_card(self, version: int) -> None:
         from mlcycle.models import card as model_card
 
@@ -162,7 +162,7 @@ class ModelsScreen(ViewScreen):
             lambda reason: reason and self._change("rollback", None, reason),
         )
 
-    @work(thread=True, exclusive=True, group="change")
+    @work(thread=True, exclusive=True, group="change", exit_on_error=False)
     def _change(self, action: str, version: int | None, reason: str) -> None:
         from mlcycle.models import registry
 

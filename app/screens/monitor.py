@@ -122,7 +122,7 @@ class MonitorScreen(ViewScreen):
         if event.data_table.id == "checks" and event.row_key.value is not None:
             self._load_check(event.row_key.value)
 
-    @work(thread=True, exclusive=True, group="check")
+    @work(thread=True, exclusive=True, group="check", exit_on_error=False)
     def _load_check(self, check_id: str) -> None:
         from mlcycle.monitor import monitoring
 

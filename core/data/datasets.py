@@ -20,7 +20,9 @@ from typing import Any
 
 from mlcycle import projects
 from mlcycle.data import columns, quality, sources
+from mlcycle.store import cancel as cancelling
 from mlcycle.store import events
+from mlcycle.store.cancel import CancelToken
 from mlcycle.store.errors import InvalidInput, NotFound
 from mlcycle.store.schema import iso, utcnow
 from mlcycle.store.sql import fetch_one, memory_connection
@@ -82,9 +84,12 @@ def content_hash(source: sources.Source) -> str:
 
 
 def add(
-    ws: Workspace, project: str, spec: str | Path, progress: Progress | None = None
+    ws: Workspace, project: str, spec: str | Path, progress: Progress | None = None,
+    cancel: CancelToken | None = None,
 ) -> AddResult:
-    """Store the data at ``spec`` as a version of ``project``'s data (or find it stored)."""
+    """Store the data at ``spec`` as a version of ``project``'s data (or find it stored).
+
+    Cancelling stops the conversion itself (DuckDB is interrupted); nothing is stored."""
     import duckdb
 
     say = progress or (lambda _msg: None)
@@ -93,6 +98,7 @@ def add(
     say(f"hashing {source.label}")
     digest = content_hash(source)
     version_id = digest[:ID_LENGTH]
+    cancelling.check(cancel)
 
     with ws.read() as con:
         stored_names = [
@@ -118,13 +124,16 @@ def add(
             _require_target(proj.target, rel.columns, source.label)
             say("writing Parquet")
             try:
-                rel.to_parquet(str(temp), compression="zstd")
+                with cancelling.interrupting(cancel, con.interrupt):
+                    rel.to_parquet(str(temp), compression="zstd")
             except duckdb.Error as exc:
+                cancelling.check(cancel)  # an interrupted conversion was cancelled
                 raise InvalidInput(
                     f"cannot read {source.label}: {sources.error_text(exc)}"
                 ) from None
         finally:
             con.close()
+        cancelling.check(cancel)
         version = register_parquet(
             ws,
             project,

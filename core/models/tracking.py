@@ -163,7 +163,9 @@ class Run:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is KeyboardInterrupt:
+        from mlcycle.store.cancel import Cancelled
+
+        if exc_type is KeyboardInterrupt or (exc_type and issubclass(exc_type, Cancelled)):
             self.end("killed")
         else:
             self.end("failed" if exc_type else "finished")

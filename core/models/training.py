@@ -4,8 +4,8 @@
 and each catalog model samples parameter sets (scikit-learn's ParameterSampler, seeded) and
 cross-validates each on the training part of the stored holdout split. The best trial of each
 model is refit on the whole training part and judged on the holdout (metrics, error analysis,
-model file); the best of all is registered. Ctrl-C stops between steps and keeps every trial
-that finished.
+model file); the best of all is registered. Ctrl-C, or cancelling the ``CancelToken`` passed
+as ``cancel``, stops between trials, keeps every trial that finished and registers nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from mlcycle.data.columns import by_name
 from mlcycle.models import catalog, evaluation, model_input, tracking
 from mlcycle.projects.metrics import CATALOG as METRICS
 from mlcycle.store import events
+from mlcycle.store.cancel import CancelToken
 from mlcycle.store.errors import InvalidInput
 
 Progress = Callable[[dict[str, Any]], None]
@@ -225,7 +226,8 @@ def evaluate_on_holdout(
 
 
 def train(
-    ws: Any, config: TrainConfig, progress: Progress | None = None, register: bool = True
+    ws: Any, config: TrainConfig, progress: Progress | None = None, register: bool = True,
+    cancel: CancelToken | None = None,
 ) -> TrainResult:
     """Search the catalog for the project's best model; see the module docstring."""
     config.validate()
@@ -257,6 +259,9 @@ def train(
     sign = 1 if METRICS[metric].greater_is_better else -1
     try:
         for index, (entry, params) in enumerate(plan):
+            if cancel is not None and cancel.cancelled:
+                result.stopped = "cancelled"
+                break
             if (
                 config.time_budget is not None
                 and index > 0
@@ -312,11 +317,16 @@ def train(
             )
     except KeyboardInterrupt:
         result.stopped = "interrupted"
-    if result.stopped == "interrupted":
+    if result.stopped in ("interrupted", "cancelled"):
         say({"event": "stopped", "finished": result.trials_finished})
         return result
 
     for name, (value, run_id, params) in best.items():
+        if cancel is not None and cancel.cancelled:
+            # Judging is not finished: record nothing as the training's outcome.
+            result.stopped = "cancelled"
+            say({"event": "stopped", "finished": result.trials_finished})
+            return result
         say({"event": "evaluate", "model": name, "run": run_id})
         holdout = evaluate_on_holdout(
             ws, prepared, catalog.get(name, proj.task), params, config.seed, run_id

@@ -35,6 +35,8 @@ from mlcycle.deploy import scoring
 from mlcycle.deploy.scoring import CHALLENGER
 from mlcycle.models import evaluation, model_input, registry
 from mlcycle.store import events
+from mlcycle.store.cancel import Cancelled, CancelToken
+from mlcycle.store.cancel import check as check_cancel
 from mlcycle.store.errors import InvalidInput, NotFound
 from mlcycle.store.schema import utcnow
 from mlcycle.store.workspace import Workspace, file_sha256
@@ -196,8 +198,13 @@ def head_to_head(ws: Workspace, project: str, data: datasets.DatasetVersion,
 
 def retrain(ws: Workspace, project: str, batches: list[tuple[Path, Path | None]], *,
             trials: int = 10, promote: bool = False,
-            progress: Progress | None = None) -> dict[str, Any]:
-    """Retrain the champion on its data plus ``batches``; see the module docstring."""
+            progress: Progress | None = None,
+            cancel: CancelToken | None = None) -> dict[str, Any]:
+    """Retrain the champion on its data plus ``batches``; see the module docstring.
+
+    Cancelling stops between steps: the combined dataset version, once stored, stays (it is
+    content-addressed, so a second attempt reuses it); a training stopped early registers
+    nothing and no alias moves."""
     from mlcycle import prep
     from mlcycle.models import training
     from mlcycle.prep import recipes
@@ -218,6 +225,7 @@ def retrain(ws: Workspace, project: str, batches: list[tuple[Path, Path | None]]
     identifier = deploy.identifier_of(ws, champion)
     combined = combine(ws, project, raw_parent, batches, identifier, say)
     data = combined["version"]
+    check_cancel(cancel)
     if recipe_id:
         say("preparing the new data with the champion's recipe")
         recipe = recipes.get(ws, project, recipe_id)
@@ -228,8 +236,12 @@ def retrain(ws: Workspace, project: str, batches: list[tuple[Path, Path | None]]
         project, data=data.id, models=[champion.summary["model"]], trials=trials,
         cv=int(run_config.get("cv", 5)), seed=int(lineage.get("seed") or 0),
         features=lineage.get("features"))
+    check_cancel(cancel)
     say(f"training {champion.summary['model']} on {data.id}")
-    trained = training.train(ws, config, register=True)
+    trained = training.train(ws, config, register=True, cancel=cancel)
+    if trained.stopped == "cancelled":
+        raise Cancelled(f"retraining cancelled after {trained.trials_finished} trials; "
+                        "nothing was registered")
     if trained.registered_version is None:
         raise InvalidInput(f"training on {data.id} stopped before a model was registered"
                            f" ({trained.stopped or 'no trial finished'})")
