@@ -1,4 +1,5 @@
-"""Command-palette entries: 'view: …' to switch views, 'project: …' to pick a project."""
+"""Command-palette entries: 'view: …' to switch views, 'project: …' to pick a project, and the
+actions of the view it was opened from ('train: churn'), which the view lists itself."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ class ViewCommands(Provider):
             (f"project: {name}", partial(self.app.select_project, name), "work on this project")
             for name in self._projects
         ]
+        actions = getattr(self.screen, "palette_commands", None)
+        if callable(actions):
+            out += actions()
         return out
 
     async def discover(self) -> Hits:

@@ -62,6 +62,22 @@ class ViewScreen(Screen):
             return
         self.notify(f"{what} written to {target}", markup=False)
 
+    def palette_commands(self) -> list[tuple[str, Callable[[], object], str]]:
+        """This view's actions for the command palette, namespaced by what they act on
+        ('train: churn'). By default each action in the footer, on the selected project;
+        a view whose actions act on a row (a version, a run) names it by overriding this."""
+        from textual.binding import Binding
+
+        subject = self.app.project or "no project"
+        out = []
+        for binding in self.BINDINGS:
+            if isinstance(binding, Binding) and binding.show and binding.description:
+                verb = binding.description.lower()
+                out.append((f"{verb}: {subject}",
+                            lambda action=binding.action: self.run_action(action),
+                            f"{binding.description} (key {binding.key_display or binding.key})"))
+        return out
+
     def fetch(self) -> Any:
         raise NotImplementedError
 
