@@ -121,3 +121,20 @@ async def test_a_finished_job_leads_to_what_it_produced(churn_ws: Workspace) -> 
         await pilot.press("enter")
         await settle(pilot)
         assert app.current_mode == "models" and app.project == "churn"
+
+
+def test_mlcycle_exits_non_zero_when_the_app_itself_crashes(ws: Workspace, monkeypatch) -> None:
+    import pytest
+
+    from mlcycle.app.commands.ui import run_ui
+    from mlcycle.app.output import Context
+
+    def crash(self) -> None:
+        raise RuntimeError("a bug in the app itself")
+
+    real_run = MlcycleApp.run
+    monkeypatch.setattr(MlcycleApp, "on_mount", crash)
+    monkeypatch.setattr(MlcycleApp, "run", lambda self: real_run(self, headless=True))
+    with pytest.raises(SystemExit) as ended:
+        run_ui(Context(str(ws.root)))
+    assert ended.value.code == 1

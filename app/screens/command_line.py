@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.suggester import Suggester
 from textual.widgets import Input, Label
@@ -43,9 +43,11 @@ class CommandLineScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="command-line"):
             yield Label("", id="command-error", markup=False)
-            yield Input(placeholder="train churn --trials 20   (Tab completes, Up: history, "
-                        "Esc closes)", id="command-input",
-                        suggester=CommandSuggester(self._projects))
+            with Horizontal(id="command-row"):
+                yield Label(":", id="command-prompt")
+                yield Input(placeholder="train churn --trials 20   (Tab completes, Up: history, "
+                            "Esc closes)", id="command-input",
+                            suggester=CommandSuggester(self._projects))
 
     def on_mount(self) -> None:
         self.run_worker(self._load_projects, thread=True, exit_on_error=False)

@@ -124,7 +124,12 @@ class JobsScreen(Screen):
             title.append("   c: cancel")
         self.query_one("#job-title", Static).update(title)
         bar = self.query_one("#job-progress", ProgressBar)
-        bar.update(total=job.total if job.total else None, progress=job.done)
+        if job.total:
+            bar.update(total=job.total, progress=job.done)
+        elif job.state == RUNNING:
+            bar.update(total=None)  # size unknown: the bar pulses
+        else:
+            bar.update(total=1, progress=1 if job.state == DONE else 0)
         line = job.outcome if job.state != RUNNING else job.message
         self.query_one("#job-message", Static).update(Text(line or ""))
         self._show_rows(job)
