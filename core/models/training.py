@@ -21,7 +21,7 @@ from typing import Any
 from mlcycle import projects
 from mlcycle.data import datasets
 from mlcycle.data.columns import by_name
-from mlcycle.models import catalog, evaluation, model_input, tracking
+from mlcycle.models import catalog, evaluation, model_input, threads, tracking
 from mlcycle.projects.metrics import CATALOG as METRICS
 from mlcycle.store import events
 from mlcycle.store.cancel import CancelToken
@@ -174,14 +174,15 @@ def cross_validate(
     train = ~prepared.holdout
     scoring = evaluation.cv_scoring(prepared.project.task, prepared.signature.classes)
     model = catalog.pipeline(entry, prepared.signature, seed, params)
-    result = sk_cross_validate(
-        model,
-        prepared.inputs.filter(train),
-        prepared.y[train],
-        cv=_cv(prepared, seed, folds),
-        scoring=scoring,
-        error_score=np.nan,
-    )
+    with threads.fitting():
+        result = sk_cross_validate(
+            model,
+            prepared.inputs.filter(train),
+            prepared.y[train],
+            cv=_cv(prepared, seed, folds),
+            scoring=scoring,
+            error_score=np.nan,
+        )
     out: dict[str, float] = {}
     for name in scoring:
         values = result[f"test_{name}"] * (-1 if name in evaluation.NEGATED else 1)
@@ -203,7 +204,8 @@ def evaluate_on_holdout(
 
     train, hold = ~prepared.holdout, prepared.holdout
     model = catalog.pipeline(entry, prepared.signature, seed, params)
-    model.fit(prepared.inputs.filter(train), prepared.y[train])
+    with threads.fitting():
+        model.fit(prepared.inputs.filter(train), prepared.y[train])
     analysis = evaluation.analyse(
         model,
         prepared.inputs.filter(hold),
@@ -395,7 +397,8 @@ def reproduce(ws: Any, run_id: str) -> dict[str, Any]:
     if run.tags.get("mlcycle.evaluated") == "true":
         train, hold = ~prepared.holdout, prepared.holdout
         model = catalog.pipeline(entry, prepared.signature, config["seed"], config["params"])
-        model.fit(prepared.inputs.filter(train), prepared.y[train])
+        with threads.fitting():
+            model.fit(prepared.inputs.filter(train), prepared.y[train])
         proba = (
             model.predict_proba(prepared.inputs.filter(hold))
             if prepared.project.task == "classification"
