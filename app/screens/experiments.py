@@ -1,4 +1,5 @@
-"""The experiments view: a project's tracked runs, two side by side, and metric charts."""
+"""The experiments view: a project's tracked runs, two side by side, and metric charts;
+training (t), and reproducing (R) or registering (r) the selected run."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Input, Label, Sparkline, Static
 
+from mlcycle.app.screens import run_actions, train
 from mlcycle.app.screens.base import ViewScreen
+from mlcycle.app.screens.form import FormScreen
 from mlcycle.app.widgets.bar_chart import BarChart
 from mlcycle.models.tracking import RunRecord
 
@@ -20,10 +23,12 @@ from mlcycle.models.tracking import RunRecord
 @dataclass
 class Experiments:
     project: str
+    task: str
     metric: str
     greater_is_better: bool
     runs: list[RunRecord]
     histories: dict[str, dict[str, list[float]]]  # run -> metric -> values by step
+    model_names: list[str]  # the catalog's, for the project's task
 
 
 def _value(run: RunRecord, key: str) -> float | None:
@@ -32,11 +37,14 @@ def _value(run: RunRecord, key: str) -> float | None:
 
 class ExperimentsScreen(ViewScreen):
     BINDINGS = [
+        Binding("t", "train", "Train"),
+        Binding("R", "reproduce", "Reproduce", key_display="R"),
+        Binding("r", "register", "Register"),
         Binding("s", "cycle_sort", "Sort"),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
-        Binding("space", "mark", "Mark for compare"),
-        Binding("c", "compare", "Compare marked"),
+        Binding("space", "mark", "Mark"),
+        Binding("c", "compare", "Compare"),
     ]
     SORTS = ("newest", "cv", "holdout")
     AUTO_FOCUS = "#runs"
@@ -68,7 +76,7 @@ class ExperimentsScreen(ViewScreen):
 
     def fetch(self) -> Experiments | None:
         from mlcycle import projects
-        from mlcycle.models import tracking
+        from mlcycle.models import catalog, tracking
 
         project = self.app.project
         if project is None:
@@ -76,7 +84,8 @@ class ExperimentsScreen(ViewScreen):
         ws = self.app.workspace
         card = projects.get(ws, project)
         return Experiments(
-            project, card.metric, card.greater_is_better, tracking.runs(ws, project), {}
+            project, card.task, card.metric, card.greater_is_better,
+            tracking.runs(ws, project), {}, catalog.names(card.task),
         )
 
     def show(self, data: Experiments | None) -> None:
@@ -86,10 +95,7 @@ class ExperimentsScreen(ViewScreen):
             summary.update("No project selected: pick one in the projects view (1).")
             return
         if not data.runs:
-            summary.update(
-                f"{data.project}: no runs yet. Train with 'mlcycle train "
-                f"{data.project}' or log runs with mlcycle.models.tracking."
-            )
+            summary.update(Text(f"{data.project}: no runs yet: press t to train."))
         else:
             best = self._best(f"holdout.{data.metric}") or self._best(f"cv.{data.metric}")
             text = Text(f"{data.project}: {len(data.runs)} runs", style="bold")
@@ -133,6 +139,7 @@ class ExperimentsScreen(ViewScreen):
     def _fill(self) -> None:
         table = self.query_one("#runs", DataTable)
         data = self._data
+        keep = self._highlighted()  # a reload (a job ended) keeps the run the user is on
         table.clear(columns=True)
         if data is None:
             return
@@ -160,7 +167,9 @@ class ExperimentsScreen(ViewScreen):
                 key=r.id,
             )
         if table.row_count:
-            self._detail(str(table.coordinate_to_cell_key((0, 0)).row_key.value))
+            table.move_cursor(row=table.get_row_index(keep) if keep in table.rows else 0)
+            self._detail(str(table.coordinate_to_cell_key(table.cursor_coordinate)
+                             .row_key.value))
 
     def _chart(self) -> None:
         data = self._data
@@ -253,6 +262,48 @@ class ExperimentsScreen(ViewScreen):
         if self._data:
             self.show(self._data)
 
+    def action_train(self) -> None:
+        data = self._data
+        if data is None:
+            self.notify("pick a project first (projects view: 1)", severity="warning")
+            return
+        self.app.push_screen(
+            FormScreen(f"Train {data.project}: search the model catalog, register the best",
+                       train.form_fields(data.model_names), submit="Train",
+                       check=train.form_check(data.project, data.task)),
+            lambda values: values and train.start(self, data.project, values, data.metric,
+                                                  data.greater_is_better),
+        )
+
+    def _selected_run(self) -> RunRecord | None:
+        run_id = self._highlighted()
+        if run_id is None or self._data is None:
+            self.notify("no run selected", severity="warning")
+            return None
+        return next(r for r in self._data.runs if r.id == run_id)
+
+    def action_reproduce(self) -> None:
+        run = self._selected_run()
+        if run is not None:
+            run_actions.reproduce(self, self._data.project, run)
+
+    def action_register(self) -> None:
+        run = self._selected_run()
+        if run is not None:
+            run_actions.register(self, self._data.project, run)
+
+    def palette_commands(self) -> list[tuple[str, Any, str]]:
+        # Reproduce and register act on the selected run: the palette names it.
+        run_id = self._highlighted()
+        out = []
+        for verb, command, about in super().palette_commands():
+            if verb.startswith(("reproduce:", "register:")):
+                if run_id is None:
+                    continue
+                verb = f"{verb.split(':')[0]}: {self._data.project} run {run_id}"
+            out.append((verb, command, about))
+        return out
+
     def _highlighted(self) -> str | None:
         table = self.query_one("#runs", DataTable)
         if not table.row_count:
@@ -267,9 +318,7 @@ class ExperimentsScreen(ViewScreen):
             self._marked.remove(run_id)
         else:
             self._marked = [*self._marked[-1:], run_id]
-        row = self.query_one("#runs", DataTable).cursor_row
         self._fill()
-        self.query_one("#runs", DataTable).move_cursor(row=row)
 
     def action_compare(self) -> None:
         if len(self._marked) != 2 or self._data is None:

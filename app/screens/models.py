@@ -1,8 +1,11 @@
-"""The models view: registered versions, aliases, model cards; promote and roll back."""
+"""The models view: registered versions, aliases, model cards; promote, roll back, set and
+clear aliases, archive, export a card."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from rich.text import Text
@@ -12,8 +15,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Label, Markdown, Static
 
+from mlcycle.app.screens import quick
 from mlcycle.app.screens.base import ViewScreen
 from mlcycle.app.screens.confirm import ConfirmScreen
+from mlcycle.app.screens.form import Field, FormScreen
+from mlcycle.models import registry
 from mlcycle.models.registry import ModelVersion
 from mlcycle.store.errors import MlcycleError
 
@@ -28,8 +34,11 @@ class Registry:
 
 class ModelsScreen(ViewScreen):
     BINDINGS = [
-        Binding("p", "promote", "Promote to champion"),
-        Binding("b", "rollback", "Roll back champion"),
+        Binding("p", "promote", "Promote"),
+        Binding("b", "rollback", "Roll back"),
+        Binding("a", "set_alias", "Set alias"),
+        Binding("x", "clear_alias", "Clear alias"),
+        Binding("A", "archive", "Archive", key_display="A"),
         Binding("e", "export", "Export card"),
     ]
 
@@ -55,7 +64,6 @@ class ModelsScreen(ViewScreen):
 
     def fetch(self) -> Registry | None:
         from mlcycle import projects
-        from mlcycle.models import registry
 
         project = self.app.project
         if project is None:
@@ -109,7 +117,8 @@ class ModelsScreen(ViewScreen):
             )
         if not data.versions:
             self.query_one("#model-card", Markdown).update(
-                f"No registered models yet. Run `mlcycle train {data.project}`."
+                "No registered models yet: press **t** in the Experiments view (**3**) to "
+                "train one, or **r** there to register a run."
             )
         elif table.row_count:
             self._load_card(data.versions[0].version)
@@ -140,43 +149,130 @@ class ModelsScreen(ViewScreen):
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         return next(v for v in self._data.versions if str(v.version) == key)
 
+    # Every registry change asks for the reason the audit trail keeps, then runs off the UI
+    # thread; a refusal (an archived version, the champion's only alias) is one line.
     def action_promote(self) -> None:
-        chosen = self._selected()
-        if chosen is None:
-            return
-        self.app.push_screen(
-            ConfirmScreen(
-                f"Make version {chosen.version} ({chosen.summary.get('model')}) the "
-                "champion, the model production scores with?"
-            ),
-            lambda reason: reason and self._change("promote", chosen.version, reason),
-        )
+        self._promote(self._selected())
 
     def action_rollback(self) -> None:
         if not self._data:
             return
-        self.app.push_screen(
-            ConfirmScreen(
-                "Give the champion alias back to the version that held it before?", "rollback"
-            ),
-            lambda reason: reason and self._change("rollback", None, reason),
+        self._confirm(
+            "Give the champion alias back to the version that held it before?",
+            lambda ws, project, reason: registry.rollback(ws, project, reason=reason),
+            lambda moved: f"rolled back: version {moved.version} is champion again",
+            "rollback",
         )
 
-    @work(thread=True, exclusive=True, group="change", exit_on_error=False)
-    def _change(self, action: str, version: int | None, reason: str) -> None:
-        from mlcycle.models import registry
+    def action_set_alias(self) -> None:
+        self._set_alias(self._selected())
 
-        ws, project = self.app.workspace, self._data.project
-        try:
-            if action == "promote":
-                moved = registry.promote(ws, project, str(version), reason=reason)
-            else:
-                moved = registry.rollback(ws, project, reason=reason)
-        except MlcycleError as exc:
-            self.app.call_from_thread(self.notify, str(exc), severity="error", markup=False)
+    def action_clear_alias(self) -> None:
+        self._clear_alias(self._selected())
+
+    def action_archive(self) -> None:
+        self._archive(self._selected())
+
+    def _promote(self, chosen: ModelVersion | None) -> None:
+        if chosen is None:
             return
-        self.app.call_from_thread(self.notify, f"version {moved.version} is now champion")
-        self.app.call_from_thread(self.reload)
+        self._confirm(
+            f"Make version {chosen.version} ({chosen.summary.get('model')}) the "
+            "champion, the model production scores with?",
+            lambda ws, project, reason: registry.promote(ws, project, str(chosen.version),
+                                                         reason=reason),
+            lambda moved: f"version {moved.version} is now champion",
+        )
+
+    def _set_alias(self, chosen: ModelVersion | None) -> None:
+        if chosen is None:
+            return
+
+        def asked(values: dict[str, Any] | None) -> None:
+            if not values:
+                return
+            alias = values["alias"]
+            self._confirm(
+                f"Give version {chosen.version} the alias {alias}?",
+                lambda ws, project, reason: registry.promote(ws, project, str(chosen.version),
+                                                             alias, reason),
+                lambda moved: f"version {moved.version} is now {alias}",
+            )
+
+        self.app.push_screen(FormScreen(
+            f"Set an alias on version {chosen.version} of {self._data.project}",
+            [Field("alias", "Alias", default="challenger", required=True,
+                   help="champion: what production scores with; challenger: scored in its "
+                   "shadow. A version holds one alias: one it held before is cleared.")],
+            submit="Next"), asked)
+
+    def _clear_alias(self, chosen: ModelVersion | None) -> None:
+        if chosen is None:
+            return
+        if not chosen.aliases:
+            self.notify(f"version {chosen.version} holds no alias", severity="warning")
+            return
+        alias = chosen.aliases[0]
+        warning = {"champion": " Nothing will score production data until a version is "
+                   "promoted.", "challenger": " Shadow scoring stops."}.get(alias, "")
+        self._confirm(
+            f"Take the alias {alias} off version {chosen.version}?{warning}",
+            lambda ws, project, reason: registry.clear(ws, project, alias, reason),
+            lambda version: f"cleared {alias}: version {version} no longer holds it",
+        )
+
+    def _archive(self, chosen: ModelVersion | None) -> None:
+        if chosen is None:
+            return
+        self._confirm(
+            f"Archive version {chosen.version} ({chosen.summary.get('model')})? It stays in "
+            "the registry's history but cannot take an alias.",
+            lambda ws, project, reason: registry.archive(ws, project, str(chosen.version),
+                                                         reason),
+            lambda done: f"archived version {done.version}",
+        )
+
+    def _confirm(self, question: str, change: Callable[[Any, str, str], Any],
+                 said: Callable[[Any], str], default_reason: str = "") -> None:
+        """Ask for the reason, then make ``change(ws, project, reason)`` and say ``said``."""
+        if not self._data:
+            return
+        project = self._data.project
+        self.app.push_screen(
+            ConfirmScreen(question, default_reason),
+            lambda reason: reason and quick.change(
+                self, lambda: change(self.app.workspace, project, reason), said),
+        )
+
+    def palette_commands(self) -> list[tuple[str, Callable[[], object], str]]:
+        """Each action on each version it can act on, named by it: 'promote: churn v3'."""
+        if not self._data:
+            return super().palette_commands()
+        project = self._data.project
+        out: list[tuple[str, Callable[[], object], str]] = []
+        for v in self._data.versions:
+            name = f"{project} v{v.version}"
+            model = str(v.summary.get("model"))
+            if v.archived:
+                continue
+            if "champion" not in v.aliases:
+                out.append((f"promote: {name}", partial(self._promote, v),
+                            f"make {model} the champion (key p on its row)"))
+            out.append((f"set alias: {name}", partial(self._set_alias, v),
+                        f"give {model} an alias (key a on its row)"))
+            if v.aliases:
+                out.append((f"clear alias: {name} ({v.aliases[0]})",
+                            partial(self._clear_alias, v), "key x on its row"))
+            else:
+                out.append((f"archive: {name}", partial(self._archive, v),
+                            "key A on its row"))
+        out.append((f"roll back: {project}", self.action_rollback,
+                    "give champion back to the version before (key b)"))
+        chosen = self._selected()
+        if chosen is not None:
+            out.append((f"export card: {project} v{chosen.version}", self.action_export,
+                        "write the model card to the current folder (key e)"))
+        return out
 
     def action_export(self) -> None:
         chosen = self._selected()

@@ -1,0 +1,154 @@
+"""Training from the TUI: the form that asks what to train, and the job that trains it.
+
+The form mirrors ``mlcycle train`` (same options, same checks: ``TrainConfig.validate`` and the
+catalog's names); the job calls ``training.train`` with the job's cancel token and turns its
+progress events into the jobs panel's bar and one live row per finished trial. Cancelling keeps
+every finished trial (they are runs) and registers nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from mlcycle.app.jobs import Job, Lead
+from mlcycle.app.screens.form import CHECK, FLOAT, INT, TEXT, Field
+from mlcycle.models import training
+from mlcycle.store.cancel import Cancelled
+from mlcycle.store.errors import MlcycleError
+
+TRIAL_COLUMNS = ("#", "model", "cv {metric}", "best so far")
+
+
+def form_fields(model_names: Sequence[str]) -> list[Field]:
+    """The train form: the CLI's options, with its defaults."""
+    defaults = training.TrainConfig("")
+    return [
+        Field("models", "Models", TEXT, help="comma-separated, empty = all: "
+              + ", ".join(model_names)),
+        Field("trials", "Trials per model", INT, default=defaults.trials, required=True,
+              help="parameter sets sampled for each model"),
+        Field("time_budget", "Time budget (seconds)", FLOAT,
+              help="optional: no new trial starts once it is used"),
+        Field("cv", "Folds", INT, default=defaults.cv, required=True,
+              help="cross-validation folds, at least 2"),
+        Field("seed", "Seed", INT, default=defaults.seed, required=True),
+        Field("data", "Dataset version", TEXT, default=defaults.data, required=True),
+        Field("features", "Feature set", TEXT, default=defaults.features, required=True,
+              help="latest, none (raw columns), NAME, NAME@N or an id"),
+        Field("register", "Register the best model", CHECK, default=True),
+    ]
+
+
+def config_from(project: str, values: dict[str, Any]) -> training.TrainConfig:
+    """The form's values as the configuration ``mlcycle train`` would build from its flags."""
+    models = [m.strip() for m in (values.get("models") or "").split(",") if m.strip()]
+    features = values["features"]
+    return training.TrainConfig(
+        project, values["data"], models or None, values["trials"], values["cv"],
+        values.get("time_budget"), values["seed"], None if features == "none" else features,
+    )
+
+
+def form_check(project: str, task: str) -> Callable[[dict[str, Any]], str | None]:
+    """What is wrong with the form's values, by the engine's own checks (before any work)."""
+    from mlcycle.models import catalog
+
+    def check(values: dict[str, Any]) -> str | None:
+        config = config_from(project, values)
+        try:
+            config.validate()
+            for name in config.models or ():
+                catalog.get(name, task)
+        except MlcycleError as exc:
+            return str(exc)
+        return None
+
+    return check
+
+
+class TrialFeed:
+    """The progress callback of one training: a bar, a row per trial, the best so far."""
+
+    def __init__(self, job: Job, metric: str, greater_is_better: bool) -> None:
+        self.job = job
+        self.metric = metric
+        self.sign = 1 if greater_is_better else -1
+        self.best: tuple[float, str] | None = None  # value, model; the baseline never counts
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind = event["event"]
+        if kind == "start":
+            self.job.progress(0, event["total"], f"training {event['total']} trials "
+                              f"on dataset {event['dataset']}")
+        elif kind == "trial":
+            self._trial(event)
+        elif kind == "evaluate":
+            self.job.say(f"judging {event['model']} on the holdout{self._best_text()}")
+        elif kind == "stopped":
+            self.job.say(f"stopping: {event['finished']} finished trials are kept")
+
+    def _trial(self, event: dict[str, Any]) -> None:
+        value, model = event["value"], event["model"]
+        scored = not math.isnan(value)
+        if model != "baseline" and scored and (
+                self.best is None or self.sign * value > self.sign * self.best[0]):
+            self.best = (value, model)
+        self.job.add_row(event["index"], model, f"{value:.4f}" if scored else "–",
+                         f"{self.best[0]:.4f} ({self.best[1]})" if self.best else "–")
+        self.job.progress(event["index"], event["total"],
+                          f"{model}: {self.metric} {value:.4f}{self._best_text()}")
+
+    def _best_text(self) -> str:
+        if self.best is None:
+            return ""
+        return f"; best so far {self.best[1]} {self.best[0]:.4f}"
+
+
+def start(view: Any, project: str, values: dict[str, Any], metric: str,
+          greater_is_better: bool) -> Job:
+    """Start the job 'train: PROJECT' and open the jobs panel on it."""
+    from mlcycle.app.screens.jobs import JobsScreen
+
+    config = config_from(project, values)
+    register = bool(values.get("register", True))
+
+    def work(job: Job) -> training.TrainResult:
+        feed = TrialFeed(job, metric, greater_is_better)
+        result = training.train(view.app.workspace, config, progress=feed, register=register,
+                                cancel=job.cancel)
+        if result.stopped == "cancelled":
+            raise Cancelled(f"cancelled: {result.trials_finished} trials kept, "
+                            "nothing registered")
+        return result
+
+    def done(job: Job) -> str:
+        view.reload()
+        return outcome(job.result, metric)
+
+    job = view.start_job(
+        f"train: {project}", work, done=done,
+        lead=Lead("models", project, "open the Models view"),
+        columns=tuple(c.format(metric=metric) for c in TRIAL_COLUMNS),
+    )
+    view.app.push_screen(JobsScreen(select=job.id))
+    return job
+
+
+def outcome(result: training.TrainResult, metric: str) -> str:
+    """One line: the best model, its holdout figure, and what was registered."""
+    if not result.models:
+        return f"{result.trials_finished} trials; no model to judge"
+    best = result.models[0]
+    held = best.get(f"holdout.{metric}")
+    line = f"best {best['model']} (run {best['run']})"
+    if held is not None:
+        line += f", holdout {metric} {held:.4f}"
+    if result.registered_version:
+        line += f"; registered as version {result.registered_version}"
+    else:
+        line += "; not registered"
+    if result.stopped:
+        line += f" (stopped early: {result.stopped})"
+    return line
