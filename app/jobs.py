@@ -138,8 +138,9 @@ class Jobs:
     def _run(self, job: Job, work: Callable[[Job], Any], done: Callable[[Job], str] | None
              ) -> None:
         try:
+            # Work that stops early because it was cancelled raises Cancelled itself; work
+            # that finished despite a late cancel is done, and says what it made.
             job.result = work(job)
-            job.cancel.check()  # work that returned early because it was cancelled
         except Cancelled as exc:
             self._end(job, CANCELLED, first_line(exc))
         except MlcycleError as exc:

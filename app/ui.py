@@ -7,7 +7,6 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from textual.app import App
 from textual.binding import Binding
@@ -85,18 +84,9 @@ class MlcycleApp(App[None]):
         except (AttributeError, ValueError):  # no stdin at all
             pass
 
-    def on_worker_state_changed(self, event: Any) -> None:
-        """The one place a worker's error is shown: as a notice, never by quitting the app.
-        (Jobs catch their own errors; this is for the views' loads and quick changes.)"""
-        from textual.worker import WorkerState
-
-        if event.state != WorkerState.ERROR:
-            return
-        self.show_error(event.worker.error)
-
     def show_error(self, exc: BaseException) -> None:
-        """An error as one line, typed as the user typed it (never as markup); a bug's
-        traceback goes to the workspace's log."""
+        """The one place an error is shown: one line, typed as the user typed it (never as
+        markup), never by quitting the app; a bug's traceback goes to the workspace's log."""
         if isinstance(exc, MlcycleError):
             self.notify(str(exc), severity="error", timeout=6, markup=False)
         else:

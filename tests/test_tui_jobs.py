@@ -138,3 +138,23 @@ def test_mlcycle_exits_non_zero_when_the_app_itself_crashes(ws: Workspace, monke
     with pytest.raises(SystemExit) as ended:
         run_ui(Context(str(ws.root)))
     assert ended.value.code == 1
+
+
+async def test_a_view_whose_load_breaks_says_so_and_the_app_runs_on(churn_ws: Workspace,
+                                                                   monkeypatch) -> None:
+    from mlcycle.app.screens.models import ModelsScreen
+
+    def broken(self) -> None:
+        raise KeyError("a bug while loading")
+
+    monkeypatch.setattr(ModelsScreen, "fetch", broken)
+    app = MlcycleApp(churn_ws, project="churn")
+    notices = _notices(app)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("4")
+        await settle(pilot)
+        assert any("a bug while loading" in m and "tui.log" in m for m in notices), notices
+        await pilot.press("1")
+        await settle(pilot)
+        assert app.is_running and "churn" in visible_text(app)

@@ -8,6 +8,7 @@ from typing import Any
 
 from textual import work
 from textual.screen import Screen
+from textual.worker import Worker, WorkerState
 
 from mlcycle.app.jobs import RUNNING, Job
 from mlcycle.store.errors import MlcycleError
@@ -35,8 +36,13 @@ class ViewScreen(Screen):
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def _load(self) -> None:
         # The workspace may be busy with another process's write: wait here, not in the UI.
-        # A failure is the app's to show (MlcycleApp.on_worker_state_changed).
+        # A failure is the app's to show (on_worker_state_changed below).
         self.app.call_from_thread(self.show, self.fetch())
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # Textual tells only the worker's own node that it failed: hand it to the app.
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.app.show_error(event.worker.error)
 
     def job_changed(self, job: Job) -> None:
         """A job made progress or ended; a view that shows what jobs make reloads when one
