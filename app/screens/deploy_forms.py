@@ -78,7 +78,7 @@ def serve_form(project: str) -> FormScreen:
 
     return FormScreen(f"Serve {project} on this machine (loopback only)", [
         Field("ref", "Model", TEXT, default="champion", required=True,
-              help=MODEL_HELP + "; an alias follows its moves"),
+              help="a version number, or an alias: the server follows its moves"),
         Field("port", "Port", INT, default=8080, required=True, help="0: any free port"),
         Field("shadow", "score the challenger alongside (shadow)", CHECK, default=True),
     ], submit="Serve", check=check)

@@ -49,7 +49,7 @@ def retrain_form(project: str, batch: str = "", labels: str = "") -> FormScreen:
         Field("batches", "Batches", PATH, default=batch, required=True,
               help="new rows; several: separate them with commas"),
         Field("labels", "Labels", PATH, default=labels,
-              help="one per batch, same order; not needed when a batch holds its target"),
+              help="one per batch, in order; none when the batches hold the target"),
         Field("trials", "Trials", INT, default=10, required=True,
               help="parameter settings to try for the champion's model"),
         Field("promote", "make it champion if it beats the champion (else challenger)", CHECK,
