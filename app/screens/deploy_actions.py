@@ -181,7 +181,11 @@ def serve_or_stop(screen: DeployScreen, project: str) -> None:
 
         def done(job: Job) -> str:
             serving, log = job.result
-            background.start(Service(key, serving.describe(), serving.stop, log=log),
+            if background.running(key):  # started twice: the first one serves
+                serving.server.server_close()
+                return f"{project} is already served; this one was not started"
+            background.start(Service(key, serving.describe(endpoints=False), serving.stop,
+                                     log=log),
                              serving.serve)
             screen.show_server()
             return f"listening on {serving.url}"

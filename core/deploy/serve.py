@@ -489,12 +489,13 @@ class Serving:
     def loopback(self) -> bool:
         return self.host in ("127.0.0.1", "localhost", "::1")
 
-    def describe(self) -> str:
-        """What serves, and where."""
+    def describe(self, endpoints: bool = True) -> str:
+        """What serves, and where (and, with ``endpoints``, what it answers)."""
         second = self.service.second
         shadow_text = f", challenger v{second.version.version} in shadow" if second else ""
+        paths = " (POST /predict, GET /health, GET /openapi.json)" if endpoints else ""
         return (f"serving {self.project} v{self.service.main.version.version} ({self.ref})"
-                f"{shadow_text} on {self.url} (POST /predict, GET /health, GET /openapi.json)")
+                f"{shadow_text} on {self.url}{paths}")
 
     def serve(self) -> None:
         """Answer requests in the calling thread until :meth:`stop` (or an interrupt);
