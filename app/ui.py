@@ -13,6 +13,7 @@ from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
 
+from mlcycle.app.background import Background
 from mlcycle.app.jobs import JobChanged, Jobs, traceback_text
 from mlcycle.app.palette import ViewCommands
 from mlcycle.app.views import VIEWS
@@ -50,6 +51,7 @@ class MlcycleApp(App[None]):
         self.set_reactive(MlcycleApp.project, project)
         self._db_stamp = self._stamp()
         self.jobs = Jobs(self)
+        self.background = Background()  # the server and watchers; they stop with the app
 
     def on_mount(self) -> None:
         self.sub_title = str(self.workspace.root)
@@ -57,6 +59,10 @@ class MlcycleApp(App[None]):
         self.set_interval(2.0, self._refresh_if_changed)
         if not self.is_headless:
             self.set_interval(2.0, self._leave_if_terminal_gone)
+
+    def on_unmount(self) -> None:
+        # Quitting the UI stops what it started: no port or folder stays held.
+        self.background.stop_all()
 
     def _stamp(self) -> tuple[float, int]:
         stamps = []

@@ -5,16 +5,6 @@ import click
 from mlcycle.app.output import Context, console, emit_json, json_option, note
 
 
-def _parity_line(parity: dict) -> str:
-    if "label_mismatches" in parity:
-        return (f"parity on {parity['rows']} holdout rows: {parity['label_mismatches']} labels "
-                f"differ, probabilities within {parity['max_abs_proba_diff']:.2g} "
-                f"(allowed {parity['tolerance']:g})")
-    return (f"parity on {parity['rows']} holdout rows: values within "
-            f"{parity['max_rel_diff']:.2g} relative, {parity['max_abs_diff']:.3g} absolute "
-            f"(allowed {parity['tolerance']:g} relative)")
-
-
 @click.command()
 @click.argument("project")
 @click.argument("version", default="champion")
@@ -35,7 +25,7 @@ def export(ctx: Context, project: str, version: str, out: str, force: bool,
     click.echo(f"exported {project} v{result['version']} to {result['out']} "
                f"({result['size_bytes'] / 1024:.1f} KiB ONNX, converted in "
                f"{result['export_seconds']:.2f}s)")
-    click.echo(_parity_line(result["parity"]))
+    click.echo(deploy.parity_line(result["parity"]))
 
 
 @click.group()

@@ -153,36 +153,18 @@ def watch(ctx: Context, project: str, folder: str, labels: str | None, once: boo
     """
     import threading
 
+    from mlcycle.app.watch_lines import outcome_line
     from mlcycle.monitor.watch import Outcome, Watcher
 
     def report(outcome: Outcome) -> None:
         if as_json:
             click.echo(json.dumps(outcome.to_dict(), default=json_default), nl=True)
             return
-        name = outcome.path.name
-        if outcome.status == "seen":
-            earlier = outcome.check or {}
-            note(f"{name}: already checked by v{earlier.get('version')} "
-                 f"(check {earlier.get('id')}), skipped")
-        elif outcome.status == "rejected":
-            where = f" (moved to {outcome.moved_to})" if outcome.moved_to else ""
-            note(f"{name}: rejected: {outcome.error}{where}")
-        elif outcome.status == "gone":
-            note(f"{name}: gone, not checked: {outcome.error}")
-        elif outcome.status == "ignored":
-            note(f"{name}: ignored: {outcome.error}")
-        elif outcome.status == "error":
-            note(f"{name}: not checked: {outcome.error}")
-        elif outcome.status == "folder":
-            note(outcome.error or str(outcome.path))
+        line, is_note = outcome_line(outcome)
+        if is_note:
+            note(line)
         else:
-            check = outcome.check or {}
-            verdict = "; ".join(check["alerts"]) if check["alerts"] else "no alerts"
-            figure = check["performance"] or check["estimated_performance"]
-            if figure and figure["value"] is not None:
-                estimate = "" if check["performance"] else "estimated "
-                verdict += f" ({estimate}{figure['metric']} {figure['value']:.4f})"
-            click.echo(f"{name}: {check['rows']:,} rows, v{check['version']}: {verdict}")
+            click.echo(line)
 
     watcher = Watcher(ctx.workspace(), project, folder, labels=labels, report=report,
                       settle=settle, recursive=recursive, again=again)

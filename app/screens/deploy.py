@@ -1,16 +1,25 @@
-"""The deployment view: parity-checked exports, what serves, the shadow comparison, scoring."""
+"""The deployment view: parity-checked exports, what serves, the shadow comparison, scoring.
+
+Its actions are the CLI's deployment commands: export a bundle (x), verify one (v), score a
+file (p), serve on loopback (s, again to stop), compare champion and challenger (m). Export,
+verify, scoring and comparing are jobs; the server is a service the app owns (it stops when
+the UI quits), its address shown here.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
+from mlcycle.app.screens import deploy_actions
 from mlcycle.app.screens.base import ViewScreen
 from mlcycle.app.widgets.bar_chart import BarChart
 
@@ -26,10 +35,19 @@ class Deployment:
 
 class DeployScreen(ViewScreen):
     AUTO_FOCUS = "#scoring-runs"
+    BINDINGS = [
+        Binding("x", "export_bundle", "Export"),
+        Binding("v", "verify", "Verify"),
+        Binding("p", "score", "Score file"),
+        Binding("s", "serve", "Serve/stop"),
+        Binding("m", "compare", "Compare"),
+    ]
+    last_bundle: str = ""  # the folder the last export wrote, offered to verify
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="deploy-summary")
+        yield Static(id="serve-status")
         with Horizontal():
             with Vertical(id="deploy-left", classes="pane"):
                 yield Label("ONNX exports (parity on the holdout)", classes="pane-title")
@@ -40,6 +58,11 @@ class DeployScreen(ViewScreen):
                 yield Static(id="shadow")
                 yield BarChart(id="scores-chart")
         yield Footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        # The server runs and ends in its own thread: its line follows it.
+        self.set_interval(1.0, self.show_server)
 
     def fetch(self) -> Deployment | None:
         from mlcycle import deploy
@@ -63,6 +86,7 @@ class DeployScreen(ViewScreen):
         exports.clear(columns=True)
         runs.clear(columns=True)
         self._runs = data.scoring if data else []
+        self.show_server()
         if data is None:
             summary.update("No project selected: pick one in the projects view (1).")
             return
@@ -93,13 +117,13 @@ class DeployScreen(ViewScreen):
             self._chart(0)
         else:
             self.query_one("#scores-chart", BarChart).plot(
-                "no scoring runs yet: 'mlcycle predict' or 'mlcycle serve'", [])
+                "no scoring runs yet: press p to score a file or s to serve", [])
 
     def _show_comparison(self, comparison: dict[str, Any] | None) -> None:
         shadow = self.query_one("#shadow", Static)
         if not comparison:
-            shadow.update(Text("No shadow comparison yet: with a challenger, score new data and "
-                               "run 'mlcycle compare PROJECT LABELS'.", style="dim"))
+            shadow.update(Text("No shadow comparison yet: with a challenger, score new data "
+                               "(p or s), then press m with its labels.", style="dim"))
             return
         table = Table(title=f"shadow comparison on {comparison['rows']:,} labelled rows "
                             f"({comparison['ts'].replace('T', ' ')})")
@@ -131,6 +155,53 @@ class DeployScreen(ViewScreen):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "scoring-runs" and event.row_key.value is not None:
             self._chart(int(event.row_key.value))
+
+    def show_server(self) -> None:
+        """The server's line: where it answers, or why it ended, or how to start it."""
+        project = self.app.project
+        line = self.query_one("#serve-status", Static)
+        if project is None:
+            line.update("")
+            return
+        service = self.app.background.get(deploy_actions.serve_key(project))
+        if service is not None and service.running:
+            line.update(Text.assemble(("server: ", "bold"), (service.about, "green"),
+                                      " — s stops it"))
+        elif service is not None and service.error:
+            line.update(Text(f"server ended: {service.error} — s serves again",
+                             style="yellow"))
+        else:
+            line.update(Text("server: not running — s serves on this machine (loopback)",
+                             style="dim"))
+
+    # -- actions (each asks its form, then runs its job; see deploy_actions) -------------
+
+    def _project(self) -> str | None:
+        if self.app.project is None:
+            self.notify("pick a project first (1)", severity="warning")
+        return self.app.project
+
+    def action_export_bundle(self) -> None:
+        if project := self._project():
+            deploy_actions.export(self, project)
+
+    def action_verify(self) -> None:
+        deploy_actions.verify(self, self.last_bundle)
+
+    def action_score(self) -> None:
+        if project := self._project():
+            deploy_actions.score(self, project)
+
+    def action_serve(self) -> None:
+        if project := self._project():
+            deploy_actions.serve_or_stop(self, project)
+
+    def action_compare(self) -> None:
+        if project := self._project():
+            deploy_actions.compare(self, project)
+
+    def bundle_written(self, folder: str | Path) -> None:
+        self.last_bundle = str(folder)
 
 
 def _stack(table: Table, verdict: str) -> Table:

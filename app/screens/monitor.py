@@ -1,4 +1,9 @@
-"""The monitoring view: checks of new batches over time, what drifted, and retraining."""
+"""The monitoring view: checks of new batches over time, what drifted, and retraining.
+
+Its actions are the CLI's monitoring commands: check a batch (c), watch a folder (w, again
+to stop; the watcher is a service the app owns and stops when the UI quits), retrain on new
+labelled batches (R, prefilled with the batch last checked), export a check (e).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
+from mlcycle.app.screens import monitor_actions
 from mlcycle.app.screens.base import ViewScreen
 from mlcycle.app.widgets.bar_chart import BarChart
 from mlcycle.store.errors import MlcycleError
@@ -28,12 +34,19 @@ class Monitoring:
 
 class MonitorScreen(ViewScreen):
     AUTO_FOCUS = "#checks"
-    BINDINGS = [Binding("e", "export", "Export check")]
+    BINDINGS = [
+        Binding("c", "check_batch", "Check file"),
+        Binding("w", "watch", "Watch/stop"),
+        Binding("R", "retrain", "Retrain", key_display="R"),
+        Binding("e", "export", "Export check"),
+    ]
     _check: dict[str, Any] | None = None  # the check whose inputs are charted
+    _latest: dict[str, Any] | None = None  # the newest check: what R offers to retrain on
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="monitor-summary")
+        yield Static(id="watch-status")
         with Horizontal():
             with Vertical(id="monitor-left", classes="pane"):
                 yield Label("Checks of new batches (newest first)", classes="pane-title")
@@ -45,6 +58,11 @@ class MonitorScreen(ViewScreen):
                 yield BarChart(id="drift-history", classes="spaced")
                 yield BarChart(id="check-columns", classes="spaced")
         yield Footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        # The watcher reports from its own thread: its lines follow it.
+        self.set_interval(1.0, self.show_services)
 
     def fetch(self) -> Monitoring | None:
         from mlcycle import projects
@@ -65,6 +83,8 @@ class MonitorScreen(ViewScreen):
         summary = self.query_one("#monitor-summary", Static)
         table = self.query_one("#checks", DataTable)
         table.clear(columns=True)
+        self.show_services()
+        self._latest = data.latest if data else None
         if data is None:
             summary.update("No project selected: pick one in the projects view (1).")
             return
@@ -99,7 +119,7 @@ class MonitorScreen(ViewScreen):
         self._check = check
         chart = self.query_one("#check-columns", BarChart)
         if check is None:
-            chart.plot("no checks yet: 'mlcycle monitor PROJECT FILE' or 'mlcycle watch'", [])
+            chart.plot("no checks yet: press c to check a batch or w to watch a folder", [])
             return
         columns = [c for c in check["data_drift"]["columns"] if c["tested"]]
         columns.sort(key=lambda c: -(c["statistic"] or 0))
@@ -118,6 +138,45 @@ class MonitorScreen(ViewScreen):
         self.export(f"{self.app.project}-check-{check['id']}.html",
                     lambda path: write_report(check, path))
 
+    def show_services(self) -> None:
+        """The watcher's line: what it watches and the last files it took, or how to start."""
+        project = self.app.project
+        line = self.query_one("#watch-status", Static)
+        if project is None:
+            line.update("")
+            return
+        service = self.app.background.get(monitor_actions.watch_key(project))
+        if service is not None and service.running:
+            text = Text.assemble((service.about, "bold green"), " — w stops")
+            for entry in list(service.log)[-3:]:
+                text.append(f"\n  {entry}", style="dim")
+            line.update(text)
+        elif service is not None and service.error:
+            line.update(Text(f"the watcher ended: {service.error} — w watches again",
+                             style="yellow"))
+        else:
+            line.update(Text("not watching a folder — w watches one", style="dim"))
+
+    # -- actions (each asks its form, then runs its job; see monitor_actions) ------------
+
+    def _project(self) -> str | None:
+        if self.app.project is None:
+            self.notify("pick a project first (1)", severity="warning")
+        return self.app.project
+
+    def action_check_batch(self) -> None:
+        if project := self._project():
+            monitor_actions.check(self, project)
+
+    def action_watch(self) -> None:
+        if project := self._project():
+            monitor_actions.watch_or_stop(self, project)
+
+    def action_retrain(self) -> None:
+        if project := self._project():
+            batch, labels = _retrain_inputs(self._latest)
+            monitor_actions.retrain(self, project, batch, labels)
+
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "checks" and event.row_key.value is not None:
             self._load_check(event.row_key.value)
@@ -133,6 +192,14 @@ class MonitorScreen(ViewScreen):
                                       markup=False)
             return
         self.app.call_from_thread(self._columns, check)
+
+
+def _retrain_inputs(check: dict[str, Any] | None) -> tuple[str, str]:
+    """The batch a check was of and its labels, to offer for retraining."""
+    if check is None:
+        return "", ""
+    labels = (check.get("performance") or {}).get("labels") or ""
+    return check["source"], labels
 
 
 def _batches(checks: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
@@ -160,16 +227,17 @@ def _metric(check: dict[str, Any]) -> str:
 def _summary(data: Monitoring) -> Text:
     text = Text(f"{data.project} ", style="bold")
     if not data.checks:
-        text.append("has no checks yet: check a batch with 'mlcycle monitor "
-                    f"{data.project} FILE' or watch a folder with 'mlcycle watch'", style="dim")
+        text.append("has no checks yet: press c to check a batch or w to watch a folder",
+                    style="dim")
         return text
     last = data.checks[-1]
     text.append(f"{len(data.checks)} check(s); the newest, of {last['source'].rsplit('/', 1)[-1]}"
                 f" by v{last['version']}: ")
     if last["alerts"]:
         text.append("; ".join(last["alerts"]), style="bold red")
-        text.append("\nretraining recommended: mlcycle retrain "
-                    f"{data.project} --with FILE --labels FILE", style="yellow")
+        name = last["source"].rsplit("/", 1)[-1]
+        text.append(f"\nretraining recommended: press R to retrain with {name}",
+                    style="yellow")
     else:
         text.append("no alerts", style="bold green")
     return text

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     import duckdb
     import polars as pl
 
+    from mlcycle.store.cancel import CancelToken
+
 FORMATS = {
     ".csv": "csv",
     ".tsv": "csv",
@@ -403,18 +405,23 @@ def read_frame(spec: str | Path) -> pl.DataFrame:
         return pl.read_parquet(out)
 
 
-def to_parquet(spec: str | Path, out: Path, *, label: str | None = None) -> list[str]:
+def to_parquet(spec: str | Path, out: Path, *, label: str | None = None,
+               cancel: CancelToken | None = None) -> list[str]:
     """Read a user's table once, checked, into the Parquet file ``out`` (what scoring streams
-    in batches); returns its column names."""
+    in batches); returns its column names. Cancelling interrupts the conversion."""
     import duckdb
+
+    from mlcycle.store import cancel as cancelling
 
     source = resolve(spec)
     con = memory_connection()
     try:
         rel = load(con, source, label=label)
         try:
-            rel.to_parquet(str(out))
+            with cancelling.interrupting(cancel, con.interrupt):
+                rel.to_parquet(str(out))
         except duckdb.Error as exc:
+            cancelling.check(cancel)  # an interrupted conversion was cancelled
             shown = label or source.label
             raise InvalidInput(f"cannot read {shown}: {reason(exc, source, shown)}") from None
         return list(rel.columns)

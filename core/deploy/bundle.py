@@ -30,6 +30,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,7 @@ from mlcycle.data import datasets
 from mlcycle.data.columns import by_name
 from mlcycle.deploy import onnx_export
 from mlcycle.models import evaluation, model_input, registry, tracking
+from mlcycle.store import cancel as cancelling
 from mlcycle.store import events
 from mlcycle.store.errors import InvalidInput, NotFound
 from mlcycle.store.schema import iso, utcnow
@@ -46,6 +48,7 @@ from mlcycle.store.sql import fetch_one
 if TYPE_CHECKING:
     import polars as pl
 
+    from mlcycle.store.cancel import CancelToken
     from mlcycle.store.workspace import Workspace
 
 PROBA_TOL = 1e-4
@@ -54,6 +57,7 @@ BUNDLE_FILES = ("model.onnx", "signature.json", "metadata.json", "README.md")
 MANIFEST = "manifest.json"
 BUNDLE_FORMAT = "mlcycle-bundle"
 SMOKE_ROWS = 5
+Note = Callable[[str], None]
 
 
 @dataclass
@@ -156,6 +160,17 @@ def parity(pipeline: Any, session: Any, inputs: pl.DataFrame,
     return out
 
 
+def parity_line(figures: dict[str, Any]) -> str:
+    """The parity figures of an export in one line, as a person reads them."""
+    if "label_mismatches" in figures:
+        return (f"parity on {figures['rows']} holdout rows: {figures['label_mismatches']} "
+                f"labels differ, probabilities within {figures['max_abs_proba_diff']:.2g} "
+                f"(allowed {figures['tolerance']:g})")
+    return (f"parity on {figures['rows']} holdout rows: values within "
+            f"{figures['max_rel_diff']:.2g} relative, {figures['max_abs_diff']:.3g} absolute "
+            f"(allowed {figures['tolerance']:g} relative)")
+
+
 def _parity_failure(figures: dict[str, Any], version: int) -> str:
     if "label_mismatches" in figures:
         return (
@@ -195,17 +210,24 @@ def exports(ws: Workspace, project: str) -> list[Export]:
     return [Export(*r[:6], json.loads(r[6]), r[7]) for r in rows]
 
 
-def build(ws: Workspace, project: str, ref: str = registry.CHAMPION) -> Export:
+def build(ws: Workspace, project: str, ref: str = registry.CHAMPION, *,
+          note: Note | None = None, cancel: CancelToken | None = None) -> Export:
     """The version's ONNX graph, converted and parity-checked once, then reused.
 
     Raises ``InvalidInput`` saying by how much when parity fails; nothing is stored then.
+    ``note`` hears each step and the parity figures; cancelling stops between the steps,
+    before anything is stored.
     """
+    say = note or (lambda _text: None)
     version = registry.get(ws, project, ref)
     found = get_export(ws, project, version.version)
     if found is not None:
+        say(f"v{version.version} was converted before; {parity_line(found.parity)}")
         return found
+    say(f"converting v{version.version} to ONNX")
     _, pipeline = registry.load(ws, project, str(version.version))
     signature = signature_of(ws, version)
+    cancelling.check(cancel)
     started = time.perf_counter()
     try:
         model = onnx_export.to_onnx(pipeline, signature)
@@ -213,11 +235,15 @@ def build(ws: Workspace, project: str, ref: str = registry.CHAMPION) -> Export:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InvalidInput(f"cannot convert version {version.version} to ONNX: {first}") from None
     seconds = time.perf_counter() - started
+    cancelling.check(cancel)
     _, raw, _, mask = training_data(ws, version, signature)
     holdout = model_input.frame(raw.filter(mask), signature)
+    say(f"checking parity on {holdout.height} holdout rows")
     figures = parity(pipeline, onnx_export.session(model), holdout, signature)
+    say(parity_line(figures) + ("" if figures["passed"] else ": refused"))
     if not figures["passed"]:
         raise InvalidInput(_parity_failure(figures, version.version))
+    cancelling.check(cancel)  # the last point before anything is stored
     sha = hashlib.sha256(model).hexdigest()
     relpath = f"onnx/{sha}.onnx"
     temp = ws.temp_path(".onnx")
@@ -309,8 +335,13 @@ def _parity_text(figures: dict[str, Any]) -> str:
 
 
 def export(ws: Workspace, project: str, ref: str, out: str | Path,
-           force: bool = False) -> dict[str, Any]:
-    """Write the bundle of a version to ``out`` (a new or empty folder, or ``force``)."""
+           force: bool = False, *, note: Note | None = None,
+           cancel: CancelToken | None = None) -> dict[str, Any]:
+    """Write the bundle of a version to ``out`` (a new or empty folder, or ``force``).
+
+    ``note`` hears each step, the parity figures among them. Cancelling stops between the
+    steps; the bundle is renamed into place only at the end, so a cancelled export leaves no
+    folder (a graph that passed parity is kept in the workspace, to be reused)."""
 
     from mlcycle import drift
     from mlcycle.store import safety
@@ -325,7 +356,10 @@ def export(ws: Workspace, project: str, ref: str, out: str | Path,
     safety.sweep(target_dir.parent)  # what killed exports left beside it
     version = registry.get(ws, project, ref)
     started = time.perf_counter()
-    exported = build(ws, project, str(version.version))
+    exported = build(ws, project, str(version.version), note=note, cancel=cancel)
+    cancelling.check(cancel)
+    say = note or (lambda _text: None)
+    say("writing the bundle (reference profile, smoke rows)")
     model = onnx_bytes(ws, exported)
     signature = signature_of(ws, version)
     _, raw, _, mask = training_data(ws, version, signature)
@@ -379,6 +413,7 @@ def export(ws: Workspace, project: str, ref: str, out: str | Path,
     hashes = {name: hashlib.sha256(data).hexdigest() for name, data in contents.items()}
     manifest = {"format": BUNDLE_FORMAT, **hashes}
     temp = target_dir.parent / safety.temp_name(f".{target_dir.name}.", ".tmp")
+    cancelling.check(cancel)
     temp.mkdir(parents=True)
     try:
         for name, data in {**contents, MANIFEST: _json_bytes(manifest)}.items():
@@ -386,6 +421,7 @@ def export(ws: Workspace, project: str, ref: str, out: str | Path,
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
+        cancelling.check(cancel)  # the temporary folder goes; nothing is in place yet
         if target_dir.exists():
             old = target_dir.parent / safety.temp_name(f".{target_dir.name}.", ".old")
             os.replace(target_dir, old)

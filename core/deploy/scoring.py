@@ -30,6 +30,7 @@ from mlcycle.data import sources
 from mlcycle.data.columns import by_name
 from mlcycle.deploy import onnx_export
 from mlcycle.models import evaluation, model_input, registry
+from mlcycle.store import cancel as cancelling
 from mlcycle.store import events, safety
 from mlcycle.store.errors import InvalidInput, NotFound, first_line
 from mlcycle.store.schema import iso, utcnow
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     import numpy as np
     import polars as pl
 
+    from mlcycle.store.cancel import CancelToken
     from mlcycle.store.workspace import Workspace
 
 BATCH_ROWS = 100_000
@@ -45,6 +47,7 @@ SAMPLE_CAP = 100_000  # predictions kept for quantiles; thinned by halves beyond
 CHALLENGER = "challenger"
 ROW_HASH = "row_hash"
 Note = Callable[[str], None]
+Progress = Callable[[int, int], None]  # rows scored so far, rows in the file
 
 
 @dataclass
@@ -364,9 +367,11 @@ class Table:
         self.folder.cleanup()
 
 
-def read_table(path: str | Path, *, label: str | None = None) -> Table:
+def read_table(path: str | Path, *, label: str | None = None,
+               cancel: CancelToken | None = None) -> Table:
     """Read and check a file to score (``label`` names it in errors, for a copy); refuses a
-    file without rows, since nothing can be said about none."""
+    file without rows, since nothing can be said about none. Cancelling interrupts the
+    reading; nothing is kept."""
     import tempfile
 
     import polars as pl
@@ -375,7 +380,7 @@ def read_table(path: str | Path, *, label: str | None = None) -> Table:
     try:
         out = Path(folder.name) / "rows.parquet"
         shown = label or str(Path(path).expanduser().absolute())
-        columns = sources.to_parquet(path, out, label=shown)
+        columns = sources.to_parquet(path, out, label=shown, cancel=cancel)
         rows = pl.scan_parquet(out).select(pl.len()).collect().item()
         if not rows:
             raise InvalidInput(f"{shown}: has no rows")
@@ -439,18 +444,22 @@ class _Writer:
 
 def predict_file(ws: Workspace, project: str, path: str | Path, ref: str = registry.CHAMPION,
                  out: str | Path | None = None, shadow: bool = True,
-                 batch_rows: int = BATCH_ROWS, note: Note | None = None) -> dict[str, Any]:
+                 batch_rows: int = BATCH_ROWS, note: Note | None = None,
+                 progress: Progress | None = None,
+                 cancel: CancelToken | None = None) -> dict[str, Any]:
     """Score a file with a version (and the challenger in its shadow); log the run.
 
-    The file is read and checked before anything is scored or written."""
+    The file is read and checked before anything is scored or written. Cancelling stops
+    between batches: no output file and no run are left."""
     # Checked first: predictions never replace their input or anything in a workspace.
     target = safety.output_path(out, "--out", workspace=ws.root, inputs=[path]) if out else None
-    table = read_table(path)
+    table = read_table(path, cancel=cancel)
     try:
         main = scorer(ws, project, ref)
         second = shadow_of(ws, project, main.version) if shadow else None
         result, run = score_table(ws, project, table, main, second, out=target,
-                                  batch_rows=batch_rows, note=note)
+                                  batch_rows=batch_rows, note=note, progress=progress,
+                                  cancel=cancel)
     finally:
         table.close()
     save_shadow(ws, run)
@@ -463,7 +472,8 @@ def score_table(ws: Workspace, project: str, table: Table, main: Scorer,
                 second: Scorer | None, *, out: str | Path | None = None,
                 batch_rows: int = BATCH_ROWS, note: Note | None = None,
                 on_batch: Callable[[pl.DataFrame, pl.DataFrame, dict[str, np.ndarray],
-                                    pl.DataFrame], None] | None = None
+                                    pl.DataFrame], None] | None = None,
+                progress: Progress | None = None, cancel: CancelToken | None = None
                 ) -> tuple[dict[str, Any], Run]:
     """Score a table with ``main`` (and ``second``, the challenger, in its shadow): the
     result, and the run for the caller to record (monitoring records it with its check, in
@@ -471,7 +481,8 @@ def score_table(ws: Workspace, project: str, table: Table, main: Scorer,
 
     ``on_batch`` sees each batch's raw rows, model inputs, predictions and their
     ``prediction_frame`` (monitoring collects them there, so a checked file is read and
-    scored once)."""
+    scored once). ``progress(rows, total)`` follows the batches; cancelling stops between
+    them, and an output file is then not written at all."""
     import polars as pl
 
     say = note or (lambda _text: None)
@@ -491,6 +502,7 @@ def score_table(ws: Workspace, project: str, table: Table, main: Scorer,
     preview: list[dict[str, Any]] = []
     try:
         for raw in table.batches(batch_rows):
+            cancelling.check(cancel)
             inputs = model_frame(raw, main.signature)
             for column, count in unseen_categories(inputs, main.signature).items():
                 unseen[column] = unseen.get(column, 0) + count
@@ -510,6 +522,9 @@ def score_table(ws: Workspace, project: str, table: Table, main: Scorer,
                 writer.write(frame)
             elif len(preview) < 20:
                 preview += frame.head(20 - len(preview)).to_dicts()
+            if progress:
+                progress(summary.rows, table.rows)
+        cancelling.check(cancel)  # the last batch is scored: the output is whole or absent
         if writer:
             writer.finish()
     except BaseException:

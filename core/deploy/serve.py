@@ -26,6 +26,7 @@ mid-request is dropped without a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import signal
@@ -458,47 +459,90 @@ def make_server(service: Service, host: str, port: int, *, max_body: int = MAX_B
     return server
 
 
+class Serving:
+    """A prediction service bound to its address, served by :meth:`serve` in one thread and
+    stopped by :meth:`stop` from any other (the terminal UI serves from a thread of its own).
+
+    Raises ``InvalidInput`` when the address cannot be listened on."""
+
+    def __init__(self, ws: Workspace, project: str, ref: str, host: str, port: int,
+                 shadow: bool = True, say: Callable[[str], None] | None = None,
+                 max_body: int = MAX_BODY, idle_timeout: float | None = IDLE_TIMEOUT) -> None:
+        self.say = say or (lambda _t: None)
+        self.project, self.ref = project, ref
+        self.service = Service(ws, project, ref, shadow)
+        try:
+            self.server = make_server(self.service, host, port, max_body=max_body,
+                                      idle_timeout=idle_timeout, say=self.say)
+        except OSError as exc:
+            raise scoring.InvalidInput(f"cannot listen on {host}:{port}: {exc.strerror}"
+                                       ) from None
+        self.host, self.port = self.server.server_address[:2]
+        self._started = threading.Event()
+        self._stopped = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def loopback(self) -> bool:
+        return self.host in ("127.0.0.1", "localhost", "::1")
+
+    def describe(self, endpoints: bool = True) -> str:
+        """What serves, and where (and, with ``endpoints``, what it answers)."""
+        second = self.service.second
+        shadow_text = f", challenger v{second.version.version} in shadow" if second else ""
+        paths = " (POST /predict, GET /health, GET /openapi.json)" if endpoints else ""
+        return (f"serving {self.project} v{self.service.main.version.version} ({self.ref})"
+                f"{shadow_text} on {self.url}{paths}")
+
+    def serve(self) -> None:
+        """Answer requests in the calling thread until :meth:`stop` (or an interrupt);
+        scoring is logged on the way out."""
+        stop = threading.Event()
+
+        def flusher() -> None:
+            while not stop.wait(FLUSH_SECONDS):
+                try:
+                    self.service.flush()
+                except MlcycleError as exc:
+                    self.say(f"note: could not log scoring: {exc}")
+
+        thread = threading.Thread(target=flusher, daemon=True)
+        thread.start()
+        self._started.set()
+        try:
+            if not self._stopped.is_set():
+                self.server.serve_forever(poll_interval=0.2)
+        finally:
+            stop.set()
+            # A flush in progress holds tallies it has taken: let it finish before exiting.
+            thread.join(timeout=60)
+            self.server.server_close()
+            self.service.flush()
+            self.say("stopped")
+
+    def stop(self) -> None:
+        """End :meth:`serve` (from another thread); returns once no request is answered."""
+        self._stopped.set()
+        if self._started.is_set():
+            self.server.shutdown()  # waits for serve_forever to return
+
+
 def run(ws: Workspace, project: str, ref: str, host: str, port: int, shadow: bool = True,
         say: Callable[[str], None] | None = None, max_body: int = MAX_BODY,
         idle_timeout: float | None = IDLE_TIMEOUT) -> None:
     """Serve until interrupted (Ctrl-C or SIGTERM); scoring is logged on the way out."""
     tell = say or (lambda _t: None)
-    service = Service(ws, project, ref, shadow)
-    try:
-        server = make_server(service, host, port, max_body=max_body,
-                             idle_timeout=idle_timeout, say=tell)
-    except OSError as exc:
-        raise scoring.InvalidInput(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    stop = threading.Event()
-
-    def flusher() -> None:
-        while not stop.wait(FLUSH_SECONDS):
-            try:
-                service.flush()
-            except MlcycleError as exc:
-                tell(f"note: could not log scoring: {exc}")
+    serving = Serving(ws, project, ref, host, port, shadow, tell, max_body, idle_timeout)
 
     def terminate(*_args: Any) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, terminate)
-    thread = threading.Thread(target=flusher, daemon=True)
-    thread.start()
-    bound_host, bound_port = server.server_address[:2]
-    if host not in ("127.0.0.1", "localhost", "::1"):
+    if not serving.loopback:
         tell(f"note: listening on {host}, not only loopback: other machines can reach it")
-    shadow_text = (f", challenger v{service.second.version.version} in shadow"
-                   if service.second else "")
-    tell(f"serving {project} v{service.main.version.version} ({ref}){shadow_text} on "
-         f"http://{bound_host}:{bound_port} (POST /predict, GET /health, GET /openapi.json)")
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stop.set()
-        # A flush in progress holds tallies it has taken: let it finish before exiting.
-        thread.join(timeout=60)
-        server.server_close()
-        service.flush()
-        tell("stopped")
+    tell(serving.describe())
+    with contextlib.suppress(KeyboardInterrupt):
+        serving.serve()

@@ -42,6 +42,7 @@ from mlcycle.deploy import scoring
 from mlcycle.models import evaluation, model_input, registry
 from mlcycle.monitor import estimation
 from mlcycle.projects.metrics import CATALOG
+from mlcycle.store import cancel as cancelling
 from mlcycle.store import events
 from mlcycle.store.errors import NotFound
 from mlcycle.store.schema import iso, utcnow
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from mlcycle.drift.check import Profile
+    from mlcycle.store.cancel import CancelToken
 
 SCORE = "model_score"
 MAX_LOSS = 0.05  # relative loss of the metric against the holdout that raises an alert
@@ -229,8 +231,8 @@ def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path |
           note: scoring.Note | None = None, table: scoring.Table | None = None,
           confirm: Callable[[], None] | None = None,
           in_transaction: Callable[[Any, dict[str, Any]], None] | None = None,
-          digest: str | None = None, again: bool = False, since: datetime | None = None
-          ) -> dict[str, Any]:
+          digest: str | None = None, again: bool = False, since: datetime | None = None,
+          cancel: CancelToken | None = None) -> dict[str, Any]:
     """Score a batch and check it for data drift, prediction drift and (with labels) a loss
     of performance; record the check with its scoring run, in one transaction.
 
@@ -247,7 +249,8 @@ def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path |
     once the check is computed and before anything is written; raising there abandons the
     check (the watcher confirms its file did not change meanwhile). ``in_transaction(con,
     result)`` runs in the transaction that records the check (the watcher marks its file
-    there, so a kill cannot leave a file checked but not marked)."""
+    there, so a kill cannot leave a file checked but not marked). Cancelling stops between
+    the steps (reading, scoring batch by batch, testing); nothing is written then."""
     if labels is not None:
         labels = Path(labels).expanduser()
     content = Content(digest or content_hash(Path(path).expanduser()),
@@ -257,15 +260,18 @@ def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path |
         earlier = earlier_check(ws, project, content, version.version, since=since)
         if earlier is not None:
             return earlier
-    batch = table or scoring.read_table(path)
+    cancelling.check(cancel)
+    batch = table or scoring.read_table(path, cancel=cancel)
     try:
         raw_labels = sources.read_frame(labels) if labels is not None else None
+        cancelling.check(cancel)
         # By number: the version looked up above, even if the alias moves meanwhile.
         base = cached or reference(ws, project, str(version.version))
-        result, run = _check_table(ws, project, base, batch, labels, raw_labels, note)
+        result, run = _check_table(ws, project, base, batch, labels, raw_labels, note, cancel)
     finally:
         if table is None:
             batch.close()
+    cancelling.check(cancel)  # the last step before anything is written
     if confirm is not None:
         confirm()
     scoring.save_shadow(ws, run)
@@ -275,7 +281,8 @@ def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path |
 
 def _check_table(ws: Workspace, project: str, base: Reference, batch: scoring.Table,
                  labels: Path | None, raw_labels: pl.DataFrame | None,
-                 note: scoring.Note | None) -> tuple[dict[str, Any], scoring.Run]:
+                 note: scoring.Note | None, cancel: CancelToken | None = None
+                 ) -> tuple[dict[str, Any], scoring.Run]:
     import polars as pl
 
     from mlcycle import drift
@@ -287,13 +294,14 @@ def _check_table(ws: Workspace, project: str, base: Reference, batch: scoring.Ta
     collected = _Collected(identifier)
     started = time.perf_counter()
     scored, run = scoring.score_table(
-        ws, project, batch, base.scorer, base.challenger, note=note,
+        ws, project, batch, base.scorer, base.challenger, note=note, cancel=cancel,
         on_batch=lambda raw, inputs, pred, predicted: collected.add(
             raw, inputs, pred, predicted, base.signature))
     batch_scores = pl.concat(collected.scores)
     predictions = pl.concat(collected.predictions)
     data = drift.check(base.inputs,
                        model_input.as_booleans(pl.concat(collected.inputs), base.booleans))
+    cancelling.check(cancel)
     scores = drift.check(base.scores, batch_scores)
     performance = None
     if labels is not None and truth is not None:
