@@ -80,18 +80,18 @@ def print_result(result: DriftResult) -> None:
     from rich.text import Text
 
     from mlcycle.app.output import console
+    from mlcycle.drift.report import dataset_verdict, multivariate_line
 
     out = console()
-    n_drifted = len(result.drifted)
-    if result.drift_detected:
-        head = Text(f"Drift detected in {n_drifted} of {result.n_tested} tested columns "
-                    f"({result.share_drifted:.0%})", style="bold red")
-    else:
-        head = Text(f"No drift detected in {result.n_tested} tested columns", style="bold green")
-    out.print(head)
+    out.print(Text(dataset_verdict(result).rstrip("."),
+                   style="bold red" if result.drift_detected else "bold green"))
     out.print(f"reference {result.n_reference:,} rows, current {result.n_current:,} rows; "
               f"false-alarm rate {result.alpha:g} for the whole table "
-              f"(per column p < {result.alpha / max(result.n_tested, 1):.2g})")
+              f"(per column p < {result.threshold:.2g})")
+    joint = multivariate_line(result)
+    if joint:
+        drifted = result.multivariate is not None and result.multivariate.drifted
+        out.print(Text(joint, style="bold red" if drifted else ""))
     for side, names in (("reference", result.only_in_reference),
                         ("current", result.only_in_current)):
         if names:

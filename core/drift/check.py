@@ -36,10 +36,13 @@ data. The rules below are designed against both, and ``tests/test_drift_rates.py
    its missing rate (with continuity correction).
 3. *One error budget for the whole dataset.* The dataset-level false-alarm rate is held at
    ``alpha`` (5%) by Bonferroni: a column's p-value is its smallest test p-value times its
-   number of tests, and it is compared with ``alpha / m`` for m tested columns
-   (as recommended for multi-feature shift detection by Rabanser et al., "Failing Loudly",
-   2019). The dataset drifts if any column drifts; Evidently's default "half the columns"
-   rule misses the common case of one broken feature. ``share_drifted`` is reported too.
+   number of tests, and it is compared with ``alpha / m`` for m tests: the tested columns,
+   plus one for the inputs taken together (:mod:`mlcycle.drift.multivariate`, which finds
+   changes of the joint distribution that leave every column's own as it was), when that
+   applies (as recommended for multi-feature shift detection by Rabanser et al., "Failing
+   Loudly", 2019). The dataset drifts if any column drifts or the inputs drift jointly;
+   Evidently's default "half the columns" rule misses the common case of one broken
+   feature. ``share_drifted`` is reported too.
 4. *A floor on effect size.* A column drifts only if it is significant *and* the change is
    large enough to matter: a population stability index (PSI, on the same merged bins or
    categories) of at least 0.02, or for missing rates and never-seen values a Cohen's h of at
@@ -61,14 +64,10 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from mlcycle.store.errors import InvalidInput
-from mlcycle.store.sql import ident
-
-if TYPE_CHECKING:
-    pass
-
+from mlcycle.drift import multivariate
+from mlcycle.drift.multivariate import MultivariateDrift
 from mlcycle.drift.profile import (
     COMPONENTS,
     COUNTED,
@@ -97,6 +96,8 @@ from mlcycle.drift.statistics import (
     psi,
     rank_tests,
 )
+from mlcycle.store.errors import InvalidInput
+from mlcycle.store.sql import ident
 
 ALPHA = 0.05
 MIN_PSI = 0.02
@@ -159,18 +160,29 @@ class DriftResult:
     # Columns one side lacks: not compared, listed so that nothing is dropped unseen.
     only_in_reference: list[str] = field(default_factory=list)
     only_in_current: list[str] = field(default_factory=list)
+    # The inputs taken together; None in checks stored before the test existed.
+    multivariate: MultivariateDrift | None = None
 
     @property
     def drifted(self) -> list[ColumnDrift]:
         return [c for c in self.columns if c.drifted]
 
+    @property
+    def threshold(self) -> float:
+        """The p-value a column (or the joint test) must beat: alpha over the family size."""
+        joint = self.multivariate is not None and self.multivariate.applicable
+        return self.alpha / max(self.n_tested + joint, 1)
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DriftResult:
         """The inverse of :meth:`to_dict` (a stored check holds its results as JSON)."""
-        fields = {k: v for k, v in d.items() if k not in ("columns", "n_drifted")}
+        fields = {k: v for k, v in d.items()
+                  if k not in ("columns", "n_drifted", "multivariate")}
         columns = [ColumnDrift(**{k: (math.nan if v is None and k == "statistic" else v)
                                   for k, v in c.items()}) for c in d["columns"]]
-        return cls(columns=columns, **fields)
+        joint = d.get("multivariate")
+        return cls(columns=columns, **fields,
+                   multivariate=MultivariateDrift.from_dict(joint) if joint else None)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -186,6 +198,7 @@ class DriftResult:
             "columns": [c.to_dict() for c in self.columns],
             "only_in_reference": self.only_in_reference,
             "only_in_current": self.only_in_current,
+            "multivariate": self.multivariate.to_dict() if self.multivariate else None,
         }
 
 
@@ -268,8 +281,8 @@ def check(
         partial.append((col, cur))
 
     tested = [c for c, _ in partial if _components(c)]
-    m = max(len(tested), 1)
-    threshold = alpha / m
+    why_not = multivariate.applicable(reference.multivariate, selected, cur_types)
+    threshold = alpha / max(len(tested) + (why_not is None), 1)
     results = []
     for col in common:
         if col.name not in selected:
@@ -281,8 +294,15 @@ def check(
     order = {name: i for i, name in enumerate(reference.names)}
     results.sort(key=lambda r: order[r.name])
     drifted = sum(r.drifted for r in results)
+    if why_not is None:
+        joint = multivariate.check(reference.multivariate or {},
+                                   {c.name: c for c in reference.columns}, rel, cur_types,
+                                   n_cur, threshold, min_psi, min_h, label)
+    else:
+        joint = multivariate.not_applicable(
+            why_not, (reference.multivariate or {}).get("columns"))
     return DriftResult(
-        drift_detected=drifted > 0,
+        drift_detected=drifted > 0 or joint.drifted,
         share_drifted=drifted / len(tested) if tested else 0.0,
         n_reference=reference.n_rows,
         n_current=n_cur,
@@ -293,6 +313,7 @@ def check(
         current=label,
         only_in_reference=only_ref,
         only_in_current=only_cur,
+        multivariate=joint,
     )
 
 
@@ -548,10 +569,10 @@ def compare(
     con = keep[0] if isinstance(keep, tuple) else keep  # one connection for both inputs
     cur_rel, cur_label, _cur_keep, cur_columnar = open_table(current, con)
     ref_names, cur_names = list(ref_rel.columns), list(cur_rel.columns)
-    _, only_ref, _ = _select(ref_names, cur_names, columns, ref_label, cur_label)
+    selected, only_ref, _ = _select(ref_names, cur_names, columns, ref_label, cur_label)
     if only_ref:
         ref_rel = ref_rel.project(", ".join(ident(c) for c in ref_names if c in cur_names))
-    prof = profile(ref_rel, _columnar=ref_columnar, _label=ref_label)
+    prof = profile(ref_rel, _columnar=ref_columnar, _label=ref_label, _joint=selected)
     prof.source = ref_label
     result = check(prof, cur_rel, columns=columns, alpha=alpha, min_psi=min_psi, min_h=min_h,
                    _columnar=cur_columnar, _label=cur_label)

@@ -101,6 +101,9 @@ class Profile:
     n_rows: int
     columns: list[ColumnProfile]
     source: str | None = None
+    # The model of the inputs' joint distribution (mlcycle.drift.multivariate.fit); None in
+    # profiles written before it existed.
+    multivariate: dict[str, Any] | None = None
 
     def column(self, name: str) -> ColumnProfile:
         for col in self.columns:
@@ -119,6 +122,7 @@ class Profile:
             "n_rows": self.n_rows,
             "source": self.source,
             "columns": [c.to_dict() for c in self.columns],
+            **({"multivariate": self.multivariate} if self.multivariate is not None else {}),
         }
 
     def to_json(self) -> str:
@@ -135,7 +139,8 @@ class Profile:
             )
         try:
             cols = [ColumnProfile.from_dict(c) for c in data["columns"]]
-            return cls(n_rows=int(data["n_rows"]), columns=cols, source=data.get("source"))
+            return cls(n_rows=int(data["n_rows"]), columns=cols, source=data.get("source"),
+                       multivariate=data.get("multivariate"))
         except (KeyError, TypeError) as exc:
             raise InvalidInput(f"drift profile is damaged ({exc})") from None
 
@@ -249,12 +254,13 @@ def aggregate(rel: duckdb.DuckDBPyRelation, exprs: list[str], label: str | None 
 
 
 def profile(data: Any, *, sample_rows: int = SAMPLE_ROWS, _columnar: bool | None = None,
-            _label: str | None = None) -> Profile:
+            _label: str | None = None, _joint: set[str] | None = None) -> Profile:
     """Profile a reference table (a path, DuckDB relation or polars DataFrame) in two passes.
 
     The first pass counts rows, missing and distinct values and takes moments; a reservoir
     sample gives the quantile bin edges; the second pass counts every value exactly into
-    the bins and categories.
+    the bins and categories. A last sample fits the model of the inputs' joint distribution
+    (:mod:`mlcycle.drift.multivariate`) on the columns named in ``_joint`` (all by default).
     """
     rel, label, _con, columnar = open_table(data)
     label = label or _label
@@ -298,7 +304,11 @@ def profile(data: Any, *, sample_rows: int = SAMPLE_ROWS, _columnar: bool | None
 
     _sample_edges(rel, [c for c in cols if c.mode == "bins"], sample_rows)
     _count_reference(rel, cols, storage, columnar and n_rows >= SPLIT_ROWS, label)
-    return Profile(n_rows=n_rows, columns=cols, source=label)
+    from mlcycle.drift import multivariate
+
+    joint = multivariate.fit(rel, [c for c in cols if _joint is None or c.name in _joint],
+                             dict(zip(names, dtypes)), label)
+    return Profile(n_rows=n_rows, columns=cols, source=label, multivariate=joint)
 
 
 def _mode(col: ColumnProfile, storage: str) -> tuple[str, str | None]:

@@ -45,11 +45,32 @@ def _ordered(result: DriftResult) -> list[ColumnDrift]:
     return sorted(result.columns, key=key)
 
 
-def _verdict(result: DriftResult) -> str:
+def dataset_verdict(result: DriftResult) -> str:
+    """The dataset verdict in one sentence (the CLI prints it too)."""
+    joint = result.multivariate is not None and result.multivariate.drifted
+    if result.drift_detected and not result.drifted and joint:
+        return (f"Drift detected in the inputs taken together; none of {result.n_tested} "
+                "tested columns drifted on its own.")
     if result.drift_detected:
+        also = "; the inputs taken together drifted too" if joint else ""
         return (f"Drift detected in {len(result.drifted)} of {result.n_tested} tested columns "
-                f"({result.share_drifted:.0%}).")
+                f"({result.share_drifted:.0%}){also}.")
     return f"No drift detected in {result.n_tested} tested columns."
+
+
+def multivariate_line(result: DriftResult) -> str | None:
+    """One line on the joint test: its verdict and figures, or why it did not apply."""
+    joint = result.multivariate
+    if joint is None:
+        return None
+    if not joint.applicable:
+        return f"inputs taken together: not tested ({joint.reason})"
+    word = "DRIFT" if joint.drifted else "ok"
+    return (f"inputs taken together ({len(joint.columns)} columns, {joint.components} "
+            f"principal components): {word}, p-value {_p(joint.p_value)}, "
+            f"{joint.statistic_name} {joint.statistic or 0:.3f}, mean reconstruction error "
+            f"{joint.mean_error_reference or 0:.3g} → {joint.mean_error_current or 0:.3g}"
+            + (f"; {joint.note}" if joint.note else ""))
 
 
 def _one_sided(result: DriftResult) -> list[str]:
@@ -73,15 +94,16 @@ def markdown(result: DriftResult, title: str = "Data drift report",
     if preface:
         lines += [f"- {_md_cell(line)}" for line in preface] + ["", "## Data drift", ""]
     lines += [
-        f"**{_verdict(result)}**",
+        f"**{dataset_verdict(result)}**",
         "",
         f"- reference: {_md_cell(result.reference or '(profile)')}, "
         f"{result.n_reference:,} rows",
         f"- current: {_md_cell(result.current or '(batch)')}, {result.n_current:,} rows",
         f"- false-alarm rate for the whole table: {result.alpha:g} "
-        f"(a column needs p < {result.alpha / max(result.n_tested, 1):.2g} and a change large "
+        f"(a column needs p < {result.threshold:.2g} and a change large "
         "enough to matter)",
         *[f"- {_md_cell(line)}" for line in _one_sided(result)],
+        *[f"- {_md_cell(line)}" for line in [multivariate_line(result)] if line],
         "",
         "| column | type | drift | p-value | effect | missing ref → cur | method | note |",
         "|---|---|---|---|---|---|---|---|",
@@ -153,12 +175,13 @@ def render_html(result: DriftResult, title: str = "Data drift report",
 <h1>{e(title)}</h1>
 {"<ul>" + "".join(f"<li>{e(line)}</li>" for line in preface) + "</ul><h2>Data drift</h2>"
  if preface else ""}
-<p class="verdict {verdict_cls}">{e(_verdict(result))}</p>
+<p class="verdict {verdict_cls}">{e(dataset_verdict(result))}</p>
 <p>reference: {e(result.reference or "(profile)")}, {result.n_reference:,} rows<br>
 current: {e(result.current or "(batch)")}, {result.n_current:,} rows<br>
 false-alarm rate for the whole table: {result.alpha:g} (a column needs
-p &lt; {result.alpha / max(result.n_tested, 1):.2g} and a change large enough to matter)
-{"".join(f"<br>{e(line)}" for line in _one_sided(result))}</p>
+p &lt; {result.threshold:.2g} and a change large enough to matter)
+{"".join(f"<br>{e(line)}" for line in _one_sided(result))}
+{"".join(f"<br>{e(line)}" for line in [multivariate_line(result)] if line)}</p>
 <table><tr><th>column</th><th>type</th><th>drift</th><th>p-value</th><th>effect</th>
 <th>missing ref → cur</th><th>method</th><th>note</th></tr>
 {"".join(rows)}

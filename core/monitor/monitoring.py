@@ -383,11 +383,15 @@ def _estimate(base: Reference, scores: pl.DataFrame, predictions: pl.DataFrame
 def _alerts(data: Any, scores: Any, performance: dict[str, Any] | None,
             estimated: dict[str, Any] | None) -> list[str]:
     alerts = []
-    if data.drift_detected:
+    if data.drifted:
         names = ", ".join(c.name for c in data.drifted[:6])
         more = f" and {len(data.drifted) - 6} more" if len(data.drifted) > 6 else ""
         alerts.append(f"data drift in {len(data.drifted)} of {data.n_tested} inputs: "
                       f"{names}{more}")
+    joint = data.multivariate
+    if joint is not None and joint.drifted:
+        alerts.append(f"data drift in the inputs taken together: {joint.note} "
+                      f"(p {joint.p_value:.2g})")
     if scores.drift_detected:
         col = scores.columns[0]
         alerts.append(f"prediction drift: the model's scores moved ({col.statistic_name} "
@@ -513,9 +517,6 @@ def write_report(check: dict[str, Any], path: str | Path) -> Path:
 
 def drift_result(report: dict[str, Any]) -> Any:
     """The stored data-drift part of a check as a ``DriftResult``, for the report writers."""
-    from mlcycle.drift.check import ColumnDrift, DriftResult
+    from mlcycle.drift.check import DriftResult
 
-    data = dict(report["data_drift"])
-    columns = [ColumnDrift(**c) for c in data.pop("columns")]
-    data.pop("n_drifted", None)
-    return DriftResult(columns=columns, **data)
+    return DriftResult.from_dict(report["data_drift"])
