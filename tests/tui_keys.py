@@ -24,9 +24,8 @@ async def fill_form(pilot, values: dict[str, str | bool], submit: bool = True) -
             await pilot.press("home", "ctrl+k", *str(value))
         elif isinstance(widget, Select):
             await pilot.press("enter", *str(value), "enter")  # the menu searches as typed
-        elif isinstance(widget, Checkbox):
-            if widget.value != bool(value):
-                await pilot.press("space")
+        elif isinstance(widget, Checkbox) and widget.value != bool(value):
+            await pilot.press("space")
         await pilot.pause()
     if submit:
         await pilot.press("ctrl+s")

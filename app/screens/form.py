@@ -73,8 +73,9 @@ class FormScreen(ModalScreen[dict[str, Any] | None]):
         with VerticalScroll(id="form", classes="form"):
             yield Label(self.title_text, id="form-title", markup=False)
             for field in self.fields:
-                yield Label(field.label + (" *" if field.required else ""),
-                            classes="form-label", markup=False)
+                if field.kind != CHECK:  # a tick box carries its own label
+                    yield Label(field.label + (" *" if field.required else ""),
+                                classes="form-label", markup=False)
                 yield self._widget(field)
                 if field.help:
                     yield Label(field.help, classes="form-help", markup=False)
