@@ -81,10 +81,17 @@ def print_check(result: dict[str, Any]) -> None:
     out.print(Text(f"{result['source']}: {result['rows']:,} rows scored by v{result['version']} "
               f"(scoring run {result['scoring_run']}, check {result['id']})"))
     if result["alerts"]:
-        for alert in result["alerts"]:
-            out.print(Text(f"ALERT {alert}", style="bold red"))
-        out.print(Text("retraining recommended: mlcycle retrain "
-                       f"{result['project']} --with FILE --labels FILE", style="yellow"))
+        for alert in result.get("alert_details") or []:
+            out.print(Text(f"ALERT {alert['message']}", style="bold red"))
+            out.print(Text(f"  kind: {alert['kind']}"))
+            for step in alert["playbook"]:
+                out.print(Text(f"  - {step}"))
+        if result["retrain_recommended"]:
+            out.print(Text("retraining recommended: mlcycle retrain "
+                           f"{result['project']} --with FILE --labels FILE", style="yellow"))
+        else:
+            out.print(Text("retraining not recommended: fix the system issue first",
+                           style="yellow"))
     else:
         out.print(Text("no alerts: inputs, scores and performance look like training",
                        style="bold green"))

@@ -397,6 +397,14 @@ def judge_column(col: ColumnProfile, cur: dict[str, Any], n_cur: int, threshold:
             which = "current" if known_cur < MIN_VALUES else "reference"
             have = known_cur if which == "current" else col.n_values
             method = f"missing rate only ({have} values in {which}, need {MIN_VALUES})"
+            if "new_values" in components and col.n_values >= MIN_VALUES and unseen:
+                # Too few known values, because most are new (codes instead of names):
+                # the very change the new-value test is for.
+                test, new_values = _new_values(col, ref_counts, cur_counts, unseen,
+                                               cur_values, min_h)
+                tests.append(test)
+                method = (f"new-value test ({known_cur} known values in current, "
+                          f"need {MIN_VALUES} for the others)")
         else:
             dist_tested = True
             n_min = min(col.n_values, known_cur)
@@ -417,19 +425,9 @@ def judge_column(col: ColumnProfile, cur: dict[str, Any], n_cur: int, threshold:
             tests.append({"test": "shape", "statistic": stat, "df": df,
                           "p_value": chi2_sf(stat, df), "effect": effect, "floor": min_psi})
             if "new_values" in components:
-                named = {k: v for k, v in unseen.items() if k is not None}
-                n_new = sum(named.values())
-                if col.other == 0:
-                    pooled = [r + c for r, c in zip(ref_counts, cur_counts)]
-                    p_new = new_values_test(list(named.values()), pooled, col.n_values,
-                                            cur_values)
-                else:
-                    p_new = 1.0  # the profile kept only the commonest categories
-                h_new = cohen_h(0.0, n_new / cur_values if cur_values else 0.0)
-                tests.append({"test": "new_values", "statistic": n_new, "p_value": p_new,
-                              "effect": h_new, "floor": min_h})
-                new_values = [{"value": k, "count": v} for k, v in
-                              sorted(named.items(), key=lambda kv: (-kv[1], str(kv[0])))[:20]]
+                test, new_values = _new_values(col, ref_counts, cur_counts, unseen,
+                                               cur_values, min_h)
+                tests.append(test)
             cells = len(cells_r)
             if col.mode == "bins":
                 method = f"rank + chi-square tests on quantile bins ({cells} cells)"
@@ -446,9 +444,9 @@ def judge_column(col: ColumnProfile, cur: dict[str, Any], n_cur: int, threshold:
     else:
         method = f"missing rate only ({col.reason})"
 
-    k = len(components) if dist_tested else 1
+    k = len(components) if dist_tested else len(tests)
     if not dist_tested:
-        tests = [t for t in tests if t["test"] == "missing"]
+        tests = [t for t in tests if t["test"] in ("missing", "new_values")]
     for t in tests:
         t["p_adjusted"] = min(1.0, t["p_value"] * k)
         t["significant"] = t["p_adjusted"] < threshold
@@ -475,6 +473,24 @@ def judge_column(col: ColumnProfile, cur: dict[str, Any], n_cur: int, threshold:
         note="; ".join(p for p in note_parts if p) or None, tests=tests,
         new_values=new_values, summary=summary, histogram=hist,
     )
+
+
+def _new_values(col: ColumnProfile, ref_counts: list[int], cur_counts: list[int],
+                unseen: dict[Any, int], cur_values: int, min_h: float
+                ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The test for values the reference never had, and the commonest of them."""
+    named = {k: v for k, v in unseen.items() if k is not None}
+    n_new = sum(named.values())
+    if col.other == 0:
+        pooled = [r + c for r, c in zip(ref_counts, cur_counts)]
+        p_new = new_values_test(list(named.values()), pooled, col.n_values, cur_values)
+    else:
+        p_new = 1.0  # the profile kept only the commonest categories
+    h_new = cohen_h(0.0, n_new / cur_values if cur_values else 0.0)
+    test = {"test": "new_values", "statistic": n_new, "p_value": p_new, "effect": h_new,
+            "floor": min_h}
+    return test, [{"value": k, "count": v} for k, v in
+                  sorted(named.items(), key=lambda kv: (-kv[1], str(kv[0])))[:20]]
 
 
 def _explain(firing: list[dict[str, Any]], col: ColumnProfile, miss_ref: float,

@@ -17,14 +17,17 @@ if TYPE_CHECKING:
     from mlcycle.drift.check import ColumnDrift, DriftResult
 
 _BAR = 24  # characters of the widest Markdown bar
+# A preface line, or a line with lines under it (a monitoring alert with its evidence).
+Preface = str | tuple[str, list[str]]
 
 
 def write_report(result: DriftResult, path: str | Path, *, title: str = "Data drift report",
-                 preface: list[str] | None = None) -> Path:
+                 preface: list[Preface] | None = None) -> Path:
     """Write ``result`` to ``path``; the suffix (.md or .html) picks the format.
 
     ``preface``: lines of plain text shown under the title, before the drift verdict (a
-    monitoring check puts its alerts and performance there)."""
+    monitoring check puts its alerts and performance there); a ``(line, lines)`` pair shows
+    ``lines`` nested under ``line``."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in (".md", ".markdown"):
@@ -88,11 +91,17 @@ def _md_cell(text: Any) -> str:
     return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
+def _split(item: Preface) -> tuple[str, list[str]]:
+    return (item, []) if isinstance(item, str) else item
+
+
 def markdown(result: DriftResult, title: str = "Data drift report",
-             preface: list[str] | None = None) -> str:
+             preface: list[Preface] | None = None) -> str:
     lines = [f"# {_md_cell(title)}", ""]
     if preface:
-        lines += [f"- {_md_cell(line)}" for line in preface] + ["", "## Data drift", ""]
+        for line, nested in map(_split, preface):
+            lines += [f"- {_md_cell(line)}"] + [f"  - {_md_cell(sub)}" for sub in nested]
+        lines += ["", "## Data drift", ""]
     lines += [
         f"**{dataset_verdict(result)}**",
         "",
@@ -150,8 +159,17 @@ font-size:14px;text-align:left}th{background:#f3f3f3}.drift{color:#b00;font-weig
 """
 
 
+def _html_preface(preface: list[Preface]) -> str:
+    e = html.escape
+    items = []
+    for line, nested in map(_split, preface):
+        sub = "<ul>" + "".join(f"<li>{e(s)}</li>" for s in nested) + "</ul>" if nested else ""
+        items.append(f"<li>{e(line)}{sub}</li>")
+    return "<ul>" + "".join(items) + "</ul><h2>Data drift</h2>"
+
+
 def render_html(result: DriftResult, title: str = "Data drift report",
-                preface: list[str] | None = None) -> str:
+                preface: list[Preface] | None = None) -> str:
     e = html.escape
     rows = []
     for col in _ordered(result):
@@ -173,8 +191,7 @@ def render_html(result: DriftResult, title: str = "Data drift report",
 <html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>
 <style>{_CSS}</style></head><body>
 <h1>{e(title)}</h1>
-{"<ul>" + "".join(f"<li>{e(line)}</li>" for line in preface) + "</ul><h2>Data drift</h2>"
- if preface else ""}
+{_html_preface(preface) if preface else ""}
 <p class="verdict {verdict_cls}">{e(dataset_verdict(result))}</p>
 <p>reference: {e(result.reference or "(profile)")}, {result.n_reference:,} rows<br>
 current: {e(result.current or "(batch)")}, {result.n_current:,} rows<br>

@@ -5,13 +5,16 @@
 lands in a folder; :mod:`mlcycle.monitor.retraining` trains and judges a successor.
 """
 
-from mlcycle.monitor.verdict import Check, Performance, check
+from mlcycle.monitor.verdict import Alert, Check, Performance, check
 
 __all__ = [
+    "Alert",
     "Check",
     "Performance",
+    "alerts",
     "check",
     "estimation",
+    "importance",
     "monitoring",
     "retraining",
     "watch",

@@ -17,7 +17,10 @@ own training data:
   its calibrated scores (``mlcycle.monitor.estimation``), and an estimated loss above ``MAX_LOSS``
   alerts too.
 
-Any alert recommends retraining (``mlcycle.monitor.retraining``). Each check is one row in
+Each alert names its cause (``mlcycle.monitor.alerts``: a system issue, data drift ranked by
+impact on this model, prediction drift, concept drift, an estimated loss) with its evidence
+and playbook; an alert of a kind retraining addresses recommends retraining
+(``mlcycle.monitor.retraining``), a system issue alone does not. Each check is one row in
 ``monitor_checks``; the history feeds ``mlcycle monitor PROJECT`` and the TUI's charts.
 
 A check knows the content it checked (:class:`Content`): the same content is checked once
@@ -40,7 +43,8 @@ from mlcycle import deploy, projects
 from mlcycle.data import datasets, sources
 from mlcycle.deploy import scoring
 from mlcycle.models import evaluation, model_input, registry
-from mlcycle.monitor import estimation
+from mlcycle.monitor import alerts as alert_kinds
+from mlcycle.monitor import estimation, importance
 from mlcycle.projects.metrics import CATALOG
 from mlcycle.store import cancel as cancelling
 from mlcycle.store import events
@@ -76,6 +80,8 @@ class Reference:
     holdout_se: float | None = None  # sampling error of holdout_value (bootstrap)
     booleans: list[str] = field(default_factory=list)  # inputs profiled as booleans
     challenger: scoring.Scorer | None = None  # scores each batch in the champion's shadow
+    # Each input's importance to this version (mlcycle.monitor.importance): ranks data drift.
+    importance: dict[str, float] = field(default_factory=dict)
 
     @property
     def version(self) -> registry.ModelVersion:
@@ -118,6 +124,7 @@ def reference(ws: Workspace, project: str, ref: str = registry.CHAMPION) -> Refe
     base = Reference(scorer, inputs, drift.profile(scores), metric, value, booleans=booleans,
                      challenger=scoring.shadow_of(ws, project, scorer.version))
     base.holdout_se = _sampling_error(signature, metric, y[mask], pred)
+    base.importance = importance.importances(scorer, holdout)
     if _estimable(signature, metric):
         positive = evaluation.positive_class(signature.classes)
         values = scores.get_column(SCORE).to_numpy()
@@ -201,8 +208,8 @@ def earlier_check(ws: Workspace, project: str, content: Content, version: int, *
     result["seconds"] = stored.get("seconds")  # checks stored before it was kept have none
     result.update({key: stored[key] for key in ("data_drift", "prediction_drift",
                                                 "performance", "estimated_performance",
-                                                "alerts")})
-    result["retrain_recommended"] = bool(stored["alerts"])
+                                                "alerts", "alert_details")})
+    result["retrain_recommended"] = alert_kinds.retrain_recommended(stored["alert_details"])
     result["repeat_of"] = stored["id"]
     return result
 
@@ -308,7 +315,9 @@ def _check_table(ws: Workspace, project: str, base: Reference, batch: scoring.Ta
         performance = _performance(base, labels, truth, identifier, predictions,
                                    Path(batch.label))
     estimated = _estimate(base, batch_scores, predictions)
-    alerts = _alerts(data, scores, performance, estimated)
+    details = alert_kinds.classify(data, scores, performance, estimated, base.importance,
+                                   project=project, source=batch.label, max_loss=MAX_LOSS,
+                                   min_labelled=MIN_LABELLED)
     return {
         "id": uuid.uuid4().hex[:12],
         "project": project,
@@ -321,8 +330,9 @@ def _check_table(ws: Workspace, project: str, base: Reference, batch: scoring.Ta
         "prediction_drift": scores.to_dict(),
         "performance": performance,
         "estimated_performance": estimated,
-        "alerts": alerts,
-        "retrain_recommended": bool(alerts),
+        "alerts": alert_kinds.messages(details),
+        "alert_details": details,
+        "retrain_recommended": alert_kinds.retrain_recommended(details),
     }, run
 
 
@@ -380,45 +390,11 @@ def _estimate(base: Reference, scores: pl.DataFrame, predictions: pl.DataFrame
             "method": "calibrated confidence (CBPE)"}
 
 
-def _alerts(data: Any, scores: Any, performance: dict[str, Any] | None,
-            estimated: dict[str, Any] | None) -> list[str]:
-    alerts = []
-    if data.drifted:
-        names = ", ".join(c.name for c in data.drifted[:6])
-        more = f" and {len(data.drifted) - 6} more" if len(data.drifted) > 6 else ""
-        alerts.append(f"data drift in {len(data.drifted)} of {data.n_tested} inputs: "
-                      f"{names}{more}")
-    joint = data.multivariate
-    if joint is not None and joint.drifted:
-        alerts.append(f"data drift in the inputs taken together: {joint.note} "
-                      f"(p {joint.p_value:.2g})")
-    if scores.drift_detected:
-        col = scores.columns[0]
-        alerts.append(f"prediction drift: the model's scores moved ({col.statistic_name} "
-                      f"{col.statistic:.3f})")
-    if performance and performance["relative_loss"] is not None:
-        n = performance["labelled_rows"]
-        lost = performance["relative_loss"] * abs(performance["reference"])
-        clear = performance["noise"] is None or lost > performance["noise"]
-        if n >= MIN_LABELLED and performance["relative_loss"] > MAX_LOSS and clear:
-            alerts.append(
-                f"{performance['metric']} fell to {performance['value']:.4f} on {n} labelled "
-                f"rows from {performance['reference']:.4f} on the holdout "
-                f"({performance['relative_loss']:.1%} worse)")
-    elif (performance is None and estimated and estimated["relative_loss"] is not None
-          and estimated["relative_loss"] > MAX_LOSS and estimated["rows"] >= MIN_LABELLED):
-        alerts.append(
-            f"estimated {estimated['metric']} (labels not known yet) fell to "
-            f"{estimated['value']:.4f} from {estimated['reference']:.4f} on the holdout "
-            f"({estimated['relative_loss']:.1%} worse)")
-    return alerts
-
-
 def _record(ws: Workspace, result: dict[str, Any], run: scoring.Run, content: Content,
             in_transaction: Callable[[Any, dict[str, Any]], None] | None) -> None:
     performance = result["performance"] or {}
     report = {k: result[k] for k in ("data_drift", "prediction_drift", "performance",
-                                     "estimated_performance", "seconds")}
+                                     "estimated_performance", "seconds", "alert_details")}
     with ws.write() as con:
         scoring.record_run(con, run)
         con.execute(
@@ -438,8 +414,9 @@ def _record(ws: Workspace, result: dict[str, Any], run: scoring.Run, content: Co
         events.record(con, "monitor.checked", project=result["project"],
                       subject=f"v{result['version']}", detail=detail)
         if result["alerts"]:
+            kinds = sorted({a["kind"] for a in result["alert_details"]})
             events.record(con, "monitor.alert", project=result["project"],
-                          subject=f"v{result['version']}", detail=detail)
+                          subject=f"v{result['version']}", detail={**detail, "kinds": kinds})
         if in_transaction:
             in_transaction(con, result)
 
@@ -489,18 +466,24 @@ def get_check(ws: Workspace, project: str, check_id: str | None = None) -> dict[
     item["ts"] = iso(item["ts"])
     item["alerts"] = json.loads(item["alerts"])
     item.update(json.loads(item.pop("report")))
+    if "alert_details" not in item:  # stored before alerts were classed
+        item["alert_details"] = alert_kinds.from_messages(item["alerts"])
     return item
 
 
 def write_report(check: dict[str, Any], path: str | Path) -> Path:
-    """A check as a Markdown or HTML report (the suffix decides): alerts, performance,
-    prediction drift, then the data-drift report of every input."""
+    """A check as a Markdown or HTML report (the suffix decides): alerts (each with its kind,
+    evidence and playbook), performance, prediction drift, then the data-drift report of
+    every input."""
     from mlcycle.drift.report import write_report as write
 
     name = Path(check["source"]).name
-    preface = [f"{name}: {check['rows']:,} rows scored by version {check['version']} "
-               f"(check {check['id']})"]
-    preface += [f"ALERT: {alert}" for alert in check["alerts"]] or ["no alerts"]
+    preface: list[str | tuple[str, list[str]]] = [
+        f"{name}: {check['rows']:,} rows scored by version {check['version']} "
+        f"(check {check['id']})"]
+    details = check.get("alert_details") or alert_kinds.from_messages(check["alerts"])
+    preface += [(f"ALERT: {a['message']}", alert_kinds.report_lines(a))
+                for a in details] or ["no alerts"]
     score = check["prediction_drift"]["columns"][0]
     preface.append(f"prediction drift: {'yes' if score['drifted'] else 'no'} "
                    f"({score['statistic_name']} {score['statistic'] or 0:.3f})")

@@ -13,7 +13,7 @@ from typing import Any
 
 from mlcycle.drift import DriftResult
 from mlcycle.models import registry
-from mlcycle.monitor import monitoring
+from mlcycle.monitor import alerts, monitoring
 from mlcycle.store.workspace import Workspace, use
 
 
@@ -42,6 +42,24 @@ class Performance:
 
 
 @dataclass(frozen=True)
+class Alert:
+    """One alert of a check, classed by its cause (``mlcycle.monitor.alerts``)."""
+
+    kind: str  # system, data_drift, prediction_drift, concept_drift, estimated_loss
+    message: str  # the one line shown in lists
+    evidence: dict[str, Any]  # the figures it rests on
+    playbook: tuple[str, ...]  # what to look at, what to do
+
+    @property
+    def retrain_recommended(self) -> bool:
+        return self.kind in alerts.RETRAINABLE
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Alert:
+        return cls(d["kind"], d["message"], dict(d["evidence"]), tuple(d["playbook"]))
+
+
+@dataclass(frozen=True)
 class Check:
     """One batch checked against the version that scored it."""
 
@@ -61,6 +79,7 @@ class Check:
     # Set when the content had been checked by this version before: this is that check,
     # not a new one (nothing was scored or written).
     repeat_of: str | None = None
+    alert_details: tuple[Alert, ...] = ()  # the alerts with their kind, evidence, playbook
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Check:
@@ -73,6 +92,8 @@ class Check:
             Performance.estimate(d["estimated_performance"])
             if d.get("estimated_performance") else None,
             tuple(d["alerts"]), bool(d["retrain_recommended"]), d.get("repeat_of"),
+            tuple(Alert.from_dict(a) for a in d.get("alert_details")
+                  or alerts.from_messages(d["alerts"])),
         )
 
 

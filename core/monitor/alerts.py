@@ -1,0 +1,354 @@
+"""Alerts that say why: each alert of a monitoring check is classed by its cause.
+
+The lifecycle's stage 8 asks what caused a degradation, because each cause has its own
+remedy, so each alert names its kind:
+
+- ``system``: the data broke, not the world. An input's missing rate jumped (or fell) in
+  this batch, or it holds categories the model never saw (a retyped column, codes instead
+  of names, a new product). Retraining on broken data teaches the model the breakage, so a
+  system alert alone does not recommend retraining: fix the upstream system. An input
+  whose only change is such a burst is *not* counted as data drift. (A batch that cannot be
+  scored at all, missing an input the model needs or holding text in a numeric input, is
+  refused with a one-line error and, in a watched folder, set aside in ``rejected/``: there is
+  no check to attach an alert to, and imputing a whole missing column would score rows
+  on values nobody measured.)
+- ``data_drift``: inputs moved (a change of location, spread or shape). Drifted inputs are
+  ranked by their impact on this model: the drift statistic (PSI) times the input's
+  importance to the version (``mlcycle.monitor.importance``), so a harmless shift of an
+  input the model hardly uses ranks below a small shift of its main input. A measured loss
+  of performance while inputs moved is data drift too: the model meets rows unlike its
+  training data.
+- ``prediction_drift``: the model's scores moved. Its evidence names the inputs that
+  explain it (the ranked drifted or broken inputs).
+- ``concept_drift``: measured performance fell while no input moved: the relation between
+  inputs and outcome changed.
+- ``estimated_loss``: the metric estimated without labels fell (labels come later).
+
+Each alert is a JSON-able dict: ``kind``, ``message`` (the one line shown in lists, as
+before), ``evidence`` (the figures) and ``playbook`` (what to look at and what to do,
+written from the figures).
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlcycle.drift.check import ColumnDrift, DriftResult
+
+SYSTEM = "system"
+DATA_DRIFT = "data_drift"
+PREDICTION_DRIFT = "prediction_drift"
+CONCEPT_DRIFT = "concept_drift"
+ESTIMATED_LOSS = "estimated_loss"
+KINDS = (SYSTEM, DATA_DRIFT, PREDICTION_DRIFT, CONCEPT_DRIFT, ESTIMATED_LOSS)
+# What retraining addresses; a system issue is fixed upstream instead.
+RETRAINABLE = frozenset({DATA_DRIFT, PREDICTION_DRIFT, CONCEPT_DRIFT, ESTIMATED_LOSS})
+
+_SYSTEM_TESTS = ("missing", "new_values")  # the drift engine's tests that show breakage
+_SHOWN = 6  # inputs named in a message
+
+
+def alert(kind: str, message: str, evidence: dict[str, Any], playbook: list[str]
+          ) -> dict[str, Any]:
+    return {"kind": kind, "message": message, "evidence": evidence, "playbook": playbook}
+
+
+def retrain_recommended(alerts: list[dict[str, Any]]) -> bool:
+    """True when an alert is of a kind retraining addresses."""
+    return any(a["kind"] in RETRAINABLE for a in alerts)
+
+
+def messages(alerts: list[dict[str, Any]]) -> list[str]:
+    return [a["message"] for a in alerts]
+
+
+def classify(data: DriftResult, scores: DriftResult, performance: dict[str, Any] | None,
+             estimated: dict[str, Any] | None, importance: dict[str, float], *, project: str,
+             source: str, max_loss: float, min_labelled: int) -> list[dict[str, Any]]:
+    """The alerts of a check, each with its kind, evidence and playbook (see module)."""
+    broken = sorted((_broken(c, importance) for c in data.drifted
+                     if _firing(c, _SYSTEM_TESTS)), key=lambda b: -(b["importance"] or 0.0))
+    moved = sorted((_moved(c, importance) for c in data.drifted
+                    if _firing(c, ("location", "spread", "shape"))),
+                   key=lambda m: (-m["impact"], -m["drift"], m["input"]))
+    source = shlex.quote(source)  # the playbook's commands are pasted into a shell
+    retrain = _retrain_command(project, source, performance)
+    out = []
+    if broken:
+        out.append(_system(broken, project, source))
+    joint = data.multivariate
+    if moved:
+        drift = _data_drift(moved, data.n_tested, retrain)
+        if joint is not None and joint.drifted:  # the same drift, seen jointly too
+            drift["evidence"]["joint"] = _joint_evidence(joint)
+        out.append(drift)
+    # Only the joint test fired: the inputs' relations changed. A broken input moves the
+    # joint test too; then that is the system issue, not drift.
+    elif (joint is not None and joint.drifted
+          and not any(b["input"] in joint.columns for b in broken)):
+        out.append(_joint_drift(joint, retrain))
+    if scores.drift_detected:
+        out.append(_prediction_drift(scores.columns[0], moved, broken, project, source,
+                                     retrain))
+    loss = _measured_loss(performance, max_loss, min_labelled)
+    if loss is not None:
+        out.append(_performance_loss(loss, moved, broken, retrain))
+    elif (performance is None and estimated and estimated["relative_loss"] is not None
+          and estimated["relative_loss"] > max_loss and estimated["rows"] >= min_labelled):
+        out.append(_estimated_loss(estimated, moved, project, source, retrain))
+    return out
+
+
+def _firing(column: ColumnDrift, tests: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [t for t in column.tests
+            if t["test"] in tests and t.get("significant") and t.get("large_enough")]
+
+
+def _broken(column: ColumnDrift, importance: dict[str, float]) -> dict[str, Any]:
+    tests = {t["test"] for t in _firing(column, _SYSTEM_TESTS)}
+    out: dict[str, Any] = {"input": column.name, "type": column.type,
+                           "importance": importance.get(column.name)}
+    if "missing" in tests:
+        out["missing_reference"] = column.missing_reference
+        out["missing_current"] = column.missing_current
+    if "new_values" in tests:
+        test = next(t for t in column.tests if t["test"] == "new_values")
+        out["new_value_rows"] = int(test["statistic"])
+        out["new_values"] = column.new_values[:5]
+    return out
+
+
+def _moved(column: ColumnDrift, importance: dict[str, float]) -> dict[str, Any]:
+    drift = max(abs(t["effect"]) for t in _firing(column, ("location", "spread", "shape")))
+    weight = importance.get(column.name)
+    return {"input": column.name, "type": column.type, "drift": drift,
+            "statistic_name": "psi", "importance": weight,
+            # An input without an importance (none computed) ranks by its drift alone.
+            "impact": drift * weight if weight is not None else drift,
+            "p_value": column.p_value, "change": column.note}
+
+
+def _what_broke(item: dict[str, Any]) -> str:
+    parts = []
+    if "missing_current" in item:
+        parts.append(f"missing {item['missing_reference']:.1%} -> {item['missing_current']:.1%}")
+    if "new_value_rows" in item:
+        shown = ", ".join(repr(v["value"]) for v in item["new_values"][:3])
+        parts.append(f"{item['new_value_rows']:,} rows with never-seen categories ({shown})")
+    return f"{item['input']} " + " and ".join(parts)
+
+
+def _system(broken: list[dict[str, Any]], project: str, source: str) -> dict[str, Any]:
+    listed = "; ".join(_what_broke(b) for b in broken[:_SHOWN])
+    more = f"; and {len(broken) - _SHOWN} more" if len(broken) > _SHOWN else ""
+    names = ", ".join(b["input"] for b in broken[:_SHOWN])
+    playbook = [f"Look at where {names} come from: a broken feed, an export that changed "
+                "its format or a tracking bug shows as missing or unknown values, not as a "
+                "change in the world."]
+    if any("missing_current" in b for b in broken):
+        playbook.append("Missing values are scored as in training (imputed): the scores of "
+                        "rows missing an important input are guesses until the feed is fixed.")
+    if any("new_value_rows" in b for b in broken):
+        playbook.append("Never-seen categories are scored as unknown. If a category is real "
+                        "(a new product or payment method), collect labelled rows holding it "
+                        f"and retrain (mlcycle retrain {project} --with FILE --labels FILE).")
+    playbook += ["Fix the upstream system; do not retrain on this batch: a model trained on "
+                 "broken data learns the breakage.",
+                 f"Once fixed, check the batch again: mlcycle monitor {project} {source} --again"]
+    return alert(SYSTEM, f"system issue in {len(broken)} input(s): {listed}{more}",
+                 {"inputs": broken}, playbook)
+
+
+def _ranked(moved: list[dict[str, Any]], limit: int = 3) -> str:
+    return ", ".join(f"{m['input']} (impact {m['impact']:.3f})" for m in moved[:limit])
+
+
+def _data_drift(moved: list[dict[str, Any]], n_tested: int, retrain: str) -> dict[str, Any]:
+    names = ", ".join(m["input"] for m in moved[:_SHOWN])
+    more = f" and {len(moved) - _SHOWN} more" if len(moved) > _SHOWN else ""
+    top = moved[0]
+    playbook = [f"Look first at the inputs that matter most to this model: {_ranked(moved)}"
+                + (f"; {top['input']}: {top['change']}" if top["change"] else "") + "."]
+    harmless = [m["input"] for m in moved if m["importance"] is not None
+                and m["importance"] < 0.01]
+    if harmless:
+        playbook.append(f"{', '.join(harmless)} moved but the model hardly uses "
+                        f"{'it' if len(harmless) == 1 else 'them'}: little to fear there.")
+    playbook += ["If the change is real (prices, customers, a season), collect labelled rows "
+                 f"from the new period and retrain: {retrain}",
+                 "If it is not real, look for a changed unit, scale or source upstream."]
+    return alert(DATA_DRIFT, f"data drift in {len(moved)} of {n_tested} inputs: {names}{more}",
+                 {"inputs": moved, "n_tested": n_tested,
+                  "ranked_by": "impact = drift statistic (PSI) x importance to the model"},
+                 playbook)
+
+
+def _joint_evidence(joint: Any) -> dict[str, Any]:
+    return {"method": joint.method, "statistic": joint.statistic, "p_value": joint.p_value,
+            "columns": list(joint.columns)}
+
+
+def _joint_drift(joint: Any, retrain: str) -> dict[str, Any]:
+    """The inputs' relations changed (each input may look the same on its own)."""
+    return alert(
+        DATA_DRIFT,
+        f"data drift in the inputs taken together: {joint.note} (p {joint.p_value:.2g})",
+        _joint_evidence(joint),
+        ["Look at how the inputs vary together (a scatter of the most important pairs, "
+         "a segment that changed mix): each one alone may look as before.",
+         "If the relation changed in the world, the model learned the old one: collect "
+         f"labelled rows from the new period and retrain: {retrain}",
+         "If one source now fills a column from another, or joins rows wrongly, fix that "
+         "upstream first."])
+
+
+def _prediction_drift(column: ColumnDrift, moved: list[dict[str, Any]],
+                      broken: list[dict[str, Any]], project: str, source: str,
+                      retrain: str) -> dict[str, Any]:
+    summary = column.summary or {}
+    explained = [{"input": m["input"], "impact": m["impact"], "cause": DATA_DRIFT}
+                 for m in moved]
+    explained += [{"input": b["input"], "importance": b["importance"], "cause": SYSTEM}
+                  for b in broken]
+    evidence = {"statistic_name": column.statistic_name, "statistic": column.statistic,
+                "p_value": column.p_value, "reference_mean": summary.get("reference_mean"),
+                "current_mean": summary.get("current_mean"), "explained_by": explained}
+    if moved:
+        playbook = [f"Look at the inputs that explain it, by impact: {_ranked(moved)}."]
+    elif broken:
+        playbook = ["No input moved, but "
+                    f"{', '.join(b['input'] for b in broken)} broke (see the system alert): "
+                    "fix that first; the scores may move only because of it."]
+    else:
+        playbook = ["No single input moved: look at joint changes of the inputs "
+                    "(mlcycle drift --json) and at the scoring pipeline."]
+    playbook += [f"Measure what it costs once labels arrive: mlcycle monitor {project} "
+                 f"{source} --labels FILE",
+                 f"If performance is lost, retrain: {retrain}"]
+    message = (f"prediction drift: the model's scores moved ({column.statistic_name} "
+               f"{column.statistic:.3f})")
+    return alert(PREDICTION_DRIFT, message, evidence, playbook)
+
+
+def _measured_loss(performance: dict[str, Any] | None, max_loss: float, min_labelled: int
+                   ) -> dict[str, Any] | None:
+    """The measured performance when it fell by more than ``max_loss``, clear of noise."""
+    if not performance or performance["relative_loss"] is None:
+        return None
+    lost = performance["relative_loss"] * abs(performance["reference"])
+    clear = performance.get("noise") is None or lost > performance["noise"]
+    if (performance["labelled_rows"] >= min_labelled and performance["relative_loss"] > max_loss
+            and clear):
+        return performance
+    return None
+
+
+def _loss_evidence(figure: dict[str, Any], rows: int) -> dict[str, Any]:
+    return {"metric": figure["metric"], "value": figure["value"],
+            "reference": figure["reference"], "relative_loss": figure["relative_loss"],
+            "rows": rows, "noise": figure.get("noise")}
+
+
+def _performance_loss(performance: dict[str, Any], moved: list[dict[str, Any]],
+                      broken: list[dict[str, Any]], retrain: str) -> dict[str, Any]:
+    n = performance["labelled_rows"]
+    message = (f"{performance['metric']} fell to {performance['value']:.4f} on {n} labelled "
+               f"rows from {performance['reference']:.4f} on the holdout "
+               f"({performance['relative_loss']:.1%} worse)")
+    evidence = _loss_evidence(performance, n)
+    evidence["inputs_moved"] = [m["input"] for m in moved]
+    if moved:
+        # The model meets rows unlike its training data: the data-drift remedy applies.
+        playbook = [f"The inputs moved ({_ranked(moved)}) and the model lost "
+                    f"{performance['relative_loss']:.1%} of its {performance['metric']}.",
+                    f"Retrain on labelled rows from the new period: {retrain}"]
+        return alert(DATA_DRIFT, message, evidence, playbook)
+    playbook = ["No input moved, yet the outcomes changed: the relation between inputs and "
+                "outcome is not the one the model learned (concept drift)."]
+    if broken:
+        playbook.append(f"Rule out the broken inputs first ({', '.join(b['input'] for b in broken)}"
+                        "; see the system alert).")
+    playbook += ["Revise the features or the model: look for a driver the inputs do not "
+                 "carry (a competitor, a policy, a season) and add it if it can be measured.",
+                 "Retraining on recent labelled rows helps only if the new relation holds: "
+                 f"{retrain}"]
+    return alert(CONCEPT_DRIFT, message, evidence, playbook)
+
+
+def _estimated_loss(estimated: dict[str, Any], moved: list[dict[str, Any]], project: str,
+                    source: str, retrain: str) -> dict[str, Any]:
+    message = (f"estimated {estimated['metric']} (labels not known yet) fell to "
+               f"{estimated['value']:.4f} from {estimated['reference']:.4f} on the holdout "
+               f"({estimated['relative_loss']:.1%} worse)")
+    evidence = _loss_evidence(estimated, estimated["rows"])
+    evidence["method"] = estimated.get("method")
+    playbook = ["The estimate sees what shifted inputs cost"
+                + (f" ({_ranked(moved)})" if moved else "")
+                + ", not a changed relation between inputs and outcome.",
+                f"Confirm when labels arrive: mlcycle monitor {project} {source} --labels FILE",
+                f"Then retrain on the labelled rows: {retrain}"]
+    return alert(ESTIMATED_LOSS, message, evidence, playbook)
+
+
+def _retrain_command(project: str, source: str, performance: dict[str, Any] | None) -> str:
+    labels = (shlex.quote(performance["labels"]) if performance and performance.get("labels")
+              else "FILE")
+    return f"mlcycle retrain {project} --with {source} --labels {labels}"
+
+
+# The stored checks from before alerts were classed hold only their messages.
+_PREFIXES = (("data drift in", DATA_DRIFT), ("prediction drift", PREDICTION_DRIFT),
+             ("estimated ", ESTIMATED_LOSS), ("system issue", SYSTEM))
+
+
+def from_messages(stored: list[str]) -> list[dict[str, Any]]:
+    """Alerts rebuilt from the messages of a check stored before alerts were classed (a
+    measured loss is read as concept drift: those checks kept no finer cause)."""
+    out = []
+    for message in stored:
+        kind = next((k for prefix, k in _PREFIXES if message.startswith(prefix)), CONCEPT_DRIFT)
+        out.append(alert(kind, message, {}, []))
+    return out
+
+
+def report_lines(item: dict[str, Any]) -> list[str]:
+    """What a report shows under an alert's message: its kind, evidence and playbook."""
+    kind = item["kind"] + ("" if item["kind"] in RETRAINABLE
+                           else " (retraining does not fix it)")
+    return [f"kind: {kind}", *(f"evidence: {line}" for line in evidence_lines(item)),
+            *(f"playbook: {step}" for step in item["playbook"])]
+
+
+def evidence_lines(item: dict[str, Any]) -> list[str]:
+    """An alert's evidence as lines a person reads (reports)."""
+    evidence = item["evidence"]
+    kind = item["kind"]
+    if kind == SYSTEM:
+        return [_what_broke(b) + _importance(b.get("importance"))
+                for b in evidence.get("inputs", [])]
+    lines = []
+    if kind == DATA_DRIFT and "inputs" in evidence:
+        lines = [f"{m['input']}: impact {m['impact']:.4f} = PSI {m['drift']:.4f}"
+                 + (f" x importance {m['importance']:.3f}" if m["importance"] is not None
+                    else "") + (f" ({m['change']})" if m["change"] else "")
+                 for m in evidence["inputs"]]
+    if kind == PREDICTION_DRIFT and evidence:
+        means = ""
+        if evidence.get("reference_mean") is not None and evidence.get("current_mean") is not None:
+            means = (f", mean score {evidence['reference_mean']:.4f} -> "
+                     f"{evidence['current_mean']:.4f}")
+        lines = [f"{evidence['statistic_name']} {evidence['statistic']:.4f}{means}"]
+        lines += [f"explained by {e['input']} ({e['cause']})" for e in evidence["explained_by"]]
+    if "metric" in evidence:
+        lines.append(f"{evidence['metric']} {evidence['value']:.4f} on {evidence['rows']:,} "
+                     f"rows against {evidence['reference']:.4f} on the holdout "
+                     f"({evidence['relative_loss']:.1%} worse"
+                     + (f"; noise {evidence['noise']:.4f}" if evidence.get("noise") else "")
+                     + ")")
+    return lines
+
+
+def _importance(value: float | None) -> str:
+    return f" (importance {value:.3f})" if value is not None else ""
