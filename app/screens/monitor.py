@@ -225,21 +225,32 @@ def _metric(check: dict[str, Any]) -> str:
 
 
 def _summary(data: Monitoring) -> Text:
+    from mlcycle.monitor import alerts
+
     text = Text(f"{data.project} ", style="bold")
     if not data.checks:
         text.append("has no checks yet: press c to check a batch or w to watch a folder",
                     style="dim")
         return text
     last = data.checks[-1]
-    text.append(f"{len(data.checks)} check(s); the newest, of {last['source'].rsplit('/', 1)[-1]}"
-                f" by v{last['version']}: ")
-    if last["alerts"]:
-        text.append("; ".join(last["alerts"]), style="bold red")
-        name = last["source"].rsplit("/", 1)[-1]
+    name = last["source"].rsplit("/", 1)[-1]
+    text.append(f"{len(data.checks)} check(s); the newest, of {name} by v{last['version']}: ")
+    if not last["alerts"]:
+        text.append("no alerts", style="bold green")
+        return text
+    latest = data.latest if data.latest and data.latest.get("id") == last["id"] else None
+    details = (latest or {}).get("alert_details") or alerts.from_messages(last["alerts"])
+    for item in details:
+        text.append(f"\n[{item['kind'].replace('_', ' ')}] ", style="bold red")
+        text.append(item["message"])
+    if details and details[0].get("playbook"):
+        text.append(f"\nfirst: {details[0]['playbook'][0]}", style="yellow")
+    if alerts.retrain_recommended(details):
         text.append(f"\nretraining recommended: press R to retrain with {name}",
                     style="yellow")
     else:
-        text.append("no alerts", style="bold green")
+        text.append("\nnot a case for retraining: fix the source of the batch first",
+                    style="yellow")
     return text
 
 
