@@ -83,8 +83,14 @@ def print_check(result: dict[str, Any]) -> None:
     if result["alerts"]:
         for alert in result["alerts"]:
             out.print(Text(f"ALERT {alert}", style="bold red"))
-        out.print(Text("retraining recommended: mlcycle retrain "
-                       f"{result['project']} --with FILE --labels FILE", style="yellow"))
+        raised = result.get("decision")
+        if raised:
+            out.print(Text(f"decision {raised['id']} pending: mlcycle decide "
+                           f"{result['project']} {raised['id']} --approve|--reject --reason TEXT",
+                           style="yellow"))
+        else:
+            out.print(Text("retraining recommended: mlcycle retrain "
+                           f"{result['project']} --with FILE --labels FILE", style="yellow"))
     else:
         out.print(Text("no alerts: inputs, scores and performance look like training",
                        style="bold green"))
@@ -175,6 +181,11 @@ def watch(ctx: Context, project: str, folder: str, labels: str | None, once: boo
             note(f"{name}: not checked: {outcome.error}")
         elif outcome.status == "folder":
             note(outcome.error or str(outcome.path))
+        elif outcome.status == "decision":
+            decision = outcome.decision or {}
+            note(f"{name}: {outcome.error}" if outcome.error else
+                 f"{name}: decision {decision.get('id')} carried out (mode auto): "
+                 f"{(decision.get('figures') or {}).get('outcome')}")
         else:
             check = outcome.check or {}
             verdict = "; ".join(check["alerts"]) if check["alerts"] else "no alerts"
@@ -183,6 +194,11 @@ def watch(ctx: Context, project: str, folder: str, labels: str | None, once: boo
                 estimate = "" if check["performance"] else "estimated "
                 verdict += f" ({estimate}{figure['metric']} {figure['value']:.4f})"
             click.echo(f"{name}: {check['rows']:,} rows, v{check['version']}: {verdict}")
+            raised = check.get("decision")
+            if raised:
+                note(f"{name}: decision {raised['id']} "
+                     f"{'raised' if raised['created'] else 'joined'}: "
+                     f"see 'mlcycle decisions {check['project']}'")
 
     watcher = Watcher(ctx.workspace(), project, folder, labels=labels, report=report,
                       settle=settle, recursive=recursive, again=again)

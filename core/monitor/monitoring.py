@@ -17,8 +17,12 @@ own training data:
   its calibrated scores (``mlcycle.monitor.estimation``), and an estimated loss above ``MAX_LOSS``
   alerts too.
 
-Any alert recommends retraining (``mlcycle.monitor.retraining``). Each check is one row in
-``monitor_checks``; the history feeds ``mlcycle monitor PROJECT`` and the TUI's charts.
+The thresholds (``MAX_LOSS``, ``MIN_LABELLED``, the share of inputs drifted, the per-input
+effect floors, whether prediction drift alerts) are the project's policy
+(``mlcycle.monitor.policy``; these names are its defaults). Each check is one row in
+``monitor_checks``; the history feeds ``mlcycle monitor PROJECT`` and the TUI's charts. In
+the transaction that records it, the policy's retraining triggers are evaluated
+(``mlcycle.monitor.decisions``), so a check is never stored without its decision.
 
 A check knows the content it checked (:class:`Content`): the same content is checked once
 per model version, whether ``mlcycle monitor``, the watcher or the Python API meets it, and
@@ -40,7 +44,8 @@ from mlcycle import deploy, projects
 from mlcycle.data import datasets, sources
 from mlcycle.deploy import scoring
 from mlcycle.models import evaluation, model_input, registry
-from mlcycle.monitor import estimation
+from mlcycle.monitor import decisions, estimation
+from mlcycle.monitor import policy as policies
 from mlcycle.projects.metrics import CATALOG
 from mlcycle.store import events
 from mlcycle.store.errors import NotFound
@@ -54,8 +59,10 @@ if TYPE_CHECKING:
     from mlcycle.drift.check import Profile
 
 SCORE = "model_score"
-MAX_LOSS = 0.05  # relative loss of the metric against the holdout that raises an alert
-MIN_LABELLED = 100  # fewer labelled rows say too little about performance to alert on
+# The policy's defaults: the relative loss of the metric against the holdout that raises
+# an alert, and the labelled rows below which performance says too little to alert on.
+MAX_LOSS = policies.DEFAULT.alerts.max_loss
+MIN_LABELLED = policies.DEFAULT.alerts.min_labelled
 
 
 @dataclass
@@ -229,8 +236,8 @@ def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path |
           note: scoring.Note | None = None, table: scoring.Table | None = None,
           confirm: Callable[[], None] | None = None,
           in_transaction: Callable[[Any, dict[str, Any]], None] | None = None,
-          digest: str | None = None, again: bool = False, since: datetime | None = None
-          ) -> dict[str, Any]:
+          digest: str | None = None, again: bool = False, since: datetime | None = None,
+          policy: policies.Policy | None = None) -> dict[str, Any]:
     """Score a batch and check it for data drift, prediction drift and (with labels) a loss
     of performance; record the check with its scoring run, in one transaction.
 
@@ -247,7 +254,8 @@ def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path |
     once the check is computed and before anything is written; raising there abandons the
     check (the watcher confirms its file did not change meanwhile). ``in_transaction(con,
     result)`` runs in the transaction that records the check (the watcher marks its file
-    there, so a kill cannot leave a file checked but not marked)."""
+    there, so a kill cannot leave a file checked but not marked). ``policy``: the thresholds
+    and triggers to apply (default: the project's current policy)."""
     if labels is not None:
         labels = Path(labels).expanduser()
     content = Content(digest or content_hash(Path(path).expanduser()),
@@ -257,25 +265,28 @@ def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path |
         earlier = earlier_check(ws, project, content, version.version, since=since)
         if earlier is not None:
             return earlier
+    policy = policy or policies.current(ws, project)
     batch = table or scoring.read_table(path)
     try:
         raw_labels = sources.read_frame(labels) if labels is not None else None
         # By number: the version looked up above, even if the alias moves meanwhile.
         base = cached or reference(ws, project, str(version.version))
-        result, run = _check_table(ws, project, base, batch, labels, raw_labels, note)
+        result, run = _check_table(ws, project, base, batch, labels, raw_labels, note,
+                                   policy.alerts)
     finally:
         if table is None:
             batch.close()
     if confirm is not None:
         confirm()
     scoring.save_shadow(ws, run)
-    _record(ws, result, run, content, in_transaction)
+    _record(ws, result, run, content, in_transaction, policy)
     return result
 
 
 def _check_table(ws: Workspace, project: str, base: Reference, batch: scoring.Table,
                  labels: Path | None, raw_labels: pl.DataFrame | None,
-                 note: scoring.Note | None) -> tuple[dict[str, Any], scoring.Run]:
+                 note: scoring.Note | None, limits: policies.Alerts
+                 ) -> tuple[dict[str, Any], scoring.Run]:
     import polars as pl
 
     from mlcycle import drift
@@ -293,14 +304,15 @@ def _check_table(ws: Workspace, project: str, base: Reference, batch: scoring.Ta
     batch_scores = pl.concat(collected.scores)
     predictions = pl.concat(collected.predictions)
     data = drift.check(base.inputs,
-                       model_input.as_booleans(pl.concat(collected.inputs), base.booleans))
+                       model_input.as_booleans(pl.concat(collected.inputs), base.booleans),
+                       min_psi=limits.min_psi, min_h=limits.min_h)
     scores = drift.check(base.scores, batch_scores)
     performance = None
     if labels is not None and truth is not None:
         performance = _performance(base, labels, truth, identifier, predictions,
                                    Path(batch.label))
     estimated = _estimate(base, batch_scores, predictions)
-    alerts = _alerts(data, scores, performance, estimated)
+    alerts = _alerts(data, scores, performance, estimated, limits)
     return {
         "id": uuid.uuid4().hex[:12],
         "project": project,
@@ -373,14 +385,14 @@ def _estimate(base: Reference, scores: pl.DataFrame, predictions: pl.DataFrame
 
 
 def _alerts(data: Any, scores: Any, performance: dict[str, Any] | None,
-            estimated: dict[str, Any] | None) -> list[str]:
+            estimated: dict[str, Any] | None, limits: policies.Alerts) -> list[str]:
     alerts = []
-    if data.drift_detected:
+    if data.drift_detected and data.share_drifted >= limits.drift_share:
         names = ", ".join(c.name for c in data.drifted[:6])
         more = f" and {len(data.drifted) - 6} more" if len(data.drifted) > 6 else ""
         alerts.append(f"data drift in {len(data.drifted)} of {data.n_tested} inputs: "
                       f"{names}{more}")
-    if scores.drift_detected:
+    if scores.drift_detected and limits.prediction_drift:
         col = scores.columns[0]
         alerts.append(f"prediction drift: the model's scores moved ({col.statistic_name} "
                       f"{col.statistic:.3f})")
@@ -388,13 +400,15 @@ def _alerts(data: Any, scores: Any, performance: dict[str, Any] | None,
         n = performance["labelled_rows"]
         lost = performance["relative_loss"] * abs(performance["reference"])
         clear = performance["noise"] is None or lost > performance["noise"]
-        if n >= MIN_LABELLED and performance["relative_loss"] > MAX_LOSS and clear:
+        if (n >= limits.min_labelled and performance["relative_loss"] > limits.max_loss
+                and clear):
             alerts.append(
                 f"{performance['metric']} fell to {performance['value']:.4f} on {n} labelled "
                 f"rows from {performance['reference']:.4f} on the holdout "
                 f"({performance['relative_loss']:.1%} worse)")
     elif (performance is None and estimated and estimated["relative_loss"] is not None
-          and estimated["relative_loss"] > MAX_LOSS and estimated["rows"] >= MIN_LABELLED):
+          and estimated["relative_loss"] > limits.max_estimated_loss
+          and estimated["rows"] >= limits.min_labelled):
         alerts.append(
             f"estimated {estimated['metric']} (labels not known yet) fell to "
             f"{estimated['value']:.4f} from {estimated['reference']:.4f} on the holdout "
@@ -403,7 +417,8 @@ def _alerts(data: Any, scores: Any, performance: dict[str, Any] | None,
 
 
 def _record(ws: Workspace, result: dict[str, Any], run: scoring.Run, content: Content,
-            in_transaction: Callable[[Any, dict[str, Any]], None] | None) -> None:
+            in_transaction: Callable[[Any, dict[str, Any]], None] | None,
+            policy: policies.Policy) -> None:
     performance = result["performance"] or {}
     report = {k: result[k] for k in ("data_drift", "prediction_drift", "performance",
                                      "estimated_performance", "seconds")}
@@ -428,6 +443,7 @@ def _record(ws: Workspace, result: dict[str, Any], run: scoring.Run, content: Co
         if result["alerts"]:
             events.record(con, "monitor.alert", project=result["project"],
                           subject=f"v{result['version']}", detail=detail)
+        result["decision"] = decisions.after_check(con, result, policy)
         if in_transaction:
             in_transaction(con, result)
 
