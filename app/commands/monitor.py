@@ -85,7 +85,8 @@ def print_check(result: dict[str, Any]) -> None:
             out.print(Text(f"ALERT {alert}", style="bold red"))
         raised = result.get("decision")
         if raised:
-            out.print(Text(f"decision {raised['id']} pending: mlcycle decide "
+            out.print(Text(f"retraining recommended: decision {raised['id']} is pending: "
+                           "mlcycle decide "
                            f"{result['project']} {raised['id']} --approve|--reject --reason TEXT",
                            style="yellow"))
         else:

@@ -208,6 +208,7 @@ def earlier_check(ws: Workspace, project: str, content: Content, version: int, *
                                                 "performance", "estimated_performance",
                                                 "alerts")})
     result["retrain_recommended"] = bool(stored["alerts"])
+    result["decision"] = None  # a repeat raises nothing: its check did, if anything
     result["repeat_of"] = stored["id"]
     return result
 
