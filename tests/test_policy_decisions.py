@@ -324,3 +324,38 @@ def test_retraining_finds_the_new_rows_without_an_identifier(tmp_path: Path) -> 
     assert result["judged_on"] == "recent"
     assert result["gate"]["passed"] and result["gate"]["rows"] >= retraining.MIN_RECENT
     assert json.loads(json.dumps(result["gate"]))["rounds"] == 1000
+
+
+@pytest.mark.slow  # the sample's 12,000 reference rows, three monthly checks and a retraining
+def test_the_sample_story_a_price_rise_prompts_and_approving_goes_through_the_gate(
+        tmp_path: Path) -> None:
+    from mlcycle import demo
+
+    ws = open_workspace(tmp_path / "ws", create=True)[0]
+    demo.build(ws)
+    training.train(ws, training.TrainConfig("churn", models=["logistic"], trials=1, cv=2))
+    registry.promote(ws, "churn", "1", reason="first")
+    policies.store(ws, "churn", policies.parse("[retrain]\ntrials = 1\n"))  # else the defaults
+    sample = demo.sample_dir()
+    folder, labels = tmp_path / "batches", tmp_path / "labels"
+    folder.mkdir()
+    labels.mkdir()
+    for month in ("2026-01", "2026-02", "2026-03"):
+        shutil.copy(sample / "batches" / f"{month}.csv", folder)
+        shutil.copy(sample / "labels" / f"{month}.csv", labels)
+    outcomes = {o.path.name: o for o in Watcher(ws, "churn", folder, labels=labels,
+                                                settle=0).scan()}
+    assert outcomes["2026-01.csv"].check["alerts"] == []
+    assert outcomes["2026-02.csv"].check["alerts"] == []
+    march = outcomes["2026-03.csv"].check
+    assert "data_drift" in decisions.alert_kinds(march)
+    assert "monthly_charges" in march["alerts"][0]
+    pending = decisions.list_decisions(ws, "churn", "pending")
+    assert [d["id"] for d in pending] == [march["decision"]["id"]]
+    assert len(pending[0]["proposal"]["batches"]) == 3
+    done = decisions.decide(ws, "churn", pending[0]["id"], approve=True, reason="price rise")
+    verdict = done["figures"]["gate"]
+    assert done["status"] == "done" and {"difference", "low", "high", "passed"} <= set(verdict)
+    assert registry.get(ws, "churn").version == 1  # promoted only by a second decision
+    follow_up = decisions.list_decisions(ws, "churn", "pending")
+    assert [d["kind"] for d in follow_up] == (["promote"] if verdict["passed"] else [])
