@@ -39,6 +39,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "monitor": ("monitor:monitor", "Check new batches for drift and performance."),
     "watch": ("monitor:watch", "Watch a folder: check every batch that lands."),
     "retrain": ("retrain:retrain", "Retrain the champion with new labelled rows."),
+    "policy": ("policy:policy", "A project's monitoring policy: alerts, triggers, gate."),
+    "decisions": ("decisions:decisions", "Decisions the policy raised, and their outcome."),
+    "decide": ("decisions:decide", "Approve or reject a decision; request a retraining."),
+    "status": ("status:status", "Where the loop stands: champion, batches, alerts, watcher."),
     "drift": (
         "drift:drift",
         "Compare two files for data drift (no workspace needed).",

@@ -24,10 +24,19 @@ def outcome_line(outcome: Any) -> tuple[str, bool]:
         return f"{name}: not checked: {outcome.error}", True
     if outcome.status == "folder":
         return outcome.error or str(outcome.path), True
+    if outcome.status == "decision":  # the watcher carried out a decision (mode auto)
+        decision = outcome.decision or {}
+        return (f"{name}: {outcome.error}" if outcome.error else
+                f"{name}: decision {decision.get('id')} carried out (mode auto): "
+                f"{(decision.get('figures') or {}).get('outcome')}"), True
     check = outcome.check or {}
     verdict = "; ".join(check["alerts"]) if check["alerts"] else "no alerts"
     figure = check["performance"] or check["estimated_performance"]
     if figure and figure["value"] is not None:
         estimate = "" if check["performance"] else "estimated "
         verdict += f" ({estimate}{figure['metric']} {figure['value']:.4f})"
+    raised = check.get("decision")
+    if raised:
+        verdict += (f"; decision {raised['id']} {'raised' if raised['created'] else 'joined'}"
+                    " (pending: approve or reject it)")
     return f"{name}: {check['rows']:,} rows, v{check['version']}: {verdict}", False

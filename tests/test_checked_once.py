@@ -181,7 +181,9 @@ def test_an_upgraded_workspace_remembers_what_the_watcher_checked(clf, tmp_path:
     con = duckdb.connect(str(Workspace(copy).db_path))
     con.execute("ALTER TABLE monitor_checks DROP COLUMN sha256")
     con.execute("ALTER TABLE monitor_checks DROP COLUMN labels_sha256")
-    con.execute("DELETE FROM schema_version WHERE version = 8")
+    con.execute("DELETE FROM schema_version WHERE version >= 8")
+    for table in ("policies", "decisions", "decision_triggers", "watchers"):  # migration 9
+        con.execute(f"DROP TABLE {table}")
     con.close()
     upgraded = Workspace(copy)
     assert Watcher(upgraded, "clf", folder, settle=0).scan()[0].status == "seen"

@@ -86,7 +86,13 @@ def print_check(result: dict[str, Any]) -> None:
             out.print(Text(f"  kind: {alert['kind']}"))
             for step in alert["playbook"]:
                 out.print(Text(f"  - {step}"))
-        if result["retrain_recommended"]:
+        raised = result.get("decision")
+        if raised:
+            out.print(Text(f"retraining recommended: decision {raised['id']} is pending: "
+                           "mlcycle decide "
+                           f"{result['project']} {raised['id']} --approve|--reject --reason TEXT",
+                           style="yellow"))
+        elif result["retrain_recommended"]:
             out.print(Text("retraining recommended: mlcycle retrain "
                            f"{result['project']} --with FILE --labels FILE", style="yellow"))
         else:

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mlcycle.drift.check import ColumnDrift, DriftResult
+    from mlcycle.monitor.policy import Alerts
 
 SYSTEM = "system"
 DATA_DRIFT = "data_drift"
@@ -66,8 +67,10 @@ def messages(alerts: list[dict[str, Any]]) -> list[str]:
 
 def classify(data: DriftResult, scores: DriftResult, performance: dict[str, Any] | None,
              estimated: dict[str, Any] | None, importance: dict[str, float], *, project: str,
-             source: str, max_loss: float, min_labelled: int) -> list[dict[str, Any]]:
-    """The alerts of a check, each with its kind, evidence and playbook (see module)."""
+             source: str, limits: Alerts) -> list[dict[str, Any]]:
+    """The alerts of a check, each with its kind, evidence and playbook (see module), at
+    the thresholds of the project's policy (``limits``)."""
+    max_loss, min_labelled = limits.max_loss, limits.min_labelled
     broken = sorted((_broken(c, importance) for c in data.drifted
                      if _firing(c, _SYSTEM_TESTS)), key=lambda b: -(b["importance"] or 0.0))
     moved = sorted((_moved(c, importance) for c in data.drifted
@@ -79,7 +82,7 @@ def classify(data: DriftResult, scores: DriftResult, performance: dict[str, Any]
     if broken:
         out.append(_system(broken, project, source))
     joint = data.multivariate
-    if moved:
+    if moved and len(moved) / max(data.n_tested, 1) >= limits.drift_share:
         drift = _data_drift(moved, data.n_tested, retrain)
         if joint is not None and joint.drifted:  # the same drift, seen jointly too
             drift["evidence"]["joint"] = _joint_evidence(joint)
@@ -89,14 +92,15 @@ def classify(data: DriftResult, scores: DriftResult, performance: dict[str, Any]
     elif (joint is not None and joint.drifted
           and not any(b["input"] in joint.columns for b in broken)):
         out.append(_joint_drift(joint, retrain))
-    if scores.drift_detected:
+    if scores.drift_detected and limits.prediction_drift:
         out.append(_prediction_drift(scores.columns[0], moved, broken, project, source,
                                      retrain))
     loss = _measured_loss(performance, max_loss, min_labelled)
     if loss is not None:
         out.append(_performance_loss(loss, moved, broken, retrain))
     elif (performance is None and estimated and estimated["relative_loss"] is not None
-          and estimated["relative_loss"] > max_loss and estimated["rows"] >= min_labelled):
+          and estimated["relative_loss"] > limits.max_estimated_loss
+          and estimated["rows"] >= min_labelled):
         out.append(_estimated_loss(estimated, moved, project, source, retrain))
     return out
 

@@ -20,8 +20,13 @@ own training data:
 Each alert names its cause (``mlcycle.monitor.alerts``: a system issue, data drift ranked by
 impact on this model, prediction drift, concept drift, an estimated loss) with its evidence
 and playbook; an alert of a kind retraining addresses recommends retraining
-(``mlcycle.monitor.retraining``), a system issue alone does not. Each check is one row in
-``monitor_checks``; the history feeds ``mlcycle monitor PROJECT`` and the TUI's charts.
+(``mlcycle.monitor.retraining``), a system issue alone does not. The thresholds
+(``MAX_LOSS``, ``MIN_LABELLED``, the share of inputs drifted, the per-input effect floors,
+whether prediction drift alerts) are the project's policy (``mlcycle.monitor.policy``; these
+names are its defaults). Each check is one row in ``monitor_checks``; the history feeds
+``mlcycle monitor PROJECT`` and the TUI's charts. In the transaction that records it, the
+policy's retraining triggers are evaluated (``mlcycle.monitor.decisions``), so a check is
+never stored without its decision.
 
 A check knows the content it checked (:class:`Content`): the same content is checked once
 per model version, whether ``mlcycle monitor``, the watcher or the Python API meets it, and
@@ -44,7 +49,8 @@ from mlcycle.data import datasets, sources
 from mlcycle.deploy import scoring
 from mlcycle.models import evaluation, model_input, registry
 from mlcycle.monitor import alerts as alert_kinds
-from mlcycle.monitor import estimation, importance
+from mlcycle.monitor import decisions, estimation, importance
+from mlcycle.monitor import policy as policies
 from mlcycle.projects.metrics import CATALOG
 from mlcycle.store import cancel as cancelling
 from mlcycle.store import events
@@ -60,8 +66,10 @@ if TYPE_CHECKING:
     from mlcycle.store.cancel import CancelToken
 
 SCORE = "model_score"
-MAX_LOSS = 0.05  # relative loss of the metric against the holdout that raises an alert
-MIN_LABELLED = 100  # fewer labelled rows say too little about performance to alert on
+# The policy's defaults: the relative loss of the metric against the holdout that raises
+# an alert, and the labelled rows below which performance says too little to alert on.
+MAX_LOSS = policies.DEFAULT.alerts.max_loss
+MIN_LABELLED = policies.DEFAULT.alerts.min_labelled
 
 
 @dataclass
@@ -210,6 +218,7 @@ def earlier_check(ws: Workspace, project: str, content: Content, version: int, *
                                                 "performance", "estimated_performance",
                                                 "alerts", "alert_details")})
     result["retrain_recommended"] = alert_kinds.retrain_recommended(stored["alert_details"])
+    result["decision"] = None  # a repeat raises nothing: its check did, if anything
     result["repeat_of"] = stored["id"]
     return result
 
@@ -239,7 +248,8 @@ def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path |
           confirm: Callable[[], None] | None = None,
           in_transaction: Callable[[Any, dict[str, Any]], None] | None = None,
           digest: str | None = None, again: bool = False, since: datetime | None = None,
-          cancel: CancelToken | None = None) -> dict[str, Any]:
+          policy: policies.Policy | None = None, cancel: CancelToken | None = None
+          ) -> dict[str, Any]:
     """Score a batch and check it for data drift, prediction drift and (with labels) a loss
     of performance; record the check with its scoring run, in one transaction.
 
@@ -256,7 +266,8 @@ def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path |
     once the check is computed and before anything is written; raising there abandons the
     check (the watcher confirms its file did not change meanwhile). ``in_transaction(con,
     result)`` runs in the transaction that records the check (the watcher marks its file
-    there, so a kill cannot leave a file checked but not marked). Cancelling stops between
+    there, so a kill cannot leave a file checked but not marked). ``policy``: the thresholds
+    and triggers to apply (default: the project's current policy). Cancelling stops between
     the steps (reading, scoring batch by batch, testing); nothing is written then."""
     if labels is not None:
         labels = Path(labels).expanduser()
@@ -268,13 +279,15 @@ def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path |
         if earlier is not None:
             return earlier
     cancelling.check(cancel)
+    policy = policy or policies.current(ws, project)
     batch = table or scoring.read_table(path, cancel=cancel)
     try:
         raw_labels = sources.read_frame(labels) if labels is not None else None
         cancelling.check(cancel)
         # By number: the version looked up above, even if the alias moves meanwhile.
         base = cached or reference(ws, project, str(version.version))
-        result, run = _check_table(ws, project, base, batch, labels, raw_labels, note, cancel)
+        result, run = _check_table(ws, project, base, batch, labels, raw_labels, note,
+                                   policy.alerts, cancel)
     finally:
         if table is None:
             batch.close()
@@ -282,13 +295,14 @@ def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path |
     if confirm is not None:
         confirm()
     scoring.save_shadow(ws, run)
-    _record(ws, result, run, content, in_transaction)
+    _record(ws, result, run, content, in_transaction, policy)
     return result
 
 
 def _check_table(ws: Workspace, project: str, base: Reference, batch: scoring.Table,
                  labels: Path | None, raw_labels: pl.DataFrame | None,
-                 note: scoring.Note | None, cancel: CancelToken | None = None
+                 note: scoring.Note | None, limits: policies.Alerts,
+                 cancel: CancelToken | None = None
                  ) -> tuple[dict[str, Any], scoring.Run]:
     import polars as pl
 
@@ -307,7 +321,8 @@ def _check_table(ws: Workspace, project: str, base: Reference, batch: scoring.Ta
     batch_scores = pl.concat(collected.scores)
     predictions = pl.concat(collected.predictions)
     data = drift.check(base.inputs,
-                       model_input.as_booleans(pl.concat(collected.inputs), base.booleans))
+                       model_input.as_booleans(pl.concat(collected.inputs), base.booleans),
+                       min_psi=limits.min_psi, min_h=limits.min_h)
     cancelling.check(cancel)
     scores = drift.check(base.scores, batch_scores)
     performance = None
@@ -316,8 +331,7 @@ def _check_table(ws: Workspace, project: str, base: Reference, batch: scoring.Ta
                                    Path(batch.label))
     estimated = _estimate(base, batch_scores, predictions)
     details = alert_kinds.classify(data, scores, performance, estimated, base.importance,
-                                   project=project, source=batch.label, max_loss=MAX_LOSS,
-                                   min_labelled=MIN_LABELLED)
+                                   project=project, source=batch.label, limits=limits)
     return {
         "id": uuid.uuid4().hex[:12],
         "project": project,
@@ -391,7 +405,8 @@ def _estimate(base: Reference, scores: pl.DataFrame, predictions: pl.DataFrame
 
 
 def _record(ws: Workspace, result: dict[str, Any], run: scoring.Run, content: Content,
-            in_transaction: Callable[[Any, dict[str, Any]], None] | None) -> None:
+            in_transaction: Callable[[Any, dict[str, Any]], None] | None,
+            policy: policies.Policy) -> None:
     performance = result["performance"] or {}
     report = {k: result[k] for k in ("data_drift", "prediction_drift", "performance",
                                      "estimated_performance", "seconds", "alert_details")}
@@ -417,6 +432,7 @@ def _record(ws: Workspace, result: dict[str, Any], run: scoring.Run, content: Co
             kinds = sorted({a["kind"] for a in result["alert_details"]})
             events.record(con, "monitor.alert", project=result["project"],
                           subject=f"v{result['version']}", detail={**detail, "kinds": kinds})
+        result["decision"] = decisions.after_check(con, result, policy)
         if in_transaction:
             in_transaction(con, result)
 

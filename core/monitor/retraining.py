@@ -14,7 +14,14 @@ preparation):
    new rows within it. The candidate is judged on the new rows when the holdout holds at
    least ``MIN_RECENT`` of them (they describe the world the model scores next), else on
    the whole holdout. A better candidate replaces the champion with ``promote``; otherwise
-   it becomes the challenger, which shadows the champion when scoring.
+   it becomes the challenger, which shadows the champion when scoring. With a ``gate``
+   (the policy's), "better" is the gate's verdict (``mlcycle.monitor.gate``): a margin and
+   a paired bootstrap interval, not a bare comparison.
+
+New rows are found in the new version by a hash of their values, not by an identifier, so
+a project without an identifier column is judged on its new rows too. The hash covers the
+columns the recipe leaves as they were collected (an imputed or clipped column changes
+its values between the batch and the prepared data).
 
 Every step is recorded (``retrain.*`` events), so the registry's audit trail says why a
 version was made and why it was or was not promoted.
@@ -138,10 +145,8 @@ def combine(ws: Workspace, project: str, parent: datasets.DatasetVersion,
     version_id = blob.hexdigest()[: datasets.ID_LENGTH]
     detail = {"parent": parent.id, "added": added, "rows_added": new_rows}
     label = f"{parent.id} + {', '.join(Path(a['batch']).name for a in added)}"
-    new_ids = (pl.concat([p.get_column(identifier) for p in parts[1:]]).cast(pl.Utf8)
-               if identifier else None)
     result = {"rows_added": new_rows, "unlabelled": unlabelled, "added": added,
-              "new_ids": new_ids}
+              "new_rows": pl.concat(parts[1:])}
     try:
         return {"version": datasets.get(ws, project, version_id), **result}
     except NotFound:
@@ -165,42 +170,76 @@ def combine(ws: Workspace, project: str, parent: datasets.DatasetVersion,
     return {"version": version, **result}
 
 
+def untouched_columns(recipe: Any, columns: list[str]) -> list[str]:
+    """The ``columns`` whose values a recipe (``mlcycle.prep.recipes.Recipe``, or None)
+    leaves as collected: the ones no step renames, casts, imputes, clips or parses."""
+    changed: set[str] = set()
+    for step in recipe.steps if recipe is not None else ():
+        if step.op in ("rename", "cast", "impute", "clip", "parse_dates"):
+            changed.update(step.params.get("columns") or ())
+    return [c for c in columns if c not in changed]
+
+
+def row_hashes(frame: pl.DataFrame, columns: list[str]) -> pl.Series:
+    """A hash of each row's values in ``columns``: how a new row is known again."""
+    return frame.select(columns).hash_rows(seed=11)
+
+
+Predictions = dict[str, dict[int, tuple[Any, Any, Any]]]  # part -> version -> (y, pred, proba)
+
+
 def head_to_head(ws: Workspace, project: str, data: datasets.DatasetVersion,
-                 versions: list[registry.ModelVersion], identifier: str | None = None,
-                 recent: pl.Series | None = None) -> dict[str, dict[int, dict[str, Any]]]:
+                 versions: list[registry.ModelVersion], recent: pl.DataFrame | None = None,
+                 columns: list[str] | None = None, predictions: Predictions | None = None
+                 ) -> dict[str, dict[int, dict[str, Any]]]:
     """Each version's metrics on the same rows: the holdout of ``data`` ("holdout") and,
-    with ``recent`` identifiers, the holdout rows that are new ("recent")."""
+    given the ``recent`` rows, the holdout rows that are among them ("recent"), known by
+    their values in ``columns`` (all the columns both have, by default). ``predictions``,
+    when given, is filled with each version's targets, predictions and probabilities on
+    those rows, for the gate."""
     import polars as pl
 
     proj = projects.get(ws, project)
     raw = pl.read_parquet(datasets.data_path(ws, data)).filter(
         by_name(proj.target).is_not_null())
+    new = None
+    if recent is not None:
+        keys = columns or [c for c in recent.columns if c in raw.columns]
+        keys = [c for c in keys if c in raw.columns and c in recent.columns]
+        if keys:
+            new = row_hashes(raw, keys).is_in(row_hashes(recent, keys).implode()).to_numpy()
     out: dict[str, dict[int, dict[str, Any]]] = {"holdout": {}, "recent": {}}
     for version in versions:
         signature = deploy.signature_of(ws, version)
         y = model_input.target_values(raw, signature)
         mask = evaluation.holdout_mask(ws, data, signature.target, y, signature.task)
         parts = {"holdout": mask}
-        if identifier and recent is not None and identifier in raw.columns:
-            new = raw.get_column(identifier).cast(pl.Utf8).is_in(recent.implode()).to_numpy()
-            if (mask & new).sum() >= MIN_RECENT:
-                parts["recent"] = mask & new
+        if new is not None and (mask & new).sum() >= MIN_RECENT:
+            parts["recent"] = mask & new
         _, pipeline = registry.load(ws, project, str(version.version))
         for part, rows in parts.items():
             inputs = model_input.frame(raw.filter(rows), signature)
             proba = (pipeline.predict_proba(inputs) if signature.task == "classification"
                      else None)
+            pred = pipeline.predict(inputs)
             out[part][version.version] = evaluation.scores(
-                signature.task, y[rows], pipeline.predict(inputs), proba,
-                signature.classes or None)
+                signature.task, y[rows], pred, proba, signature.classes or None)
+            if predictions is not None:
+                predictions.setdefault(part, {})[version.version] = (y[rows], pred, proba)
     return out
 
 
 def retrain(ws: Workspace, project: str, batches: list[tuple[Path, Path | None]], *,
             trials: int = 10, promote: bool = False,
             progress: Progress | None = None,
-            cancel: CancelToken | None = None) -> dict[str, Any]:
+            cancel: CancelToken | None = None, gate: Any = None,
+            search: str = "champion") -> dict[str, Any]:
     """Retrain the champion on its data plus ``batches``; see the module docstring.
+
+    ``gate``: the policy's gate (``mlcycle.monitor.policy.Gate``): the candidate is better
+    only if it passes it; its figures are in the result under "gate". ``search``:
+    "champion" searches the champion's model family again, "catalog" every model of the
+    task (the best one is the candidate).
 
     Cancelling stops between steps: the combined dataset version, once stored, stays (it is
     content-addressed, so a second attempt reuses it); a training stopped early registers
@@ -233,11 +272,13 @@ def retrain(ws: Workspace, project: str, batches: list[tuple[Path, Path | None]]
                         progress=say).version
     run_config = json.loads(_tag(ws, champion.run_id, "mlcycle.config") or "{}")
     config = training.TrainConfig(
-        project, data=data.id, models=[champion.summary["model"]], trials=trials,
+        project, data=data.id,
+        models=None if search == "catalog" else [champion.summary["model"]], trials=trials,
         cv=int(run_config.get("cv", 5)), seed=int(lineage.get("seed") or 0),
         features=lineage.get("features"))
     check_cancel(cancel)
-    say(f"training {champion.summary['model']} on {data.id}")
+    family = "every model of the catalog" if search == "catalog" else champion.summary["model"]
+    say(f"training {family} on {data.id}")
     trained = training.train(ws, config, register=True, cancel=cancel)
     if trained.stopped == "cancelled":
         raise Cancelled(f"retraining cancelled after {trained.trials_finished} trials; "
@@ -247,8 +288,11 @@ def retrain(ws: Workspace, project: str, batches: list[tuple[Path, Path | None]]
                            f" ({trained.stopped or 'no trial finished'})")
     candidate = registry.get(ws, project, str(trained.registered_version))
     say("comparing the new version with the champion on the same rows")
-    compared = head_to_head(ws, project, data, [champion, candidate], identifier,
-                            combined["new_ids"])
+    prepared = recipes.get(ws, project, recipe_id).recipe if recipe_id else None
+    predictions: Predictions = {}
+    compared = head_to_head(
+        ws, project, data, [champion, candidate], combined["new_rows"],
+        untouched_columns(prepared, combined["new_rows"].columns), predictions)
     # Judge on the new rows when the holdout holds enough of them: they are the world the
     # model will score next, which the old rows no longer describe.
     basis = "recent" if compared["recent"] else "holdout"
@@ -260,6 +304,20 @@ def retrain(ws: Workspace, project: str, batches: list[tuple[Path, Path | None]]
     why = (f"retrained on {data.id} (+{combined['rows_added']} labelled rows): {metric} "
            f"{figures[candidate.version].get(metric):.4f} vs champion v{champion.version}'s "
            f"{figures[champion.version].get(metric):.4f} on {where}")
+    verdict = None
+    if gate is not None:
+        from mlcycle.monitor import gate as gates
+
+        say("the gate: a paired bootstrap of the difference on the same rows")
+        y, base_pred, base_proba = predictions[basis][champion.version]
+        _, new_pred, new_proba = predictions[basis][candidate.version]
+        signature = deploy.signature_of(ws, candidate)
+        verdict = gates.judge(metric, signature.task, list(signature.classes or []), y,
+                              (base_pred, base_proba), (new_pred, new_proba),
+                              margin=gate.margin, confidence=gate.confidence,
+                              rounds=gate.rounds)
+        better = verdict["passed"]
+        why += f"; gate {'passed' if better else 'failed'}: {verdict['why']}"
     alias = (registry.CHAMPION if promote else CHALLENGER) if better else None
     if alias:
         registry.promote(ws, project, str(candidate.version), alias, why)
@@ -279,12 +337,14 @@ def retrain(ws: Workspace, project: str, batches: list[tuple[Path, Path | None]]
         "candidate_better": better,
         "alias": alias,
         "reason": why,
+        "gate": verdict,
     }
     with ws.write() as con:
         events.record(con, "retrain.completed", project=project,
                       subject=f"v{candidate.version}",
                       detail={k: result[k] for k in ("dataset", "rows_added", "metric",
-                                                     "candidate_better", "alias", "reason")})
+                                                     "candidate_better", "alias", "reason",
+                                                     "gate")})
     return result
 
 

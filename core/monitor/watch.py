@@ -29,6 +29,12 @@ when it exists.
 
 The reference of the serving version is built once and rebuilt only when the champion
 changes, so a promotion is followed without a restart.
+
+While it runs, the watcher writes a heartbeat every ``HEARTBEAT`` seconds (the ``watchers``
+table; ``mlcycle status`` tells a live watcher from a stale one). Each check evaluates the
+project's policy (``mlcycle.monitor.decisions``); under mode ``auto`` the decision a check
+raises is approved and carried out here, after the check is stored, and reported as an
+outcome of status "decision".
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ import hashlib
 import os
 import queue
 import shutil
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -49,7 +56,7 @@ from mlcycle import projects
 from mlcycle.data import sources
 from mlcycle.deploy import scoring
 from mlcycle.models import registry
-from mlcycle.monitor import monitoring
+from mlcycle.monitor import decisions, monitoring
 from mlcycle.store import events
 from mlcycle.store.errors import InvalidInput, MlcycleError, NotFound, WorkspaceBusy, WorkspaceError
 from mlcycle.store.schema import utcnow
@@ -65,6 +72,7 @@ RESCAN = 2.0  # seconds between listings of the folder: events can be lost
 OPEN_WAIT = 60.0  # a file left open for writing this long, unchanged, is taken anyway
 GIVE_UP = 60.0  # take(): seconds a file may keep changing before it is reported
 FOLLOW = 1.0  # seconds between look-ups of the champion and challenger
+HEARTBEAT = 5.0  # seconds between the watcher's heartbeats
 # Names of files still on their way: downloads and copies rename them when done.
 PARTIAL = (".part", ".partial", ".crdownload", ".download", ".tmp", ".temp", ".swp")
 
@@ -77,15 +85,18 @@ class Outcome:
     # "checked", "rejected", "seen" (checked before: ``check`` is that check), "gone"
     # (vanished before its verdict
     # was stored), "ignored" (not a data file, or in a subfolder), "error" (could not be
-    # read or checked for a reason outside the file) or "folder" (the folder went or came)
+    # read or checked for a reason outside the file), "folder" (the folder went or came)
+    # or "decision" (under mode auto, the decision its check raised, carried out)
     status: str
     check: dict[str, Any] | None = None
     error: str | None = None
     moved_to: Path | None = None
+    decision: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": str(self.path), "status": self.status, "check": self.check,
-                "error": self.error, "moved_to": str(self.moved_to) if self.moved_to else None}
+                "error": self.error, "moved_to": str(self.moved_to) if self.moved_to else None,
+                "decision": self.decision}
 
 
 class _Stamp(NamedTuple):
@@ -182,6 +193,7 @@ class Watcher:
                 break
             time.sleep(max(self.settle, POLL))
         self.report(outcome)
+        self._carry_out(outcome)
         return outcome
 
     def report(self, outcome: Outcome) -> None:
@@ -204,6 +216,9 @@ class Watcher:
         checker = threading.Thread(target=self._check_loop, args=(ready, news, failure),
                                    name="mlcycle-watch-check", daemon=True)
         checker.start()
+        beating = threading.Thread(target=self._heartbeat, name="mlcycle-watch-heartbeat",
+                                   daemon=True)
+        beating.start()
         observer = _Observer(self, news)
         waiting: dict[Path, _Waiting] = {}
         present = True
@@ -242,8 +257,42 @@ class Watcher:
                         if left is not None:
                             _discard(left)
             checker.join(timeout=30)
+            beating.join(timeout=10)
         if failure:
             raise failure[0]
+
+    def _heartbeat(self) -> None:
+        """Say every ``HEARTBEAT`` seconds that this watcher is alive; say it stopped when
+        it does. A busy workspace skips a beat; ``mlcycle status`` allows for a few."""
+        started = utcnow()
+        key = [self.project, str(self.folder)]
+        while True:
+            with contextlib.suppress(MlcycleError), self.ws.write() as con:
+                con.execute("INSERT OR REPLACE INTO watchers VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            [*key, os.getpid(), socket.gethostname(), started, utcnow(),
+                             HEARTBEAT])
+            if self._stopping.wait(HEARTBEAT):
+                break
+        with contextlib.suppress(MlcycleError), self.ws.write() as con:
+            con.execute("DELETE FROM watchers WHERE project = ? AND folder = ? AND pid = ?",
+                        [*key, os.getpid()])
+
+    def _carry_out(self, outcome: Outcome) -> None:
+        """Under mode auto, approve and carry out the decision a check raised."""
+        raised = (outcome.check or {}).get("decision") if outcome.status == "checked" else None
+        if not raised or raised.get("mode") != "auto":
+            return
+        try:
+            decided = decisions.carry_out_auto(self.ws, self.project, raised)
+        except WorkspaceError:
+            raise
+        except Exception as exc:  # nothing labelled to retrain on yet, say: it stays open
+            why = str(exc) if isinstance(exc, MlcycleError) else _one_line(exc)
+            self.report(Outcome(outcome.path, "decision", error=f"decision {raised['id']} "
+                                f"not carried out: {why}", decision=raised))
+            return
+        if decided is not None:
+            self.report(Outcome(outcome.path, "decision", decision=decided))
 
     def _take_in(self, path: Path, waiting: dict[Path, _Waiting]) -> _Read | None:
         """Read a file due; what to hand to the checker, if anything."""
@@ -300,6 +349,7 @@ class Watcher:
                     news.put(("again", read.path))
                 else:
                     self.report(outcome)
+                    self._carry_out(outcome)
         except BaseException as exc:  # a damaged workspace, output that cannot be written
             failure.append(exc)
 

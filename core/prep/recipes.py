@@ -172,7 +172,7 @@ def _problem(source: str, line: int | None):
     return make
 
 
-def _find_line(text: str, pattern: str, start: int = 0) -> int | None:
+def find_line(text: str, pattern: str, start: int = 0) -> int | None:
     lines = text.splitlines()
     rx = re.compile(pattern)
     for i in range(start, len(lines)):
@@ -189,13 +189,13 @@ def parse(text: str, source: str = "recipe") -> Recipe:
         raise InvalidInput(f"{source}: TOML syntax error: {str(exc).splitlines()[0]}") from None
     for key in data:
         if key not in _TOP_KEYS:
-            line = _find_line(text, rf"^\s*\[?\s*{re.escape(key)}\b")
+            line = find_line(text, rf"^\s*\[?\s*{re.escape(key)}\b")
             raise _problem(source, line)(
                 f"key {key!r}", f"unknown; a recipe has {', '.join(sorted(_TOP_KEYS))}"
             )
     raw_steps = data.get("step", [])
     if not isinstance(raw_steps, list) or not all(isinstance(s, dict) for s in raw_steps):
-        raise _problem(source, _find_line(text, r"^\s*step\s*="))(
+        raise _problem(source, find_line(text, r"^\s*step\s*="))(
             "step", "write each step as a [[step]] table")
     if not raw_steps:
         raise InvalidInput(f"{source}: the recipe has no steps; add a [[step]] table")
@@ -204,13 +204,13 @@ def parse(text: str, source: str = "recipe") -> Recipe:
     for i, raw in enumerate(raw_steps):
         line = header_lines[i] if len(header_lines) == len(raw_steps) else None
         steps.append(_parse_step(i + 1, raw, line, source))
-    expect_line = _find_line(text, r"^\s*\[\s*expect\b")
+    expect_line = find_line(text, r"^\s*\[\s*expect\b")
 
     def expect_problem(where: str, message: str) -> InvalidInput:
         # The most specific key found after [expect]: the column, else the kind.
         line = None
         for key in reversed(where.split(".")[1:]):
-            line = _find_line(text, rf"(^|[{{,\s])\"?{re.escape(key)}\"?\s*=",
+            line = find_line(text, rf"(^|[{{,\s])\"?{re.escape(key)}\"?\s*=",
                               (expect_line or 1) - 1)
             if line:
                 break

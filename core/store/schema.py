@@ -271,6 +271,54 @@ MIGRATIONS: list[str] = [
     UPDATE monitor_checks SET sha256 = watched.sha256 FROM watched_files AS watched
     WHERE watched.check_id = monitor_checks.id;
     """,
+    # 9: closing the loop: a monitoring policy per project (versioned like recipes), the
+    # decisions its triggers raise, the trigger firings that keep a decision from being
+    # raised twice, and the running watchers' heartbeats.
+    """
+    CREATE TABLE policies (
+        project VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        text VARCHAR NOT NULL,
+        source VARCHAR,
+        created_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (project, version)
+    );
+    CREATE TABLE decisions (
+        id VARCHAR PRIMARY KEY,
+        project VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        trigger VARCHAR NOT NULL,
+        status VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL,
+        decided_at TIMESTAMP,
+        reason VARCHAR,
+        check_id VARCHAR,
+        parent VARCHAR,
+        policy_version INTEGER,
+        mode VARCHAR NOT NULL,
+        evidence JSON NOT NULL,
+        proposal JSON NOT NULL,
+        figures JSON
+    );
+    CREATE TABLE decision_triggers (
+        project VARCHAR NOT NULL,
+        key VARCHAR NOT NULL,
+        decision_id VARCHAR,
+        check_id VARCHAR,
+        ts TIMESTAMP NOT NULL,
+        PRIMARY KEY (project, key)
+    );
+    CREATE TABLE watchers (
+        project VARCHAR NOT NULL,
+        folder VARCHAR NOT NULL,
+        pid INTEGER NOT NULL,
+        host VARCHAR NOT NULL,
+        started_at TIMESTAMP NOT NULL,
+        heartbeat_at TIMESTAMP NOT NULL,
+        interval DOUBLE NOT NULL,
+        PRIMARY KEY (project, folder)
+    );
+    """,
 ]
 
 LATEST = len(MIGRATIONS)
