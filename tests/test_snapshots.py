@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -20,7 +21,8 @@ SNAPSHOT_WS = Path("/tmp/mlcycle-snapshot-workspace")
 def fixed_app(request: pytest.FixtureRequest) -> MlcycleApp:
     # A fixed path per test (tests may run in parallel) and fixed clocks, so the picture
     # only changes when the UI does.
-    root = SNAPSHOT_WS / request.node.name
+    # Brackets of a parametrized test's name would read as a glob in DuckDB's paths.
+    root = SNAPSHOT_WS / re.sub(r"[^\w.-]", "_", request.node.name)
     shutil.rmtree(root, ignore_errors=True)
     ws = open_workspace(root, create=True)[0]
     demo.build(ws)

@@ -62,7 +62,8 @@ async def test_empty_workspace_shows_how_to_start(ws: Workspace) -> None:
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
         text = visible_text(app)
-        assert "No projects yet" in text and "mlcycle project create" in text
+        assert "No projects yet" in text and "Press n to create a project" in text
+        assert "mlcycle project" not in text  # the way to start is a key, not a shell
 
 
 async def test_projects_view_shows_the_card_and_stages(churn_ws: Workspace) -> None:

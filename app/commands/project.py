@@ -121,3 +121,34 @@ def show(ctx: Context, name: str, as_json: bool) -> None:
             for s in stages
         )
     )
+
+
+@project.command("edit")
+@click.argument("name")
+@click.option("--metric", help="Primary metric (one that fits the project's task).")
+@click.option("--goal", type=float, help="Success threshold on the primary metric.")
+@click.option("--no-goal", is_flag=True, help="Remove the goal.")
+@click.option("--description", help="The problem statement.")
+@click.option("--kpi", help="The business KPI this model should move.")
+@json_option
+@click.pass_obj
+def edit(ctx: Context, name: str, metric: str | None, goal: float | None, no_goal: bool,
+         description: str | None, kpi: str | None, as_json: bool) -> None:
+    """Change a project card's metric, goal, description or KPI (its target and task stay)."""
+    from mlcycle import projects
+
+    if goal is not None and no_goal:
+        raise click.UsageError("give --goal or --no-goal, not both")
+    given = {"metric": metric, "goal": goal, "description": description, "kpi": kpi}
+    changes = {k: v for k, v in given.items() if v is not None}
+    if no_goal:
+        changes["goal"] = None
+    ws = ctx.workspace()
+    before = projects.get(ws, name)
+    card = projects.update(ws, name, **changes)
+    if as_json:
+        emit_json(card.to_dict())
+        return
+    changed = [f for f in projects.EDITABLE if getattr(card, f) != getattr(before, f)]
+    click.echo(f"updated {card.name}: {', '.join(changed)}" if changed
+               else f"{card.name} unchanged")

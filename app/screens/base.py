@@ -37,7 +37,17 @@ class ViewScreen(Screen):
     def _load(self) -> None:
         # The workspace may be busy with another process's write: wait here, not in the UI.
         # A failure is the app's to show (on_worker_state_changed below).
-        self.app.call_from_thread(self.show, self.fetch())
+        from textual.worker import get_current_worker
+
+        worker = get_current_worker()
+        data = self.fetch()
+
+        def show() -> None:
+            # A newer load replaced this one while it read: what it read is older, never shown.
+            if not worker.is_cancelled:
+                self.show(data)
+
+        self.app.call_from_thread(show)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         # Textual tells only the worker's own node that it failed: hand it to the app.

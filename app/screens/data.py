@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,13 +32,18 @@ class DataView:
 
 
 class DataScreen(ViewScreen):
+    # The footer shows these in order and an 80-column one cuts the tail: the actions that
+    # move the lifecycle on come first.
     BINDINGS = [
+        Binding("a", "add_data", "Add data"),
+        Binding("c", "edit_column", "Column"),
+        Binding("p", "apply_recipe", "Apply recipe"),
+        Binding("r", "edit_recipe", "Edit recipe"),
+        Binding("f", "edit_features", "Edit features"),
+        Binding("e", "export", "Export report"),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("v", "focus_versions", "Versions"),
-        Binding("e", "export", "Export report"),
-        Binding("r", "edit_recipe", "Edit recipe"),
-        Binding("f", "edit_features", "Edit features"),
     ]
 
     def __init__(self) -> None:
@@ -115,10 +121,9 @@ class DataScreen(ViewScreen):
                 v.id, f"{v.n_rows:,}", str(v.n_columns), f"{v.added_at:%Y-%m-%d %H:%M}", key=v.id
             )
         if data.version is None:
-            summary.update(
-                f"{data.project}: no data yet. Add some with "
-                f"'mlcycle data add {data.project} PATH'."
-            )
+            summary.update(Text(
+                f"{data.project}: no data yet. Press a to add a file, folder or glob."
+            ))
             self._fill_columns()
             return
         self._version_id = data.version.id
@@ -286,11 +291,73 @@ class DataScreen(ViewScreen):
             self.notify(message, markup=False)
             self.reload()
 
+    def _project_or_say(self) -> str | None:
+        if self.app.project is None:
+            self.notify("pick a project first: press 1 for the projects", severity="warning")
+        return self.app.project
+
+    def open_version(self, version_id: str) -> None:
+        """Show ``version_id`` (one a job just stored) once the view has reloaded."""
+        self._version_id = version_id
+        self.reload()
+
+    def action_add_data(self) -> None:
+        from mlcycle.app.screens.data_actions import add_data
+
+        project = self._project_or_say()
+        if project:
+            add_data(self, project, self.open_version)
+
+    def _selected_column(self) -> dict[str, Any] | None:
+        table = self.query_one("#columns", DataTable)
+        if not self._view or not table.row_count:
+            return None
+        name = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+        return next((e for e in self._view.dictionary if e["name"] == name), None)
+
+    def action_edit_column(self) -> None:
+        from mlcycle.app.screens.data_actions import edit_column
+
+        entry = self._selected_column()
+        if self._project_or_say() is None:
+            return
+        if entry is None:
+            self.notify("no column to edit: press a to add data", severity="warning")
+            return
+        edit_column(self, self._view.project, entry)
+
+    def action_apply_recipe(self) -> None:
+        from mlcycle.app.screens.data_actions import apply_recipe
+
+        project = self._project_or_say()
+        if project is None:
+            return
+        view = self._view
+        if not view or not view.versions:
+            self.notify("no data to prepare: press a to add some", severity="warning")
+            return
+        recipe = (view.prep or {}).get("recipe")
+        apply_recipe(self, project, [v.id for v in view.versions],
+                     recipe["version"] if recipe else None, self.open_version)
+
+    def palette_commands(self) -> list[tuple[str, Callable[[], object], str]]:
+        out = super().palette_commands()
+        entry = self._selected_column()
+        if entry is not None:
+            # The column action acts on the highlighted column: the entry names it.
+            out = [c for c in out if not c[0].startswith("column:")]
+            out.append((f"edit column: {self._view.project} {entry['name']}",
+                        self.action_edit_column, "its role and description (key c)"))
+        return out
+
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         key = event.row_key.value
         if event.data_table.id == "columns" and key:
             self._show_column(key)
-        elif event.data_table.id == "versions" and key and key != self._version_id:
+        elif (event.data_table.id == "versions" and key and key != self._version_id
+              # Refilling the table highlights row 0 on the way to the shown version's row:
+              # only where the cursor still is counts, or two versions reload each other.
+              and event.cursor_row == event.data_table.cursor_row):
             self._version_id = key
             self.reload()
 

@@ -88,8 +88,11 @@ class FormScreen(ModalScreen[dict[str, Any] | None]):
         wid = f"field-{field.name}"
         if field.kind == CHOICE:
             options = [(c, c) for c in field.choices]
-            return Select(options, value=field.default if field.default in field.choices
-                          else Select.BLANK, allow_blank=not field.required, id=wid)
+            # A required choice without a default starts blank: the user picks (values()
+            # refuses a blank one), rather than taking the first option unseen.
+            chosen = field.default in field.choices
+            return Select(options, value=field.default if chosen else Select.NULL,
+                          allow_blank=not (field.required and chosen), id=wid)
         if field.kind == CHECK:
             return Checkbox(field.label, value=bool(field.default), id=wid)
         return Input(
@@ -107,7 +110,7 @@ class FormScreen(ModalScreen[dict[str, Any] | None]):
                 out[field.name] = widget.value
                 continue
             if field.kind == CHOICE:
-                raw = "" if widget.value is Select.BLANK else str(widget.value)
+                raw = "" if widget.is_blank() else str(widget.value)
             else:
                 raw = widget.value.strip()
             if not raw:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,18 +13,24 @@ from textual.widgets import DataTable, Footer, Header, Label, Static
 from mlcycle.app.screens.base import ViewScreen
 from mlcycle.app.widgets.project_card import ProjectCard
 from mlcycle.app.widgets.stage_bar import StageBar
+from mlcycle.projects.card import Project
 from mlcycle.projects.lifecycle import Overview
 
 EMPTY_HINT = (
-    "No projects yet.\n\nDefine one from a shell:\n"
-    "  mlcycle project create churn --target churned --task classification\n"
-    "or build the demo workspace with 'mlcycle demo'."
+    "No projects yet.\n\n"
+    "Press n to create a project: its name, its data, the column to predict.\n"
+    "Press d to build the demo workspace: a customer-churn project with its data."
 )
 
 
 class ProjectsScreen(ViewScreen):
     shows_one_project = False
-    BINDINGS = [Binding("enter", "open_data", "Open data", priority=False)]
+    BINDINGS = [
+        Binding("enter", "open_data", "Open data", priority=False),
+        Binding("n", "new_project", "New project"),
+        Binding("e", "edit_card", "Edit card"),
+        Binding("d", "demo", "Demo"),
+    ]
 
     def __init__(self) -> None:
         super().__init__()
@@ -77,13 +85,16 @@ class ProjectsScreen(ViewScreen):
                 f"{e['ts']:%m-%d %H:%M}", e["project"] or "", e["kind"], Text(e["subject"] or "")
             )
 
-    def _show_card(self) -> None:
+    def _chosen(self) -> Project | None:
         data = self._overview
-        chosen = (
+        return (
             next((p for p in data.projects if p.name == self.app.project), None) if data else None
         )
+
+    def _show_card(self) -> None:
+        chosen = self._chosen()
         self.query_one(ProjectCard).show_project(chosen)
-        self.query_one(StageBar).show_stages(data.stages[chosen.name] if chosen else [])
+        self.query_one(StageBar).show_stages(self._overview.stages[chosen.name] if chosen else [])
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "projects" and event.row_key.value:
@@ -98,3 +109,39 @@ class ProjectsScreen(ViewScreen):
     def action_open_data(self) -> None:
         if self.app.project:
             self.app.switch_mode("data")
+
+    def action_new_project(self) -> None:
+        from mlcycle.app.screens.project_actions import NewProject
+
+        NewProject(self).start()
+
+    def action_edit_card(self) -> None:
+        from mlcycle.app.screens.project_actions import edit_card
+
+        chosen = self._chosen()
+        if chosen is None:
+            self.notify("no project to edit: press n to create one", severity="warning")
+            return
+        edit_card(self, chosen)
+
+    def action_demo(self) -> None:
+        from mlcycle.app.screens.project_actions import build_demo
+
+        build_demo(self)
+
+    def palette_commands(self) -> list[tuple[str, Callable[[], object], str]]:
+        # Creating and the demo act on no project yet; the rest on the selected one.
+        subject = self.app.project
+        out = [
+            ("create: project", self.action_new_project,
+             "a new project from its name, data and target (key n)"),
+            ("build: demo", self.action_demo,
+             "the customer-churn demo project with its data (key d)"),
+        ]
+        if subject:
+            out += [
+                (f"edit card: {subject}", self.action_edit_card,
+                 "metric, goal, description, KPI (key e)"),
+                (f"open data: {subject}", self.action_open_data, "the data view (key enter)"),
+            ]
+        return out

@@ -2,17 +2,21 @@
 stages a project has reached."""
 
 from mlcycle.projects.card import (
+    EDITABLE,
     Project,
     create,
     get,
     list_all,
+    update,
     validate_name,
 )
 
 __all__ = [
+    "EDITABLE",
     "Project",
     "create",
     "get",
     "list_all",
+    "update",
     "validate_name",
 ]

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import duckdb
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+_UP_TO_ONE = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "r2")
 _FIELDS = "name, target, task, metric, goal, description, kpi, created_at"
 
 
@@ -70,13 +71,7 @@ def create(
     if not target or not target.strip():
         raise InvalidInput("--target must name the column to predict")
     chosen = metrics.validate_metric(metric, task)
-    if (
-        goal is not None
-        and chosen.name
-        in ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "r2")
-        and goal > 1
-    ):
-        raise InvalidInput(f"goal {goal:g} is out of range for {chosen.name}: use a value up to 1")
+    check_goal(goal, chosen.name)
     project = Project(name, target, task, chosen.name, goal, description, kpi, utcnow())
     with ws.write() as con:
         if con.execute("SELECT 1 FROM projects WHERE name = ?", [name]).fetchall():
@@ -96,6 +91,40 @@ def create(
         )
         events.record(con, "project.created", project=name, detail={"metric": chosen.name})
     return project
+
+
+def check_goal(goal: float | None, metric: str) -> None:
+    """A goal must be reachable: scores that top out at 1 take a goal up to 1."""
+    if goal is not None and metric in _UP_TO_ONE and goal > 1:
+        raise InvalidInput(f"goal {goal:g} is out of range for {metric}: use a value up to 1")
+
+
+# What a card may change once made: the problem's words and how success is judged. The target
+# and task stay: every dataset version, run and model of the project was made for them.
+EDITABLE = ("metric", "goal", "description", "kpi")
+
+
+def update(ws: Workspace, name: str, **changes: Any) -> Project:
+    """Change the card's metric (one that fits its task), goal, description or KPI; each
+    keyword given replaces the value (None clears the goal, description or KPI)."""
+    unknown = sorted(set(changes) - set(EDITABLE))
+    if unknown:
+        raise InvalidInput(f"a project's {', '.join(unknown)} cannot change; "
+                           f"edit its {', '.join(EDITABLE)}")
+    current = get(ws, name)
+    merged = {**{f: getattr(current, f) for f in EDITABLE}, **changes}
+    merged["metric"] = metrics.validate_metric(merged["metric"], current.task).name
+    check_goal(merged["goal"], merged["metric"])
+    changed = {f: merged[f] for f in EDITABLE if merged[f] != getattr(current, f)}
+    if not changed:
+        return current
+    with ws.write() as con:
+        sets = ", ".join(f"{f} = ?" for f in changed)
+        con.execute(f"UPDATE projects SET {sets} WHERE name = ?",  # noqa: S608
+                    [*changed.values(), name])
+        events.record(con, "project.updated", project=name, subject=", ".join(changed),
+                      detail=changed)
+    return get(ws, name)
 
 
 def get(ws: Workspace, name: str) -> Project:
