@@ -62,7 +62,7 @@ async def test_the_whole_lifecycle_with_keys_only(ws: Workspace, tmp_path: Path)
         await pilot.pause(0.5)
         await fill_form(pilot, {"target": "churned", "metric": "roc_auc", "goal": "0.8",
                                 "description": "Who cancels next month"})
-        job = await _finished(pilot, "create: churn")
+        await _finished(pilot, "create: churn")
         await _shows(pilot, "churn", "classification", "Who cancels next month")
 
         # 2. The data: its version is listed; preparation applies the sample recipe.
@@ -81,7 +81,7 @@ async def test_the_whole_lifecycle_with_keys_only(ws: Workspace, tmp_path: Path)
         await _shows(pilot, "train: churn")  # the jobs panel opened on it
         job = await _finished(pilot, "train: churn")
         assert "registered as version 1" in job.outcome, job.outcome
-        text = await _shows(pilot, "logistic", "done")
+        await _shows(pilot, "logistic", "done")
         await pilot.press("escape")
 
         # 4. The registry: version 1 becomes champion, with a reason.
@@ -106,7 +106,7 @@ async def test_the_whole_lifecycle_with_keys_only(ws: Workspace, tmp_path: Path)
         scored = out / "scored.csv"
         await pilot.press("p")
         await fill_form(pilot, {"file": str(batch), "out": str(scored)})
-        job = await _finished(pilot, "score")
+        await _finished(pilot, "score")
         assert scored.is_file()
 
         # 6. Monitoring: a batch from the month the prices rose is flagged, with why.
@@ -114,8 +114,8 @@ async def test_the_whole_lifecycle_with_keys_only(ws: Workspace, tmp_path: Path)
         await settle(pilot)
         await pilot.press("c")
         await fill_form(pilot, {"file": str(batch), "labels": str(labels)})
-        job = await _finished(pilot, "check: churn")
-        text = await _shows(pilot, "data drift", "monthly_charges", "press R to retrain")
+        await _finished(pilot, "check: churn")
+        await _shows(pilot, "data drift", "monthly_charges", "press R to retrain")
 
         # 7. Retraining on the flagged batch, offered with it.
         await pilot.press("R")

@@ -60,6 +60,8 @@ class PathSuggester(Suggester):
 
 class FormScreen(ModalScreen[dict[str, Any] | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "submit", "Run")]
+    # Typing starts in the first field: a key typed at once must never reach the view below.
+    AUTO_FOCUS = "#form Input, #form Select, #form Checkbox"
 
     def __init__(self, title: str, fields: Sequence[Field], *, submit: str = "Run",
                  check: Callable[[dict[str, Any]], str | None] | None = None) -> None:
