@@ -106,3 +106,18 @@ def _only_the_mlcycle_package_is_imported():
     yield
     stray = {"core", "app"} & set(sys.modules)
     assert not stray, f"imported as top-level packages: {sorted(stray)}"
+
+
+@pytest.fixture(autouse=True)
+def _steady_cursor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Text inputs' cursors stay lit: a blinking one makes a picture depend on when it is
+    taken."""
+    from textual.widgets import Input
+
+    made = Input.__init__
+
+    def steady(self, *args, **kwargs) -> None:
+        made(self, *args, **kwargs)
+        self.cursor_blink = False
+
+    monkeypatch.setattr(Input, "__init__", steady)

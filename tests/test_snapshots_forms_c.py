@@ -50,6 +50,7 @@ def test_form(snap_compare, churn_app: MlcycleApp, form: str, size: str) -> None
         await pilot.press(view)
         await settle(pilot)
         await pilot.press(key)
+        await settle(pilot)
         await pilot.pause(0.5)
 
     assert snap_compare(churn_app, terminal_size=SIZES[size], run_before=open_form)
