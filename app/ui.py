@@ -14,6 +14,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 
 from mlcycle.app.background import Background
+from mlcycle.app.decisions_prompt import DecisionPrompt
 from mlcycle.app.jobs import JobChanged, Jobs, traceback_text
 from mlcycle.app.palette import ViewCommands
 from mlcycle.app.views import VIEWS
@@ -52,11 +53,13 @@ class MlcycleApp(App[None]):
         self._db_stamp = self._stamp()
         self.jobs = Jobs(self)
         self.background = Background()  # the server and watchers; they stop with the app
+        self.decision_prompt = DecisionPrompt(self)  # pending decisions, asked as modals
 
     def on_mount(self) -> None:
         self.sub_title = str(self.workspace.root)
         # Other processes (a watcher, CLI commands) change the workspace: refresh when they do.
         self.set_interval(2.0, self._refresh_if_changed)
+        self.decision_prompt.start()
         if not self.is_headless:
             self.set_interval(2.0, self._leave_if_terminal_gone)
 
@@ -79,6 +82,7 @@ class MlcycleApp(App[None]):
         if stamp != self._db_stamp:
             self._db_stamp = stamp
             self.action_refresh()
+            self.decision_prompt.poll()
 
     def _leave_if_terminal_gone(self) -> None:
         # A terminal that hung up (a dropped SSH session, a closed tmux) can leave the input

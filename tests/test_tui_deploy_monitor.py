@@ -22,6 +22,7 @@ from mlcycle.store.workspace import Workspace
 from tests.deploy_fixtures import classification_workspace
 from tests.test_tui import settle, visible_text
 from tests.training_data import classification_frame
+from tests.tui_keys import put_off_decision
 
 
 @pytest.fixture(scope="module")
@@ -215,6 +216,7 @@ async def test_check_a_drifted_batch_shows_its_alert_and_offers_to_retrain(
         await _fill(pilot, file=batch, labels=labels)
         job = await _job(pilot, "check: clf moved.csv")
         assert job.outcome.startswith("400 rows by v1:") and "ALERT data drift in" in job.outcome
+        await put_off_decision(pilot)  # the alert raised a decision; retrain by hand here
         await settle(pilot)
         text = visible_text(app)
         assert "data drift in 1 of" in text
@@ -255,6 +257,7 @@ async def test_watch_a_folder_from_the_view(clf: Workspace, tmp_path: Path) -> N
         assert str(checks.get_row_at(0)[2]) == "moved.csv"
         await _until(pilot, lambda: "moved.csv: 400 rows, v1: data drift"
                      in str(status.render()))
+        await put_off_decision(pilot)  # the drift raised a decision
         await pilot.press("w")  # stops it
         await _until(pilot, lambda: app.background.running("watch: clf") is None)
         await _until(pilot, lambda: "not watching" in str(status.render()))

@@ -12,7 +12,7 @@ from mlcycle.app.jobs import DONE, Job
 from mlcycle.app.ui import MlcycleApp
 from mlcycle.store.workspace import Workspace
 from tests.test_tui import settle, visible_text
-from tests.tui_keys import fill_form
+from tests.tui_keys import fill_form, put_off_decision
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
 
@@ -115,6 +115,7 @@ async def test_the_whole_lifecycle_with_keys_only(ws: Workspace, tmp_path: Path)
         await pilot.press("c")
         await fill_form(pilot, {"file": str(batch), "labels": str(labels)})
         await _finished(pilot, "check: churn")
+        await put_off_decision(pilot)  # the alert raised a decision; retrain by hand below
         await _shows(pilot, "data drift", "monthly_charges", "press R to retrain")
 
         # 7. Retraining on the flagged batch, offered with it.

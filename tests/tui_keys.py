@@ -30,3 +30,30 @@ async def fill_form(pilot, values: dict[str, str | bool], submit: bool = True) -
     if submit:
         await pilot.press("ctrl+s")
         await pilot.pause(0.1)
+
+
+
+def asked(app):
+    """The decision modal on top, once it shows its decision; else None."""
+    from mlcycle.app.screens.decision import DecisionScreen
+
+    screen = app.screen
+    if isinstance(screen, DecisionScreen) and screen.is_mounted and screen.query(
+            "#decision-body"):
+        return screen
+    return None
+
+
+async def put_off_decision(pilot, timeout: float = 30) -> str:
+    """Wait for the modal a pending decision raises (over whatever view shows) and put it
+    off with escape, as a user busy with something else does; the decision's id."""
+    import time
+
+    started = time.monotonic()
+    while asked(pilot.app) is None:
+        assert time.monotonic() - started < timeout, "no decision was asked"
+        await pilot.pause(0.05)
+    decision = pilot.app.screen.decision["id"]
+    await pilot.press("escape")
+    await pilot.pause()
+    return decision

@@ -2,7 +2,10 @@
 
 Its actions are the CLI's monitoring commands: check a batch (c), watch a folder (w, again
 to stop; the watcher is a service the app owns and stops when the UI quits), retrain on new
-labelled batches (R, prefilled with the batch last checked), export a check (e).
+labelled batches (R, prefilled with the batch last checked), export a check (e), answer a
+pending decision (D), edit the monitoring policy (P). Where the loop stands (``mlcycle
+status``) and the decisions are ``monitor_loop``'s; they refresh on their own too, so a
+watcher's heartbeat from another process shows.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
-from mlcycle.app.screens import monitor_actions
+from mlcycle.app.screens import monitor_actions, monitor_loop
 from mlcycle.app.screens.base import ViewScreen
 from mlcycle.app.widgets.bar_chart import BarChart
 from mlcycle.store.errors import MlcycleError
@@ -39,18 +42,26 @@ class MonitorScreen(ViewScreen):
         Binding("w", "watch", "Watch/stop"),
         Binding("R", "retrain", "Retrain", key_display="R"),
         Binding("e", "export", "Export check"),
+        Binding("D", "decision", "Decision", key_display="D"),
+        Binding("P", "policy", "Policy", key_display="P"),
     ]
     _check: dict[str, Any] | None = None  # the check whose inputs are charted
     _latest: dict[str, Any] | None = None  # the newest check: what R offers to retrain on
+    _loop: monitor_loop.Loop | None = None  # the status and decisions shown
+    _decision_cells: list[str] | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="monitor-summary")
         yield Static(id="watch-status")
+        yield Static(id="loop-status")
         with Horizontal():
             with Vertical(id="monitor-left", classes="pane"):
                 yield Label("Checks of new batches (newest first)", classes="pane-title")
                 yield DataTable(id="checks", cursor_type="row")
+                yield Label("Decisions (pending first; D answers one)",
+                            classes="pane-title spaced")
+                yield DataTable(id="decisions", cursor_type="row")
                 yield Label("Retraining", classes="pane-title spaced")
                 yield Static(id="retrains")
             with VerticalScroll(id="monitor-right", classes="pane"):
@@ -63,6 +74,10 @@ class MonitorScreen(ViewScreen):
         super().on_mount()
         # The watcher reports from its own thread: its lines follow it.
         self.set_interval(1.0, self.show_services)
+        # A watcher's heartbeat ages, and one in another process may stop beating without
+        # a trace: while watchers are listed, read the loop again (other changes to the
+        # workspace reload the whole view).
+        self.set_interval(2.0, self._loop_tick)
 
     def fetch(self) -> Monitoring | None:
         from mlcycle import projects
@@ -87,6 +102,7 @@ class MonitorScreen(ViewScreen):
         self._latest = data.latest if data else None
         if data is None:
             summary.update("No project selected: pick one in the projects view (1).")
+            self.query_one("#loop-status", Static).update("")
             return
         summary.update(_summary(data))
         table.add_columns("when", "version", "file", "rows", "inputs drifted", "scores",
@@ -156,6 +172,62 @@ class MonitorScreen(ViewScreen):
                              style="yellow"))
         else:
             line.update(Text("not watching a folder — w watches one", style="dim"))
+
+    def reload(self) -> None:
+        super().reload()
+        self._load_loop()
+
+    def _loop_tick(self) -> None:
+        if self.is_current and self._loop is not None and self._loop.status["watchers"]:
+            self._load_loop()
+
+    @work(thread=True, exclusive=True, group="loop", exit_on_error=False)
+    def _load_loop(self) -> None:
+        project = self.app.project
+        if project is None:
+            return
+        try:
+            loop = monitor_loop.fetch(self.app.workspace, project)
+        except MlcycleError:
+            return  # the project went away or the workspace is busy: the next tick reads
+        self.app.call_from_thread(self._show_loop, loop)
+
+    def _show_loop(self, loop: monitor_loop.Loop) -> None:
+        self._loop = loop
+        self.query_one("#loop-status", Static).update(monitor_loop.status_text(loop.status))
+        table = self.query_one("#decisions", DataTable)
+        rows = monitor_loop.decision_rows(loop.decisions)
+        if [str(c) for r in rows for c in r] == self._decision_cells:
+            return  # unchanged: keep the cursor where the user left it
+        self._decision_cells = [str(c) for r in rows for c in r]
+        table.clear(columns=True)
+        table.add_columns("id", "trigger", "status", "created", "outcome")
+        for row in rows:
+            table.add_row(*row, key=row[0])
+
+    def action_decision(self) -> None:
+        """Answer the decision under the cursor, else the first pending one."""
+        loop = self._loop
+        chosen = None
+        if loop is not None and loop.decisions:
+            table = self.query_one("#decisions", DataTable)
+            if self.focused is table and 0 <= table.cursor_row < len(loop.decisions):
+                chosen = loop.decisions[table.cursor_row]
+            else:
+                chosen = next((d for d in loop.decisions if d["status"] == "pending"), None)
+        if chosen is None:
+            self.notify("no pending decision", markup=False)
+            return
+        self.app.decision_prompt.open(chosen)
+
+    def action_policy(self) -> None:
+        if project := self._project():
+            monitor_loop.edit_policy(self, project)
+
+    def edited(self, message: str | None) -> None:
+        if message:
+            self.notify(message, markup=False)
+            self.reload()
 
     # -- actions (each asks its form, then runs its job; see monitor_actions) ------------
 

@@ -47,8 +47,19 @@ class TextEditorScreen(ModalScreen[str | None]):
         except MlcycleError as exc:
             # The message quotes the draft, which may hold '[/x]': a Text, never markup.
             status.update(Text(f"not saved: {exc}", style="red"))
+            self._show_line(str(exc))
             return
         self.dismiss(message)
+
+    def _show_line(self, message: str) -> None:
+        """Put the cursor on the line an error names ('policy line 3: …'), selected."""
+        import re
+
+        found = re.search(r"\bline (\d+)", message)
+        area = self.query_one(TextArea)
+        if found and 1 <= int(found.group(1)) <= area.document.line_count:
+            area.select_line(int(found.group(1)) - 1)
+            area.scroll_cursor_visible()
 
     def action_cancel(self) -> None:
         self.dismiss(None)

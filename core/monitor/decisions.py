@@ -268,6 +268,16 @@ def list_decisions(ws: Workspace, project: str, status: str | None = None
     return [_as_dict(r) for r in rows]
 
 
+def pending_everywhere(ws: Workspace) -> list[dict[str, Any]]:
+    """Every project's pending decisions, oldest first, in one read: what a UI watching
+    the whole workspace asks about."""
+    with ws.read() as con:
+        rows = con.execute(
+            f"SELECT {', '.join(_COLUMNS)} FROM decisions "  # noqa: S608
+            "WHERE status = 'pending' ORDER BY created_at, id").fetchall()
+    return [_as_dict(r) for r in rows]
+
+
 def get(ws: Workspace, project: str, decision_id: str) -> dict[str, Any]:
     """One decision, by its id or an unambiguous prefix of it."""
     found = [d for d in list_decisions(ws, project) if d["id"].startswith(decision_id.lower())]

@@ -312,13 +312,17 @@ def _toml(value: Any) -> str:
     return repr(value)
 
 
-def render(policy: Policy, project: str) -> str:
+STORE_HINT = "Store an edited copy with 'mlcycle policy set PROJECT FILE.toml'."
+
+
+def render(policy: Policy, project: str, hint: str = STORE_HINT) -> str:
     """The policy as TOML with every key, its default marked: a file ``parse`` reads back
-    to the same policy, to start an edit from."""
+    to the same policy, to start an edit from. ``hint`` says how to store an edit (the
+    terminal UI says its own key instead of a shell command)."""
     head = (f"# Monitoring policy of {project}, version {policy.version}"
             if policy.version else f"# Monitoring policy of {project}: the defaults "
             "(no policy stored)")
-    lines = [head, "# Store an edited copy with 'mlcycle policy set PROJECT FILE.toml'.", ""]
+    lines = [head, f"# {hint}", ""]
 
     def line(key: str, name: str, value: Any) -> str:
         mark = "" if key in policy.explicit else " (default)"

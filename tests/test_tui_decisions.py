@@ -1,0 +1,238 @@
+"""Decisions as the terminal UI asks them: a pending decision raised anywhere (here, by a
+check another process made) comes up as a modal over whatever view shows; y retrains
+through the gate, n records why not, escape leaves it pending in the monitoring view. The
+monitoring view shows where the loop stands, a watcher in another process included, and
+edits the policy."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import signal
+import subprocess
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+from textual.widgets import DataTable, Static, TextArea
+
+from mlcycle.app.screens.decision import DecisionScreen
+from mlcycle.app.screens.text_editor import TextEditorScreen
+from mlcycle.app.ui import MlcycleApp
+from mlcycle.models import registry
+from mlcycle.monitor import decisions, monitoring
+from mlcycle.monitor import policy as policies
+from mlcycle.store.schema import utcnow
+from mlcycle.store.workspace import Workspace, open_workspace
+from tests.conftest import MLCYCLE, ROOT
+from tests.deploy_fixtures import classification_workspace
+from tests.test_tui import settle, visible_text
+from tests.training_data import classification_frame
+from tests.tui_keys import asked
+
+FAST = "[retrain]\ntrials = 1\n\n[gate]\nrounds = 200\n"  # tiny retrainings, a quick gate
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("decisions")
+    ws = classification_workspace(root, ["logistic"], rows=600)
+    registry.promote(ws, "clf", "1", reason="test")
+    policies.store(ws, "clf", policies.parse(FAST), source="test")
+    return ws.root
+
+
+@pytest.fixture
+def ws(trained: Path, tmp_path: Path) -> Workspace:
+    shutil.copytree(trained, tmp_path / "ws")
+    return open_workspace(tmp_path / "ws")[0]
+
+
+def _batch(folder: Path, name: str, seed: int, flip: bool = False) -> tuple[Path, Path]:
+    """A batch whose x1 moved (a data-drift alert), with its labels; ``flip``: the outcome
+    now follows the inputs the other way round, so a retrained model is clearly better."""
+    frame = classification_frame(800, seed=seed).with_columns(pl.col("x1") + 1.5)
+    if flip:
+        frame = frame.with_columns(
+            pl.when(pl.col("label") == "yes").then(pl.lit("no")).otherwise(pl.lit("yes"))
+            .alias("label"))
+    frame.drop("label").write_csv(folder / name)
+    frame.select("id", "label").write_csv(folder / f"labels-{name}")
+    return folder / name, folder / f"labels-{name}"
+
+
+async def _until(pilot, condition, timeout: float = 60) -> None:
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < timeout, f"timed out: {visible_text(pilot.app)}"
+        await pilot.pause(0.05)
+
+
+async def _asked(pilot) -> None:
+    """Until the decision's modal is up and drawn."""
+    await _until(pilot, lambda: asked(pilot.app) is not None)
+    await pilot.pause()
+
+
+async def _checked_elsewhere(ws: Workspace, batch: Path, labels: Path | None) -> dict:
+    """A check made outside the UI (as a watcher or a shell would), off the event loop."""
+    return await asyncio.to_thread(monitoring.check, ws, "clf", batch, labels=labels)
+
+
+async def test_a_decision_comes_up_over_another_view_and_y_retrains_through_the_gate(
+        ws: Workspace, tmp_path: Path) -> None:
+    batch, labels = _batch(tmp_path, "flipped.csv", seed=12, flip=True)
+    app = MlcycleApp(ws, project="clf")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        assert not isinstance(app.screen, DecisionScreen)
+        result = await _checked_elsewhere(ws, batch, labels)
+        raised = result["decision"]["id"]
+        await _asked(pilot)
+        assert type(app.screen_stack[-2]).__name__ == "ProjectsScreen"  # where the user was
+        text = visible_text(app)
+        assert f"Retrain clf?  decision {raised}" in text
+        assert "on alert (flipped.csv): data drift" in text and "drifted: x1" in text
+        assert "Labelled rows available: 800" in text
+        assert "flipped.csv + labels labels-flipped.csv  800 rows" in text
+        assert "y approve: retrain · n reject · escape later (stays pending)" in text
+
+        await pilot.press("y")
+        await _until(pilot, lambda: app.jobs.all and app.jobs.all[-1].state != "running",
+                     timeout=180)
+        job = app.jobs.all[-1]
+        assert job.state == "done", job.outcome
+        done = decisions.get(ws, "clf", raised)
+        assert done["status"] == "done" and done["reason"] == "approved in the terminal UI"
+        gate = done["figures"]["gate"]
+        assert gate["passed"] and gate["low"] > 0 and gate["rounds"] == 200
+        assert job.outcome.startswith(f"decision {raised} done: v2 is now the challenger; "
+                                      "gate passed: roc_auc")
+        # The candidate passed: the same modal asks the second question, with the gate.
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, DecisionScreen)
+        text = visible_text(app)
+        assert "Promote v2 of clf to champion?  (replaces v1)" in text
+        assert "The gate passed" in text and f"interval [{gate['low']:.4f}" in text
+        assert job.outcome in text.replace("\n", " ") or "v2 is now the challenger" in text
+        promotion = done["figures"]["promotion"]
+        await pilot.press("y")
+        await _until(pilot, lambda: decisions.get(ws, "clf", promotion)["status"] == "done")
+        await _until(pilot, lambda: "v2 is now the champion" in visible_text(app))
+        assert registry.get(ws, "clf", registry.CHAMPION).version == 2
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        assert not isinstance(app.screen, DecisionScreen)
+
+
+async def test_escape_leaves_it_pending_in_the_monitoring_view_and_n_rejects_with_why(
+        ws: Workspace) -> None:
+    app = MlcycleApp(ws, project="clf")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("6")
+        await settle(pilot)
+        # Someone asked for a retraining from a shell ('mlcycle decide clf --request').
+        raised = (await asyncio.to_thread(decisions.request, ws, "clf",
+                                          "prices rose in March"))["id"]
+        await _asked(pilot)
+        assert "• manual: prices rose in March" in visible_text(app)
+        assert "no batch was checked with its labels yet" in visible_text(app)
+        assert "n reject · escape later" in visible_text(app)
+        await pilot.press("y")  # nothing to retrain on: y does nothing but say so
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, DecisionScreen)
+        assert decisions.get(ws, "clf", raised)["status"] == "pending"
+        await pilot.press("escape")  # later
+        await pilot.pause(0.1)
+        assert not isinstance(app.screen, DecisionScreen)
+        app.decision_prompt.poll()  # read again: put off this session, not asked again
+        await pilot.pause(1.5)
+        assert not isinstance(app.screen, DecisionScreen)
+        assert decisions.get(ws, "clf", raised)["status"] == "pending"
+
+        table = app.screen.query_one("#decisions", DataTable)
+        await _until(pilot, lambda: table.row_count == 1)
+        row = [str(c) for c in table.get_row_at(0)]
+        assert row[:3] == [raised, "manual", "pending"]
+        assert row[4] == "retrain? manual (adds 0 labelled batch(es))"
+        assert "pending decisions: 1 (D answers)" in visible_text(app)
+
+        await pilot.press("D")
+        await _asked(pilot)
+        await pilot.press("n")
+        await pilot.pause(0.1)
+        assert "Reject retraining clf" in visible_text(app)
+        await pilot.press(*"the batch came from a broken export", "enter")
+        await _until(pilot, lambda: decisions.get(ws, "clf", raised)["status"] == "rejected")
+        assert decisions.get(ws, "clf", raised)["reason"] == "the batch came from a broken export"
+        await _until(pilot, lambda: type(app.screen).__name__ == "MonitorScreen")
+        await _until(pilot, lambda: "rejected" in str(table.get_row_at(0)[2]))
+        assert "pending decisions: 0" in visible_text(app)
+
+
+async def test_the_policy_editor_stores_a_valid_policy_and_refuses_a_bad_one(
+        ws: Workspace) -> None:
+    app = MlcycleApp(ws, project="clf")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("6")
+        await settle(pilot)
+        await _until(pilot, lambda: "policy v1, mode prompt" in visible_text(app))
+        await pilot.press("P")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, TextEditorScreen)
+        area = app.screen.query_one(TextArea)
+        assert 'mode = "prompt"' in area.text and "(default)" in area.text
+        assert "[gate]" in area.text and "mlcycle policy set" not in area.text  # no shell
+        area.text = '[gate]\nmargin = 0.01\nmargn = 0.2\n'
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.1)
+        status = str(app.screen.query_one("#editor-status", Static).render())
+        assert status == ("not saved: policy line 3: [gate] margn is not a key of a policy; "
+                          "[gate] has margin, confidence, rounds")
+        assert area.cursor_location[0] == 2 and area.selected_text.startswith("margn")
+        assert [p.version for p in policies.history(ws, "clf")] == [1]  # nothing stored
+
+        area.text = 'mode = "off"\n\n[gate]\nmargin = 0.01\n'
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.1)
+        assert not isinstance(app.screen, TextEditorScreen)
+        stored = policies.current(ws, "clf")
+        assert stored.version == 2 and stored.mode == "off" and stored.gate.margin == 0.01
+        await _until(pilot, lambda: "policy v2, mode off" in visible_text(app))
+
+
+async def test_the_status_shows_a_watcher_running_in_another_process(
+        ws: Workspace, tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "broken.csv").write_text('id,x1\nU1,"unterminated\n')
+    app = MlcycleApp(ws, project="clf")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("6")
+        await settle(pilot)
+        status = app.screen.query_one("#loop-status", Static)
+        assert "watcher: none running" in str(status.render())
+        proc = subprocess.Popen([*MLCYCLE, "--workspace", str(ws.root), "watch", "clf",
+                                 str(inbox)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            await _until(pilot, lambda: f"watcher: alive (pid {proc.pid}/"
+                         in str(status.render()), timeout=60)
+            line = str(status.render())
+            assert "s ago)" in line and str(inbox.resolve()) in line
+            await _until(pilot, lambda: "quarantined: 1 file(s), newest broken.csv"
+                         in str(status.render()), timeout=60)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=30)
+        await _until(pilot, lambda: "watcher: none running" in str(status.render()),
+                     timeout=30)
+        with ws.write() as con:  # one killed long ago leaves its last heartbeat behind
+            old = utcnow() - timedelta(minutes=5)
+            con.execute("INSERT INTO watchers VALUES ('clf', '/gone', 1, 'far', ?, ?, 5.0)",
+                        [old, old])
+        stale = re.compile(r"watcher: stale \(pid 1/far, last heartbeat 30\d s ago\) /gone")
+        await _until(pilot, lambda: stale.search(str(status.render())), timeout=30)
