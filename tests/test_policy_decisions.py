@@ -326,16 +326,16 @@ def test_retraining_finds_the_new_rows_without_an_identifier(tmp_path: Path) -> 
     assert json.loads(json.dumps(result["gate"]))["rounds"] == 1000
 
 
-@pytest.mark.slow  # the sample's 12,000 reference rows, three monthly checks and a retraining
-def test_the_sample_story_a_price_rise_prompts_and_approving_goes_through_the_gate(
-        tmp_path: Path) -> None:
+def _sample_story(tmp_path: Path, policy: str):
+    """The sample's churn project, its logistic champion, ``policy`` and the first three
+    monthly batches (the price rise is in March) in a folder, with their labels."""
     from mlcycle import demo
 
     ws = open_workspace(tmp_path / "ws", create=True)[0]
     demo.build(ws)
     training.train(ws, training.TrainConfig("churn", models=["logistic"], trials=1, cv=2))
     registry.promote(ws, "churn", "1", reason="first")
-    policies.store(ws, "churn", policies.parse("[retrain]\ntrials = 1\n"))  # else the defaults
+    policies.store(ws, "churn", policies.parse(policy))
     sample = demo.sample_dir()
     folder, labels = tmp_path / "batches", tmp_path / "labels"
     folder.mkdir()
@@ -343,6 +343,13 @@ def test_the_sample_story_a_price_rise_prompts_and_approving_goes_through_the_ga
     for month in ("2026-01", "2026-02", "2026-03"):
         shutil.copy(sample / "batches" / f"{month}.csv", folder)
         shutil.copy(sample / "labels" / f"{month}.csv", labels)
+    return ws, folder, labels
+
+
+@pytest.mark.slow  # the sample's 12,000 reference rows, three monthly checks and a retraining
+def test_the_sample_story_a_price_rise_prompts_and_approving_goes_through_the_gate(
+        tmp_path: Path) -> None:
+    ws, folder, labels = _sample_story(tmp_path, "[retrain]\ntrials = 1\n")  # else defaults
     outcomes = {o.path.name: o for o in Watcher(ws, "churn", folder, labels=labels,
                                                 settle=0).scan()}
     assert outcomes["2026-01.csv"].check["alerts"] == []
@@ -359,3 +366,45 @@ def test_the_sample_story_a_price_rise_prompts_and_approving_goes_through_the_ga
     assert registry.get(ws, "churn").version == 1  # promoted only by a second decision
     follow_up = decisions.list_decisions(ws, "churn", "pending")
     assert [d["kind"] for d in follow_up] == (["promote"] if verdict["passed"] else [])
+
+
+@pytest.mark.slow  # as the story above, with the retraining inside the watcher
+def test_the_sample_story_unattended_under_auto(tmp_path: Path) -> None:
+    ws, folder, labels = _sample_story(tmp_path, 'mode = "auto"\n[retrain]\ntrials = 1\n')
+    proc = run_cli("--workspace", str(ws.root), "watch", "churn", str(folder), "--labels",
+                   str(labels), "--once", "--settle", "0", "--json", check=True, timeout=300)
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    checked = {Path(o["path"]).name: o["check"] for o in lines if o["status"] == "checked"}
+    assert checked["2026-01.csv"]["alerts"] == []
+    assert checked["2026-02.csv"]["alerts"] == []
+    march = checked["2026-03.csv"]
+    assert "data_drift" in decisions.alert_kinds(march)
+    assert "monthly_charges" in march["alerts"][0]
+    assert march["decision"]["mode"] == "auto" and march["decision"]["created"]
+    # The watcher carried the decision out itself, after March's check: nobody was asked.
+    carried = [o for o in lines if o["status"] == "decision"]
+    assert [Path(o["path"]).name for o in carried] == ["2026-03.csv"]
+    assert carried[0]["error"] is None
+    done = decisions.get(ws, "churn", march["decision"]["id"])
+    assert carried[0]["decision"]["id"] == done["id"] and done["status"] == "done"
+    assert done["reason"] == decisions.AUTO
+    assert decisions.list_decisions(ws, "churn", "pending") == []  # no second question
+    assert len(done["proposal"]["batches"]) == 3
+    # The gate's figures are recorded, on the decision and in the audit trail ...
+    verdict = done["figures"]["gate"]
+    assert {"difference", "low", "high", "passed", "rounds"} <= set(verdict)
+    judged = [e for e in events.recent(ws, "churn", limit=200) if e["kind"] == "gate.judged"]
+    assert len(judged) == 1 and judged[0]["detail"]["decision"] == done["id"]
+    assert {k: judged[0]["detail"][k] for k in verdict} == verdict
+    assert verdict["passed"] == (verdict["difference"] >= verdict["margin"]
+                                 and verdict["low"] > 0)
+    # ... and the candidate is champion exactly when the gate passed, else it shadows.
+    candidate = done["figures"]["candidate"]
+    assert candidate == 2
+    if verdict["passed"]:
+        assert registry.get(ws, "churn").version == candidate
+        assert done["figures"]["outcome"] == "champion: passed the gate"
+    else:
+        assert registry.get(ws, "churn").version == 1
+        assert registry.get(ws, "churn", "challenger").version == candidate
+        assert done["figures"]["outcome"] == "challenger: failed the gate"

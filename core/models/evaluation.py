@@ -105,19 +105,26 @@ def scores(
     y_pred: np.ndarray,
     proba: np.ndarray | None = None,
     classes: list[str] | None = None,
+    only: str | None = None,
 ) -> dict[str, float]:
-    """Every metric of the task that can be computed on these rows."""
+    """Every metric of the task that can be computed on these rows (``only``: just that
+    one, for the many resamples of a bootstrap)."""
     import numpy as np
     from sklearn import metrics as m
 
+    def wanted(name: str) -> bool:
+        return only is None or only == name
+
     out: dict[str, float] = {}
     if task == "regression":
-        out["rmse"] = float(np.sqrt(m.mean_squared_error(y_true, y_pred)))
-        out["mae"] = float(m.mean_absolute_error(y_true, y_pred))
-        if len(y_true) > 1:
+        if wanted("rmse"):
+            out["rmse"] = float(np.sqrt(m.mean_squared_error(y_true, y_pred)))
+        if wanted("mae"):
+            out["mae"] = float(m.mean_absolute_error(y_true, y_pred))
+        if len(y_true) > 1 and wanted("r2"):
             out["r2"] = float(m.r2_score(y_true, y_pred))
         nonzero = y_true != 0
-        if nonzero.any():
+        if nonzero.any() and wanted("mape"):
             out["mape"] = float(
                 np.mean(np.abs((y_true[nonzero] - y_pred[nonzero]) / y_true[nonzero]))
             )
@@ -126,22 +133,28 @@ def scores(
     binary = len(classes) == 2
     average = "binary" if binary else "macro"
     pos = positive_class(classes) if binary else 1
-    out["accuracy"] = float(m.accuracy_score(y_true, y_pred))
-    out["balanced_accuracy"] = float(m.balanced_accuracy_score(y_true, y_pred))
+    if wanted("accuracy"):
+        out["accuracy"] = float(m.accuracy_score(y_true, y_pred))
+    if wanted("balanced_accuracy"):
+        out["balanced_accuracy"] = float(m.balanced_accuracy_score(y_true, y_pred))
     for name, fn in (
         ("precision", m.precision_score),
         ("recall", m.recall_score),
         ("f1", m.f1_score),
     ):
-        out[name] = float(fn(y_true, y_pred, average=average, pos_label=pos, zero_division=0))
+        if wanted(name):
+            out[name] = float(fn(y_true, y_pred, average=average, pos_label=pos,
+                                 zero_division=0))
     if proba is not None and len(set(y_true)) > 1:
-        if binary:
+        if binary and wanted("roc_auc"):
             out["roc_auc"] = float(m.roc_auc_score(y_true == pos, proba[:, -1]))
-        elif len(set(y_true)) == len(classes):
+        elif wanted("roc_auc") and len(set(y_true)) == len(classes):
             out["roc_auc"] = float(
                 m.roc_auc_score(y_true, proba, multi_class="ovr", labels=classes)
             )
-        out["log_loss"] = float(m.log_loss(y_true, np.clip(proba, 1e-15, 1), labels=classes))
+        if wanted("log_loss"):
+            out["log_loss"] = float(m.log_loss(y_true, np.clip(proba, 1e-15, 1),
+                                               labels=classes))
     return out
 
 
@@ -162,7 +175,7 @@ def bootstrap_se(task: str, metric: str, y_true: np.ndarray, y_pred: np.ndarray,
     for _ in range(rounds):
         rows = rng.integers(0, n, size)
         value = scores(task, y_true[rows], y_pred[rows],
-                       None if proba is None else proba[rows], classes).get(metric)
+                       None if proba is None else proba[rows], classes, only=metric).get(metric)
         if value is not None and np.isfinite(value):
             values.append(value)
     if len(values) < rounds // 2:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -223,8 +224,10 @@ def promote(
     alias: str = CHAMPION,
     reason: str | None = None,
     action: str = "promote",
+    in_transaction: Callable[[Any], None] | None = None,
 ) -> ModelVersion:
-    """Point ``alias`` at a version and record why.
+    """Point ``alias`` at a version and record why; ``in_transaction(con)``, when given,
+    writes in the same transaction (what the move settles is stored with it, or neither is).
 
     One version per alias, and one alias per version: a version that holds another alias
     gives it up, recorded as cleared (so promoting the challenger to champion leaves no
@@ -260,6 +263,8 @@ def promote(
             "INSERT OR REPLACE INTO aliases VALUES (?, ?, ?)", [project, alias, target.version]
         )
         _record(con, project, alias, target.version, previous, action, reason, target)
+        if in_transaction is not None:
+            in_transaction(con)
     return get(ws, project, str(target.version))
 
 

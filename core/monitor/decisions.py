@@ -23,22 +23,30 @@ gate (``mlcycle.monitor.gate``). The candidate shadows the champion as challenge
 passed the gate, a second pending decision (kind ``promote``, showing the gate's figures)
 asks whether it becomes champion, or under ``auto`` it does at once. Every step is an
 event with its figures.
+
+A process killed while it carries a decision out leaves it approved; :func:`resume` (the
+watcher calls it when it starts) carries such a decision on, or opens it again, and carries
+out the decisions raised under ``auto`` that nothing acted on: none is lost, none is done
+twice.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 import uuid
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlcycle.models import registry
 from mlcycle.monitor import alerts
 from mlcycle.monitor import policy as policies
-from mlcycle.store import events
-from mlcycle.store.errors import InvalidInput, NotFound
+from mlcycle.store import events, safety
+from mlcycle.store.errors import InvalidInput, MlcycleError, NotFound
 from mlcycle.store.schema import iso, utcnow
 
 if TYPE_CHECKING:
@@ -290,23 +298,37 @@ def get(ws: Workspace, project: str, decision_id: str) -> dict[str, Any]:
 
 # -- deciding -----------------------------------------------------------------------------
 
-def _move(ws: Workspace, decision: dict[str, Any], frm: str, to: str, reason: str | None,
-          event: str, detail: dict[str, Any], figures: dict[str, Any] | None = None) -> None:
+AUTO = "the policy's mode is auto"  # the reason recorded for an approval under auto
+
+
+def _carrier() -> dict[str, Any]:
+    """Who carries a decision out, recorded with its approval: a process found dead later
+    did not finish it (:func:`resume`)."""
+    return {"pid": os.getpid(), "host": socket.gethostname()}
+
+
+def _move_with(con: duckdb.DuckDBPyConnection, decision: dict[str, Any], frm: str, to: str,
+               reason: str | None, event: str, detail: dict[str, Any],
+               figures: dict[str, Any] | None = None) -> None:
     """Change a decision's status, if it still is ``frm`` (another process may have decided
     it meanwhile), and record the step."""
+    rows = con.execute("SELECT status FROM decisions WHERE id = ?", [decision["id"]]).fetchall()
+    if not rows or rows[0][0] != frm:
+        raise InvalidInput(f"decision {decision['id']} is {rows[0][0] if rows else 'gone'}"
+                           " now; nothing was changed")
+    con.execute("UPDATE decisions SET status = ?, decided_at = ?, reason = "
+                "coalesce(?, reason), figures = coalesce(?, figures) WHERE id = ?",
+                [to, utcnow(), reason, json.dumps(figures, default=str) if figures else None,
+                 decision["id"]])
+    events.record(con, event, project=decision["project"], subject=decision["id"],
+                  detail={"kind": decision["kind"], "trigger": decision["trigger"],
+                          "reason": reason, **detail})
+
+
+def _move(ws: Workspace, decision: dict[str, Any], frm: str, to: str, reason: str | None,
+          event: str, detail: dict[str, Any], figures: dict[str, Any] | None = None) -> None:
     with ws.write() as con:
-        rows = con.execute("SELECT status FROM decisions WHERE id = ?",
-                           [decision["id"]]).fetchall()
-        if not rows or rows[0][0] != frm:
-            raise InvalidInput(f"decision {decision['id']} is {rows[0][0] if rows else 'gone'}"
-                               " now; nothing was changed")
-        con.execute("UPDATE decisions SET status = ?, decided_at = ?, reason = "
-                    "coalesce(?, reason), figures = coalesce(?, figures) WHERE id = ?",
-                    [to, utcnow(), reason, json.dumps(figures, default=str) if figures else None,
-                     decision["id"]])
-        events.record(con, event, project=decision["project"], subject=decision["id"],
-                      detail={"kind": decision["kind"], "trigger": decision["trigger"],
-                              "reason": reason, **detail})
+        _move_with(con, decision, frm, to, reason, event, detail, figures)
 
 
 def decide(ws: Workspace, project: str, decision_id: str, *, approve: bool, reason: str,
@@ -331,7 +353,12 @@ def decide(ws: Workspace, project: str, decision_id: str, *, approve: bool, reas
 
 
 def _retrain(ws: Workspace, decision: dict[str, Any], reason: str, promote_now: bool,
-             progress: Any, cancel: CancelToken | None) -> dict[str, Any]:
+             progress: Any, cancel: CancelToken | None, resumed: bool = False
+             ) -> dict[str, Any]:
+    """Approve (unless ``resumed``: approved already) and carry out a retraining. Its end
+    (the gate's figures, the promotion asked or made, the decision done) is one transaction,
+    and a candidate registered by an attempt that was killed is reused: carried on after a
+    kill, it is done once."""
     from mlcycle.deploy.scoring import CHALLENGER
     from mlcycle.monitor import retraining
 
@@ -342,13 +369,16 @@ def _retrain(ws: Workspace, decision: dict[str, Any], reason: str, promote_now: 
                            "labels yet, so there is nothing to retrain on; check labelled "
                            f"batches with 'mlcycle monitor {project} FILE --labels FILE'")
     policy = policies.current(ws, project)
-    _move(ws, decision, "pending", "approved", reason, "decision.approved",
-          {"batches": [b["batch"] for b in batches], "policy": policy.version})
+    if not resumed:
+        _move(ws, decision, "pending", "approved", reason, "decision.approved",
+              {"batches": [b["batch"] for b in batches], "policy": policy.version,
+               "auto": promote_now, **_carrier()})
     pairs = [(Path(b["batch"]), Path(b["labels"]) if b["labels"] else None) for b in batches]
     try:
         result = retraining.retrain(ws, project, pairs, trials=policy.retrain.trials,
                                     promote=False, progress=progress, cancel=cancel,
-                                    gate=policy.gate, search=policy.retrain.search)
+                                    gate=policy.gate, search=policy.retrain.search,
+                                    reuse_since=_stored_time(decision["created"]))
     except BaseException as exc:
         # Not carried out: the decision is open again, with the reason recorded.
         _move(ws, decision, "approved", "pending", None, "decision.failed",
@@ -357,49 +387,61 @@ def _retrain(ws: Workspace, decision: dict[str, Any], reason: str, promote_now: 
         raise
     verdict = result["gate"]
     candidate = result["candidate"]["version"]
-    with ws.write() as con:
-        events.record(con, "gate.judged", project=project, subject=f"v{candidate}",
-                      detail={"decision": decision["id"], **verdict})
-    if result["alias"] is None:
+    if result["alias"] is None and CHALLENGER not in registry.get(
+            ws, project, str(candidate)).aliases:
         registry.promote(ws, project, str(candidate), CHALLENGER,
                          f"decision {decision['id']}: failed the gate ({verdict['why']}); it "
                          "shadows the champion")
     outcome = "challenger: failed the gate"
     follow_up = None
     if verdict["passed"] and promote_now:
-        registry.promote(ws, project, str(candidate), registry.CHAMPION,
-                         f"decision {decision['id']} (auto): passed the gate: {verdict['why']}")
         outcome = "champion: passed the gate"
     elif verdict["passed"]:
-        follow_up = _ask_promotion(ws, decision, result, policy)
+        follow_up = _decision_id(project, f"promote:{decision['id']}")
         outcome = f"challenger: passed the gate; promotion awaits decision {follow_up}"
     figures = {"outcome": outcome, "candidate": candidate,
                "champion": result["champion"]["version"], "gate": verdict,
                "promotion": follow_up,
                "retrain": {k: result[k] for k in ("dataset", "rows_added", "judged_on",
                                                   "metric", "reason")}}
-    _move(ws, decision, "approved", "done", None, "decision.done", figures, figures)
+
+    def settle(con: duckdb.DuckDBPyConnection) -> None:
+        events.record(con, "gate.judged", project=project, subject=f"v{candidate}",
+                      detail={"decision": decision["id"], **verdict})
+        if follow_up is not None:
+            _ask_promotion(con, decision, result, policy, follow_up)
+        _move_with(con, decision, "approved", "done", None, "decision.done", figures, figures)
+
+    if verdict["passed"] and promote_now:
+        registry.promote(ws, project, str(candidate), registry.CHAMPION,
+                         f"decision {decision['id']} (auto): passed the gate: {verdict['why']}",
+                         in_transaction=settle)
+    else:
+        with ws.write() as con:
+            settle(con)
     return get(ws, project, decision["id"])
 
 
-def _ask_promotion(ws: Workspace, decision: dict[str, Any], result: dict[str, Any],
-                   policy: policies.Policy) -> str:
+def _stored_time(text: str) -> datetime:
+    """A time as :func:`iso` wrote it, as stored (UTC without a zone)."""
+    return datetime.fromisoformat(text).replace(tzinfo=None)
+
+
+def _ask_promotion(con: duckdb.DuckDBPyConnection, decision: dict[str, Any],
+                   result: dict[str, Any], policy: policies.Policy, promotion: str) -> None:
     """The second question: a candidate passed the gate; does it become champion?"""
     project, verdict = decision["project"], result["gate"]
-    promotion = _decision_id(project, f"promote:{decision['id']}")
     evidence = {"gate": verdict, "candidate": result["candidate"],
                 "champion": result["champion"], "judged_on": result["judged_on"]}
     proposal = {"promote": result["candidate"]["version"],
                 "replaces": result["champion"]["version"]}
-    with ws.write() as con:
-        con.execute(
-            "INSERT INTO decisions VALUES (?, ?, ?, 'gate', 'pending', ?, NULL, NULL, NULL, "
-            "?, ?, ?, ?, ?, NULL) ON CONFLICT DO NOTHING",
-            [promotion, project, PROMOTE, utcnow(), decision["id"], policy.version,
-             policy.mode, json.dumps(evidence, default=str), json.dumps(proposal)])
-        events.record(con, "decision.created", project=project, subject=promotion,
-                      detail={"kind": PROMOTE, "parent": decision["id"], **verdict})
-    return promotion
+    con.execute(
+        "INSERT INTO decisions VALUES (?, ?, ?, 'gate', 'pending', ?, NULL, NULL, NULL, "
+        "?, ?, ?, ?, ?, NULL)",
+        [promotion, project, PROMOTE, utcnow(), decision["id"], policy.version,
+         policy.mode, json.dumps(evidence, default=str), json.dumps(proposal)])
+    events.record(con, "decision.created", project=project, subject=promotion,
+                  detail={"kind": PROMOTE, "parent": decision["id"], **verdict})
 
 
 def _promote(ws: Workspace, decision: dict[str, Any], reason: str) -> dict[str, Any]:
@@ -411,13 +453,15 @@ def _promote(ws: Workspace, decision: dict[str, Any], reason: str) -> dict[str, 
                            f"v{decision['proposal']['replaces']}, but v{champion} is champion "
                            "now; reject this decision and retrain again")
     _move(ws, decision, "pending", "approved", reason, "decision.approved",
-          {"candidate": candidate})
-    registry.promote(ws, project, str(candidate), registry.CHAMPION,
-                     f"decision {decision['id']}: passed the gate "
-                     f"({decision['evidence']['gate']['why']}): {reason}")
+          {"candidate": candidate, **_carrier()})
     figures = {"outcome": "champion: promoted", "candidate": candidate, "champion": champion,
                "gate": decision["evidence"]["gate"]}
-    _move(ws, decision, "approved", "done", None, "decision.done", figures, figures)
+    registry.promote(ws, project, str(candidate), registry.CHAMPION,
+                     f"decision {decision['id']}: passed the gate "
+                     f"({decision['evidence']['gate']['why']}): {reason}",
+                     in_transaction=lambda con: _move_with(
+                         con, decision, "approved", "done", None, "decision.done", figures,
+                         figures))
     return get(ws, project, decision["id"])
 
 
@@ -430,5 +474,76 @@ def carry_out_auto(ws: Workspace, project: str, raised: dict[str, Any] | None,
     decision = get(ws, project, raised["id"])
     if decision["status"] != "pending":
         return None
-    return decide(ws, project, decision["id"], approve=True,
-                  reason="the policy's mode is auto", promote_now=True, progress=progress)
+    return decide(ws, project, decision["id"], approve=True, reason=AUTO,
+                  promote_now=True, progress=progress)
+
+
+# -- after a kill -------------------------------------------------------------------------
+
+def resume(ws: Workspace, project: str, progress: Any = None
+           ) -> list[tuple[dict[str, Any], str | None]]:
+    """Finish what a process killed mid-way (kill -9, a power cut) left undone; each
+    decision acted on as it ends up, with the error that kept it open, if any.
+
+    - An approved decision whose carrier (the process that approved it, on this machine)
+      is gone: under ``auto`` its retraining is carried on (``decision.resumed``; a
+      candidate it had registered is reused); approved by a person, it is pending again
+      (``decision.interrupted``), to be approved again.
+    - Under mode ``auto``, a pending decision raised under ``auto``: carried out (the
+      watcher was killed after the check that raised it was stored, before it acted).
+
+    Claiming an interrupted decision is one transaction, so two watchers starting at once
+    do not both carry it on."""
+    carry_on = []
+    with ws.write() as con:
+        rows = con.execute("SELECT id, project, kind, trigger FROM decisions WHERE project = ? "
+                           "AND status = 'approved' ORDER BY created_at",
+                           [project]).fetchall()
+        for row in rows:
+            decision = dict(zip(("id", "project", "kind", "trigger"), row))
+            carrier = _carrier_of(con, decision["id"])
+            if carrier is None:
+                continue  # alive (or on another machine): it is carrying the decision out
+            why = (f"the process that carried it out (pid {carrier['pid']}) stopped before "
+                   "it finished")
+            if carrier.get("auto") and decision["kind"] == RETRAIN:
+                events.record(con, "decision.resumed", project=project,
+                              subject=decision["id"],
+                              detail={"kind": RETRAIN, "trigger": decision["trigger"],
+                                      "why": f"{why}; carried on", "auto": True,
+                                      **_carrier()})
+                carry_on.append(decision["id"])
+            else:
+                _move_with(con, decision, "approved", "pending", None,
+                           "decision.interrupted", {"why": f"{why}; approve it again"})
+    out: list[tuple[dict[str, Any], str | None]] = []
+    for decision_id in carry_on:
+        out.append(_attempt(ws, project, decision_id, lambda d: _retrain(
+            ws, d, AUTO, True, progress, None, resumed=True)))
+    if policies.current(ws, project).mode == "auto":
+        for decision in list_decisions(ws, project, "pending"):
+            if decision["kind"] == RETRAIN and decision["mode"] == "auto":
+                out.append(_attempt(ws, project, decision["id"], lambda d: carry_out_auto(
+                    ws, project, {"id": d["id"], "mode": "auto"}, progress) or d))
+    return out
+
+
+def _carrier_of(con: duckdb.DuckDBPyConnection, decision_id: str) -> dict[str, Any] | None:
+    """The recorded carrier of an approved decision, if it is known to be gone."""
+    rows = con.execute("SELECT detail FROM events WHERE subject = ? AND kind IN "
+                       "('decision.approved', 'decision.resumed') ORDER BY id DESC LIMIT 1",
+                       [decision_id]).fetchall()
+    carrier = json.loads(rows[0][0] or "{}") if rows else {}
+    pid = carrier.get("pid")
+    if not isinstance(pid, int) or carrier.get("host") != socket.gethostname():
+        return None
+    return carrier if pid != os.getpid() and not safety.alive(pid) else None
+
+
+def _attempt(ws: Workspace, project: str, decision_id: str, act: Callable[[dict[str, Any]],
+             dict[str, Any]]) -> tuple[dict[str, Any], str | None]:
+    decision = get(ws, project, decision_id)
+    try:
+        return act(decision), None
+    except MlcycleError as exc:
+        return get(ws, project, decision_id), f"decision {decision_id} not carried out: {exc}"

@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -233,7 +234,8 @@ def retrain(ws: Workspace, project: str, batches: list[tuple[Path, Path | None]]
             trials: int = 10, promote: bool = False,
             progress: Progress | None = None,
             cancel: CancelToken | None = None, gate: Any = None,
-            search: str = "champion") -> dict[str, Any]:
+            search: str = "champion", reuse_since: datetime | None = None
+            ) -> dict[str, Any]:
     """Retrain the champion on its data plus ``batches``; see the module docstring.
 
     ``gate``: the policy's gate (``mlcycle.monitor.policy.Gate``): the candidate is better
@@ -243,7 +245,9 @@ def retrain(ws: Workspace, project: str, batches: list[tuple[Path, Path | None]]
 
     Cancelling stops between steps: the combined dataset version, once stored, stays (it is
     content-addressed, so a second attempt reuses it); a training stopped early registers
-    nothing and no alias moves."""
+    nothing and no alias moves. ``reuse_since``: a version registered since then from the
+    same data is the candidate, not trained again (a retraining carried on after its process
+    was killed once its candidate was registered)."""
     from mlcycle import prep
     from mlcycle.models import training
     from mlcycle.prep import recipes
@@ -277,16 +281,22 @@ def retrain(ws: Workspace, project: str, batches: list[tuple[Path, Path | None]]
         cv=int(run_config.get("cv", 5)), seed=int(lineage.get("seed") or 0),
         features=lineage.get("features"))
     check_cancel(cancel)
-    family = "every model of the catalog" if search == "catalog" else champion.summary["model"]
-    say(f"training {family} on {data.id}")
-    trained = training.train(ws, config, register=True, cancel=cancel)
-    if trained.stopped == "cancelled":
-        raise Cancelled(f"retraining cancelled after {trained.trials_finished} trials; "
-                        "nothing was registered")
-    if trained.registered_version is None:
-        raise InvalidInput(f"training on {data.id} stopped before a model was registered"
-                           f" ({trained.stopped or 'no trial finished'})")
-    candidate = registry.get(ws, project, str(trained.registered_version))
+    candidate = (trained_since(ws, project, data.id, reuse_since, champion.version)
+                 if reuse_since is not None else None)
+    if candidate is None:
+        family = ("every model of the catalog" if search == "catalog"
+                  else champion.summary["model"])
+        say(f"training {family} on {data.id}")
+        trained = training.train(ws, config, register=True, cancel=cancel)
+        if trained.stopped == "cancelled":
+            raise Cancelled(f"retraining cancelled after {trained.trials_finished} trials; "
+                            "nothing was registered")
+        if trained.registered_version is None:
+            raise InvalidInput(f"training on {data.id} stopped before a model was registered"
+                               f" ({trained.stopped or 'no trial finished'})")
+        candidate = registry.get(ws, project, str(trained.registered_version))
+    else:
+        say(f"v{candidate.version} was trained on {data.id} already; it is the candidate")
     say("comparing the new version with the champion on the same rows")
     prepared = recipes.get(ws, project, recipe_id).recipe if recipe_id else None
     predictions: Predictions = {}
@@ -319,7 +329,7 @@ def retrain(ws: Workspace, project: str, batches: list[tuple[Path, Path | None]]
         better = verdict["passed"]
         why += f"; gate {'passed' if better else 'failed'}: {verdict['why']}"
     alias = (registry.CHAMPION if promote else CHALLENGER) if better else None
-    if alias:
+    if alias and alias not in candidate.aliases:  # a candidate reused may hold it already
         registry.promote(ws, project, str(candidate.version), alias, why)
     result = {
         "project": project,
@@ -346,6 +356,16 @@ def retrain(ws: Workspace, project: str, batches: list[tuple[Path, Path | None]]
                                                      "candidate_better", "alias", "reason",
                                                      "gate")})
     return result
+
+
+def trained_since(ws: Workspace, project: str, data: str, since: datetime,
+                  champion: int) -> registry.ModelVersion | None:
+    """The newest version other than the champion registered from dataset ``data`` since
+    ``since``, if any."""
+    found = [v for v in registry.versions(ws, project)
+             if v.version != champion and v.created_at >= since
+             and v.summary.get("lineage", {}).get("dataset") == data]
+    return found[0] if found else None
 
 
 def _tag(ws: Workspace, run_id: str, name: str) -> str | None:

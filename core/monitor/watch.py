@@ -35,6 +35,10 @@ table; ``mlcycle status`` tells a live watcher from a stale one). Each check eva
 project's policy (``mlcycle.monitor.decisions``); under mode ``auto`` the decision a check
 raises is approved and carried out here, after the check is stored, and reported as an
 outcome of status "decision".
+
+When it starts, the watcher first carries on what a watcher killed before it left undone
+(``decisions.resume``): a retraining approved and not finished, a decision raised under
+``auto`` and not acted on.
 """
 
 from __future__ import annotations
@@ -177,7 +181,19 @@ class Watcher:
 
     def scan(self) -> list[Outcome]:
         """Check every file already in the folder, oldest first."""
+        self.resume()
         return [self.take(p) for p in self._candidates()]
+
+    def resume(self) -> None:
+        """Carry on the decisions a killed watcher (or 'decide') left half done, and carry
+        out those raised under mode auto that nothing acted on (``decisions.resume``)."""
+        try:
+            for decision, error in decisions.resume(self.ws, self.project):
+                self.report(Outcome(self.folder, "decision", error=error, decision=decision))
+        except WorkspaceError:
+            raise
+        except Exception as exc:  # a busy workspace, say: the watching goes on
+            self.report(Outcome(self.folder, "error", error=_one_line(exc)))
 
     def take(self, path: Path) -> Outcome:
         """Check one file now, or set it aside with its error; waits while it changes."""
@@ -326,6 +342,7 @@ class Watcher:
     def _check_loop(self, ready: queue.Queue[_Read | None], news: queue.Queue[tuple[str, Path]],
                     failure: list[BaseException]) -> None:
         try:
+            self.resume()  # before the first check, as a decision carried out would be
             while True:
                 try:
                     read = ready.get(timeout=FOLLOW)

@@ -108,7 +108,7 @@ def sweep(folder: Path, older_than: float = STALE_SECONDS, unmarked: bool = Fals
             # A writer on this machine that has died will not finish; an old temp is one
             # whose writer was killed before it could be told apart (or whose pid was reused).
             dead = (match is not None and match["host"] == _HOST and int(match["pid"]) > 0
-                    and not _alive(int(match["pid"])))
+                    and not alive(int(match["pid"])))
             if dead or path.lstat().st_mtime < cutoff:
                 if path.is_dir() and not path.is_symlink():
                     shutil.rmtree(path, ignore_errors=True)
@@ -118,7 +118,8 @@ def sweep(folder: Path, older_than: float = STALE_SECONDS, unmarked: bool = Fals
     return removed
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether a process of this machine is running."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
