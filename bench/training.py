@@ -118,7 +118,9 @@ def _mlcycle(ws, name: str, frame, task: str, metric: str, folder: Path):
 
 def _frames(prepared):
     """Training and holdout parts as pandas, categories typed for FLAML."""
-    inputs = prepared.inputs.to_pandas()
+    import pandas as pd
+
+    inputs = pd.DataFrame({c: prepared.inputs[c].to_numpy() for c in prepared.inputs.columns})
     for c in prepared.signature.categorical:
         inputs[c] = inputs[c].astype("category")
     train, hold = ~prepared.holdout, prepared.holdout

@@ -224,7 +224,11 @@ def pipeline(entry: Entry, signature: Signature, seed: int, params: dict[str, An
         parts.append(("numeric", Pipeline(numeric_steps), signature.numeric))
     if signature.categorical:
         parts.append(("categorical", OneHotEncoder(handle_unknown="ignore"), signature.categorical))
-    model = Pipeline([("prepare", ColumnTransformer(parts)), ("model", entry.build(seed))])
+    # Gradient boosting takes dense input only; one-hot columns of many categories would
+    # otherwise come out sparse (below ColumnTransformer's 0.3 density) and every fit fail.
+    dense = {"sparse_threshold": 0} if entry.name == "hist_gradient_boosting" else {}
+    model = Pipeline([("prepare", ColumnTransformer(parts, **dense)),
+                      ("model", entry.build(seed))])
     if params:
         model.set_params(**params)
     return model

@@ -8,25 +8,27 @@ machine while other work ran. Fitting therefore runs with one native thread; the
 own joblib threads (``n_jobs`` in the catalog) do not spin and keep both cores busy.
 
 Folds in parallel processes, every estimator single-threaded, were measured against that
-(serial folds, forests on 2 threads, boosting on 1), on the sample data's 9,600 training rows
-and on a 1,100-row rung, 5-fold CV, A and B interleaved, 5 repeats, medians, the machine
-shared with other developers' tests (load average 4-11), ``FOLD_PROCESSES`` 1 vs 2 (loky):
+(serial folds, forests on 2 threads, boosting on 1): 5-fold CV on the sample data's 9,600
+training rows and on a 1,100-row rung, A and B interleaved, medians, the machine shared with
+other developers' tests (load average 4-11), ``FOLD_PROCESSES`` 1 (serial) vs 2 (loky).
+Two sessions, 5 and 4 repeats:
 
-=====================  ==========  ==========  ==========  ==========
-5-fold CV              9,600 rows              1,100 rows
----------------------  ----------------------  ----------------------
-family                 serial      2 procs     serial      2 procs
-=====================  ==========  ==========  ==========  ==========
-gradient boosting      3.58 s      4.40 s      2.00 s      2.86 s
-random forest (200)    10.04 s     14.66 s     2.55 s      3.38 s
-nearest neighbours     1.04 s      1.00 s      0.15 s      0.17 s
-logistic regression    0.28 s      0.54 s      0.17 s      0.13 s
-=====================  ==========  ==========  ==========  ==========
+======================  ===================  ===================
+5-fold CV, seconds      9,600 rows           1,100 rows
+----------------------  -------------------  -------------------
+family                  serial   2 procs     serial   2 procs
+======================  ===================  ===================
+gradient boosting       3.6/6.0  4.4/4.9     2.0/2.2  2.9/2.9
+random forest (200)     10.0/13.6 14.7/16.6  2.6/3.5  3.4/4.8
+nearest neighbours      1.0/1.6  1.0/1.3     0.2/0.3  0.2/0.5
+logistic regression     0.3/1.4  0.5/0.7     0.2/0.3  0.1/0.5
+======================  ===================  ===================
 
-Two processes never won by more than the noise and lost by 20-45 % on the dear families: on
-a busy machine the second process mostly waits for a core another program holds, and pays
-for its copy of the data and its start. So folds run in this process (``FOLD_PROCESSES =
-1``); the switch is kept so the measurement can be repeated on other machines.
+Two processes lost by 20-45 % on the forests in both sessions and were within the noise on
+the rest (boosting: 20 % worse in one, 18 % better in the other): on a busy machine the
+second process mostly waits for a core another program holds, and pays for its copy of the
+data and its start-up. So folds run in this process (``FOLD_PROCESSES = 1``); the switch is
+kept so the measurement can be repeated on other machines.
 """
 
 from __future__ import annotations
