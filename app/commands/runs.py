@@ -54,7 +54,7 @@ def list_(
             r.id,
             Text(r.name or ""),
             r.kind,
-            r.status,
+            _status(r),
             "–" if value is None else f"{value:.4f}",
             f"{r.started_at:%m-%d %H:%M:%S}",
             "–" if r.duration is None else f"{r.duration:.1f}",
@@ -86,6 +86,17 @@ def compare(ctx: Context, run_a: str, run_b: str, as_json: bool) -> None:
             table.add_row(section[:-1], Text(row["key"]), Text(_cell(row["a"])),
                           Text(_cell(row["b"])), style=style)
     console().print(table)
+
+
+def _status(record) -> str:
+    """A pruned trial says so, with the resource it got before the search left it."""
+    tags = record.tags
+    if tags.get("mlcycle.pruned") != "true":
+        return record.status
+    got = f"{int(tags['mlcycle.rows']):,} rows" if "mlcycle.rows" in tags else ""
+    if "mlcycle.iterations" in tags:
+        got += f", {tags['mlcycle.iterations']} iterations"
+    return f"pruned ({got})" if got else "pruned"
 
 
 def _cell(value: object) -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import click
 
 from mlcycle.app.output import Context, console, emit_json, json_option, note
+from mlcycle.models import training
 
 
 @click.command()
@@ -13,7 +14,9 @@ from mlcycle.app.output import Context, console, emit_json, json_option, note
     "--trials", type=int, default=10, show_default=True, help="Parameter sets sampled per model."
 )
 @click.option("--cv", type=int, default=5, show_default=True, help="Cross-validation folds.")
-@click.option("--time-budget", type=float, help="Stop starting new trials after this many seconds.")
+@click.option("--time-budget", type=float, default=training.DEFAULT_TIME_BUDGET, show_default=True,
+              help="Seconds for the whole training, holdout judging included; a trial that "
+              "would not finish in it is not started. 0: no limit.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--features", "feature_ref", default="latest", show_default=True,
               help="Feature set to train with (NAME, NAME@N or id); 'none' for raw columns.")
@@ -33,10 +36,15 @@ def train(
     no_register: bool,
     as_json: bool,
 ) -> None:
-    """Search the model catalog; every trial is a tracked run, the best one is registered."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    """Search the model catalog; every trial is a tracked run, the best one is registered.
 
-    from mlcycle.models import training
+    Successive halving: each model's parameter sets are cross-validated on a share of the
+    rows, the best third go on to three times the rows, until the survivors see them all;
+    pruned trials stay runs, marked with the rows they got. Ctrl-C stops at once, keeps the
+    finished trials and registers nothing; a time budget ends the search in time to judge
+    and register the best so far.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     config = training.TrainConfig(
         project,
@@ -44,7 +52,7 @@ def train(
         [m.strip() for m in models.split(",") if m.strip()] if models else None,
         trials,
         cv,
-        time_budget,
+        time_budget or None,
         seed,
         None if feature_ref == "none" else feature_ref,
     )
@@ -65,6 +73,11 @@ def train(
                 bar.update(task, total=event["total"], description="training")
                 if event["dropped_target_rows"]:
                     note(f"left out {event['dropped_target_rows']} rows without a target")
+                if not as_json:
+                    bar.console.print(_plan(event))
+            elif event["event"] == "eta" and not as_json:
+                bar.console.print(f"estimated: about {event['seconds']:.0f}s more "
+                                  f"({event['elapsed']:.0f}s so far)")
             elif event["event"] == "trial":
                 bar.update(
                     task,
@@ -81,6 +94,18 @@ def train(
         _print(result, config.project)
     if result.stopped == "interrupted":
         raise click.exceptions.Exit(130)
+
+
+def _plan(start: dict) -> str:
+    """What the training will do: its families, their trials and rungs, the budget."""
+    lines = []
+    for f in start["families"]:
+        rungs = " → ".join(f"{r:,}" for r in f["rows"])
+        lines.append(f"  {f['model']}: {f['trials']} trial(s), rows {rungs}")
+    budget = start["budget"]
+    limit = f"a time budget of {budget:g}s" if budget else "no time budget"
+    return (f"training on {start['dataset']}: {start['folds']}-fold CV, {limit}\n"
+            + "\n".join(lines))
 
 
 def _print(result, project: str) -> None:

@@ -21,13 +21,17 @@ from typing import Any
 from mlcycle import projects
 from mlcycle.data import datasets
 from mlcycle.data.columns import by_name
-from mlcycle.models import catalog, evaluation, model_input, threads, tracking
+from mlcycle.models import catalog, evaluation, model_input, search, threads, tracking
 from mlcycle.projects.metrics import CATALOG as METRICS
 from mlcycle.store import events
 from mlcycle.store.cancel import CancelToken
 from mlcycle.store.errors import InvalidInput
 
 Progress = Callable[[dict[str, Any]], None]
+
+# What `mlcycle train` gives itself unless told otherwise: the sample data's default search
+# (every family, successive halving) fits in it on this project's shared 2-core machine.
+DEFAULT_TIME_BUDGET = 50.0
 
 
 @dataclass
@@ -165,30 +169,45 @@ def environment() -> dict[str, str]:
 
 
 def cross_validate(
-    prepared: Prepared, entry: catalog.Entry, params: dict[str, Any], seed: int, folds: int
+    prepared: Prepared, entry: catalog.Entry, params: dict[str, Any], seed: int, folds: int,
+    rows: int | None = None,
 ) -> dict[str, float]:
-    """Mean and spread of every metric over the folds of the training part."""
+    """Mean and spread of every metric over the folds of the training part.
+
+    ``rows``: cross-validate on that many rows of the training part only (a rung of the
+    search: the first rows of ``search.nested_order``); None, all of them. Gradient boosting
+    also reports ``iterations``, the mean its early stopping kept.
+    """
     import numpy as np
     from sklearn.model_selection import cross_validate as sk_cross_validate
 
-    train = ~prepared.holdout
+    inputs, y = _training_rows(prepared, seed, rows)
     scoring = evaluation.cv_scoring(prepared.project.task, prepared.signature.classes)
     model = catalog.pipeline(entry, prepared.signature, seed, params)
-    with threads.fitting():
+    with threads.for_folds(model) as n_jobs:
         result = sk_cross_validate(
-            model,
-            prepared.inputs.filter(train),
-            prepared.y[train],
-            cv=_cv(prepared, seed, folds),
-            scoring=scoring,
-            error_score=np.nan,
+            model, inputs, y, cv=_cv(prepared, seed, folds), scoring=scoring,
+            error_score=np.nan, n_jobs=n_jobs, return_estimator=True,
         )
     out: dict[str, float] = {}
     for name in scoring:
         values = result[f"test_{name}"] * (-1 if name in evaluation.NEGATED else 1)
         out[f"cv.{name}"] = float(np.mean(values))
         out[f"cv.{name}.std"] = float(np.std(values))
+    iterations = [e[-1].n_iter_ for e in result["estimator"] if hasattr(e[-1], "n_iter_")]
+    if iterations and entry.name == "hist_gradient_boosting":
+        out["iterations"] = float(np.mean(iterations))
     return out
+
+
+def _training_rows(prepared: Prepared, seed: int, rows: int | None) -> tuple[Any, Any]:
+    train = ~prepared.holdout
+    inputs, y = prepared.inputs.filter(train), prepared.y[train]
+    if rows is None or rows >= len(y):
+        return inputs, y
+    order = search.nested_order(y, seed, prepared.project.task == "classification")
+    chosen = order[:rows]
+    return inputs[chosen], y[chosen]
 
 
 def evaluate_on_holdout(
@@ -198,24 +217,38 @@ def evaluate_on_holdout(
     params: dict[str, Any],
     seed: int,
     run_id: str,
+    analyse: bool = True,
 ) -> dict[str, float]:
-    """Refit on the training part, judge on the holdout, store the model and its analysis."""
+    """Refit on the training part, judge on the holdout, store the model and its analysis.
+
+    ``analyse=False`` stores the holdout metrics only: the error analysis (permutation
+    importance above all) costs several refits' time on a forest, so a training spends it
+    on the model it registers.
+    """
     from skops.io import dumps
 
     train, hold = ~prepared.holdout, prepared.holdout
     model = catalog.pipeline(entry, prepared.signature, seed, params)
     with threads.fitting():
         model.fit(prepared.inputs.filter(train), prepared.y[train])
-    analysis = evaluation.analyse(
-        model,
-        prepared.inputs.filter(hold),
-        prepared.y[hold],
-        prepared.raw.filter(hold),
-        prepared.project.task,
-        prepared.project.metric,
-        prepared.identifier,
-        seed,
-    )
+    if analyse:
+        analysis = evaluation.analyse(
+            model,
+            prepared.inputs.filter(hold),
+            prepared.y[hold],
+            prepared.raw.filter(hold),
+            prepared.project.task,
+            prepared.project.metric,
+            prepared.identifier,
+            seed,
+        )
+    else:
+        inputs, task = prepared.inputs.filter(hold), prepared.project.task
+        proba = model.predict_proba(inputs) if task == "classification" else None
+        analysis = {"rows": int(hold.sum()), "analysed": False, "permutation_importance": [],
+                    "segments": {}, "worst_rows": [],
+                    "metrics": evaluation.scores(task, prepared.y[hold], model.predict(inputs),
+                                                 proba, prepared.signature.classes or None)}
     metrics = {f"holdout.{k}": v for k, v in analysis["metrics"].items()}
     run = tracking.resume_run(ws, run_id)
     run.log_metrics(metrics)
@@ -227,122 +260,210 @@ def evaluate_on_holdout(
     return metrics
 
 
+class _Stop(Exception):
+    """Ends the search loop early; its message is ``TrainResult.stopped``."""
+
+
+@dataclass
+class _Search:
+    """What every trial of one training shares."""
+
+    ws: Any
+    config: TrainConfig
+    prepared: Prepared
+    group: str
+    tags: dict[str, Any]
+    full_rows: int
+
+
+def _trial(job: _Search, entry: catalog.Entry, cand: search.Candidate, rung: int,
+           rows: int) -> tuple[dict[str, float], float]:
+    """Cross-validate one candidate on one rung, as a new run or more steps of its run."""
+    config, prepared = job.config, job.prepared
+    part = None if rows >= job.full_rows else rows
+    run_config = {
+        "model": entry.name,
+        "params": cand.params,
+        "seed": config.seed,
+        "cv": config.cv,
+        "dataset": prepared.version.id,
+        "features": job.tags["mlcycle.features"],
+        "rows": part,
+    }
+    tags = {"mlcycle.config": json.dumps(run_config), "mlcycle.rows": rows,
+            "mlcycle.rung": rung}
+    if cand.run_id is None:
+        run = tracking.start_run(
+            job.ws, config.project, name=entry.name,
+            kind="baseline" if entry.name == "baseline" else "trial", group=job.group,
+            tags={**job.tags, "mlcycle.model": entry.name, **tags},
+        )
+        run.log_params({k.removeprefix("model__"): v for k, v in cand.params.items()})
+        cand.run_id = run.id
+    else:
+        run = tracking.resume_run(job.ws, cand.run_id)
+        run.set_tags(tags)
+    with run:
+        t0 = time.monotonic()
+        scores = cross_validate(prepared, entry, cand.params, config.seed, config.cv, part)
+        seconds = time.monotonic() - t0
+        iterations = scores.pop("iterations", None)
+        run.log_metrics(scores, step=rung)
+        run.log_metric("train_seconds", seconds, step=rung)
+        if iterations is not None:
+            run.log_metric("iterations", iterations, step=rung)
+            run.set_tag("mlcycle.iterations", round(iterations))
+    cand.score = scores.get(f"cv.{prepared.project.metric}", float("nan"))
+    cand.rung, cand.rows, cand.iterations = rung, rows, iterations
+    return scores, seconds
+
+
+def _prune(ws: Any, pruned: list[search.Candidate]) -> None:
+    """Mark the candidates a rung left behind: their runs keep the resource they got."""
+    for cand in pruned:
+        if cand.run_id and not cand.pruned:
+            with tracking.resume_run(ws, cand.run_id) as run:
+                run.set_tag("mlcycle.pruned", "true")
+        cand.pruned = True
+
+
 def train(
     ws: Any, config: TrainConfig, progress: Progress | None = None, register: bool = True,
     cancel: CancelToken | None = None,
 ) -> TrainResult:
     """Search the catalog for the project's best model; see the module docstring."""
+    started = time.monotonic()
     config.validate()
     proj = projects.get(ws, config.project)
     names = config.models or catalog.names(proj.task)
-    entries = [catalog.get(name, proj.task) for name in names]  # unknown names fail here
+    entries = {name: catalog.get(name, proj.task) for name in names}  # unknown names fail here
+    entries["baseline"] = catalog.get("baseline", proj.task)
     prepared = prepare(ws, config.project, config.data, config.cv, config.features)
     feature_id = (prepared.signature.feature_set or {}).get("id")
     say = progress or (lambda _event: None)
     metric = proj.metric
-    group = uuid.uuid4().hex[:12]
-    result = TrainResult(group, prepared.version.id, metric)
-    baseline = catalog.get("baseline", proj.task)
-    plan = [(baseline, {})] + [
-        (e, p) for e in entries for p in _sampled(e, config.trials, config.seed)
-    ]
-    say(
-        {
-            "event": "start",
-            "total": len(plan),
-            "group": group,
-            "dataset": prepared.version.id,
-            "dropped_target_rows": prepared.dropped_target_rows,
-        }
-    )
-    started = time.monotonic()
-    env = json.dumps(environment())
-    best: dict[str, tuple[float, str, dict[str, Any]]] = {}
     sign = 1 if METRICS[metric].greater_is_better else -1
+    full_rows = int((~prepared.holdout).sum())
+    job = _Search(ws, config, prepared, uuid.uuid4().hex[:12], {
+        "mlcycle.dataset": prepared.version.id,
+        "mlcycle.features": feature_id, "mlcycle.seed": config.seed,
+        "mlcycle.environment": json.dumps(environment()),
+    }, full_rows)
+    result = TrainResult(job.group, prepared.version.id, metric)
+    families = [search.Family("baseline", [search.Candidate("baseline", {})], [full_rows])]
+    for name in sorted(names, key=lambda n: search.PRIOR_COST.get(n, 10.0)):  # cheap first
+        sampled = _sampled(entries[name], config.trials, config.seed)
+        families.append(search.Family(
+            name, [search.Candidate(name, p) for p in sampled],
+            search.rung_rows(full_rows, len(sampled))))
+    total = sum(sum(f.left) for f in families)
+    say({
+        "event": "start", "total": total, "group": job.group, "dataset": prepared.version.id,
+        "dropped_target_rows": prepared.dropped_target_rows, "budget": config.time_budget,
+        "folds": config.cv,
+        "families": [{"model": f.name, "trials": len(f.candidates), "rows": f.rows}
+                     for f in families],
+    })
+    costs = search.Costs()
+    budget = config.time_budget
+    steps = max(len(f.rows) for f in families)
+    done = 0
+
+    def leader() -> str:
+        bests = [(f.best(sign), f.name) for f in families[1:]]
+        scored = [(c.score, n) for c, n in bests if c is not None]
+        return max(scored, key=lambda t: sign * t[0])[1] if scored else families[-1].name
+
+    def offset(family: search.Family) -> int:  # the baseline runs first, once
+        return 0 if family.name == "baseline" else steps - len(family.rows)
+
     try:
-        for index, (entry, params) in enumerate(plan):
-            if cancel is not None and cancel.cancelled:
-                result.stopped = "cancelled"
-                break
-            if (
-                config.time_budget is not None
-                and index > 0
-                and time.monotonic() - started > config.time_budget
-            ):
-                result.stopped = f"time budget of {config.time_budget:g}s used"
-                break
-            kind = "baseline" if entry.name == "baseline" else "trial"
-            short = {k.removeprefix("model__"): v for k, v in params.items()}
-            run_config = {
-                "model": entry.name,
-                "params": params,
-                "seed": config.seed,
-                "cv": config.cv,
-                "dataset": prepared.version.id,
-                "features": feature_id,
-            }
-            with tracking.start_run(
-                ws,
-                config.project,
-                name=entry.name,
-                kind=kind,
-                group=group,
-                tags={
-                    "mlcycle.model": entry.name,
-                    "mlcycle.dataset": prepared.version.id,
-                    "mlcycle.features": feature_id,
-                    "mlcycle.seed": config.seed,
-                    "mlcycle.config": json.dumps(run_config),
-                    "mlcycle.environment": env,
-                },
-            ) as run:
-                run.log_params(short)
-                t0 = time.monotonic()
-                scores = cross_validate(prepared, entry, params, config.seed, config.cv)
-                run.log_metrics(scores)
-                run.log_metric("train_seconds", time.monotonic() - t0)
-            result.trials_finished += 1
-            value = scores.get(f"cv.{metric}", float("nan"))
-            key = entry.name
-            if value == value and (key not in best or sign * value > sign * best[key][0]):
-                best[key] = (value, run.id, params)
-            say(
-                {
-                    "event": "trial",
-                    "index": index + 1,
-                    "total": len(plan),
-                    "model": entry.name,
-                    "run": run.id,
-                    "value": value,
-                    "metric": metric,
-                }
-            )
+        for step in range(steps):
+            active = [(f, step - offset(f)) for f in families
+                      if 0 <= step - offset(f) < len(f.rows)]
+            # Round robin over the families, cheapest first: a rung cut short by the budget
+            # has tried some of every family rather than all of a few.
+            queue = search.round_robin([
+                [(f, rung, c) for c in f.candidates if not c.pruned and c.rung == rung - 1]
+                for f, rung in active
+            ])
+            # Each rung but the last may spend up to its share of the budget (successive
+            # halving spends about equally per rung); what a rung leaves goes to the next.
+            share = None if budget is None else budget * (step + 1) / steps
+            for family, rung, cand in queue:
+                if cancel is not None and cancel.cancelled:
+                    raise _Stop("cancelled")
+                rows = family.rows[rung]
+                if budget is not None and done > 0:
+                    elapsed = time.monotonic() - started
+                    needed = costs.estimate(family.name, rows)
+                    reserve = costs.evaluation(leader(), full_rows, config.cv)
+                    if elapsed + needed + reserve > min(share, budget):
+                        result.stopped = f"time budget of {budget:g}s used"
+                        family.left[rung] -= 1
+                        continue
+                _, seconds = _trial(job, entries[family.name], cand, rung, rows)
+                costs.record(family.name, rows, seconds)
+                family.left[rung] -= 1
+                done += 1
+                if rung == 0:
+                    result.trials_finished += 1
+                say({
+                    "event": "trial", "index": done, "total": total, "model": family.name,
+                    "run": cand.run_id, "value": cand.score, "metric": metric,
+                    "rows": rows, "rung": rung, "iterations": cand.iterations,
+                    "seconds": seconds, "eta": search.eta(families, costs, config.cv),
+                })
+            for family, rung in active:
+                if rung < len(family.rows) - 1:
+                    keep, _ = search.survivors(
+                        [c for c in family.candidates if not c.pruned and c.rung == rung], sign)
+                    _prune(ws, [c for c in family.candidates if not c.pruned and c not in keep])
+                    family.left[rung + 1] = min(family.left[rung + 1], len(keep))
+            if step == 0 and steps > 1:
+                say({"event": "eta", "seconds": search.eta(families, costs, config.cv),
+                     "elapsed": time.monotonic() - started})
     except KeyboardInterrupt:
         result.stopped = "interrupted"
+    except _Stop as stop:
+        result.stopped = str(stop)
     if result.stopped in ("interrupted", "cancelled"):
         say({"event": "stopped", "finished": result.trials_finished})
         return result
 
-    for name, (value, run_id, params) in best.items():
+    bests = [(f.name, f.best(sign)) for f in families]
+    chosen = [(n, c) for n, c in bests if c is not None]
+    # The baseline first (cheap; the best is compared with it), then the best family first:
+    # under a budget the others are judged only while the estimate fits.
+    chosen.sort(key=lambda nc: (nc[0] != "baseline", -sign * nc[1].score))
+    judged_one = False
+    for name, cand in chosen:
+        full = name != "baseline" and not judged_one
+        if full and budget is not None and (
+            time.monotonic() - started + costs.evaluation(name, full_rows, config.cv) > budget
+        ):
+            full = False  # the metrics in time rather than the error analysis late
         if cancel is not None and cancel.cancelled:
             # Judging is not finished: record nothing as the training's outcome.
             result.stopped = "cancelled"
             say({"event": "stopped", "finished": result.trials_finished})
             return result
-        say({"event": "evaluate", "model": name, "run": run_id})
-        holdout = evaluate_on_holdout(
-            ws, prepared, catalog.get(name, proj.task), params, config.seed, run_id
-        )
-        summary = {
-            "model": name,
-            "run": run_id,
-            f"cv.{metric}": value,
-            **{k: v for k, v in holdout.items()},
-        }
+        if budget is not None and judged_one and (
+            time.monotonic() - started + costs.evaluation(name, full_rows, config.cv, False)
+            > budget
+        ):
+            result.stopped = f"time budget of {budget:g}s used"
+            continue
+        say({"event": "evaluate", "model": name, "run": cand.run_id})
+        holdout = evaluate_on_holdout(ws, prepared, entries[name], cand.params, config.seed,
+                                      cand.run_id, analyse=full)
+        summary = {"model": name, "run": cand.run_id, f"cv.{metric}": cand.score,
+                   "rows": cand.rows, **holdout}
         if name == "baseline":
             result.baseline = summary
         else:
             result.models.append(summary)
+            judged_one = True
     result.models.sort(key=lambda m: -sign * m[f"cv.{metric}"])
     if result.models:
         result.best_run = result.models[0]["run"]
@@ -351,7 +472,7 @@ def train(
         from mlcycle.models import registry
 
         version = registry.register(
-            ws, config.project, result.best_run, reason=f"best of training {group}"
+            ws, config.project, result.best_run, reason=f"best of training {job.group}"
         )
         result.registered_version = version.version
     return result
@@ -393,7 +514,9 @@ def reproduce(ws: Any, run_id: str) -> dict[str, Any]:
     config = json.loads(run.tags["mlcycle.config"])
     prepared = prepare(ws, run.project, config["dataset"], config["cv"], config.get("features"))
     entry = catalog.get(config["model"], prepared.project.task)
-    again = cross_validate(prepared, entry, config["params"], config["seed"], config["cv"])
+    again = cross_validate(prepared, entry, config["params"], config["seed"], config["cv"],
+                           config.get("rows"))
+    again.pop("iterations", None)
     if run.tags.get("mlcycle.evaluated") == "true":
         train, hold = ~prepared.holdout, prepared.holdout
         model = catalog.pipeline(entry, prepared.signature, config["seed"], config["params"])
