@@ -236,3 +236,17 @@ async def test_the_status_shows_a_watcher_running_in_another_process(
                         [old, old])
         stale = re.compile(r"watcher: stale \(pid 1/far, last heartbeat 30\d s ago\) /gone")
         await _until(pilot, lambda: stale.search(str(status.render())), timeout=30)
+
+
+@pytest.mark.parametrize(("loss", "words"), [(0.012, "(1.2% worse)"), (-0.012, "(1.2% better)"),
+                                             (0.0, "(no change)")])
+def test_the_modal_words_a_gain_as_better_and_a_loss_as_worse(loss, words) -> None:
+    from mlcycle.app.screens.decision import describe
+
+    firing = {"trigger": "on_alert", "kinds": ["concept_drift"], "alerts": [],
+              "figures": {"share_drifted": 0.0, "metric": "f1", "value": 0.7,
+                          "reference": 0.71, "relative_loss": loss}}
+    decision = {"project": "churn", "kind": "retrain", "id": 1,
+                "created": "2026-12-02T05:00:00", "evidence": {"fired": [firing]},
+                "proposal": {"batches": [], "labelled_rows": 0, "describe": "all data"}}
+    assert words in describe(decision).plain
