@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlcycle import projects
 from mlcycle.data import columns, quality, sources
@@ -27,6 +27,9 @@ from mlcycle.store.errors import InvalidInput, NotFound
 from mlcycle.store.schema import iso, utcnow
 from mlcycle.store.sql import fetch_one, memory_connection
 from mlcycle.store.workspace import Workspace, file_sha256
+
+if TYPE_CHECKING:
+    import polars as pl
 
 ID_LENGTH = 12
 _ID = re.compile(r"^[0-9a-f]{4,40}$")
@@ -279,6 +282,21 @@ def data_path(ws: Workspace, version: DatasetVersion) -> Path:
     """The stored Parquet of a version, after checking it is the file that was registered."""
     return ws.verified_path(version.path, version.sha256,
                             f"the stored data of version {version.id}")
+
+
+def frame(ws: Workspace, version: DatasetVersion) -> pl.DataFrame:
+    """A version's rows, checked. Its path is taken as it is, never as a glob: a workspace
+    may live under a folder named ``runs[2]``."""
+    import polars as pl
+
+    return pl.read_parquet(data_path(ws, version), glob=False)
+
+
+def scan(ws: Workspace, version: DatasetVersion) -> pl.LazyFrame:
+    """A version's rows as a lazy frame, checked; the path is not a glob (see :func:`frame`)."""
+    import polars as pl
+
+    return pl.scan_parquet(data_path(ws, version), glob=False)
 
 
 def dictionary(ws: Workspace, project: str, ref: str = "latest") -> list[dict[str, Any]]:

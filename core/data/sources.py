@@ -421,7 +421,7 @@ def read_frame(spec: str | Path) -> pl.DataFrame:
     with tempfile.TemporaryDirectory(prefix="mlcycle-read-") as tmp:
         out = Path(tmp) / "rows.parquet"
         to_parquet(spec, out)
-        return pl.read_parquet(out)
+        return pl.read_parquet(out, glob=False)
 
 
 def to_parquet(spec: str | Path, out: Path, *, label: str | None = None,

@@ -21,6 +21,7 @@ The policy is TOML; every key is optional and takes the default below when left 
     every_days = 0             # days since the champion was made (0: off)
     manual = true              # 'mlcycle decide PROJECT --request' raises one
     window = "all"             # labelled batches added: "all", {batches = N}, {days = N}
+    old_rows = "keep"          # "keep": the champion's training rows too; "drop": the window's only
     search = "champion"        # "champion": its model family; "catalog": every model of the task
     trials = 10
 
@@ -63,6 +64,7 @@ MODES = ("off", "prompt", "auto")
 # The lifecycle's branches an alert is classed in (see mlcycle.monitor.decisions.alert_kinds).
 ALERT_KINDS = ("system", "data_drift", "prediction_drift", "concept_drift", "estimated_loss")
 SEARCHES = ("champion", "catalog")
+OLD_ROWS = ("keep", "drop")
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,7 @@ class Retrain:
     every_days: float = 0
     manual: bool = True
     window: Window = field(default_factory=Window)
+    old_rows: str = "keep"
     search: str = "champion"
     trials: int = 10
 
@@ -218,7 +221,8 @@ _SPEC: dict[str, dict[str, Check]] = {
                "max_estimated_loss": _number(0), "min_labelled": _number(1, integer=True)},
     "retrain": {"on_alert": _kinds, "labelled_rows": _number(0, integer=True),
                 "every_batches": _number(0, integer=True), "every_days": _number(0),
-                "manual": _flag, "window": _window, "search": _choice(SEARCHES),
+                "manual": _flag, "window": _window, "old_rows": _choice(OLD_ROWS),
+                "search": _choice(SEARCHES),
                 "trials": _number(1, integer=True)},
     "gate": {"margin": _number(0), "confidence": _number(0.5, 0.999),
              "rounds": _number(100, 100_000, integer=True)},
@@ -292,6 +296,8 @@ _HELP = {
     "retrain.every_days": "days since the champion was made (0: off)",
     "retrain.manual": "'mlcycle decide PROJECT --request' raises a decision",
     "retrain.window": '"all", { batches = N } or { days = N }: the labelled batches added',
+    "retrain.old_rows": '"keep": the champion\'s training rows plus the window\'s; "drop": '
+                        "the window's rows only (the old world is forgotten)",
     "retrain.search": '"champion": its model family; "catalog": every model of the task',
     "retrain.trials": "parameter settings tried by the retraining",
     "gate.margin": "the candidate must beat the champion on the same rows by this much",

@@ -135,7 +135,7 @@ def run(
         current = recipes.get(ws, project, "latest")
         recipe, stored_version = current.recipe, current.version
     source = datasets.get(ws, project, data) if data else latest_raw(ws, project)
-    lf = pl.scan_parquet(datasets.data_path(ws, source))
+    lf = datasets.scan(ws, source)
     schema = schema_types(lf.collect_schema())
     say("checking the recipe")
     recipes.check(recipe, schema, proj.target)
@@ -151,7 +151,7 @@ def run(
     existing = _registered_path(ws, out_id)
     if existing is not None:
         say("already prepared; checking the stored output")
-        frame = pl.read_parquet(existing)
+        frame = pl.read_parquet(existing, glob=False)
     else:
         say("applying the recipe")
         frame, result.fitted = _execute(recipe, lf, schema, proj.target)
@@ -534,11 +534,10 @@ def check(ws: Workspace, project: str, recipe: recipes.Recipe, data: str | None 
           ) -> CheckResult:
     """Check a recipe against a version without running it: the steps over its columns and
     types (raises on the first that cannot work), and the input expectations on its rows."""
-    import polars as pl
 
     proj = projects.get(ws, project)
     source = datasets.get(ws, project, data) if data else latest_raw(ws, project)
-    lf = pl.scan_parquet(datasets.data_path(ws, source))
+    lf = datasets.scan(ws, source)
     columns = recipes.check(recipe, schema_types(lf.collect_schema()), proj.target)
     return CheckResult(source, columns, expectations.check(list(recipe.expect), lf, "input"))
 
