@@ -40,6 +40,7 @@ DATABASES = (SQLITE, DUCKDB, POSTGRESQL)
 _SCHEMES = {"sqlite": SQLITE, "duckdb": DUCKDB, "postgresql": POSTGRESQL,
             "postgres": POSTGRESQL}
 _SECRET_PARAMS = ("password", "passfile", "sslpassword")
+_BATCH_ROWS = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,8 @@ def _adbc_stream(location: Location, sql: str, params: list[Any], shown: str
             stack.callback(connection.close)
             statement = adbc.AdbcStatement(connection)
             stack.callback(statement.close)
+            if location.kind == SQLITE:  # batches of 1,024 rows by default: a third slower
+                statement.set_options(**{"adbc.sqlite.query.batch_rows": str(_BATCH_ROWS)})
             statement.set_sql_query(sql)
             if params:
                 import polars as pl
