@@ -132,6 +132,10 @@ def test_credentials_stay_out_of_the_workspace(pg: Server, shop: Workspace,
         if file.is_file():
             assert pg.password.encode() not in file.read_bytes(), file
 
+    alias = pg.uri("shop").replace("postgresql://", "postgres://")  # libpq's other spelling
+    collect.add(shop, "shop", "alias", alias, "SELECT 1 AS churn")
+    assert collect.collect(shop, "shop", "alias").rows_read == 1
+
     monkeypatch.setenv("PGPASSWORD", "wrong")
     with pytest.raises(InvalidInput) as failed:
         collect.collect(shop, "shop", "clients")

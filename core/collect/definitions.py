@@ -63,12 +63,7 @@ class SourceVersion:
 
     @property
     def location(self) -> databases.Location:
-        kind, sep, rest = self.uri.partition("://")
-        if sep and kind in databases.DATABASES and kind != databases.POSTGRESQL:
-            return databases.Location(kind, rest)
-        if sep and kind == databases.POSTGRESQL:
-            return databases.Location(kind, self.uri)
-        return databases.Location(databases.FILE, self.uri)
+        return databases.stored(self.uri)
 
     def to_dict(self) -> dict[str, Any]:
         return {"project": self.project, "name": self.name, "version": self.version,

@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     import duckdb
 
 FILE, SQLITE, DUCKDB, POSTGRESQL = "file", "sqlite", "duckdb", "postgresql"
-DATABASES = (SQLITE, DUCKDB, POSTGRESQL)
 _SCHEMES = {"sqlite": SQLITE, "duckdb": DUCKDB, "postgresql": POSTGRESQL,
             "postgres": POSTGRESQL}
 _SECRET_PARAMS = ("password", "passfile", "sslpassword")
@@ -53,9 +52,7 @@ class Location:
     @property
     def uri(self) -> str:
         """The URI as stored: absolute, and free of secrets."""
-        if self.kind == FILE:
-            return self.target
-        if self.kind == POSTGRESQL:
+        if self.kind in (FILE, POSTGRESQL):
             return self.target
         return f"{self.kind}://{self.target}"
 
@@ -86,6 +83,15 @@ def parse(uri: str, *, workspace: Path | None = None) -> Location:
         raise InvalidInput(f"{path}: the SQLite reader cannot open a path holding '%'; "
                            "rename the file")
     return Location(kind, str(path))
+
+
+def stored(uri: str) -> Location:
+    """The location a stored URI (one :func:`parse` returned) names, without checking it."""
+    scheme, sep, rest = uri.partition("://")
+    kind = _SCHEMES.get(scheme.lower()) if sep else None
+    if kind is None:
+        return Location(FILE, uri)
+    return Location(kind, uri if kind == POSTGRESQL else rest)
 
 
 def _file(text: str) -> Location:
