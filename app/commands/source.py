@@ -122,7 +122,9 @@ def collect(ctx: Context, project: str, name: str | None, strict: bool, as_json:
     The same content gives the same version. Each collection is compared with the
     previous one: columns added, removed or retyped, row-count and missing-rate jumps,
     drift. A breaking change is a system issue in 'mlcycle status'; with --strict it
-    stops the collection (exit 1) before anything is written.
+    stops the collection (exit 1) before anything is written. Without NAME, every source
+    but those an aggregate reads is collected, each on its own: --strict stops at the
+    first that broke, after those collected before it.
     """
     from mlcycle import collect as core
     from mlcycle.app.output import error
