@@ -225,3 +225,34 @@ def test_cli_source_commands_and_refusals(shop: Workspace, tmp_path: Path) -> No
     ]:
         bad = run_cli("source", "add", "shop", "bad", *args, workspace=shop.root)
         assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_sqlite_dropped_column_is_refused_under_strict(shop: Workspace, tmp_path: Path) -> None:
+    db = _sqlite(tmp_path / "feed.sqlite", 1, 80)
+    collect.add(shop, "shop", "feed", f"sqlite://{db}", 'SELECT * FROM "my orders"')
+    first = collect.collect(shop, "shop", "feed")
+    with sqlite3.connect(db) as con:
+        con.execute('ALTER TABLE "my orders" DROP COLUMN "catégorie"')
+    with pytest.raises(collect.SourceBroke, match=r"'catégorie'.*nothing was written") as broke:
+        collect.collect(shop, "shop", "feed", strict=True)
+    assert broke.value.result.version is None
+    assert [v.id for v in datasets.list_versions(shop, "shop")] == [first.version.id]
+    assert len(collect.history(shop, "shop", "feed")) == 1
+
+
+def test_duckdb_source_incremental_on_a_timestamp(shop: Workspace, tmp_path: Path) -> None:
+    import duckdb
+
+    path = tmp_path / "events.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE events AS SELECT TIMESTAMP '2026-01-01' + INTERVAL (range) "
+                    "HOUR AS \"à l'heure\", range % 2 AS churn FROM range(100)")
+    collect.add(shop, "shop", "events", f"duckdb://{path}", "SELECT * FROM events",
+                incremental="à l'heure")
+    first = collect.collect(shop, "shop", "events")
+    with duckdb.connect(str(path)) as con:
+        con.execute("INSERT INTO events SELECT TIMESTAMP '2026-02-01' + INTERVAL (range) HOUR, "
+                    "1 FROM range(10)")
+    more = collect.collect(shop, "shop", "events")
+    assert (first.rows_read, more.rows_read, more.version.n_rows) == (100, 10, 110)
+    assert str(more.after).startswith("2026-01-05 03:00")
