@@ -484,6 +484,13 @@ def lineage(ws: Workspace, project: str, ref: str = "latest") -> list[dict[str, 
                 break
             operation, input_id, recipe_id, detail, rows, created = row
             info = json.loads(detail or "{}")
+            if operation == "collect":  # from a source (mlcycle.collect), maybe appended
+                chain.append({"version": current, "operation": "collected",
+                              "source": f"{info['source']} v{info['source_version']}",
+                              "query": info["query"], "rows_read": info["rows_read"],
+                              "input": input_id or None, "rows": rows, "created_at": created})
+                current = input_id
+                continue
             chain.append({
                 "version": current, "operation": operation, "input": input_id,
                 "recipe_id": recipe_id,
