@@ -101,14 +101,15 @@ def verify(screen: DeployScreen, default: str) -> None:
             from mlcycle import deploy
 
             job.say("checking hashes, then scoring the smoke rows in a fresh process")
-            return deploy.verify(folder)
+            return deploy.verify(folder, note=job.say)
 
         def done(job: Job) -> str:
             result = job.result
             extra = (f"; files outside the bundle: {', '.join(result['extra_files'])}"
                      if result["extra_files"] else "")
+            server = ", server.py agrees" if result["server"] else ""
             return (f"ok: {result['project']} v{result['version']}, hashes ok, smoke test ok "
-                    f"on {result['smoke_test']['rows']} rows{extra}")
+                    f"on {result['smoke_test']['rows']} rows{server}{extra}")
 
         screen.start_job(f"verify: {Path(folder).name}", work, done=done)
 
