@@ -291,3 +291,22 @@ def test_bundle_verify_starts_the_server_and_catches_one_that_disagrees(
     assert re.search(r"^error: bundle .*: the server's answers differ from mlcycle's by "
                      r"0\.\d+ on the sample rows \(allowed 1e-05\)$", proc.stderr.strip(),
                      re.M), proc.stderr
+
+
+def test_a_bundle_from_before_the_server_still_verifies_with_a_note(
+        trained, tmp_path: Path) -> None:
+    copy = shutil.copytree(trained[1], tmp_path / "bundle")
+    meta = json.loads((copy / "metadata.json").read_text())
+    del meta["server"]
+    (copy / "metadata.json").write_text(json.dumps(meta))
+    manifest = json.loads((copy / "manifest.json").read_text())
+    for name in deploy.SERVER_FILES:
+        (copy / name).unlink()
+        del manifest[name]
+    manifest["metadata.json"] = hashlib.sha256((copy / "metadata.json").read_bytes()).hexdigest()
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    heard: list[str] = []
+    result = deploy.verify(copy, note=heard.append)
+    assert result["server"] is None and result["smoke_test"]["ok"] and not result["extra_files"]
+    assert heard == ["note: this bundle predates the standalone server; export it again to "
+                     "have one"]
