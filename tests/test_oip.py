@@ -23,8 +23,9 @@ from hypothesis import strategies as st
 
 from mlcycle import deploy, projects
 from mlcycle.data import datasets
-from mlcycle.deploy import scoring, serve, standalone
+from mlcycle.deploy import oip_serve, scoring, serve, standalone
 from mlcycle.models import registry, training
+from mlcycle.prep import features
 from mlcycle.store.workspace import Workspace, open_workspace
 from tests.conftest import run_cli, run_json
 from tests.training_data import classification_frame
@@ -310,3 +311,33 @@ def test_a_bundle_from_before_the_server_still_verifies_with_a_note(
     assert result["server"] is None and result["smoke_test"]["ok"] and not result["extra_files"]
     assert heard == ["note: this bundle predates the standalone server; export it again to "
                      "have one"]
+
+
+def test_serve_takes_the_raw_columns_a_feature_set_reads_and_the_bundle_its_graph_inputs(
+        trained, tmp_path: Path) -> None:
+    ws, _ = trained
+    projects.create(ws, "fs", target="label", task="classification", metric="roc_auc")
+    _frame(200, seed=3).write_csv(tmp_path / "train.csv")
+    datasets.add(ws, "fs", tmp_path / "train.csv")
+    features.store(ws, "fs", 'name = "twice"\n[[derive]]\nname = "twice"\n'
+                             'expr = "`od280/od315` * 2"\n[select]\ndrop = ["od280/od315"]\n')
+    training.train(ws, training.TrainConfig("fs", models=["logistic"], trials=1, cv=2))
+    service = serve.Service(ws, "fs", "1", shadow=False)
+    described = oip_serve.answer(service, "GET", "/v2/models/fs", None)
+    types = {i["name"]: i["datatype"] for i in described["inputs"]}
+    assert types == {NAMES[0]: "FP32", NAMES[3]: "FP32", NAMES[2]: "BYTES", NAMES[1]: "FP32"}
+    rows = _frame(4, seed=5).drop("label")
+    body = {"inputs": [{"name": n, "shape": [4, 1], "datatype": t,
+                        "data": rows[n].cast(pl.Float64 if t == "FP32" else pl.Utf8).to_list()}
+                       for n, t in types.items()]}
+    answer = oip_serve.answer(service, "POST", "/v2/models/fs/infer", json.dumps(body).encode())
+    assert answer["outputs"][0]["shape"] == [4]
+    assert answer["outputs"][1]["data"] == pytest.approx(
+        [v for p in service.predict(rows.to_dicts())["predictions"]
+         for v in p["probabilities"].values()], abs=1e-6)
+    bundle = tmp_path / "bundle"
+    deploy.export(ws, "fs", "1", bundle)
+    sig = json.loads((bundle / "signature.json").read_text())
+    assert "twice" in [i["column"] for i in sig["inputs"]]
+    assert NAMES[1] not in [i["column"] for i in sig["inputs"]]
+    assert deploy.verify(bundle)["server"]["ok"]  # fed the graph's inputs, derived ones too

@@ -15,7 +15,9 @@ from mlcycle.app.output import Context, console, emit_json, json_option, note
 @click.pass_obj
 def export(ctx: Context, project: str, version: str, out: str, force: bool,
            as_json: bool) -> None:
-    """Export a model version (number or alias) as an ONNX bundle, parity-checked."""
+    """Export a model version (number or alias) as an ONNX bundle, parity-checked, with a
+    standalone server (server.py: Open Inference Protocol v2, numpy and onnxruntime only)
+    and a Dockerfile."""
     from mlcycle import deploy
 
     result = deploy.export(ctx.workspace(), project, version, out, force=force)
@@ -30,7 +32,7 @@ def export(ctx: Context, project: str, version: str, out: str, force: bool,
 
 @click.group()
 def bundle() -> None:
-    """Exported bundles: verify one."""
+    """Exported bundles: verify one (hashes, smoke rows, its standalone server)."""
 
 
 @bundle.command("verify")

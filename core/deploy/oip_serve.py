@@ -9,7 +9,6 @@ computed by the service, so they are not inputs), and an inference request becom
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from mlcycle.data import datasets
@@ -38,12 +37,19 @@ def model(service: Service) -> oip.Model:
                      oip.outputs(sig.task, sig.classes))
 
 
-@lru_cache(maxsize=16)
+_KINDS: dict[tuple[str, str, str], dict[str, str]] = {}
+
+
 def _kinds(ws: Workspace, project: str, dataset: str | None) -> dict[str, str]:
-    """Each column's kind in the data dictionary of the dataset a version was trained on."""
+    """Each column's kind in the data dictionary of the dataset a version was trained on;
+    read once per dataset (a dataset version never changes), not on every request."""
     if not dataset:
         return {}
-    return {c["name"]: c["kind"] for c in datasets.dictionary(ws, project, dataset)}
+    key = (str(ws.root), project, dataset)
+    if key not in _KINDS:
+        _KINDS[key] = {c["name"]: c["kind"]
+                       for c in datasets.dictionary(ws, project, dataset)}
+    return _KINDS[key]
 
 
 def route(service: Service, method: str, path: str) -> str:
