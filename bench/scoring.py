@@ -256,7 +256,7 @@ def servers(requests: int) -> None:
             base = figures[-1] if mlflow_python is not None else None
             print(f"  {model} ({len(signature.inputs)} inputs)")
             for name, p50, p99 in figures:
-                ratio = f"  {p50 / base[1]:5.2f}x ({p99 / base[2]:.2f}x)" if base else ""
+                ratio = f"  {p50 / base[1]:5.2g}x ({p99 / base[2]:.2g}x)" if base else ""
                 print(f"    {name:<34} p50 {p50 * 1e3:7.2f} ms   p99 {p99 * 1e3:7.2f} ms{ratio}",
                       flush=True)
         finally:
