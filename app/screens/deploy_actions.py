@@ -95,13 +95,13 @@ def verify(screen: DeployScreen, default: str) -> None:
     def submitted(values: dict[str, Any] | None) -> None:
         if values is None:
             return
-        folder = values["folder"]
+        folder, server = values["folder"], values["server"]
 
         def work(job: Job) -> dict[str, Any]:
             from mlcycle import deploy
 
             job.say("checking hashes, then scoring the smoke rows in a fresh process")
-            return deploy.verify(folder, note=job.say)
+            return deploy.verify(folder, server=server, note=job.say)
 
         def done(job: Job) -> str:
             result = job.result

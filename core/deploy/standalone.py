@@ -114,16 +114,16 @@ def environment(pinned: dict[str, str], note: Callable[[str], None]) -> Path:
                      if line.strip() and not line.startswith("WARNING")] or ["pip failed"]
             raise InvalidInput(
                 f"cannot install numpy {pinned['numpy']} and onnxruntime "
-                f"{pinned['onnxruntime']} for the server check ({lines[-1].strip()}); pass "
-                "--no-server to verify without it")
+                f"{pinned['onnxruntime']} for the server check ({lines[-1].strip()}); "
+                "verify without the server check (--no-server)")
         try:
             os.replace(temp, final)
         except OSError:  # another verification made it first
             if not python.exists():
                 raise
     except (OSError, subprocess.SubprocessError) as exc:
-        raise InvalidInput(f"cannot make the server's environment in {final}: {exc}; pass "
-                           "--no-server to verify without it") from None
+        raise InvalidInput(f"cannot make the server's environment in {final}: {exc}; verify "
+                           "without the server check (--no-server)") from None
     finally:
         shutil.rmtree(temp, ignore_errors=True)
     return python
