@@ -26,6 +26,7 @@ from mlcycle.data import datasets
 from mlcycle.deploy import oip_serve, scoring, serve, standalone
 from mlcycle.models import registry, training
 from mlcycle.prep import features
+from mlcycle.store.errors import InvalidInput
 from mlcycle.store.workspace import Workspace, open_workspace
 from tests.conftest import run_cli, run_json
 from tests.training_data import classification_frame
@@ -297,6 +298,15 @@ def test_bundle_verify_starts_the_server_and_catches_one_that_disagrees(
     assert re.search(r"^error: bundle .*: the server's answers differ from mlcycle's by "
                      r"0\.\d+ on the sample rows \(allowed 1e-05\)$", proc.stderr.strip(),
                      re.M), proc.stderr
+
+    # One that does not start: its last words are the reason, in one line.
+    server.write_text('import sys\nprint("warming up", file=sys.stderr)\n'
+                      'sys.exit("server.py: cannot run here")\n')
+    manifest["server.py"] = hashlib.sha256(server.read_bytes()).hexdigest()
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(InvalidInput, match=r"^the bundle's server did not start: server\.py: "
+                                           r"cannot run here$"):
+        deploy.verify(copy)
 
 
 def test_a_bundle_from_before_the_server_still_verifies_with_a_note(

@@ -154,9 +154,10 @@ def check(folder: Path, expected: dict[str, list[Any]], rows: list[dict[str, Any
     python = environment(pinned, note)
     # -E -s: no PYTHON* variables, no user site: only the environment's own packages. Not
     # -I, which would also drop the script's folder, where oip.py is.
+    # Unbuffered: a line read leaves nothing behind in a buffer that select cannot see.
     proc = subprocess.Popen([str(python), "-E", "-s", "server.py", "--port", "0"],
                             cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
+                            bufsize=0)
     try:
         url = _started(proc)
         name = str(meta["project"])
@@ -186,19 +187,26 @@ def check(folder: Path, expected: dict[str, list[Any]], rows: list[dict[str, Any
             .parent), "numpy": pinned["numpy"], "onnxruntime": pinned["onnxruntime"]}
 
 
-def _started(proc: subprocess.Popen[str]) -> str:
+def _started(proc: subprocess.Popen[bytes]) -> str:
     """The server's address, from its first line, once it listens."""
     import select
+    import time
 
     assert proc.stderr is not None
-    # It prints one line once it listens: "serving NAME vN on http://HOST:PORT (...)".
-    ready, _, _ = select.select([proc.stderr], [], [], START_SECONDS)
-    line = proc.stderr.readline() if ready else ""
-    if " on http://" not in line:
-        rest = proc.stderr.read() if ready and proc.poll() is not None else ""
-        last = (line + rest).strip().splitlines() or [f"no answer in {START_SECONDS:g} s"]
-        raise InvalidInput(f"the bundle's server did not start: {last[-1]}")
-    return line.split(" on ", 1)[1].split()[0]
+    # It prints one line once it listens: "serving NAME vN on http://HOST:PORT (...)";
+    # onnxruntime may warn before it.
+    deadline = time.monotonic() + START_SECONDS
+    said = []
+    while (left := deadline - time.monotonic()) > 0 and select.select(
+            [proc.stderr], [], [], left)[0]:
+        line = proc.stderr.readline().decode("utf-8", "replace")
+        if not line:  # it exited
+            break
+        if " on http://" in line:
+            return line.split(" on ", 1)[1].split()[0]
+        said.append(line.strip())
+    last = [text for text in said if text] or [f"no answer in {START_SECONDS:g} s"]
+    raise InvalidInput(f"the bundle's server did not start: {last[-1]}")
 
 
 def _call(url: str, body: object | None = None) -> tuple[int, dict[str, Any]]:
