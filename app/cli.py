@@ -34,7 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "alias": ("models:alias", "Clear a model alias (kept in the audit trail)."),
     "model": ("models:model", "One model version: card, register, archive."),
     "export": ("deploy:export", "Export a model version as a checked ONNX bundle."),
-    "bundle": ("deploy:bundle", "Verify an exported bundle (hashes, smoke test)."),
+    "bundle": ("deploy:bundle", "Verify an exported bundle (hashes, smoke test, server)."),
     "predict": ("deploy:predict", "Score a file with onnxruntime; logged."),
     "serve": ("deploy:serve", "Serve predictions over local HTTP JSON."),
     "compare": ("deploy:compare", "Champion vs challenger on labelled rows."),

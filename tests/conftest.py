@@ -135,6 +135,19 @@ def write_csv(path: Path, text: str) -> Path:
 
 
 @pytest.fixture(autouse=True, scope="session")
+def server_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The python of the environment ``bundle verify`` starts bundles' servers in: a cache
+    folder of the session's own (never the user's), holding it already for this session's
+    numpy and onnxruntime (``tests/server_env.py``), so no test waits for pip."""
+    from mlcycle.deploy import standalone
+    from tests import server_env
+
+    cache = tmp_path_factory.mktemp("cache")
+    os.environ["MLCYCLE_CACHE_DIR"] = str(cache)
+    return server_env.make(standalone.environment_path(standalone.pins()))
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _only_the_mlcycle_package_is_imported():
     """The tests import mlcycle, never the repository's folders as top-level packages."""
     yield

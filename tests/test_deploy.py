@@ -71,7 +71,7 @@ def test_bundle_scored_by_plain_onnxruntime_matches_mlcycle_predict(clf, tmp_pat
     out = run_json("export", "clf", "1", "--out", str(bundle), workspace=ws)
     assert out["parity"]["passed"]
     assert sorted(p.name for p in bundle.iterdir()) == sorted(
-        [*bundles.BUNDLE_FILES, bundles.MANIFEST])
+        [*bundles.BUNDLE_FILES, *bundles.SERVER_FILES, bundles.MANIFEST])
     meta = json.loads((bundle / "metadata.json").read_text())
     assert meta["reference_profile"]["n_rows"] == 320 and meta["lineage"]["dataset"]
     sig = json.loads((bundle / "signature.json").read_text())

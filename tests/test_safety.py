@@ -84,9 +84,12 @@ def test_force_replaces_a_previous_bundle_and_only_a_bundle(ws: Workspace, tmp_p
     assert (bundle / "README.md").read_text() != "edited"
     assert run_cli("bundle", "verify", str(bundle), workspace=ws.root).returncode == 0
 
-    # A bundle written before the format marker is still recognised.
-    del manifest["format"]
-    (bundle / deploy.MANIFEST).write_text(json.dumps(manifest))
+    # A bundle written before the format marker (and the standalone server) is still
+    # recognised.
+    for name in deploy.SERVER_FILES:
+        (bundle / name).unlink()
+    legacy = {name: manifest[name] for name in deploy.BUNDLE_FILES}
+    (bundle / deploy.MANIFEST).write_text(json.dumps(legacy))
     proc = run_cli("export", "clf", "1", "--out", str(bundle), "--force", workspace=ws.root)
     assert proc.returncode == 0, proc.stderr
 

@@ -15,7 +15,9 @@ from mlcycle.app.output import Context, console, emit_json, json_option, note
 @click.pass_obj
 def export(ctx: Context, project: str, version: str, out: str, force: bool,
            as_json: bool) -> None:
-    """Export a model version (number or alias) as an ONNX bundle, parity-checked."""
+    """Export a model version (number or alias) as an ONNX bundle, parity-checked, with a
+    standalone server (server.py: Open Inference Protocol v2, numpy and onnxruntime only)
+    and a Dockerfile."""
     from mlcycle import deploy
 
     result = deploy.export(ctx.workspace(), project, version, out, force=force)
@@ -30,22 +32,32 @@ def export(ctx: Context, project: str, version: str, out: str, force: bool,
 
 @click.group()
 def bundle() -> None:
-    """Exported bundles: verify one."""
+    """Exported bundles: verify one (hashes, smoke rows, its standalone server)."""
 
 
 @bundle.command("verify")
 @click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--no-server", is_flag=True,
+              help="Do not start the bundle's server.py (which needs numpy and onnxruntime "
+                   "from the package index once, for its environment).")
 @json_option
-def verify(folder: str, as_json: bool) -> None:
-    """Re-check a bundle's hashes and score its smoke rows in a fresh process."""
+def verify(folder: str, no_server: bool, as_json: bool) -> None:
+    """Re-check a bundle's hashes, score its smoke rows in a fresh process, and start its
+    standalone server in an environment with only numpy and onnxruntime, whose answers
+    must match mlcycle's."""
     from mlcycle import deploy
 
-    result = deploy.verify(folder)
+    result = deploy.verify(folder, server=not no_server, note=note)
     if as_json:
         emit_json(result)
         return
     click.echo(f"bundle {result['folder']} ({result['project']} v{result['version']}): hashes "
                f"ok, smoke test ok on {result['smoke_test']['rows']} rows")
+    if result["server"]:
+        served = result["server"]
+        click.echo(f"server.py ok: answers {served['rows']} rows as mlcycle does (within "
+                   f"{served['max_diff']:.2g}), in an environment with only numpy "
+                   f"{served['numpy']} and onnxruntime {served['onnxruntime']}")
     if result["extra_files"]:
         note(f"note: files outside the bundle: {', '.join(result['extra_files'])}")
 
@@ -112,7 +124,8 @@ def predict(ctx: Context, project: str, file: str, ref: str, out: str | None, no
 @click.pass_obj
 def serve(ctx: Context, project: str, ref: str, host: str, port: int, no_shadow: bool,
           max_body: float, timeout: float) -> None:
-    """Serve predictions over HTTP JSON: POST /predict, GET /health, GET /openapi.json."""
+    """Serve predictions over HTTP JSON: POST /predict, GET /health, GET /openapi.json, and
+    the Open Inference Protocol v2 (POST /v2/models/PROJECT/infer, as KServe and Triton)."""
     from mlcycle.deploy import serve as service
 
     service.run(ctx.workspace(), project, ref, host, port, shadow=not no_shadow,

@@ -95,20 +95,21 @@ def verify(screen: DeployScreen, default: str) -> None:
     def submitted(values: dict[str, Any] | None) -> None:
         if values is None:
             return
-        folder = values["folder"]
+        folder, server = values["folder"], values["server"]
 
         def work(job: Job) -> dict[str, Any]:
             from mlcycle import deploy
 
             job.say("checking hashes, then scoring the smoke rows in a fresh process")
-            return deploy.verify(folder)
+            return deploy.verify(folder, server=server, note=job.say)
 
         def done(job: Job) -> str:
             result = job.result
             extra = (f"; files outside the bundle: {', '.join(result['extra_files'])}"
                      if result["extra_files"] else "")
+            server = ", server.py agrees" if result["server"] else ""
             return (f"ok: {result['project']} v{result['version']}, hashes ok, smoke test ok "
-                    f"on {result['smoke_test']['rows']} rows{extra}")
+                    f"on {result['smoke_test']['rows']} rows{server}{extra}")
 
         screen.start_job(f"verify: {Path(folder).name}", work, done=done)
 

@@ -49,8 +49,10 @@ def export_form(project: str, workspace: Path, ref: str = "champion") -> FormScr
 
 
 def verify_form(default: str = "") -> FormScreen:
-    return FormScreen("Verify a bundle: its hashes, and its smoke rows in a fresh process", [
+    return FormScreen("Verify a bundle: its hashes, its smoke rows, its own server", [
         Field("folder", "Bundle folder", PATH, default=default, required=True),
+        Field("server", "start its server.py too, with only numpy and onnxruntime", CHECK,
+              default=True, help="its environment is installed once from the package index"),
     ], submit="Verify")
 
 

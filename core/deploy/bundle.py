@@ -15,10 +15,12 @@ within ``VALUE_RTOL`` of the value's magnitude (at least 1, so values near zero 
 absolutely), which is float32's precision with room for those sums.
 
 A bundle is a folder holding exactly ``model.onnx``, ``signature.json``, ``metadata.json``,
-``README.md`` and ``manifest.json`` (sha256 of the other four, and ``"format":
-"mlcycle-bundle"``). It is written to a temporary sibling folder and renamed into place, so a
-reader never sees half a bundle. ``--force`` replaces a folder only when it is such a bundle
-and holds nothing else, so no other folder can be lost to a mistyped ``--out``.
+``README.md``, the standalone server (``server.py`` and ``oip.py``, see
+``mlcycle.deploy.oip_server``), a ``Dockerfile`` for it and ``manifest.json`` (sha256 of the
+others, and ``"format": "mlcycle-bundle"``). It is written to a temporary sibling folder and
+renamed into place, so a reader never sees half a bundle. ``--force`` replaces a folder only
+when it is such a bundle and holds nothing else, so no other folder can be lost to a mistyped
+``--out``.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlcycle.data import datasets
 from mlcycle.data.columns import by_name
-from mlcycle.deploy import onnx_export
+from mlcycle.deploy import onnx_export, standalone
 from mlcycle.models import evaluation, model_input, registry, tracking
 from mlcycle.store import cancel as cancelling
 from mlcycle.store import events
@@ -54,6 +56,8 @@ if TYPE_CHECKING:
 PROBA_TOL = 1e-4
 VALUE_RTOL = 1e-4
 BUNDLE_FILES = ("model.onnx", "signature.json", "metadata.json", "README.md")
+# The standalone server and its container; bundles exported before them lack these three.
+SERVER_FILES = ("server.py", "oip.py", "Dockerfile")
 MANIFEST = "manifest.json"
 BUNDLE_FORMAT = "mlcycle-bundle"
 SMOKE_ROWS = 5
@@ -323,6 +327,28 @@ print(dict(zip(sig["outputs"], (o.tolist() for o in out))))
 ```
 
 Parity with the scikit-learn pipeline on the holdout ({rows} rows): {parity}.
+
+## Serve it without mlcycle
+
+`server.py` needs Python, numpy and onnxruntime only; it checks the files' hashes against
+`manifest.json`, then speaks the Open Inference Protocol v2 (as KServe and Triton do), on
+loopback unless told otherwise:
+
+```sh
+python server.py --host 127.0.0.1 --port 8080
+curl -s localhost:8080/v2/models/{project}          # inputs (one per column) and outputs
+curl -s localhost:8080/openapi.json
+```
+
+`POST /v2/models/{project}/infer` takes one input per column, named as the data names it,
+shape `[rows, 1]`, `FP32` or `BYTES`, `null` for a missing value:
+
+```json
+{infer_example}
+```
+{feature_server_note}
+The `Dockerfile` runs the same server in a container (numpy {numpy}, onnxruntime
+{onnxruntime}): `docker build -t {image} . && docker run --rm -p 8080:8080 {image}`.
 """
 
 
@@ -382,6 +408,7 @@ def export(ws: Workspace, project: str, ref: str, out: str | Path,
         "onnx_opset": onnx_export.OPSET,
         "exported_at": iso(exported.created_at),
         "reference_profile": reference.to_dict(),
+        "server": standalone.pins(),
         "smoke_test": {
             "inputs": smoke_inputs.with_columns(by_name(c).fill_nan(None)
                                                 for c in signature.numeric).to_dicts(),
@@ -394,14 +421,20 @@ def export(ws: Workspace, project: str, ref: str, out: str | Path,
         "`mlcycle predict` applies it, a plain onnxruntime caller must compute those columns.\n"
         if signature.feature_set else ""
     )
+    # Python literals keyed by the data's columns, whatever characters they hold; a missing
+    # number is None, which numpy reads as NaN in a float32 array (and JSON's null).
+    shown = [{k: round(v, 6) if k in signature.numeric and v is not None else v
+              for k, v in r.items()} for r in example]
     readme = _README.format(
         project=project, version=version.version, model=metadata["model"], task=signature.task,
         target=signature.target, created=metadata["exported_at"], feature_note=feature_note,
-        # Python literals keyed by the data's columns, whatever characters they hold; a
-        # missing number is None, which numpy reads as NaN in a float32 array.
-        example=repr([{k: round(v, 6) if k in signature.numeric and v is not None else v
-                       for k, v in r.items()} for r in example]),
+        example=repr(shown),
         rows=exported.parity["rows"], parity=_parity_text(exported.parity),
+        infer_example=json.dumps(standalone.infer_body(shown[:1], bundle_signature(
+            signature)), ensure_ascii=False),
+        feature_server_note=("\nThe server's inputs are the graph's: the feature set's "
+                             "derived columns included.\n" if signature.feature_set else ""),
+        image=f"{project.lower()}:v{version.version}", **metadata["server"],
     )
     contents = {
         "model.onnx": model,
@@ -409,6 +442,8 @@ def export(ws: Workspace, project: str, ref: str, out: str | Path,
         "metadata.json": _json_bytes(metadata),
         "README.md": readme.encode("utf-8"),
     }
+    contents.update(standalone.files(project, version.version, metadata["server"],
+                                     BUNDLE_FILES))
     hashes = {name: hashlib.sha256(data).hexdigest() for name, data in contents.items()}
     manifest = {"format": BUNDLE_FORMAT, **hashes}
     temp = target_dir.parent / safety.temp_name(f".{target_dir.name}.", ".tmp")
@@ -454,7 +489,7 @@ def _check_replaceable(folder: Path, out: str | Path) -> None:
         raise InvalidInput(f"{out} is not an mlcycle bundle (its {MANIFEST} does not say so); "
                            "--force replaces only a bundle: choose a new or empty folder")
     foreign = sorted(p.name for p in folder.iterdir()
-                     if p.name not in (*BUNDLE_FILES, MANIFEST) or (p.is_dir()
+                     if p.name not in (*BUNDLE_FILES, *SERVER_FILES, MANIFEST) or (p.is_dir()
                                                                    and not p.is_symlink()))
     if foreign:
         shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more"
@@ -504,8 +539,11 @@ print(json.dumps({"ok": worst <= 1e-5, "rows": len(rows), "max_diff": worst}))
 """
 
 
-def verify(folder: str | Path) -> dict[str, Any]:
-    """Re-check a bundle's hashes, then score its smoke rows in a fresh process."""
+def verify(folder: str | Path, server: bool = True,
+           note: Note | None = None) -> dict[str, Any]:
+    """Re-check a bundle's hashes, then score its smoke rows in a fresh process; with
+    ``server``, start its standalone server too (``mlcycle.deploy.standalone.check``) and
+    compare its answers with mlcycle's scoring of the same rows. ``note`` hears the steps."""
     path = Path(folder).expanduser()
     if not path.is_dir():
         raise NotFound(f"no bundle folder {folder}")
@@ -517,13 +555,16 @@ def verify(folder: str | Path) -> dict[str, Any]:
     except ValueError:
         raise InvalidInput(f"{manifest_path} is not valid JSON") from None
     problems = []
-    for name in BUNDLE_FILES:
+    # The server's files, when the manifest lists them (bundles before them do not).
+    listed = [n for n in SERVER_FILES if isinstance(manifest, dict) and n in manifest]
+    for name in dict.fromkeys([*BUNDLE_FILES, *listed]):
         file = path / name
         if not file.exists():
             problems.append(f"{name} is missing")
         elif hashlib.sha256(file.read_bytes()).hexdigest() != manifest.get(name):
             problems.append(f"{name} does not match its hash")
-    extra = sorted(p.name for p in path.iterdir() if p.name not in (*BUNDLE_FILES, MANIFEST))
+    extra = sorted(p.name for p in path.iterdir()
+                   if p.name not in (*BUNDLE_FILES, *listed, MANIFEST))
     if problems:
         raise InvalidInput(f"bundle {folder} fails verification: {'; '.join(problems)}")
     proc = subprocess.run(
@@ -537,11 +578,40 @@ def verify(folder: str | Path) -> dict[str, Any]:
     if not result.get("ok"):
         raise InvalidInput(f"bundle {folder}: the smoke test failed: {result}")
     meta = json.loads((path / "metadata.json").read_text(encoding="utf-8"))
+    served = None
+    say = note or (lambda _text: None)
+    if server and "server" not in meta:
+        say("note: this bundle predates the standalone server; export it again to have one")
+    elif server:
+        say("starting the bundle's server.py in an environment with only numpy and "
+            "onnxruntime")
+        rows = meta["smoke_test"]["inputs"]
+        served = standalone.check(path.resolve(), _scored(path, rows), rows, say)
     return {
         "folder": str(path.resolve()),
         "project": meta.get("project"),
         "version": meta.get("version"),
         "hashes": "ok",
         "smoke_test": result,
+        "server": served,
         "extra_files": extra,
     }
+
+
+def _scored(folder: Path, rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """The bundle's graph scoring ``rows`` the way ``mlcycle predict`` does: checked and
+    typed by ``scoring.model_frame``, scored by ``onnx_export.run``. The rows are the
+    graph's inputs already (a feature set's derived columns computed), so no feature set
+    is applied again."""
+    import polars as pl
+
+    from mlcycle.deploy import scoring
+
+    sig = json.loads((folder / "signature.json").read_text(encoding="utf-8"))
+    signature = model_input.Signature.from_dict({**sig["model_input"], "feature_set": None})
+    raw = pl.from_dicts(rows, infer_schema_length=None)
+    session = onnx_export.session((folder / "model.onnx").read_bytes())
+    out = onnx_export.run(session, scoring.model_frame(raw, signature), signature)
+    if signature.task == "classification":
+        return {"label": [str(v) for v in out[0]], "probabilities": out[1].tolist()}
+    return {"variable": out[0].ravel().tolist()}

@@ -1,7 +1,8 @@
 """A local prediction service: HTTP JSON over the same scoring path as ``mlcycle predict``.
 
 Endpoints: ``POST /predict`` (``{"rows": [...]}`` or one row object), ``GET /health``,
-``GET /openapi.json``. It binds to loopback unless told otherwise.
+``GET /openapi.json``, and the Open Inference Protocol v2 under ``/v2`` (as KServe and
+Triton speak it; ``mlcycle.deploy.oip_serve``). It binds to loopback unless told otherwise.
 
 Why the standard library's ``ThreadingHTTPServer``: the service answers JSON on loopback for
 one workbench user, so it needs request parsing, threads and nothing else; ``http.server``
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import signal
 import sys
 import threading
@@ -37,7 +37,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-from mlcycle.deploy import scoring
+from mlcycle.deploy import oip, oip_serve, scoring
 from mlcycle.models import model_input, registry
 from mlcycle.store.errors import MlcycleError, first_line
 
@@ -241,31 +241,13 @@ class Service:
                     "200": {"description": "ok"}}}},
                 "/openapi.json": {"get": {"summary": "This description", "responses": {
                     "200": {"description": "ok"}}}},
+                **oip_serve.openapi_paths(self),
             },
         }
 
 
 class BadRequest(MlcycleError):
     """A request body that cannot be rows: answered 400 with this message."""
-
-
-class _NotFinite:
-    """A number JSON can spell but a float cannot hold (1e400, NaN, Infinity), kept as
-    spelled so that the field holding it can be named."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-
-def _number(text: str) -> float | _NotFinite:
-    value = float(text)
-    return value if math.isfinite(value) else _NotFinite(text)
-
-
-def _integer(text: str) -> int | float | _NotFinite:
-    value = int(text)
-    # Beyond 64 bits a column of integers cannot hold it; the model sees a float anyway.
-    return value if -(2**63) <= value < 2**63 else _number(text)
 
 
 def read_rows(body: bytes) -> tuple[list[dict[str, Any]], bool]:
@@ -276,12 +258,9 @@ def read_rows(body: bytes) -> tuple[list[dict[str, Any]], bool]:
     finite, or a field whose value is not a number, string, boolean or null.
     """
     try:
-        data = json.loads(body, parse_float=_number, parse_int=_integer,
-                          parse_constant=_NotFinite)
-    except RecursionError:
-        raise BadRequest("the body is nested too deeply; send flat row objects") from None
-    except ValueError:  # also undecodable bytes and integers of over 4300 digits
-        raise BadRequest("the body is not valid JSON") from None
+        data = oip.loads(body)  # the JSON reading both protocols share
+    except oip.ProtocolError as exc:
+        raise BadRequest(exc.message) from None
     single = isinstance(data, dict) and "rows" not in data
     rows = [data] if single else data.get("rows") if isinstance(data, dict) else None
     if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
@@ -293,7 +272,7 @@ def read_rows(body: bytes) -> tuple[list[dict[str, Any]], bool]:
             if value is None or isinstance(value, (bool, int, float, str)):
                 continue
             where = f"field {_short(key)}" + ("" if single else f" of row {number}")
-            if isinstance(value, _NotFinite):
+            if isinstance(value, oip.NotFinite):
                 raise BadRequest(f"{where} is {_short(value.text)}, not a finite number")
             kind = "an object" if isinstance(value, dict) else "a list"
             raise BadRequest(f"{where} holds {kind}; send numbers, strings, booleans or null")
@@ -314,6 +293,9 @@ def _handler(service: Service, max_body: int, idle_timeout: float | None,
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "mlcycle"
+        # Headers and body leave in two writes; with Nagle's algorithm the second waits for
+        # the client's delayed ACK of the first: 40 ms added to every kept-alive answer.
+        disable_nagle_algorithm = True
         # Applied to each connection's socket: an idle or stalled client is dropped instead
         # of holding its thread for ever (http.server closes quietly on the timeout).
         timeout = idle_timeout
@@ -353,6 +335,13 @@ def _handler(service: Service, max_body: int, idle_timeout: float | None,
         def _route(self, method: str) -> str | None:
             """The endpoint asked for, or None once a 404 or 405 has been sent."""
             path = self.path.split("?", 1)[0]
+            if path == "/v2" or path.startswith("/v2/"):
+                try:
+                    oip_serve.route(service, method, self.path)
+                except oip.ProtocolError as exc:
+                    self._send(exc.status, {"error": exc.message})
+                    return None
+                return path
             allowed = endpoints.get(path)
             if allowed is None:
                 self._send(HTTPStatus.NOT_FOUND, {"error": f"no endpoint {_short(path)}"})
@@ -366,6 +355,8 @@ def _handler(service: Service, max_body: int, idle_timeout: float | None,
         def _answer(self, work: Callable[[], dict[str, Any]]) -> None:
             try:
                 self._send(HTTPStatus.OK, work())
+            except oip.ProtocolError as exc:
+                self._send(exc.status, {"error": exc.message})
             except MlcycleError as exc:
                 self._send(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
             except (Exception, PanicException) as exc:  # a bug: one line, and keep serving
@@ -402,9 +393,12 @@ def _handler(service: Service, max_body: int, idle_timeout: float | None,
                 self._answer(service.health)
             elif path == "/openapi.json":
                 self._answer(service.openapi)
+            elif path is not None:
+                self._answer(lambda: oip_serve.answer(service, "GET", self.path, None))
 
         def do_POST(self) -> None:
-            if self._route("POST") is None:
+            path = self._route("POST")
+            if path is None:
                 return
             length = self._length()
             if not length:
@@ -423,7 +417,10 @@ def _handler(service: Service, max_body: int, idle_timeout: float | None,
             if len(body) < length:  # the client closed before sending it all
                 self.close_connection = True
                 return
-            self._answer(lambda: self._predict(body))
+            if path == "/predict":
+                self._answer(lambda: self._predict(body))
+            else:
+                self._answer(lambda: oip_serve.answer(service, "POST", self.path, body))
 
         def _predict(self, body: bytes) -> dict[str, Any]:
             rows, single = read_rows(body)
@@ -493,7 +490,8 @@ class Serving:
         """What serves, and where (and, with ``endpoints``, what it answers)."""
         second = self.service.second
         shadow_text = f", challenger v{second.version.version} in shadow" if second else ""
-        paths = " (POST /predict, GET /health, GET /openapi.json)" if endpoints else ""
+        paths = (f" (POST /predict, GET /health, GET /openapi.json; Open Inference Protocol: "
+                 f"POST /v2/models/{self.project}/infer)" if endpoints else "")
         return (f"serving {self.project} v{self.service.main.version.version} ({self.ref})"
                 f"{shadow_text} on {self.url}{paths}")
 
