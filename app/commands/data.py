@@ -108,7 +108,7 @@ def _print_report(v, dictionary, report) -> None:
             escape(s["name"]) + flag,
             s["dtype"],
             s["kind"],
-            c["role"],
+            c["role"] + (f" ({c['sensitive']})" if c["sensitive"] else ""),
             f"{s['missing_share']:.1%}",
             f"{s['distinct']:,}",
             Text(summary),
@@ -141,11 +141,29 @@ def describe(ctx: Context, project: str, column: str, text: str) -> None:
 @data.command("role")
 @click.argument("project")
 @click.argument("column")
-@click.argument("role", type=click.Choice(["feature", "identifier", "ignored"]))
+@click.argument("role", type=click.Choice(["feature", "identifier", "ignored"]), required=False)
+@click.option("--allow-sensitive", is_flag=True,
+              help="Let a column found to hold personal data be used (ROLE defaults to feature).")
+@click.option("--reason", help="Why this personal data may be used (with --allow-sensitive).")
 @click.pass_obj
-def role(ctx: Context, project: str, column: str, role: str) -> None:
-    """Set a column's role, overriding the guess."""
+def role(ctx: Context, project: str, column: str, role: str | None, allow_sensitive: bool,
+         reason: str | None) -> None:
+    """Set a column's role, overriding the guess.
+
+    A column holding personal data is left out of the features until it is opted in with
+    --allow-sensitive and a --reason, both recorded; setting its role again without them
+    takes it out."""
     from mlcycle.data import datasets
 
-    datasets.set_role(ctx.workspace(), project, column, role)
-    click.echo(f"{column} is now {role}")
+    if allow_sensitive and not reason:
+        raise click.UsageError("--allow-sensitive needs --reason TEXT")
+    if reason and not allow_sensitive:
+        raise click.UsageError("--reason goes with --allow-sensitive")
+    if role is None:
+        if not allow_sensitive:
+            raise click.UsageError("give a ROLE: feature, identifier or ignored")
+        role = "feature"
+    datasets.set_role(ctx.workspace(), project, column, role,
+                      allow_sensitive=reason if allow_sensitive else None)
+    click.echo(f"{column} is now {role}" + (" (personal data, opted in)" if allow_sensitive
+                                            else ""))

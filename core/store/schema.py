@@ -319,6 +319,19 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (project, folder)
     );
     """,
+    # Privacy: what a scan of each dataset version found (a row per version scanned, its
+    # findings as JSON), a user's reason for letting a sensitive column be a feature, and
+    # the project's retention period and lawful basis for the personal data it holds.
+    """
+    CREATE TABLE dataset_privacy (
+        dataset_id VARCHAR PRIMARY KEY,
+        scanned_at TIMESTAMP NOT NULL,
+        findings JSON NOT NULL
+    );
+    ALTER TABLE column_notes ADD COLUMN sensitive_allowed VARCHAR;
+    ALTER TABLE projects ADD COLUMN retention_days INTEGER;
+    ALTER TABLE projects ADD COLUMN lawful_basis VARCHAR;
+    """,
 ]
 
 LATEST = len(MIGRATIONS)
