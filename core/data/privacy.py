@@ -114,8 +114,16 @@ _IS_INSEE = (f"(CASE WHEN regexp_full_match({_INSEE_S}, "
 _IS_CARD = (f"(CASE WHEN regexp_full_match(v, '[2-6][0-9 \\-]{{11,22}}[0-9]') THEN "
             f"length({_D}) BETWEEN 13 AND 19 AND regexp_full_match({_D}, '[0-9]+') AND "
             f"{_luhn(_D)} ELSE false END)")
-_IS_DATE = ("coalesce(try_cast(v AS TIMESTAMP), try_strptime(v, ['%d/%m/%Y', '%m/%d/%Y', "
-            "'%d.%m.%Y', '%Y/%m/%d', '%d-%m-%Y'])) BETWEEN TIMESTAMP '1900-01-01' AND now()")
+
+
+def as_timestamp(value: str) -> str:
+    """SQL reading the VARCHAR ``value`` as a timestamp, ISO or a usual day-first,
+    month-first or dotted date; NULL when it is none of them."""
+    return (f"coalesce(try_cast({value} AS TIMESTAMP), try_strptime({value}, ['%d/%m/%Y', "
+            "'%m/%d/%Y', '%d.%m.%Y', '%Y/%m/%d', '%d-%m-%Y']))")
+
+
+_IS_DATE = f"{as_timestamp('v')} BETWEEN TIMESTAMP '1900-01-01' AND now()"
 _EXPRESSIONS = {
     "email": r"regexp_full_match(v, '[^\s@\"<>(),;:]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*"
              r"\.[A-Za-z]{2,24}')",
