@@ -217,10 +217,15 @@ def planted(rows: int = 3000, seed: int = 17) -> tuple[dict[str, list], dict[str
     return cols, truth
 
 
-def planted_values(cols: dict[str, list], truth: dict[str, str | None]) -> set[str]:
-    """Every planted value of a personal-data column, as a string."""
+def planted_values(cols: dict[str, list], truth: dict[str, str | None],
+                   per_column: int | None = None) -> set[str]:
+    """The planted values of the personal-data columns, as strings: all of them, or the
+    ``per_column`` most frequent of each column (the ones a report would show first)."""
+    from collections import Counter
+
     out: set[str] = set()
     for name, kind in truth.items():
         if kind is not None and kind != "free_text":
-            out.update(str(v) for v in cols[name] if v is not None)
+            counts = Counter(str(v) for v in cols[name] if v is not None)
+            out.update(v for v, _ in counts.most_common(per_column))
     return out
