@@ -274,6 +274,21 @@ def test_card_data_handling_and_purge_past_retention(planted_ws: dict, tmp_path:
     assert handling["retention_days"] == 30 and handling["lawful_basis"].startswith("contract")
     emails = next(h for h in handling["sensitive"] if h["kind"] == "email")
     assert emails["versions"] == [version] and "Adresse Électronique" in emails["columns"]
+    shown = run_cli("project", "show", "p", workspace=ws_path, check=True).stdout
+    assert "email address: email, contact, Adresse Électronique" in shown
+    assert "retention      30 days" in shown
+    # The TUI's card shows the period and the basis too.
+    import io
+
+    from rich.console import Console
+
+    from mlcycle import projects
+    from mlcycle.app.widgets.project_card import card_renderable
+
+    out = io.StringIO()
+    Console(file=out, width=100, color_system=None).print(
+        card_renderable(projects.get(Workspace(ws_path), "p")))
+    assert "30 days" in out.getvalue() and "GDPR art. 6(1)(b)" in out.getvalue()
 
     # A second project holds the same data; another one trained a model on its own data.
     run_cli("project", "create", "q", "--target", "target", "--task", "classification",

@@ -258,7 +258,7 @@ def _count(rel: duckdb.DuckDBPyRelation, specs: list[tuple[str, list[str]]],
         exprs.append(f"count_if({test})")
     found = rel.query(
         "mlcycle_privacy_source",
-        f"WITH s AS (SELECT {picked} FROM mlcycle_privacy_source "  # noqa: S608
+        f"WITH s AS MATERIALIZED (SELECT {picked} FROM mlcycle_privacy_source "  # noqa: S608
         f"USING SAMPLE reservoir({int(rows)} ROWS) REPEATABLE (7)), "
         "pairs AS (UNPIVOT s ON COLUMNS(*) INTO NAME col VALUE v) "
         f"SELECT col, count(*), {', '.join(exprs)} FROM pairs GROUP BY col",
