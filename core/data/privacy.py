@@ -74,8 +74,8 @@ _PERSON_NAMES = (
     (re.compile(r"^(name|nom|nombre)$"), 0.7),
 )
 
-# SQL over ``v``, a trimmed, non-empty VARCHAR value; ``d`` its characters other than
-# spaces and dashes.
+# SQL over ``v``, a trimmed, non-empty VARCHAR value; ``_D`` is ``v`` without spaces and
+# dashes.
 _D = "regexp_replace(v, '[ \\-]', '', 'g')"
 _DIGITS = "length(regexp_replace(v, '[^0-9]', '', 'g'))"
 
@@ -95,21 +95,19 @@ def _mod97(alnum: str) -> str:
             " lambda acc, e: (acc * (e // 100) + e % 100) % 97)")
 
 
-_IBAN_S = "upper(replace(v, ' ', ''))"
-_NINO_S = "upper(replace(v, ' ', ''))"
-_INSEE_S = "upper(replace(v, ' ', ''))"
+_COMPACT = "upper(replace(v, ' ', ''))"  # IBANs, NINOs and INSEE numbers are spaced freely
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = rf"({_OCTET}\.){{3}}{_OCTET}"
 _IS_IPV4 = f"regexp_full_match(v, '{_IPV4}')"
 _IS_SSN = ("(regexp_full_match(v, '[0-9]{3}-[0-9]{2}-[0-9]{4}') AND v[1:3] NOT IN ('000', '666') "
            "AND v[1:1] <> '9' AND v[5:6] <> '00' AND v[8:11] <> '0000')")
-_IS_NINO = (f"(regexp_full_match({_NINO_S}, "
+_IS_NINO = (f"(regexp_full_match({_COMPACT}, "
             "'[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z][0-9]{6}[A-D]') "
-            f"AND {_NINO_S}[1:2] NOT IN ('BG', 'GB', 'NK', 'KN', 'TN', 'NT', 'ZZ'))")
-_IS_INSEE = (f"(CASE WHEN regexp_full_match({_INSEE_S}, "
+            f"AND {_COMPACT}[1:2] NOT IN ('BG', 'GB', 'NK', 'KN', 'TN', 'NT', 'ZZ'))")
+_IS_INSEE = (f"(CASE WHEN regexp_full_match({_COMPACT}, "
              "'[12][0-9]{2}(0[1-9]|1[0-2]|[2-9][0-9])(2A|2B|[0-9]{2})[0-9]{8}') THEN "
-             f"97 - try_cast(replace(replace({_INSEE_S}[1:13], '2A', '19'), '2B', '18') AS BIGINT)"
-             f" % 97 = try_cast({_INSEE_S}[14:15] AS INT) ELSE false END)")
+             f"97 - try_cast(replace(replace({_COMPACT}[1:13], '2A', '19'), '2B', '18') AS BIGINT)"
+             f" % 97 = try_cast({_COMPACT}[14:15] AS INT) ELSE false END)")
 # The checksums run only on values of the right shape (CASE evaluates lazily; AND may not).
 _IS_CARD = (f"(CASE WHEN regexp_full_match(v, '[2-6][0-9 \\-]{{11,22}}[0-9]') THEN "
             f"length({_D}) BETWEEN 13 AND 19 AND regexp_full_match({_D}, '[0-9]+') AND "
@@ -128,8 +126,8 @@ _EXPRESSIONS = {
     "email": r"regexp_full_match(v, '[^\s@\"<>(),;:]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*"
              r"\.[A-Za-z]{2,24}')",
     "card_number": _IS_CARD,
-    "iban": (f"(CASE WHEN regexp_full_match({_IBAN_S}, '[A-Z]{{2}}[0-9]{{2}}[A-Z0-9]{{11,30}}') "
-             f"THEN {_mod97(f'{_IBAN_S}[5:] || {_IBAN_S}[1:4]')} = 1 ELSE false END)"),
+    "iban": (f"(CASE WHEN regexp_full_match({_COMPACT}, '[A-Z]{{2}}[0-9]{{2}}[A-Z0-9]{{11,30}}') "
+             f"THEN {_mod97(f'{_COMPACT}[5:] || {_COMPACT}[1:4]')} = 1 ELSE false END)"),
     "ssn": _IS_SSN,
     "nino": _IS_NINO,
     "insee": _IS_INSEE,
@@ -258,7 +256,7 @@ def _count(rel: duckdb.DuckDBPyRelation, specs: list[tuple[str, list[str]]],
         exprs.append(f"count_if({test})")
     found = rel.query(
         "mlcycle_privacy_source",
-        f"WITH s AS MATERIALIZED (SELECT {picked} FROM mlcycle_privacy_source "  # noqa: S608
+        f"WITH s AS (SELECT {picked} FROM mlcycle_privacy_source "  # noqa: S608
         f"USING SAMPLE reservoir({int(rows)} ROWS) REPEATABLE (7)), "
         "pairs AS (UNPIVOT s ON COLUMNS(*) INTO NAME col VALUE v) "
         f"SELECT col, count(*), {', '.join(exprs)} FROM pairs GROUP BY col",
