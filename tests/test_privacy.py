@@ -327,3 +327,21 @@ def test_card_data_handling_and_purge_past_retention(planted_ws: dict, tmp_path:
     files = forced["removed"][0]["files"]
     assert files[0] == f"datasets/{trained_on}.parquet"
     assert all(f.startswith("holdouts/") for f in files[1:])
+
+
+def test_a_version_stored_before_scanning_existed_is_scanned_when_added_again(
+        ws: Workspace, tmp_path: Path) -> None:
+    from mlcycle import projects
+
+    lines = ["contact,x,target"] + [f"user{i}@example.com,{i % 7},{'ab'[i % 2]}"
+                                    for i in range(50)]
+    (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
+    projects.create(ws, "old", target="target", task="classification")
+    version = datasets.add(ws, "old", tmp_path / "d.csv").version
+    with ws.write() as con:  # as a workspace written before the scan existed
+        con.execute("DELETE FROM dataset_privacy")
+    assert projects.data_handling(ws, "old")["unscanned_versions"] == [version.id]
+    assert datasets.dictionary(ws, "old")[0]["sensitive"] is None
+    assert not datasets.add(ws, "old", tmp_path / "d.csv").stored
+    assert datasets.dictionary(ws, "old")[0]["sensitive"] == "email"
+    assert projects.data_handling(ws, "old")["unscanned_versions"] == []
