@@ -176,12 +176,11 @@ def register_parquet(
     say = progress or (lambda _msg: None)
     con = memory_connection()
     try:
-        rel = con.read_parquet(str(temp))
-        rel.create_view("stored")
+        con.read_parquet(str(temp)).create_view("stored")
         say("profiling")
         report = quality.compute(con, "stored", duplicate_rows)
         say("looking for personal data")
-        findings = privacy.scan(rel)
+        findings = privacy.scan_parquet(con, str(temp))
     finally:
         con.close()
     # Stored masked: the workspace itself never holds a sensitive column's values in clear
@@ -247,7 +246,7 @@ def _scan_if_never_scanned(ws: Workspace, version: DatasetVersion) -> None:
         if fetch_one(con, "SELECT 1 FROM dataset_privacy WHERE dataset_id = ?", [version.id]):
             return
     with memory_connection() as mem:
-        findings = privacy.scan(mem.read_parquet(str(data_path(ws, version))))
+        findings = privacy.scan_parquet(mem, str(data_path(ws, version)))
     with ws.write() as con:
         _record_findings(con, version.id, findings)
 

@@ -49,7 +49,9 @@ DATE_SHARE = 0.8  # of values that are past dates, in a column named like a birt
 TEXT_SHARE = 0.3
 TEXT_HITS = 0.02
 TEXT_MIN = 3
-CHUNK_COLUMNS = 100
+# Columns per query: one query costs more than linearly in its columns past a few hundred,
+# and any query over a view of 10,000 columns costs a second before it reads anything.
+CHUNK_COLUMNS = 500
 
 # Value kinds, in the order a tie is settled: the more specific pattern first.
 _VALUE_KINDS = ("email", "card_number", "iban", "national_id", "ip_address", "phone")
@@ -184,9 +186,7 @@ class Finding:
 def scan(rel: duckdb.DuckDBPyRelation, *, sample_rows: int = SAMPLE_ROWS) -> list[Finding]:
     """The columns of ``rel`` (any DuckDB relation: a file just read, a view over the stored
     Parquet) that hold personal data, in column order; one finding per such column."""
-    names = list(rel.columns)
-    storage = [columns.storage_type(str(t)) for t in rel.types]
-    wanted = [(n, s) for n, s in zip(names, storage) if s in ("string", "integer", "datetime")]
+    wanted = _candidates(list(rel.columns), [str(t) for t in rel.types])
     if not wanted:
         return []
     rows = max(100, min(sample_rows, SAMPLE_CELLS // len(wanted)))
@@ -200,6 +200,23 @@ def scan(rel: duckdb.DuckDBPyRelation, *, sample_rows: int = SAMPLE_ROWS) -> lis
         if finding is not None:
             out.append(finding)
     return out
+
+
+def _candidates(names: list[str], dtypes: list[str]) -> list[tuple[str, str]]:
+    """(name, storage) of the columns that can hold personal data: no float or boolean."""
+    storage = [columns.storage_type(t) for t in dtypes]
+    return [(n, s) for n, s in zip(names, storage) if s in ("string", "integer", "datetime")]
+
+
+def scan_parquet(con: duckdb.DuckDBPyConnection, path: str) -> list[Finding]:
+    """:func:`scan` of a Parquet file, reading only the columns that can hold personal data:
+    a relation over all the columns of a wide file costs a second per query to bind."""
+    described = con.execute("DESCRIBE SELECT * FROM read_parquet($p)", {"p": path}).fetchall()
+    wanted = _candidates([r[0] for r in described], [r[1] for r in described])
+    if not wanted:
+        return []
+    picked = ", ".join(ident(n) for n, _ in wanted)
+    return scan(con.sql(f"SELECT {picked} FROM read_parquet($p)", params={"p": path}))  # noqa: S608
 
 
 _VALUE_TESTS = ("email", "card_number", "iban", "ssn", "nino", "insee", "ip_address", "phone")
@@ -240,9 +257,9 @@ def _count(rel: duckdb.DuckDBPyRelation, specs: list[tuple[str, list[str]]],
            rows: int) -> list[dict[str, int]]:
     """For each (column, tests): the column's sampled values, and how many pass each test.
 
-    The sample is unpivoted to (column, value) pairs so that each test is one expression
-    over all the columns' values: DuckDB plans a query of a regex per column per test for
-    longer than it takes to run it. A test only some columns need runs on those alone."""
+    The sample is unpivoted to (column, value) pairs, so each test is one expression over
+    all the columns' values: DuckDB plans a query of a regex per column per test for longer
+    than it takes to run it. A test only some columns need runs on those alone."""
     picked = ", ".join(
         f"nullif(trim({ident(n)}::VARCHAR), '') AS c{i}" for i, (n, _) in enumerate(specs))
     keys = sorted({t for _, tests in specs for t in tests})

@@ -323,14 +323,14 @@ MIGRATIONS: list[str] = [
     # findings as JSON), a user's reason for letting a sensitive column be a feature, and
     # the project's retention period and lawful basis for the personal data it holds.
     """
-    CREATE TABLE dataset_privacy (
+    CREATE TABLE IF NOT EXISTS dataset_privacy (
         dataset_id VARCHAR PRIMARY KEY,
         scanned_at TIMESTAMP NOT NULL,
         findings JSON NOT NULL
     );
-    ALTER TABLE column_notes ADD COLUMN sensitive_allowed VARCHAR;
-    ALTER TABLE projects ADD COLUMN retention_days INTEGER;
-    ALTER TABLE projects ADD COLUMN lawful_basis VARCHAR;
+    ALTER TABLE column_notes ADD COLUMN IF NOT EXISTS sensitive_allowed VARCHAR;
+    ALTER TABLE projects ADD COLUMN IF NOT EXISTS retention_days INTEGER;
+    ALTER TABLE projects ADD COLUMN IF NOT EXISTS lawful_basis VARCHAR;
     """,
 ]
 
