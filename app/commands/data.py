@@ -7,7 +7,7 @@ from mlcycle.app.output import Context, console, emit_json, json_option
 
 @click.group()
 def data() -> None:
-    """Collect data: versions, data dictionaries and quality reports."""
+    """Collect data: versions, data dictionaries, quality reports and personal data."""
 
 
 @data.command("add")
