@@ -4,8 +4,9 @@ On a generated 1,000,000-row x 25-column table (emails, phone numbers, IP addres
 of birth, names, free text with emails; card- and IBAN-shaped references that fail their
 checksums, order numbers, product codes, version strings and ordinary columns), in one
 process: DuckDB's own COPY of the table to Parquet (the work `data add` and `collect` do
-anyway) against `mlcycle.data.privacy.scan` over that Parquet. The scan reads a reservoir
-sample, so the checks cost the same whatever the rows; reading the sample costs one pass.
+anyway) against `mlcycle.data.privacy.scan_parquet` of that Parquet (what `data add` runs).
+The scan reads a reservoir sample, so the checks cost the same whatever the rows; reading
+the sample costs one pass over the columns that can hold personal data.
 Goal: the scan well under the copy.
 """
 
@@ -60,7 +61,7 @@ def main() -> None:
         con.execute(f"COPY t TO '{path}' (FORMAT parquet, COMPRESSION zstd)")
         copies.append(time.perf_counter() - started)
         started = time.perf_counter()
-        found = privacy.scan(con.read_parquet(str(path)))
+        found = privacy.scan_parquet(con, str(path))
         scans.append(time.perf_counter() - started)
     copy, scan = statistics.median(copies), statistics.median(scans)
     print(f"table: {ROWS:,} rows x {len(_columns())} columns")
