@@ -59,8 +59,10 @@ def json_default(value: Any) -> str:
 
 
 def error(message: str) -> None:
+    from mlcycle.store.masking import mask_text
+
     first = message.strip().splitlines()[0] if message.strip() else "failed"
-    click.echo(f"error: {first}", err=True)
+    click.echo(f"error: {mask_text(first)}", err=True)
 
 
 def note(message: str) -> None:

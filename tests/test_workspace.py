@@ -50,8 +50,8 @@ def test_workspace_from_a_newer_mlcycle_is_refused(ws: Workspace) -> None:
 def test_failed_write_rolls_back(ws: Workspace) -> None:
     with pytest.raises(RuntimeError), ws.write() as con:
         con.execute(
-            "INSERT INTO projects VALUES "
-            "('half', 'y', 'regression', 'rmse', NULL, NULL, NULL, now())"
+            "INSERT INTO projects (name, target, task, metric, created_at) VALUES "
+            "('half', 'y', 'regression', 'rmse', now())"
         )
         raise RuntimeError("crash in the middle")
     assert projects.list_all(ws) == []

@@ -7,7 +7,7 @@ from mlcycle.app.output import Context, console, emit_json, json_option
 
 @click.group()
 def data() -> None:
-    """Collect data: versions, data dictionaries and quality reports."""
+    """Collect data: versions, data dictionaries, quality reports and personal data."""
 
 
 @data.command("add")
@@ -108,7 +108,7 @@ def _print_report(v, dictionary, report) -> None:
             escape(s["name"]) + flag,
             s["dtype"],
             s["kind"],
-            c["role"],
+            c["role"] + (f" ({c['sensitive']})" if c["sensitive"] else ""),
             f"{s['missing_share']:.1%}",
             f"{s['distinct']:,}",
             Text(summary),
@@ -141,11 +141,99 @@ def describe(ctx: Context, project: str, column: str, text: str) -> None:
 @data.command("role")
 @click.argument("project")
 @click.argument("column")
-@click.argument("role", type=click.Choice(["feature", "identifier", "ignored"]))
+@click.argument("role", type=click.Choice(["feature", "identifier", "ignored"]), required=False)
+@click.option("--allow-sensitive", is_flag=True,
+              help="Let a column found to hold personal data be used (ROLE defaults to feature).")
+@click.option("--reason", help="Why this personal data may be used (with --allow-sensitive).")
 @click.pass_obj
-def role(ctx: Context, project: str, column: str, role: str) -> None:
-    """Set a column's role, overriding the guess."""
+def role(ctx: Context, project: str, column: str, role: str | None, allow_sensitive: bool,
+         reason: str | None) -> None:
+    """Set a column's role, overriding the guess.
+
+    A column holding personal data is left out of the features until it is opted in with
+    --allow-sensitive and a --reason, both recorded; setting its role again without them
+    takes it out."""
     from mlcycle.data import datasets
 
-    datasets.set_role(ctx.workspace(), project, column, role)
-    click.echo(f"{column} is now {role}")
+    if allow_sensitive and not reason:
+        raise click.UsageError("--allow-sensitive needs --reason TEXT")
+    if reason and not allow_sensitive:
+        raise click.UsageError("--reason goes with --allow-sensitive")
+    if role is None:
+        if not allow_sensitive:
+            raise click.UsageError("give a ROLE: feature, identifier or ignored")
+        role = "feature"
+    datasets.set_role(ctx.workspace(), project, column, role,
+                      allow_sensitive=reason if allow_sensitive else None)
+    click.echo(f"{column} is now {role}" + (" (personal data, opted in)" if allow_sensitive
+                                            else ""))
+
+
+@data.command("redact")
+@click.argument("project")
+@click.argument("version", default="latest")
+@click.option("--hash", "hash_", multiple=True, metavar="COLUMN",
+              help="Replace the column's values by salted SHA-256 hashes (repeatable).")
+@click.option("--generalise", multiple=True, metavar="COLUMN",
+              help="Keep only a coarse part: a birth date's year, an IP's network, an "
+                   "email's domain (repeatable).")
+@click.option("--drop", multiple=True, metavar="COLUMN", help="Leave the column out (repeatable).")
+@json_option
+@click.pass_obj
+def redact(ctx: Context, project: str, version: str, hash_: tuple[str, ...],
+           generalise: tuple[str, ...], drop: tuple[str, ...], as_json: bool) -> None:
+    """Store a new version with personal data hashed, generalised or dropped.
+
+    Every column found to hold personal data is redacted: identifiers hashed, dates of
+    birth and IP addresses generalised, free text dropped, unless an option chooses. The
+    hashing key is kept outside the workspace ($MLCYCLE_KEY_FILE, or one file per workspace
+    under ~/.config/mlcycle/keys); the lineage records what was done, not the key."""
+    from mlcycle.data import redact as redacting
+
+    ws = ctx.workspace()
+    with console().status("redacting", spinner="dots") as status:
+        result = redacting.redact(ws, project, version, hash_=hash_, generalise=generalise,
+                                  drop=drop, progress=lambda msg: status.update(msg))
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    v = result.version
+    done = "; ".join(f"{name}: {p['how']}" for name, p in result.columns.items())
+    head = (f"stored version {v.id}" if result.stored
+            else f"already stored as version {v.id}; nothing new written")
+    click.echo(f"{head} (from {result.input_id}): {done}")
+    if result.key_file:
+        click.echo(f"hashing key: {result.key_file} (keep it; it is not in the workspace)")
+
+
+@data.command("purge")
+@click.argument("project")
+@click.option("--dry-run", is_flag=True, help="Say what would be removed; change nothing.")
+@click.option("--force", is_flag=True,
+              help="Remove versions past retention even if a registered model was trained on "
+                   "them.")
+@json_option
+@click.pass_obj
+def purge(ctx: Context, project: str, dry_run: bool, force: bool, as_json: bool) -> None:
+    """Remove dataset versions past the project's retention period, with their files.
+
+    The period is set with 'mlcycle project edit PROJECT --retention-days N'. Versions a
+    registered model version was trained on stay unless --force; a version another project
+    also holds is only unlinked; only files the workspace made are deleted."""
+    from mlcycle.data import retention
+
+    result = retention.purge(ctx.workspace(), project, dry_run=dry_run, force=force)
+    if as_json:
+        emit_json(result)
+        return
+    verb = "would remove" if dry_run else "removed"
+    if not result["removed"]:
+        click.echo(f"no version of {project} to remove (retention {result['retention_days']} "
+                   "days)")
+    for entry in result["removed"]:
+        where = (f", still held by {', '.join(entry['still_in'])}" if entry["still_in"]
+                 else f", {len(entry['files'])} file(s)")
+        click.echo(f"{verb} version {entry['id']} (added {entry['added_at'][:10]}, "
+                   f"{entry['rows']:,} rows{where})")
+    for entry in result["kept"]:
+        click.echo(f"kept version {entry['id']}: {entry['reason']}")

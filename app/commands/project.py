@@ -100,8 +100,9 @@ def show(ctx: Context, name: str, as_json: bool) -> None:
     ws = ctx.workspace()
     card = projects.get(ws, name)
     stages = lifecycle.reached(ws, name)
+    handling = projects.data_handling(ws, name)
     if as_json:
-        emit_json({**card.to_dict(), "stages": stages})
+        emit_json({**card.to_dict(), "stages": stages, "data_handling": handling})
         return
     from rich.markup import escape
 
@@ -121,6 +122,30 @@ def show(ctx: Context, name: str, as_json: bool) -> None:
             for s in stages
         )
     )
+    _print_handling(out, handling)
+
+
+def _print_handling(out, handling: dict) -> None:
+    from rich.markup import escape
+
+    from mlcycle.store.masking import LABELS
+
+    held = handling["sensitive"]
+    out.print("  personal data  " + ("none found" if not held else ""))
+    for h in held:
+        out.print(f"    {LABELS[h['kind']]}: {escape(', '.join(h['columns']))} "
+                  f"in {len(h['versions'])} version(s) ({', '.join(h['versions'])})")
+    if handling["unscanned_versions"]:
+        out.print(f"    not scanned yet: {', '.join(handling['unscanned_versions'])} "
+                  "(add the same data again to scan it)")
+    days = handling["retention_days"]
+    if days is None:
+        out.print("  retention      not set ('mlcycle project edit --retention-days N')")
+    else:
+        due = handling["past_retention"]
+        out.print(f"  retention      {days} days"
+                  + (f"; {len(due)} version(s) past it ('mlcycle data purge')" if due else ""))
+    out.print(f"  lawful basis   {escape(handling['lawful_basis'] or '–')}")
 
 
 @project.command("edit")
@@ -130,19 +155,31 @@ def show(ctx: Context, name: str, as_json: bool) -> None:
 @click.option("--no-goal", is_flag=True, help="Remove the goal.")
 @click.option("--description", help="The problem statement.")
 @click.option("--kpi", help="The business KPI this model should move.")
+@click.option("--retention-days", type=int,
+              help="Keep dataset versions this many days after they were added "
+                   "('mlcycle data purge' removes older ones).")
+@click.option("--no-retention", is_flag=True, help="Remove the retention period.")
+@click.option("--lawful-basis", help="On what ground the project's personal data is processed.")
 @json_option
 @click.pass_obj
 def edit(ctx: Context, name: str, metric: str | None, goal: float | None, no_goal: bool,
-         description: str | None, kpi: str | None, as_json: bool) -> None:
-    """Change a project card's metric, goal, description or KPI (its target and task stay)."""
+         description: str | None, kpi: str | None, retention_days: int | None,
+         no_retention: bool, lawful_basis: str | None, as_json: bool) -> None:
+    """Change a project card's metric, goal, description, KPI, retention period or lawful
+    basis (its target and task stay)."""
     from mlcycle import projects
 
     if goal is not None and no_goal:
         raise click.UsageError("give --goal or --no-goal, not both")
-    given = {"metric": metric, "goal": goal, "description": description, "kpi": kpi}
+    if retention_days is not None and no_retention:
+        raise click.UsageError("give --retention-days or --no-retention, not both")
+    given = {"metric": metric, "goal": goal, "description": description, "kpi": kpi,
+             "retention_days": retention_days, "lawful_basis": lawful_basis}
     changes = {k: v for k, v in given.items() if v is not None}
     if no_goal:
         changes["goal"] = None
+    if no_retention:
+        changes["retention_days"] = None
     ws = ctx.workspace()
     before = projects.get(ws, name)
     card = projects.update(ws, name, **changes)

@@ -169,7 +169,7 @@ class DataScreen(ViewScreen):
             table.add_row(
                 Text(entry["name"]),
                 entry["kind"],
-                entry["role"],
+                _role(entry),
                 missing,
                 f"{s['distinct']:,}",
                 Text(_summary(s)),
@@ -188,6 +188,8 @@ class DataScreen(ViewScreen):
         text.append(f"  {s['dtype']}, {entry['kind']}, {entry['role']}\n")
         if entry["description"]:
             text.append(entry["description"] + "\n", style="italic")
+        if entry["sensitive"]:
+            text.append(_privacy_line(entry) + "\n", style="yellow")
         text.append(
             f"missing {s['missing']:,} ({s['missing_share']:.1%}), distinct {s['distinct']:,}"
         )
@@ -406,6 +408,21 @@ class DataScreen(ViewScreen):
         text = to_markdown(view.version, view.dictionary, view.report)
         self.export(f"{view.project}-{view.version.id}-data.md",
                     lambda path: safety.write_text(path, text))
+
+
+def _role(entry: dict[str, Any]) -> str:
+    return f"{entry['role']} ({entry['sensitive']})" if entry["sensitive"] else entry["role"]
+
+
+def _privacy_line(entry: dict[str, Any]) -> str:
+    """Why the column counts as personal data, and whether it may be used."""
+    from mlcycle.store.masking import LABELS
+
+    found = entry["privacy"]
+    use = (f"opted in: {found['allowed']}" if found["allowed"]
+           else "left out of features, values masked")
+    return (f"personal data: {LABELS[entry['sensitive']]} ({found['confidence']:.0%}), "
+            f"{found['reason']}; {use}")
 
 
 def _f(value: Any) -> str:

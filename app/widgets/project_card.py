@@ -23,6 +23,11 @@ def card_renderable(project: Project) -> Table:
     table.add_row("goal", goal)
     table.add_row("KPI", Text(project.kpi or "–"))
     table.add_row("created", f"{project.created_at:%Y-%m-%d %H:%M} UTC")
+    # Data handling, once the user has set it ('mlcycle project edit').
+    if project.retention_days is not None:
+        table.add_row("retention", f"{project.retention_days} days")
+    if project.lawful_basis:
+        table.add_row("lawful basis", Text(project.lawful_basis))
     return table
 
 

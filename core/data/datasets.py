@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlcycle import projects
-from mlcycle.data import columns, quality, sources
+from mlcycle.data import columns, privacy, quality, sources
 from mlcycle.store import cancel as cancelling
 from mlcycle.store import events
 from mlcycle.store.cancel import CancelToken
@@ -160,7 +160,9 @@ def _link_stored(ws: Workspace, project: str, target: str, version_id: str, labe
         link(con, project, version_id, label)
         if in_transaction is not None:
             in_transaction(con)
-    return AddResult(get(ws, project, version_id), stored=False)
+    version = get(ws, project, version_id)
+    _scan_if_never_scanned(ws, version)
+    return AddResult(version, stored=False)
 
 
 def store_parquet(
@@ -213,8 +215,13 @@ def register_parquet(
         con.read_parquet(str(temp)).create_view("stored")
         say("profiling")
         report = quality.compute(con, "stored", duplicate_rows)
+        say("looking for personal data")
+        findings = privacy.scan_parquet(con, str(temp))
     finally:
         con.close()
+    # Stored masked: the workspace itself never holds a sensitive column's values in clear
+    # outside the data file.
+    report = privacy.mask_report(report, {f.column: f.kind for f in findings})
     if report["rows"] == 0:
         raise InvalidInput(f"{source_label}: has a header but no rows")
     relpath = f"datasets/{version_id}.parquet"
@@ -255,10 +262,37 @@ def register_parquet(
             "INSERT INTO quality_reports VALUES (?, ?) ON CONFLICT DO NOTHING",
             [version_id, json.dumps(report, default=str)],
         )
+        _record_findings(wcon, version_id, findings)
         link(wcon, project, version_id, source_label)
         if in_transaction is not None:
             in_transaction(wcon)
     return get(ws, project, version_id)
+
+
+def _record_findings(con: Any, version_id: str, findings: list[privacy.Finding]) -> None:
+    con.execute(
+        "INSERT INTO dataset_privacy VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        [version_id, utcnow(), json.dumps([f.to_dict() for f in findings])],
+    )
+
+
+def _scan_if_never_scanned(ws: Workspace, version: DatasetVersion) -> None:
+    """Scan a version stored before mlcycle looked for personal data, once."""
+    with ws.read() as con:
+        if fetch_one(con, "SELECT 1 FROM dataset_privacy WHERE dataset_id = ?", [version.id]):
+            return
+    with memory_connection() as mem:
+        findings = privacy.scan_parquet(mem, str(data_path(ws, version)))
+    with ws.write() as con:
+        _record_findings(con, version.id, findings)
+
+
+def sensitive_columns(ws: Workspace, version_id: str) -> dict[str, dict[str, Any]]:
+    """What the privacy scan found in a version: column -> {kind, confidence, reason}."""
+    with ws.read() as con:
+        row = fetch_one(con, "SELECT findings FROM dataset_privacy WHERE dataset_id = ?",
+                        [version_id])
+    return {f["column"]: f for f in json.loads(row[0])} if row else {}
 
 
 def _require_target(target: str, names: list[str], label: str) -> None:
@@ -338,15 +372,21 @@ def dictionary(ws: Workspace, project: str, ref: str = "latest") -> list[dict[st
     version = get(ws, project, ref)
     with ws.read() as con:
         rows = con.execute(
-            "SELECT c.name, c.dtype, c.kind, c.guessed_role, n.role, n.description "
-            "FROM dataset_columns c LEFT JOIN column_notes n "
+            "SELECT c.name, c.dtype, c.kind, c.guessed_role, n.role, n.description, "
+            "n.sensitive_allowed FROM dataset_columns c LEFT JOIN column_notes n "
             "ON n.project = ? AND n.column_name = c.name "
             "WHERE c.dataset_id = ? ORDER BY c.position",
             [project, version.id],
         ).fetchall()
+    found = sensitive_columns(ws, version.id)
     out = []
-    for name, dtype, kind, guessed, role, description in rows:
+    for name, dtype, kind, guessed, role, description, allowed in rows:
         chosen = role or ("target" if name == proj.target else guessed)
+        finding = found.get(name)
+        if finding and not allowed and name != proj.target:
+            # Personal data is no feature, nor an identifier shown beside predictions,
+            # until a user opts the column in with a reason.
+            chosen = "ignored"
         out.append(
             {
                 "name": name,
@@ -354,6 +394,9 @@ def dictionary(ws: Workspace, project: str, ref: str = "latest") -> list[dict[st
                 "kind": kind,
                 "role": chosen,
                 "description": description or "",
+                "sensitive": finding["kind"] if finding else None,
+                "privacy": ({"confidence": finding["confidence"], "reason": finding["reason"],
+                             "allowed": allowed} if finding else None),
             }
         )
     return out
@@ -370,7 +413,9 @@ def quality_report(ws: Workspace, project: str, ref: str = "latest") -> dict[str
         )
     if row is None:
         raise NotFound(f"version {version.id} has no quality report")
-    report = json.loads(row[0])
+    sensitive = {name: f["kind"] for name, f in sensitive_columns(ws, version.id).items()}
+    # Masked again on the way out: a report stored before the scan existed holds values.
+    report = privacy.mask_report(json.loads(row[0]), sensitive)
     stats = {s["name"]: s for s in report["column_stats"]}
     target: dict[str, Any] = {"name": proj.target, "present": proj.target in stats}
     if target["present"]:
@@ -407,8 +452,13 @@ def describe_column(ws: Workspace, project: str, column: str, text: str) -> None
     _set_note(ws, project, column, "description", text)
 
 
-def set_role(ws: Workspace, project: str, column: str, role: str) -> None:
-    """Override the guessed role of a column (feature, identifier, ignored)."""
+def set_role(ws: Workspace, project: str, column: str, role: str,
+             allow_sensitive: str | None = None) -> None:
+    """Override the guessed role of a column (feature, identifier, ignored).
+
+    A column found to hold personal data stays out of the features until a user opts it in:
+    ``allow_sensitive`` is their reason, recorded with the role. Setting the role again
+    without it withdraws the opt-in."""
     proj = projects.get(ws, project)
     if role not in columns.ROLES or role == "target":
         allowed = ", ".join(r for r in columns.ROLES if r != "target")
@@ -418,11 +468,41 @@ def set_role(ws: Workspace, project: str, column: str, role: str) -> None:
     if column == proj.target:
         raise InvalidInput(f"{column!r} is the project's target; its role cannot change")
     _known_column(ws, project, column)
+    kind = _sensitive_kind(ws, project, column)
+    if allow_sensitive is not None:
+        if not allow_sensitive.strip():
+            raise InvalidInput("--reason must say why this personal data may be used")
+        if kind is None:
+            raise InvalidInput(f"{column!r} was not found to hold personal data; "
+                               "set its role without --allow-sensitive")
+        if role == "ignored":
+            raise InvalidInput("an ignored column needs no opt-in; drop --allow-sensitive")
+    elif kind is not None and role != "ignored":
+        raise InvalidInput(
+            f"{column!r} holds personal data ({kind}); to use it as {role} add "
+            "--allow-sensitive --reason TEXT")
     _set_note(ws, project, column, "role", role)
+    if kind is not None:
+        _set_note(ws, project, column, "sensitive_allowed", allow_sensitive)
 
 
-def _set_note(ws: Workspace, project: str, column: str, field: str, value: str) -> None:
-    assert field in ("role", "description")
+def _sensitive_kind(ws: Workspace, project: str, column: str) -> str | None:
+    """The kind of personal data any version of the project holds in ``column``."""
+    with ws.read() as con:
+        rows = con.execute(
+            "SELECT p.findings FROM dataset_privacy p JOIN project_datasets pd "
+            "ON pd.dataset_id = p.dataset_id WHERE pd.project = ? ORDER BY pd.added_at DESC",
+            [project],
+        ).fetchall()
+    for (findings,) in rows:
+        for f in json.loads(findings):
+            if f["column"] == column:
+                return f["kind"]
+    return None
+
+
+def _set_note(ws: Workspace, project: str, column: str, field: str, value: str | None) -> None:
+    assert field in ("role", "description", "sensitive_allowed")
     with ws.write() as con:
         con.execute(
             f"INSERT INTO column_notes (project, column_name, {field}) VALUES (?, ?, ?) "  # noqa: S608

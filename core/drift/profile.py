@@ -301,6 +301,7 @@ def profile(data: Any, *, sample_rows: int = SAMPLE_ROWS, _columnar: bool | None
                             stats=stats)
         col.mode, col.reason = _mode(col, kind)
         cols.append(col)
+    _leave_out_personal_data(rel, cols)
 
     _sample_edges(rel, [c for c in cols if c.mode == "bins"], sample_rows)
     _count_reference(rel, cols, storage, columnar and n_rows >= SPLIT_ROWS, label)
@@ -309,6 +310,20 @@ def profile(data: Any, *, sample_rows: int = SAMPLE_ROWS, _columnar: bool | None
     joint = multivariate.fit(rel, [c for c in cols if _joint is None or c.name in _joint],
                              dict(zip(names, dtypes)), label)
     return Profile(n_rows=n_rows, columns=cols, source=label, multivariate=joint)
+
+
+def _leave_out_personal_data(rel: duckdb.DuckDBPyRelation, cols: list[ColumnProfile]) -> None:
+    """Columns holding personal data are compared by their missing rate only: their bins,
+    categories and extremes would put the values in the profile and in every report."""
+    from mlcycle.data import privacy
+    from mlcycle.store.masking import LABELS
+
+    found = {f.column: f.kind for f in privacy.scan(rel)}
+    for col in cols:
+        if col.name in found:
+            col.mode = "missing_only"
+            col.reason = f"personal data ({LABELS[found[col.name]]}): values never compared"
+            col.stats = {}
 
 
 def _mode(col: ColumnProfile, storage: str) -> tuple[str, str | None]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import platform
+import shlex
 import time
 import uuid
 from collections.abc import Callable
@@ -108,6 +109,7 @@ def prepare(ws: Any, project: str, data: str, folds: int,
         signature = model_input.infer(dictionary, proj.target, proj.task,
                                       {c: str(t) for c, t in derived.schema.items()})
         signature.feature_set = feature_set.to_dict()
+    _refuse_personal_data(dictionary, model_input.raw_columns(signature), project)
     before = raw.height
     raw = raw.filter(by_name(proj.target).is_not_null())
     y = model_input.target_values(raw, signature)
@@ -123,6 +125,21 @@ def prepare(ws: Any, project: str, data: str, folds: int,
     return Prepared(
         proj, version, signature, inputs, y, raw, holdout, identifier, before - raw.height
     )
+
+
+def _refuse_personal_data(dictionary: list[dict[str, Any]], read: list[str],
+                          project: str) -> None:
+    """A model reads no personal data a user has not opted in, not even through a feature
+    derived from it (a column's role keeps it out of the inputs, not out of a formula)."""
+    kept_out = {c["name"]: c["sensitive"] for c in dictionary
+                if c["sensitive"] and not (c["privacy"] or {}).get("allowed")}
+    for name in read:
+        if name in kept_out:
+            raise InvalidInput(
+                f"the feature set reads {name!r}, which holds personal data "
+                f"({kept_out[name]}); change the feature set, or opt the column in with "
+                f"'mlcycle data role {project} {shlex.quote(name)} --allow-sensitive "
+                "--reason TEXT'")
 
 
 def _cv(prepared: Prepared, seed: int, folds: int) -> Any:

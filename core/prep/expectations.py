@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlcycle.data.columns import by_name
 from mlcycle.prep.expressions import TYPES, type_of
+from mlcycle.store.masking import mask_text
 
 if TYPE_CHECKING:
     import polars as pl
@@ -257,7 +258,8 @@ def _judge(e: Expectation, side: str, types: dict[str, str], rows: int, got: dic
     if e.kind == "categories":
         bad = int(got["bad"])
         if bad:
-            shown = ", ".join(repr(v) for v in got["examples"])
+            # Examples from the data: anything shaped like personal data is masked.
+            shown = mask_text(", ".join(repr(v) for v in got["examples"]))
             return result(False, f"{bad:,} value{'s' if bad != 1 else ''} not allowed, "
                                  f"e.g. {shown}")
         return result(True, "all values allowed")

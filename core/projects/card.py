@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from mlcycle.projects import metrics
@@ -19,7 +20,8 @@ if TYPE_CHECKING:
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 _UP_TO_ONE = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "r2")
-_FIELDS = "name, target, task, metric, goal, description, kpi, created_at"
+_FIELDS = ("name, target, task, metric, goal, description, kpi, created_at, retention_days, "
+           "lawful_basis")
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,10 @@ class Project:
     description: str | None
     kpi: str | None
     created_at: datetime
+    # Data handling: how long dataset versions are kept, and on what ground personal data
+    # is processed (the user's words).
+    retention_days: int | None = None
+    lawful_basis: str | None = None
 
     @property
     def greater_is_better(self) -> bool:
@@ -77,7 +83,7 @@ def create(
         if con.execute("SELECT 1 FROM projects WHERE name = ?", [name]).fetchall():
             raise InvalidInput(f"project {name!r} already exists")
         con.execute(
-            f"INSERT INTO projects ({_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+            f"INSERT INTO projects ({_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
             [
                 project.name,
                 project.target,
@@ -87,6 +93,8 @@ def create(
                 project.description,
                 project.kpi,
                 project.created_at,
+                project.retention_days,
+                project.lawful_basis,
             ],
         )
         events.record(con, "project.created", project=name, detail={"metric": chosen.name})
@@ -101,12 +109,13 @@ def check_goal(goal: float | None, metric: str) -> None:
 
 # What a card may change once made: the problem's words and how success is judged. The target
 # and task stay: every dataset version, run and model of the project was made for them.
-EDITABLE = ("metric", "goal", "description", "kpi")
+EDITABLE = ("metric", "goal", "description", "kpi", "retention_days", "lawful_basis")
 
 
 def update(ws: Workspace, name: str, **changes: Any) -> Project:
-    """Change the card's metric (one that fits its task), goal, description or KPI; each
-    keyword given replaces the value (None clears the goal, description or KPI)."""
+    """Change the card's metric (one that fits its task), goal, description, KPI, retention
+    period or lawful basis; each keyword given replaces the value (None clears all but the
+    metric)."""
     unknown = sorted(set(changes) - set(EDITABLE))
     if unknown:
         raise InvalidInput(f"a project's {', '.join(unknown)} cannot change; "
@@ -115,6 +124,8 @@ def update(ws: Workspace, name: str, **changes: Any) -> Project:
     merged = {**{f: getattr(current, f) for f in EDITABLE}, **changes}
     merged["metric"] = metrics.validate_metric(merged["metric"], current.task).name
     check_goal(merged["goal"], merged["metric"])
+    if merged["retention_days"] is not None and merged["retention_days"] < 1:
+        raise InvalidInput("--retention-days must be at least 1 day")
     changed = {f: merged[f] for f in EDITABLE if merged[f] != getattr(current, f)}
     if not changed:
         return current
@@ -152,3 +163,40 @@ def list_with(con: duckdb.DuckDBPyConnection) -> list[Project]:
         f"SELECT {_FIELDS} FROM projects ORDER BY created_at, name"  # noqa: S608
     ).fetchall()
     return [Project(*row) for row in rows]
+
+
+def data_handling(ws: Workspace, name: str) -> dict[str, Any]:
+    """The card's data-handling section: the kinds of personal data the project's dataset
+    versions hold (and in which versions and columns), how long versions are kept and which
+    are past it, and the lawful basis."""
+    card = get(ws, name)
+    with ws.read() as con:
+        rows = con.execute(
+            "SELECT pd.dataset_id, pd.added_at, p.findings FROM project_datasets pd "
+            "LEFT JOIN dataset_privacy p ON p.dataset_id = pd.dataset_id "
+            "WHERE pd.project = ? ORDER BY pd.added_at",
+            [name],
+        ).fetchall()
+    kinds: dict[str, dict[str, list[str]]] = {}
+    unscanned = []
+    for dataset_id, _added, findings in rows:
+        if findings is None:
+            unscanned.append(dataset_id)
+            continue
+        for f in json.loads(findings):
+            held = kinds.setdefault(f["kind"], {"versions": [], "columns": []})
+            if dataset_id not in held["versions"]:
+                held["versions"].append(dataset_id)
+            if f["column"] not in held["columns"]:
+                held["columns"].append(f["column"])
+    past = []
+    if card.retention_days is not None:
+        cutoff = utcnow() - timedelta(days=card.retention_days)
+        past = [dataset_id for dataset_id, added, _ in rows if added < cutoff]
+    return {
+        "sensitive": [{"kind": k, **v} for k, v in sorted(kinds.items())],
+        "unscanned_versions": unscanned,
+        "retention_days": card.retention_days,
+        "past_retention": past,
+        "lawful_basis": card.lawful_basis,
+    }

@@ -7,17 +7,26 @@ with ``exit_code``; the TUI shows it as a notification. Anything else is a bug.
 
 from __future__ import annotations
 
+from mlcycle.store.masking import mask_text
+
 
 def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message, or its type when it has none."""
+    """The first line of an exception's message, or its type when it has none; anything in
+    it shaped like personal data is masked (a library's message may quote a value)."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return mask_text(text.splitlines()[0]) if text else type(exc).__name__
 
 
 class MlcycleError(Exception):
-    """A problem with the user's input or workspace, explained in one line."""
+    """A problem with the user's input or workspace, explained in one line.
+
+    The message is masked when the error is made: it may quote a value of the data, and an
+    error is shown, logged and recorded in many places."""
 
     exit_code = 2
+
+    def __init__(self, message: object = "", *args: object) -> None:
+        super().__init__(mask_text(str(message)), *args)
 
 
 class NotFound(MlcycleError):

@@ -347,6 +347,19 @@ MIGRATIONS: list[str] = [
         changes JSON NOT NULL
     );
     """,
+    # 11: privacy: what a scan of each dataset version found (a row per version scanned,
+    # its findings as JSON), a user's reason for letting a sensitive column be a feature,
+    # and the project's retention period and lawful basis for the personal data it holds.
+    """
+    CREATE TABLE IF NOT EXISTS dataset_privacy (
+        dataset_id VARCHAR PRIMARY KEY,
+        scanned_at TIMESTAMP NOT NULL,
+        findings JSON NOT NULL
+    );
+    ALTER TABLE column_notes ADD COLUMN IF NOT EXISTS sensitive_allowed VARCHAR;
+    ALTER TABLE projects ADD COLUMN IF NOT EXISTS retention_days INTEGER;
+    ALTER TABLE projects ADD COLUMN IF NOT EXISTS lawful_basis VARCHAR;
+    """,
 ]
 
 LATEST = len(MIGRATIONS)
