@@ -345,3 +345,31 @@ def test_a_version_stored_before_scanning_existed_is_scanned_when_added_again(
     assert not datasets.add(ws, "old", tmp_path / "d.csv").stored
     assert datasets.dictionary(ws, "old")[0]["sensitive"] == "email"
     assert projects.data_handling(ws, "old")["unscanned_versions"] == []
+
+
+def test_collect_from_a_database_finds_and_masks_personal_data(tmp_path: Path) -> None:
+    import sqlite3
+
+    from mlcycle import collect
+    from mlcycle.store.workspace import open_workspace
+
+    cols, truth = planted(600, seed=7)
+    names = sorted(truth)[:6]  # a few planted kinds, as a shop's table would hold them
+    db = tmp_path / "crm.sqlite"
+    with sqlite3.connect(db) as con:
+        quoted = ", ".join('"' + n.replace('"', '""') + '" TEXT' for n in names)
+        con.execute(f'CREATE TABLE customers ({quoted}, "churn" TEXT)')
+        con.executemany(f"INSERT INTO customers VALUES ({', '.join('?' * (len(names) + 1))})",
+                        [(*(cols[n][i] for n in names), "yes" if i % 3 else "no")
+                         for i in range(600)])
+    ws = open_workspace(tmp_path / "ws", create=True)[0]
+    run_cli("project", "create", "crm", "--target", "churn", "--task", "classification",
+            workspace=ws.root, check=True)
+    collect.add(ws, "crm", "customers", f"sqlite:///{db}", "SELECT * FROM customers")
+    version = collect.collect(ws, "crm", "customers").version
+    shown = run_json("data", "show", "crm", version.id, workspace=ws.root)
+    marked = {c["name"]: c["sensitive"] for c in shown["dictionary"]}
+    assert {n: marked[n] for n in names} == {n: truth[n] for n in names}
+    text = run_cli("data", "show", "crm", version.id, workspace=ws.root, check=True).stdout
+    assert not _leaks(text + json.dumps(shown), planted_values(
+        {n: cols[n] for n in names}, {n: truth[n] for n in names}, per_column=50))
