@@ -25,19 +25,20 @@ class ViewScreen(Screen):
     shows_one_project = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        # Each key gets an action name, 'models.promote', by which config.toml remaps it.
-        super().__init_subclass__(**kwargs)
+        # Each key gets an action name, 'models.promote', by which config.toml remaps it;
+        # named before Textual merges the class's bindings (in its own __init_subclass__).
         from dataclasses import replace
 
         from textual.binding import Binding
 
-        if "BINDINGS" not in cls.__dict__:
-            return
-        scope = cls.__name__.removesuffix("Screen").lower()
-        cls.BINDINGS = [
-            replace(b, id=f"{scope}.{b.action}") if isinstance(b, Binding) and not b.id else b
-            for b in cls.__dict__.get("BINDINGS", [])
-        ]
+        if "BINDINGS" in cls.__dict__:
+            scope = cls.__name__.removesuffix("Screen").lower()
+            cls.BINDINGS = [
+                replace(b, id=f"{scope}.{b.action}")
+                if isinstance(b, Binding) and not b.id else b
+                for b in cls.__dict__["BINDINGS"]
+            ]
+        super().__init_subclass__(**kwargs)
 
     def on_mount(self) -> None:
         if self.shows_one_project:
