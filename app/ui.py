@@ -5,29 +5,20 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from textual.app import App
+from textual.app import App, SystemCommand
+from textual.await_complete import AwaitComplete
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
 
+from mlcycle.app import settings as prefs
 from mlcycle.app.background import Background
 from mlcycle.app.decisions_prompt import DecisionPrompt
 from mlcycle.app.jobs import JobChanged, Jobs, traceback_text
 from mlcycle.app.palette import ViewCommands
-from mlcycle.app.settings import (
-    Settings,
-    chosen_theme,
-    last_place,
-    load_state,
-    remember_place,
-    remember_theme,
-)
-from mlcycle.app.settings import (
-    load as load_settings,
-)
 from mlcycle.app.views import VIEWS
 from mlcycle.store.errors import MlcycleError, first_line
 from mlcycle.store.workspace import Workspace
@@ -65,10 +56,10 @@ class MlcycleApp(App[None]):
     project: reactive[str | None] = reactive(None)
 
     def __init__(self, workspace: Workspace, project: str | None = None,
-                 settings: Settings | None = None) -> None:
-        self.settings = settings or load_settings()
-        state = load_state()
-        place = last_place(state, workspace.root)
+                 settings: prefs.Settings | None = None) -> None:
+        self.settings = settings or prefs.load()
+        state = prefs.load_state()
+        place = prefs.last_place(state, workspace.root)
         views = {view.name for view in VIEWS}
         # The view and project last shown come back; a project named at start wins.
         if place.get("view") in views:
@@ -77,7 +68,7 @@ class MlcycleApp(App[None]):
         self.workspace = workspace
         self.set_reactive(MlcycleApp.project,
                           project or place.get("project") or self.settings.project)
-        self._theme_at_start = chosen_theme(self.settings, state)
+        self._theme_at_start = prefs.chosen_theme(self.settings, state)
         self._history: list[str] = []  # the views escape goes back through
         self._db_stamp = self._stamp()
         self.jobs = Jobs(self)
@@ -108,14 +99,14 @@ class MlcycleApp(App[None]):
         for line in problems + bad:
             self.notify(line, severity="error", timeout=12, markup=False)
         # From here on, a theme picked in the palette is remembered for the next start.
-        self.watch(self, "theme", lambda name: remember_theme(self.settings, name),
+        self.watch(self, "theme", lambda name: prefs.remember_theme(self.settings, name),
                    init=False)
         self.watch(self, "project", lambda _name: self._remember_place(), init=False)
 
     def _remember_place(self) -> None:
-        remember_place(self.workspace.root, self.current_mode, self.project)
+        prefs.remember_place(self.workspace.root, self.current_mode, self.project)
 
-    def switch_mode(self, mode: str):
+    def switch_mode(self, mode: str) -> AwaitComplete:
         """Switch views; the view left is where escape goes back to."""
         if mode != self.current_mode:
             self._history = [*self._history[-20:], self.current_mode]
@@ -151,9 +142,7 @@ class MlcycleApp(App[None]):
             return
         self.notify(f"screenshot saved to {target}", markup=False)
 
-    def get_system_commands(self, screen: Screen):
-        from textual.app import SystemCommand
-
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         for command in super().get_system_commands(screen):
             if command.title == "Screenshot":  # Textual's saves to the current folder
                 command = SystemCommand("Screenshot", "Save an SVG of the screen into the "
@@ -242,12 +231,14 @@ class MlcycleApp(App[None]):
     def action_help(self) -> None:
         from mlcycle.app.screens.help import HelpScreen
 
-        # Every key live here: the focused table's, the view's and the app's, as remapped.
-        bindings = [
-            (self.get_key_display(b), b.description, b.id or "")
-            for _node, b, _enabled, _tip in self.screen.active_bindings.values()
-            if b.description
-        ]
+        # Every key live here: the focused table's, the view's and the app's, as remapped;
+        # and the view's own that a table's key of the same name shadows (enter).
+        live = [b for _node, b, _enabled, _tip in self.screen.active_bindings.values()]
+        ids = {b.id for b in live}
+        own = [b for b in getattr(self.screen, "BINDINGS", [])
+               if isinstance(b, Binding) and b.id and b.id not in ids]
+        bindings = [(self.get_key_display(b), b.description, b.id or "")
+                    for b in live + own if b.description]
         self.push_screen(HelpScreen(bindings))
 
     def select_project(self, name: str) -> None:

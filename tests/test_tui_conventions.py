@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from mlcycle import projects
 from mlcycle.app.ui import MlcycleApp
 from mlcycle.models import registry
 from mlcycle.monitor import monitoring
@@ -25,7 +26,18 @@ def lived_in(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     frame.drop("label").write_csv(root / "batch.csv")
     frame.select("id", "label").write_csv(root / "labels.csv")
     monitoring.check(ws, "clf", root / "batch.csv", labels=root / "labels.csv")
+    projects.create(ws, "empty", target="label", task="classification")
     return ws
+
+
+def _printed(renderable) -> str:
+    import io
+
+    from rich.console import Console
+
+    out = io.StringIO()
+    Console(file=out, width=120, color_system=None).print(renderable)
+    return out.getvalue()
 
 
 def _table(app: MlcycleApp, selector: str):
@@ -164,3 +176,35 @@ async def test_the_footer_keeps_help_and_quit(lived_in: Workspace, width: int) -
         assert set(keys) == {"help", "quit"}
         for key in keys.values():
             assert key.region.right <= width and key.region.width > 0
+
+
+async def test_views_show_no_stale_state(lived_in: Workspace) -> None:
+    from textual.widgets import Static
+
+    app = MlcycleApp(lived_in, project="clf")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("3")
+        await settle(pilot)
+        run_id = _table(app, "#runs").highlighted_key()
+        detail = app.screen.query_one("#run-detail", Static)
+        assert run_id in _printed(detail.content)
+        app.select_project("empty")  # a project without runs: no run of clf stays shown
+        await settle(pilot)
+        assert run_id not in _printed(detail.content)
+
+        app.select_project("clf")
+        await pilot.press("4")
+        await settle(pilot)
+        versions = _table(app, "#versions-table")
+        champion = next(i for i in range(versions.row_count)
+                        if "champion" in str(versions.get_row_at(i)[1]))
+        versions.move_cursor(row=champion)
+        await pilot.press("p")  # on the version that already is champion
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "ModelsScreen"
+        assert any("already is the champion" in n.message for n in app._notifications)
+
+        await pilot.press("5")
+        await settle(pilot)
+        text = visible_text(app)
+        assert "champion: version 1" in text and "serving" not in text

@@ -130,3 +130,11 @@ def test_settings_read_never_fails(tmp_path: Path) -> None:
     read = settings.load(broken)
     assert read.theme == settings.DEFAULT_THEME and "cannot read it" in read.problems[0]
     assert settings.load(tmp_path / "missing.toml").problems == []
+
+
+def test_the_default_workspace_is_used_without_flag_or_variable(tmp_path: Path) -> None:
+    _config(f'workspace = "{tmp_path / "from config"}"\n')
+    found = run_json("init")
+    assert found["workspace"] == str(tmp_path / "from config") and found["created"]
+    # The flag still comes first.
+    assert run_json("init", workspace=tmp_path / "flag")["workspace"] == str(tmp_path / "flag")

@@ -61,7 +61,8 @@ class DataScreen(ViewScreen):
         with Horizontal():
             with Vertical(id="data-left", classes="pane"):
                 yield Label("Versions", classes="pane-title")
-                yield VimTable(id="versions", cursor_type="row")
+                # `/` in this view filters the columns (its own box), whichever table has focus.
+                yield VimTable(id="versions", cursor_type="row", own_filter=True)
                 yield Label("Columns", classes="pane-title spaced")
                 yield Input(placeholder="filter columns", id="column-filter")
                 yield VimTable(id="columns", cursor_type="row", zebra_stripes=True,

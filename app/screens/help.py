@@ -16,8 +16,10 @@ from mlcycle.app.views import VIEWS
 
 
 def _place(action: str) -> int:
-    # The view's own keys first, then the tables', then the app's.
-    return 2 if action.startswith("app.") else 1 if action.startswith("table.") else 0
+    # The view's own keys first, then the tables' (and other widgets'), then the app's.
+    if action.startswith("app."):
+        return 2
+    return 1 if not action or action.startswith("table.") else 0
 
 
 def help_content(bindings: list[tuple[str, str, str]]) -> Group:

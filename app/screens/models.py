@@ -285,7 +285,7 @@ class ModelsScreen(ViewScreen):
         chosen = self._selected()
         if chosen is not None:
             out.append((f"export card: {project} v{chosen.version}", self.action_export,
-                        "write the model card to the current folder (key e)"))
+                        "write the model card to the export folder (key e)"))
         return out
 
     def action_export(self) -> None:
