@@ -94,8 +94,10 @@ class MlcycleApp(App[None]):
         else:
             problems.append(f"theme {self._theme_at_start!r} is not a theme (choose one with "
                             f"ctrl+p, Theme); using {self.theme!r}")
-        remaps, bad = keymap.check(self.settings.keys, keymap.actions())
-        self.set_keymap(remaps)
+        remaps, bad = {}, []
+        if self.settings.keys:  # checking imports every view: only when there is a remap
+            remaps, bad = keymap.check(self.settings.keys, keymap.actions())
+            self.set_keymap(remaps)
         for line in problems + bad:
             self.notify(line, severity="error", timeout=12, markup=False)
         # From here on, a theme picked in the palette is remembered for the next start.
