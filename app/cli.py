@@ -49,6 +49,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "drift:drift",
         "Compare two files for data drift (no workspace needed).",
     ),
+    "config": ("config:config", "The terminal UI's settings: show them, or where they live."),
     "demo": ("demo:demo", "Build a demo workspace from sample_data/ and open it."),
     "ui": ("ui:ui", "Open the terminal UI (the default with no command)."),
 }
@@ -91,6 +92,11 @@ def cli(ctx: click.Context, workspace: str | None) -> None:
 
     Run without a command to open the terminal UI on the workspace.
     """
+    if workspace is None:
+        # config.toml may name a default workspace; the flag and the variable come first.
+        from mlcycle.app.settings import load
+
+        workspace = load().workspace
     ctx.obj = output.Context(workspace)
     if ctx.invoked_subcommand is None:
         from mlcycle.app.commands.ui import run_ui

@@ -5,14 +5,16 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from textual.app import App
+from textual.app import App, SystemCommand
+from textual.await_complete import AwaitComplete
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
 
+from mlcycle.app import settings as prefs
 from mlcycle.app.background import Background
 from mlcycle.app.decisions_prompt import DecisionPrompt
 from mlcycle.app.jobs import JobChanged, Jobs, traceback_text
@@ -35,21 +37,39 @@ class MlcycleApp(App[None]):
     COMMANDS = App.COMMANDS | {ViewCommands}
     MODES = {view.name: _screen_factory(view.screen) for view in VIEWS}
     DEFAULT_MODE = VIEWS[0].name
+    # Screens get -narrow below 120 columns and -short below 36 rows: the styles give
+    # lists the room there (app.tcss), and Enter opens what a side pane would show.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
+    # Each binding's id is its action name in config.toml's [keys] (see app/keymap.py).
     BINDINGS = [
-        *(Binding(view.key, f"switch_mode('{view.name}')", view.title) for view in VIEWS),
-        Binding("J", "jobs", "Jobs", key_display="J"),
-        Binding("colon", "command_line", "Command", key_display=":"),
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("ctrl+r", "refresh", "Refresh", show=False),
-        Binding("q", "quit", "Quit"),
+        *(Binding(view.key, f"switch_mode('{view.name}')", view.title, id=f"app.{view.name}")
+          for view in VIEWS),
+        Binding("J", "jobs", "Jobs", key_display="J", id="app.jobs"),
+        Binding("colon", "command_line", "Command", key_display=":", id="app.command_line"),
+        Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
+        Binding("escape", "back", "Back", show=False, id="app.back"),
+        Binding("ctrl+r", "refresh", "Refresh", show=False, id="app.refresh"),
+        Binding("q", "quit", "Quit", id="app.quit"),
     ]
 
     project: reactive[str | None] = reactive(None)
 
-    def __init__(self, workspace: Workspace, project: str | None = None) -> None:
+    def __init__(self, workspace: Workspace, project: str | None = None,
+                 settings: prefs.Settings | None = None) -> None:
+        self.settings = settings or prefs.load()
+        state = prefs.load_state()
+        place = prefs.last_place(state, workspace.root)
+        views = {view.name for view in VIEWS}
+        # The view and project last shown come back; a project named at start wins.
+        if place.get("view") in views:
+            self.DEFAULT_MODE = place["view"]
         super().__init__()
         self.workspace = workspace
-        self.set_reactive(MlcycleApp.project, project)
+        self.set_reactive(MlcycleApp.project,
+                          project or place.get("project") or self.settings.project)
+        self._theme_at_start = prefs.chosen_theme(self.settings, state)
+        self._history: list[str] = []  # the views escape goes back through
         self._db_stamp = self._stamp()
         self.jobs = Jobs(self)
         self.background = Background()  # the server and watchers; they stop with the app
@@ -57,11 +77,80 @@ class MlcycleApp(App[None]):
 
     def on_mount(self) -> None:
         self.sub_title = str(self.workspace.root)
+        self._apply_settings()
         # Other processes (a watcher, CLI commands) change the workspace: refresh when they do.
-        self.set_interval(2.0, self._refresh_if_changed)
+        self.set_interval(self.settings.refresh_interval, self._refresh_if_changed)
         self.decision_prompt.start()
         if not self.is_headless:
             self.set_interval(2.0, self._leave_if_terminal_gone)
+
+    def _apply_settings(self) -> None:
+        """Theme and keys from the settings; each problem is one notice, never a crash."""
+        from mlcycle.app import keymap
+
+        problems = list(self.settings.problems)
+        if self._theme_at_start in self.available_themes:
+            self.theme = self._theme_at_start
+        else:
+            problems.append(f"theme {self._theme_at_start!r} is not a theme (choose one with "
+                            f"ctrl+p, Theme); using {self.theme!r}")
+        remaps, bad = {}, []
+        if self.settings.keys:  # checking imports every view: only when there is a remap
+            remaps, bad = keymap.check(self.settings.keys, keymap.actions())
+            self.set_keymap(remaps)
+        for line in problems + bad:
+            self.notify(line, severity="error", timeout=12, markup=False)
+        # From here on, a theme picked in the palette is remembered for the next start.
+        self.watch(self, "theme", lambda name: prefs.remember_theme(self.settings, name),
+                   init=False)
+        self.watch(self, "project", lambda _name: self._remember_place(), init=False)
+
+    def _remember_place(self) -> None:
+        prefs.remember_place(self.workspace.root, self.current_mode, self.project)
+
+    def switch_mode(self, mode: str) -> AwaitComplete:
+        """Switch views; the view left is where escape goes back to."""
+        if mode != self.current_mode:
+            self._history = [*self._history[-20:], self.current_mode]
+        done = super().switch_mode(mode)
+        self._remember_place()
+        return done
+
+    def action_back(self) -> None:
+        """Escape at a view's top level: back to the view shown before it."""
+        if not self._history:
+            self.notify("nothing to go back to (1-6 switch views, q quits)", timeout=3)
+            return
+        mode = self._history.pop()
+        super().switch_mode(mode)
+        self._remember_place()
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Save an SVG of the screen into the export folder and say where, or why not."""
+        import datetime
+
+        from mlcycle.store import safety
+
+        stamp = datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+        folder = Path(path) if path else self.settings.exports()
+        try:
+            target = safety.output_path(folder / (filename or f"mlcycle_{stamp}.svg"),
+                                        "screenshot", workspace=self.workspace.root)
+            folder.mkdir(parents=True, exist_ok=True)
+            safety.write_text(target, self.export_screenshot())
+        except (MlcycleError, OSError) as exc:
+            self.notify(f"screenshot not saved: {first_line(exc)}", severity="error",
+                        markup=False)
+            return
+        self.notify(f"screenshot saved to {target}", markup=False)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        for command in super().get_system_commands(screen):
+            if command.title == "Screenshot":  # Textual's saves to the current folder
+                command = SystemCommand("Screenshot", "Save an SVG of the screen into the "
+                                        f"export folder ({self.settings.exports()})",
+                                        lambda: self.set_timer(0.1, self.action_screenshot))
+            yield command
 
     def on_unmount(self) -> None:
         # Quitting the UI stops what it started: no port or folder stays held.
@@ -144,11 +233,14 @@ class MlcycleApp(App[None]):
     def action_help(self) -> None:
         from mlcycle.app.screens.help import HelpScreen
 
-        bindings = [
-            (b.key_display or b.key, b.description)
-            for b in getattr(self.screen, "BINDINGS", [])
-            if isinstance(b, Binding) and b.description
-        ]
+        # Every key live here: the focused table's, the view's and the app's, as remapped;
+        # and the view's own that a table's key of the same name shadows (enter).
+        live = [b for _node, b, _enabled, _tip in self.screen.active_bindings.values()]
+        ids = {b.id for b in live}
+        own = [b for b in getattr(self.screen, "BINDINGS", [])
+               if isinstance(b, Binding) and b.id and b.id not in ids]
+        bindings = [(self.get_key_display(b), b.description, b.id or "")
+                    for b in live + own if b.description]
         self.push_screen(HelpScreen(bindings))
 
     def select_project(self, name: str) -> None:

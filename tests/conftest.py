@@ -168,3 +168,15 @@ def _steady_cursor(monkeypatch: pytest.MonkeyPatch) -> None:
         self.cursor_blink = False
 
     monkeypatch.setattr(Input, "__init__", steady)
+
+
+@pytest.fixture(autouse=True)
+def _own_settings(tmp_path_factory: pytest.TempPathFactory,
+                  monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test reads and writes its own config and state folders, never the user's: the
+    UI remembers its last view per workspace, which must not carry from one test to
+    another."""
+    home = tmp_path_factory.mktemp("xdg")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
+    return home

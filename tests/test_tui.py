@@ -150,15 +150,13 @@ async def test_new_versions_from_another_process_appear_without_a_keypress(
 
 
 async def test_help_lists_the_keys_and_closes_with_escape(churn_ws: Workspace) -> None:
-    from textual.widgets import Markdown
-
     app = MlcycleApp(churn_ws)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
         await pilot.press("question_mark")
         await pilot.pause()
         assert app.screen.__class__.__name__ == "HelpScreen"
-        source = app.screen.query_one(Markdown).source
+        source = visible_text(app)
         assert "command palette" in source and "Open data" in source
         await pilot.press("escape")
         assert app.screen.__class__.__name__ == "ProjectsScreen"

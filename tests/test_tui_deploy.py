@@ -35,7 +35,9 @@ async def test_deploy_view_shows_parity_serving_shadow_and_scoring(tmp_path: Pat
         await pilot.press("5")
         await settle(pilot)
         text = visible_text(app)
-        assert "serving: version 1, shadowed by challenger version 2" in text
+        assert "champion: version 1, challenger version 2 (scored in its shadow)" in text
+        # No server runs: nothing claims to serve.
+        assert "serving" not in text and "server: not running" in text
         exports = app.screen.query_one("#exports", DataTable)
         # Both champion and challenger were converted to score in shadow; both agree exactly.
         assert exports.row_count == 2

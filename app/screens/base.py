@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from textual import work
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -22,6 +23,22 @@ class ViewScreen(Screen):
     """
 
     shows_one_project = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Each key gets an action name, 'models.promote', by which config.toml remaps it;
+        # named before Textual merges the class's bindings (in its own __init_subclass__).
+        from dataclasses import replace
+
+        from textual.binding import Binding
+
+        if "BINDINGS" in cls.__dict__:
+            scope = cls.__name__.removesuffix("Screen").lower()
+            cls.BINDINGS = [
+                replace(b, id=f"{scope}.{b.action}")
+                if isinstance(b, Binding) and not b.id else b
+                for b in cls.__dict__["BINDINGS"]
+            ]
+        super().__init_subclass__(**kwargs)
 
     def on_mount(self) -> None:
         if self.shows_one_project:
@@ -80,14 +97,21 @@ class ViewScreen(Screen):
         return True
 
     def export(self, name: str, write: Callable[[Path], object], what: str = "report") -> None:
-        """Write an export named ``name`` into the current folder, through the same guard as
-        the CLI's outputs (never into the workspace), and say where it went or why not."""
+        """Write an export named ``name`` into the export folder (config.toml's
+        export_folder, else the current folder), through the same guard as the CLI's
+        outputs (never into the workspace), and say where it went or why not."""
         from mlcycle.store import safety
 
+        folder = self.app.settings.exports()
         try:
-            target = safety.output_path(Path.cwd() / name, "export",
+            target = safety.output_path(folder / name, "export",
                                         workspace=self.app.workspace.root)
+            folder.mkdir(parents=True, exist_ok=True)
             write(target)
+        except OSError as exc:
+            self.notify(f"{what} not written to {folder}: {exc}", severity="error",
+                        markup=False)
+            return
         except MlcycleError as exc:
             self.notify(str(exc), severity="error", markup=False)
             return
@@ -114,3 +138,12 @@ class ViewScreen(Screen):
 
     def show(self, data: Any) -> None:
         raise NotImplementedError
+
+
+class DetailScreen(Screen):
+    """What Enter on a row opens: one thing in full. Escape goes back to the list, one level."""
+
+    BINDINGS = [Binding("escape", "back", "Back", id="detail.back")]
+
+    def action_back(self) -> None:
+        self.dismiss()

@@ -10,12 +10,15 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+from textual.widgets import DataTable, Header, Input, Label, Static
 
+from mlcycle.app.screens import column_detail
 from mlcycle.app.screens.base import ViewScreen
 from mlcycle.app.widgets.bar_chart import BarChart
+from mlcycle.app.widgets.footer import AppFooter
 from mlcycle.app.widgets.prep_panels import FeatureSetPanel, RecipePanel
 from mlcycle.app.widgets.signed_bars import SignedBars
+from mlcycle.app.widgets.table import VimTable
 from mlcycle.data.datasets import DatasetVersion
 
 
@@ -59,10 +62,12 @@ class DataScreen(ViewScreen):
         with Horizontal():
             with Vertical(id="data-left", classes="pane"):
                 yield Label("Versions", classes="pane-title")
-                yield DataTable(id="versions", cursor_type="row")
+                # `/` in this view filters the columns (its own box), whichever table has focus.
+                yield VimTable(id="versions", cursor_type="row", own_filter=True)
                 yield Label("Columns", classes="pane-title spaced")
                 yield Input(placeholder="filter columns", id="column-filter")
-                yield DataTable(id="columns", cursor_type="row", zebra_stripes=True)
+                yield VimTable(id="columns", cursor_type="row", zebra_stripes=True,
+                               own_filter=True)
             with VerticalScroll(id="data-right", classes="pane"):
                 yield Static(id="column-detail")
                 yield BarChart(id="column-chart")
@@ -71,7 +76,7 @@ class DataScreen(ViewScreen):
                 yield SignedBars(id="correlation-chart")
                 yield RecipePanel(id="recipe-panel")
                 yield FeatureSetPanel(id="featureset-panel")
-        yield Footer()
+        yield AppFooter()
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -183,34 +188,8 @@ class DataScreen(ViewScreen):
         if s is None:
             return
         entry = next(e for e in self._view.dictionary if e["name"] == name)
-        text = Text()
-        text.append(name, style="bold")
-        text.append(f"  {s['dtype']}, {entry['kind']}, {entry['role']}\n")
-        if entry["description"]:
-            text.append(entry["description"] + "\n", style="italic")
-        if entry["sensitive"]:
-            text.append(_privacy_line(entry) + "\n", style="yellow")
-        text.append(
-            f"missing {s['missing']:,} ({s['missing_share']:.1%}), distinct {s['distinct']:,}"
-        )
-        if s.get("mean") is not None:
-            q = s.get("quantiles") or {}
-            text.append(
-                f"\nmin {_f(s['min'])}  p25 {_f(q.get('p25'))}  median {_f(q.get('p50'))}  "
-                f"p75 {_f(q.get('p75'))}  max {_f(s['max'])}\nmean {_f(s['mean'])}  "
-                f"std {_f(s['std'])}"
-            )
-        self.query_one("#column-detail", Static).update(text)
-        chart = self.query_one("#column-chart", BarChart)
-        if s.get("histogram") and "counts" in s["histogram"]:
-            edges = s["histogram"]["edges"]
-            chart.plot(
-                "distribution", [(_f(edges[i]), c) for i, c in enumerate(s["histogram"]["counts"])]
-            )
-        elif s.get("top"):
-            chart.plot("top values", [(str(t["value"]), t["count"]) for t in s["top"]])
-        else:
-            chart.plot("", [])
+        self.query_one("#column-detail", Static).update(column_detail.profile_text(s, entry))
+        self.query_one("#column-chart", BarChart).plot(*column_detail.chart_rows(s))
 
     def _show_target(self, target: dict[str, Any]) -> None:
         summary = self.query_one("#target-summary", Static)
@@ -362,6 +341,13 @@ class DataScreen(ViewScreen):
                         self.action_edit_column, "its role and description (key c)"))
         return out
 
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        # Enter on a column: its whole profile.
+        entry = self._selected_column() if event.data_table.id == "columns" else None
+        if entry is not None:
+            self.app.push_screen(column_detail.ColumnScreen(
+                self._view.project, entry, self._stats()[entry["name"]]))
+
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         key = event.row_key.value
         if event.data_table.id == "columns" and key:
@@ -385,14 +371,17 @@ class DataScreen(ViewScreen):
         box.display = True
         box.focus()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "clear_filter":
+            # No filter open: escape goes on to the app, back to the view shown before.
+            return bool(self.query_one("#column-filter", Input).display)
+        return True
+
     def action_clear_filter(self) -> None:
         box = self.query_one("#column-filter", Input)
-        if box.display:
-            box.value = ""
-            box.display = False
-            self.query_one("#columns", DataTable).focus()
-        else:
-            self.app.switch_mode("projects")
+        box.value = ""
+        box.display = False
+        self.query_one("#columns", DataTable).focus()
 
     def action_focus_versions(self) -> None:
         self.query_one("#versions", DataTable).focus()
@@ -414,26 +403,11 @@ def _role(entry: dict[str, Any]) -> str:
     return f"{entry['role']} ({entry['sensitive']})" if entry["sensitive"] else entry["role"]
 
 
-def _privacy_line(entry: dict[str, Any]) -> str:
-    """Why the column counts as personal data, and whether it may be used."""
-    from mlcycle.store.masking import LABELS
-
-    found = entry["privacy"]
-    use = (f"opted in: {found['allowed']}" if found["allowed"]
-           else "left out of features, values masked")
-    return (f"personal data: {LABELS[entry['sensitive']]} ({found['confidence']:.0%}), "
-            f"{found['reason']}; {use}")
-
-
-def _f(value: Any) -> str:
-    return "–" if value is None else f"{value:.4g}"
-
-
 def _summary(s: dict[str, Any]) -> str:
     if s.get("top"):
         return ", ".join(str(t["value"]) for t in s["top"][:3])
     if s.get("mean") is not None:
-        return f"{_f(s['min'])} … {_f(s['max'])}"
+        return f"{column_detail.number(s['min'])} … {column_detail.number(s['max'])}"
     if s.get("min") is not None:
         return f"{s['min']} … {s['max']}"
     return ""

@@ -17,11 +17,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Label, Static
+from textual.widgets import DataTable, Header, Label, Static
 
 from mlcycle.app.screens import deploy_actions
 from mlcycle.app.screens.base import ViewScreen
 from mlcycle.app.widgets.bar_chart import BarChart
+from mlcycle.app.widgets.footer import AppFooter
+from mlcycle.app.widgets.table import VimTable
 
 
 @dataclass
@@ -51,13 +53,13 @@ class DeployScreen(ViewScreen):
         with Horizontal():
             with Vertical(id="deploy-left", classes="pane"):
                 yield Label("ONNX exports (parity on the holdout)", classes="pane-title")
-                yield DataTable(id="exports", cursor_type="none", show_cursor=False)
+                yield VimTable(id="exports", cursor_type="none", show_cursor=False)
                 yield Label("Recent scoring runs", classes="pane-title spaced")
-                yield DataTable(id="scoring-runs", cursor_type="row")
+                yield VimTable(id="scoring-runs", cursor_type="row")
             with VerticalScroll(id="deploy-right", classes="pane"):
                 yield Static(id="shadow")
                 yield BarChart(id="scores-chart")
-        yield Footer()
+        yield AppFooter()
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -91,12 +93,13 @@ class DeployScreen(ViewScreen):
             summary.update("No project selected: pick one in the projects view (1).")
             return
         text = Text(f"{data.project} ", style="bold")
+        # What the registry names, not what serves: the server's own line says that.
         champion = data.serving.get("champion")
-        serving = f"version {champion}" if champion else "nothing (no champion)"
-        text.append(f"serving: {serving}")
+        text.append(f"champion: version {champion}" if champion
+                    else "no champion: promote a version in the models view (4)")
         challenger = data.serving.get("challenger")
         if challenger:
-            text.append(f", shadowed by challenger version {challenger}")
+            text.append(f", challenger version {challenger} (scored in its shadow)")
         summary.update(text)
         exports.add_columns("version", "size", "export", "label mismatches",
                             "max probability / value difference")

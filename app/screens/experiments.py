@@ -11,12 +11,14 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Input, Label, Sparkline, Static
+from textual.widgets import DataTable, Header, Input, Label, Sparkline, Static
 
-from mlcycle.app.screens import run_actions, train
+from mlcycle.app.screens import run_actions, run_detail, train
 from mlcycle.app.screens.base import ViewScreen
 from mlcycle.app.screens.form import FormScreen
 from mlcycle.app.widgets.bar_chart import BarChart
+from mlcycle.app.widgets.footer import AppFooter
+from mlcycle.app.widgets.table import VimTable
 from mlcycle.models.tracking import RunRecord
 
 
@@ -62,13 +64,13 @@ class ExperimentsScreen(ViewScreen):
             with Vertical(id="runs-left", classes="pane"):
                 yield Label("Runs", classes="pane-title")
                 yield Input(placeholder="filter by name, kind or status", id="runs-filter")
-                yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+                yield VimTable(id="runs", cursor_type="row", zebra_stripes=True, own_filter=True)
             with VerticalScroll(id="runs-right", classes="pane"):
                 yield Static(id="run-detail")
                 yield Label("", id="history-title")
                 yield Sparkline([], id="history")
                 yield BarChart(id="runs-chart")
-        yield Footer()
+        yield AppFooter()
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -91,6 +93,8 @@ class ExperimentsScreen(ViewScreen):
     def show(self, data: Experiments | None) -> None:
         self._data = data
         summary = self.query_one("#runs-summary", Static)
+        if data is None or not data.runs:
+            self._clear_detail()  # another project's run must not stay on show
         if data is None:
             summary.update("No project selected: pick one in the projects view (1).")
             return
@@ -189,23 +193,14 @@ class ExperimentsScreen(ViewScreen):
         run = next((r for r in data.runs if r.id == run_id), None) if data else None
         if run is None:
             return
-        grid = Table.grid(padding=(0, 2))
-        grid.add_column(style="dim")
-        grid.add_column()
-        grid.add_row("run", Text(f"{run.id}  {run.name or ''}", style="bold"))
-        grid.add_row(
-            "status",
-            f"{run.kind}, {run.status}"
-            + (f", {run.duration:.1f}s" if run.duration is not None else ""),
-        )
-        # Names and values a run logged go in as Text: a rich Table reads a str as markup.
-        for key, value in sorted(run.params.items()):
-            grid.add_row(Text(f"param {key}"), Text(str(value)))
-        for key, value in sorted(run.metrics.items()):
-            if not key.endswith(".std"):
-                grid.add_row(Text(key), f"{value:.4g}")
+        grid = run_detail.run_grid(run)
         self.query_one("#run-detail", Static).update(grid)
         self._history(run)
+
+    def _clear_detail(self) -> None:
+        self.query_one("#run-detail", Static).update("")
+        self.query_one("#history-title", Label).update("")
+        self.query_one("#history", Sparkline).display = False
 
     def _history(self, run: RunRecord) -> None:
         histories = self._data.histories.get(run.id) if self._data else None
@@ -219,8 +214,7 @@ class ExperimentsScreen(ViewScreen):
         if stepped:
             key = sorted(stepped)[0]
             values = stepped[key]
-            title.update(Text(f"{key} over {len(values)} steps: {values[0]:.4g} → "
-                              f"{values[-1]:.4g}"))
+            title.update(run_detail.history_line(key, values))
             spark.data = values
         else:
             title.update("no metric logged over steps")
@@ -240,6 +234,12 @@ class ExperimentsScreen(ViewScreen):
         if event.row_key.value:
             self._detail(event.row_key.value)
 
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        # Enter on a run: the run in full, with every metric it logged over steps.
+        run = self._selected_run() if event.data_table.id == "runs" else None
+        if run is not None:
+            self.app.push_screen(run_detail.RunScreen(self._data.project, run))
+
     def on_input_changed(self, event: Input.Changed) -> None:
         self._fill()
 
@@ -250,6 +250,12 @@ class ExperimentsScreen(ViewScreen):
         box = self.query_one("#runs-filter", Input)
         box.display = True
         box.focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "clear_filter":
+            # No filter open: escape goes on to the app, back to the view shown before.
+            return bool(self.query_one("#runs-filter", Input).display)
+        return True
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#runs-filter", Input)

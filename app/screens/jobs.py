@@ -11,9 +11,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, Static
+from textual.widgets import DataTable, Header, Label, ProgressBar, Static
 
 from mlcycle.app.jobs import CANCELLED, DONE, FAILED, RUNNING, Job
+from mlcycle.app.widgets.footer import AppFooter
+from mlcycle.app.widgets.table import VimTable
 
 STATE_STYLE = {RUNNING: "bold cyan", DONE: "green", FAILED: "bold red", CANCELLED: "yellow"}
 
@@ -50,13 +52,13 @@ class JobsScreen(Screen):
         yield Header()
         with Vertical(id="jobs-pane", classes="pane"):
             yield Label("Jobs of this session", classes="pane-title")
-            yield DataTable(id="jobs-table", cursor_type="row")
+            yield VimTable(id="jobs-table", cursor_type="row")
         with Vertical(id="job-detail", classes="pane"):
             yield Static(id="job-title")
             yield ProgressBar(id="job-progress", show_eta=False)
             yield Static(id="job-message")
-            yield DataTable(id="job-rows", cursor_type="none", show_cursor=False)
-        yield Footer()
+            yield VimTable(id="job-rows", cursor_type="none", show_cursor=False)
+        yield AppFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#jobs-table", DataTable)

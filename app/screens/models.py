@@ -13,12 +13,14 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Label, Markdown, Static
+from textual.widgets import DataTable, Header, Label, Markdown, Static
 
 from mlcycle.app.screens import quick
 from mlcycle.app.screens.base import ViewScreen
 from mlcycle.app.screens.confirm import ConfirmScreen
 from mlcycle.app.screens.form import Field, FormScreen
+from mlcycle.app.widgets.footer import AppFooter
+from mlcycle.app.widgets.table import VimTable
 from mlcycle.models import registry
 from mlcycle.models.registry import ModelVersion
 from mlcycle.store.errors import MlcycleError
@@ -55,12 +57,12 @@ class ModelsScreen(ViewScreen):
         with Horizontal():
             with Vertical(id="models-left", classes="pane"):
                 yield Label("Versions", classes="pane-title")
-                yield DataTable(id="versions-table", cursor_type="row")
+                yield VimTable(id="versions-table", cursor_type="row")
                 yield Label("Alias history", classes="pane-title spaced")
-                yield DataTable(id="alias-history", cursor_type="none", show_cursor=False)
+                yield VimTable(id="alias-history", cursor_type="none", show_cursor=False)
             with VerticalScroll(id="models-right", classes="pane"):
                 yield Markdown(id="model-card")
-        yield Footer()
+        yield AppFooter()
 
     def fetch(self) -> Registry | None:
         from mlcycle import projects
@@ -142,6 +144,14 @@ class ModelsScreen(ViewScreen):
         if event.data_table.id == "versions-table" and event.row_key.value:
             self._load_card(int(event.row_key.value))
 
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        # Enter on a version: its model card on the whole screen.
+        chosen = self._selected() if event.data_table.id == "versions-table" else None
+        if chosen is not None and chosen.version in self._cards:
+            from mlcycle.app.screens.card_detail import CardScreen
+
+            self.app.push_screen(CardScreen(self._cards[chosen.version]))
+
     def _selected(self) -> ModelVersion | None:
         table = self.query_one("#versions-table", DataTable)
         if not self._data or not table.row_count:
@@ -175,6 +185,10 @@ class ModelsScreen(ViewScreen):
 
     def _promote(self, chosen: ModelVersion | None) -> None:
         if chosen is None:
+            return
+        if "champion" in chosen.aliases:
+            self.notify(f"version {chosen.version} already is the champion: pick another "
+                        "version to promote", severity="warning", markup=False)
             return
         self._confirm(
             f"Make version {chosen.version} ({chosen.summary.get('model')}) the "
@@ -271,7 +285,7 @@ class ModelsScreen(ViewScreen):
         chosen = self._selected()
         if chosen is not None:
             out.append((f"export card: {project} v{chosen.version}", self.action_export,
-                        "write the model card to the current folder (key e)"))
+                        "write the model card to the export folder (key e)"))
         return out
 
     def action_export(self) -> None:

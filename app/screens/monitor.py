@@ -18,11 +18,13 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Label, Static
+from textual.widgets import DataTable, Header, Label, Static
 
 from mlcycle.app.screens import monitor_actions, monitor_loop
 from mlcycle.app.screens.base import ViewScreen
 from mlcycle.app.widgets.bar_chart import BarChart
+from mlcycle.app.widgets.footer import AppFooter
+from mlcycle.app.widgets.table import VimTable
 from mlcycle.store.errors import MlcycleError
 
 
@@ -52,23 +54,24 @@ class MonitorScreen(ViewScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(id="monitor-summary")
-        yield Static(id="watch-status")
-        yield Static(id="loop-status")
+        with VerticalScroll(id="monitor-top"):
+            yield Static(id="monitor-summary")
+            yield Static(id="watch-status")
+            yield Static(id="loop-status")
         with Horizontal():
             with Vertical(id="monitor-left", classes="pane"):
                 yield Label("Checks of new batches (newest first)", classes="pane-title")
-                yield DataTable(id="checks", cursor_type="row")
+                yield VimTable(id="checks", cursor_type="row")
                 yield Label("Decisions (pending first; D answers one)",
                             classes="pane-title spaced")
-                yield DataTable(id="decisions", cursor_type="row")
+                yield VimTable(id="decisions", cursor_type="row")
                 yield Label("Retraining", classes="pane-title spaced")
                 yield Static(id="retrains")
             with VerticalScroll(id="monitor-right", classes="pane"):
                 yield BarChart(id="metric-history")
                 yield BarChart(id="drift-history", classes="spaced")
                 yield BarChart(id="check-columns", classes="spaced")
-        yield Footer()
+        yield AppFooter()
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -253,8 +256,13 @@ class MonitorScreen(ViewScreen):
         if event.data_table.id == "checks" and event.row_key.value is not None:
             self._load_check(event.row_key.value)
 
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        # Enter on a check: its inputs one by one, reference against current.
+        if event.data_table.id == "checks" and event.row_key.value is not None:
+            self._load_check(event.row_key.value, open_it=True)
+
     @work(thread=True, exclusive=True, group="check", exit_on_error=False)
-    def _load_check(self, check_id: str) -> None:
+    def _load_check(self, check_id: str, open_it: bool = False) -> None:
         from mlcycle.monitor import monitoring
 
         try:
@@ -263,7 +271,12 @@ class MonitorScreen(ViewScreen):
             self.app.call_from_thread(self.app.notify, str(exc), severity="error",
                                       markup=False)
             return
-        self.app.call_from_thread(self._columns, check)
+        if open_it:
+            from mlcycle.app.screens.check_detail import CheckScreen
+
+            self.app.call_from_thread(self.app.push_screen, CheckScreen(self.app.project, check))
+        else:
+            self.app.call_from_thread(self._columns, check)
 
 
 def _retrain_inputs(check: dict[str, Any] | None) -> tuple[str, str]:

@@ -8,11 +8,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Header, Label, Static
+from textual.widgets import DataTable, Header, Label, Static
 
 from mlcycle.app.screens.base import ViewScreen
+from mlcycle.app.widgets.footer import AppFooter
 from mlcycle.app.widgets.project_card import ProjectCard
 from mlcycle.app.widgets.stage_bar import StageBar
+from mlcycle.app.widgets.table import VimTable
 from mlcycle.projects.card import Project
 from mlcycle.projects.lifecycle import Overview
 
@@ -41,15 +43,15 @@ class ProjectsScreen(ViewScreen):
         with Horizontal():
             with Vertical(id="projects-pane", classes="pane"):
                 yield Label("Projects", classes="pane-title")
-                yield DataTable(id="projects", cursor_type="row", zebra_stripes=True)
+                yield VimTable(id="projects", cursor_type="row", zebra_stripes=True)
                 yield Static(EMPTY_HINT, id="empty-hint")
             with Vertical(id="card-pane", classes="pane"):
                 yield ProjectCard(id="card")
                 yield Label("Lifecycle", classes="pane-title spaced")
                 yield StageBar(id="stages")
                 yield Label("Recent activity", classes="pane-title spaced")
-                yield DataTable(id="activity", cursor_type="none", show_cursor=False)
-        yield Footer()
+                yield VimTable(id="activity", cursor_type="none", show_cursor=False)
+        yield AppFooter()
 
     def on_mount(self) -> None:
         super().on_mount()
