@@ -65,15 +65,16 @@ def set_(ctx: Context, project: str, file: str, as_json: bool) -> None:
 @deploy.command("step")
 @click.argument("project")
 @click.option("--back", is_flag=True, help="Send every row back to the champion instead.")
+@click.option("--reason", help="Why, for the audit trail.")
 @json_option
 @click.pass_obj
-def step(ctx: Context, project: str, back: bool, as_json: bool) -> None:
+def step(ctx: Context, project: str, back: bool, reason: str | None, as_json: bool) -> None:
     """Raise the canary to its next share (the config's steps); recorded in the audit trail.
     Keys already meeting the canary keep meeting it. The server rolls the canary back by
     itself when it crosses a limit of the config."""
     from mlcycle.deploy import strategies
 
-    result = strategies.step(ctx.workspace(), project, back=back)
+    result = strategies.step(ctx.workspace(), project, back=back, reason=reason)
     if as_json:
         emit_json(result)
     elif back:
@@ -88,14 +89,15 @@ def step(ctx: Context, project: str, back: bool, as_json: bool) -> None:
 @deploy.command("switch")
 @click.argument("project")
 @click.option("--back", is_flag=True, help="Return to the slot live before the last switch.")
+@click.option("--reason", help="Why, for the audit trail.")
 @json_option
 @click.pass_obj
-def switch(ctx: Context, project: str, back: bool, as_json: bool) -> None:
+def switch(ctx: Context, project: str, back: bool, reason: str | None, as_json: bool) -> None:
     """Make the idle blue/green slot live; recorded in the audit trail. A running server
     swaps between requests: requests in flight finish on the slot they started with."""
     from mlcycle.deploy import strategies
 
-    result = strategies.switch(ctx.workspace(), project, back=back)
+    result = strategies.switch(ctx.workspace(), project, back=back, reason=reason)
     if as_json:
         emit_json(result)
         return

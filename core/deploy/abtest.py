@@ -128,6 +128,10 @@ def report(ws: Workspace, project: str, labels: str | Path, mde: float | None = 
     plans it (``mde`` required then) and every call is recorded in the audit trail."""
     import polars as pl
 
+    if mde is not None and mde <= 0:
+        raise InvalidInput(f"--mde must be above 0, not {mde:g}")
+    if not (0 < alpha < 0.5 and 0.5 <= power < 1):
+        raise InvalidInput("--alpha must be between 0 and 0.5, --power between 0.5 and 1")
     proj = projects.get(ws, project)
     metric = proj.metric
     control, treatment, answers = _answers(ws, project)

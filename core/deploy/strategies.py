@@ -93,8 +93,10 @@ def _versions(ws: Workspace, project: str, refs: dict[str, str]) -> dict[str, in
     return {name: registry.get(ws, project, ref).version for name, ref in refs.items()}
 
 
-def step(ws: Workspace, project: str, back: bool = False) -> dict[str, Any]:
-    """Raise the canary to its next share (``back``: return it to 0, by hand); recorded."""
+def step(ws: Workspace, project: str, back: bool = False, reason: str | None = None
+         ) -> dict[str, Any]:
+    """Raise the canary to its next share (``back``: return it to 0, by hand); recorded
+    with the ``reason`` given."""
     cfg = configs.current(ws, project)
     if cfg.strategy != configs.CANARY:
         raise InvalidInput(f"project {project!r} deploys with {cfg.strategy}, not canary; set "
@@ -122,15 +124,17 @@ def step(ws: Workspace, project: str, back: bool = False) -> dict[str, Any]:
                         now.previous, None)
         saved = _save(con, project, new)
         detail = {"from": now.share, "to": saved.share, "step": saved.step,
-                  "steps": len(cfg.canary.steps), **arms}
+                  "steps": len(cfg.canary.steps), **arms, "reason": reason}
         events.record(con, "deploy.canary_back" if back else "deploy.canary_step",
                       project=project, subject=f"v{arms['challenger']}", detail=detail)
     return {"project": project, **detail, "state": saved.to_dict()}
 
 
-def switch(ws: Workspace, project: str, back: bool = False) -> dict[str, Any]:
+def switch(ws: Workspace, project: str, back: bool = False, reason: str | None = None
+           ) -> dict[str, Any]:
     """Make the idle blue/green slot live (``back``: the slot live before the last switch);
-    recorded. A running server swaps between requests: each is answered by one slot."""
+    recorded with the ``reason`` given. A running server swaps between requests: each is
+    answered by one slot."""
     cfg = configs.current(ws, project)
     if cfg.strategy != configs.BLUE_GREEN:
         raise InvalidInput(f"project {project!r} deploys with {cfg.strategy}, not blue_green; "
@@ -147,7 +151,7 @@ def switch(ws: Workspace, project: str, back: bool = False) -> dict[str, Any]:
                     None if back else now.active, now.rollback)
         saved = _save(con, project, new)
         detail = {"from": now.active, "to": target, "from_version": slots[now.active],
-                  "to_version": slots[target], "back": back}
+                  "to_version": slots[target], "back": back, "reason": reason}
         events.record(con, "deploy.switched", project=project, subject=target, detail=detail)
     return {"project": project, **detail, "state": saved.to_dict()}
 
@@ -214,5 +218,8 @@ def summary_line(view: dict[str, Any]) -> str:
             text += (f"; rolled back at {view['rollback']['share']:.0%}: "
                      + "; ".join(view["rollback"]["crossed"]))
         return text
-    return (f"shadow: champion {v(view['champion'])} answers, challenger "
-            f"{v(view['challenger'])} recorded")
+    if view["champion"] is None:
+        return "shadow: no champion yet"
+    recorded = (f"challenger v{view['challenger']} recorded" if view["challenger"] is not None
+                else "no challenger to record")
+    return f"shadow: champion v{view['champion']} answers, {recorded}"
