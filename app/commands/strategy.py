@@ -111,14 +111,14 @@ def switch(ctx: Context, project: str, back: bool, reason: str | None, as_json: 
 @click.option("--mde", type=click.FloatRange(min=0, min_open=True),
               help="Smallest difference in the project metric worth detecting; needed once, "
                    "when the test starts (it sizes the test).")
-@click.option("--alpha", default=0.05, show_default=True,
-              type=click.FloatRange(0.001, 0.2), help="False-positive rate (two-sided).")
-@click.option("--power", default=0.8, show_default=True, type=click.FloatRange(0.5, 0.99),
-              help="Chance of finding a difference of --mde.")
+@click.option("--alpha", type=click.FloatRange(0.001, 0.2),
+              help="False-positive rate (two-sided) of a new plan; default 0.05.")
+@click.option("--power", type=click.FloatRange(0.5, 0.99),
+              help="Chance of finding a difference of --mde, for a new plan; default 0.8.")
 @json_option
 @click.pass_obj
-def abtest(ctx: Context, project: str, labels: str, mde: float | None, alpha: float,
-           power: float, as_json: bool) -> None:
+def abtest(ctx: Context, project: str, labels: str, mde: float | None, alpha: float | None,
+           power: float | None, as_json: bool) -> None:
     """A/B test of the canary against the champion on the rows each answered whose labels
     arrived (LABELS: identifier + target).
 

@@ -122,15 +122,21 @@ def _make_plan(ws: Workspace, project: str, metric: str, control: int, treatment
     return plan, iso(created)
 
 
+ALPHA, POWER = 0.05, 0.8  # a new plan's, unless told otherwise
+
+
 def report(ws: Workspace, project: str, labels: str | Path, mde: float | None = None,
-           alpha: float = 0.05, power: float = 0.8, rounds: int = 1000) -> dict[str, Any]:
+           alpha: float | None = None, power: float | None = None, rounds: int = 1000
+           ) -> dict[str, Any]:
     """The A/B test of the newest canary on the rows whose labels arrived; the first call
-    plans it (``mde`` required then) and every call is recorded in the audit trail."""
+    plans it (``mde`` required then; ``alpha`` and ``power`` default to ALPHA and POWER),
+    later calls follow that plan, and every call is recorded in the audit trail."""
     import polars as pl
 
     if mde is not None and mde <= 0:
         raise InvalidInput(f"--mde must be above 0, not {mde:g}")
-    if not (0 < alpha < 0.5 and 0.5 <= power < 1):
+    if (alpha is not None and not 0 < alpha < 0.5) or (
+            power is not None and not 0.5 <= power < 1):
         raise InvalidInput("--alpha must be between 0 and 0.5, --power between 0.5 and 1")
     proj = projects.get(ws, project)
     metric = proj.metric
@@ -146,9 +152,11 @@ def report(ws: Workspace, project: str, labels: str | Path, mde: float | None = 
             raise InvalidInput(f"the A/B test of v{treatment} against v{control} has no plan "
                                f"yet: give --mde, the smallest difference in {metric} worth "
                                "detecting (e.g. --mde 0.02)")
-        stored = _make_plan(ws, project, metric, control, treatment, mde, alpha, power)
+        stored = _make_plan(ws, project, metric, control, treatment, mde,
+                            ALPHA if alpha is None else alpha, POWER if power is None else power)
     plan, planned_at = stored
-    if mde is not None and (mde, alpha, power) != (plan.mde, plan.alpha, plan.power):
+    asked = (mde, alpha, power)
+    if any(a is not None and a != b for a, b in zip(asked, (plan.mde, plan.alpha, plan.power))):
         raise InvalidInput(
             f"the plan of this test was fixed on {planned_at} (mde {plan.mde:g}, alpha "
             f"{plan.alpha:g}, power {plan.power:g}: {plan.per_arm:,} rows per arm); changing "

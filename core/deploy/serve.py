@@ -309,6 +309,7 @@ class Service:
         }}
         prediction: dict[str, Any] = {"type": "object", "properties": {
             "prediction": {"type": "string" if sig.task == "classification" else "number"},
+            "model_version": {"type": "integer", "description": "the version that made it"},
             "id": {"type": "string"},
         }}
         if sig.task == "classification":
@@ -330,7 +331,9 @@ class Service:
                     "responses": {
                         "200": {"description": "predictions", "content": {"application/json": {
                             "schema": {"type": "object", "properties": {
-                                "model_version": {"type": "integer"},
+                                "model_version": {
+                                    "type": "integer", "nullable": True, "description":
+                                    "null when a canary batch was answered by both"},
                                 "predictions": {"type": "array", "items": prediction},
                                 "prediction": prediction}}}}},
                         "400": {"description": "bad input", "content": error},
