@@ -27,6 +27,20 @@ def test_a_canary_at_ten_percent_gets_ten_percent_of_keys_and_each_key_one_model
     assert not strategies.to_canary(None, 1.0, "churn")
 
 
+def test_a_row_is_routed_by_its_key_field_the_identifier_or_a_header() -> None:
+    from types import SimpleNamespace
+
+    def route(**canary) -> routing.Route:
+        scorer = SimpleNamespace(identifier="customer id")  # keys() reads only this
+        return routing.Route("canary", scorer, scorer, 0.5, 1, 1, configs.Canary(**canary))
+
+    rows = [{"customer id": "C1", "région/é": "nord"}, {"customer id": None, "région/é": 7}]
+    assert route().keys(rows, {}) == ["C1", None]  # no key: the champion answers
+    assert route(key="région/é").keys(rows, {}) == ["nord", "7"]
+    assert route(header="X-Customer").keys(rows, {"X-Customer": "K9"}) == ["K9", "K9"]
+    assert route(header="X-Customer").keys(rows, {}) == [None, None]
+
+
 def test_the_watch_trips_on_errors_latency_and_scores_only_past_the_minimum() -> None:
     limits = configs.Canary(min_requests=50, max_error_rate=0.05, max_latency_p95=0.5,
                             max_psi=0.25)

@@ -17,6 +17,8 @@ The config is TOML; every key is optional and takes the default below when left 
     blue = "champion"          # a version number or an alias
     green = "challenger"
 
+A row whose key is missing or null meets the champion.
+
 Stored configs are versioned like policies and recipes: 1, 2, … whenever the text changes.
 A project without one follows the defaults (shadow), and says so.
 """
