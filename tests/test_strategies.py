@@ -161,3 +161,22 @@ def test_welch_for_regression_errors_and_bootstrap_for_roc_auc() -> None:
                              rounds=200)
     assert auc["test"] == abstats.BOOTSTRAP and auc["difference"] > 0.1
     assert auc["p_value"] < 0.001 and 0 < auc["ci"][0] < auc["difference"] < auc["ci"][1]
+
+
+def test_the_p_values_are_scipys_yates_chi_square_and_welch_t_test() -> None:
+    from scipy.stats import chi2_contingency, ttest_ind
+
+    rng = np.random.default_rng(5)
+    control, treatment = _arm(rng, 700, 0.8), _arm(rng, 650, 0.84)
+    ours = abstats.difference("accuracy", "classification", control, treatment, [], 0.05)
+    right = [int((a.pred == a.y).sum()) for a in (control, treatment)]
+    table = [[right[0], 700 - right[0]], [right[1], 650 - right[1]]]
+    assert ours["p_value"] == pytest.approx(chi2_contingency(table, correction=True)[1],
+                                            rel=1e-9)
+    y = rng.normal(size=900)
+    arms = (abstats.Arm(y[:400], y[:400] + rng.normal(0, 1.0, 400)),
+            abstats.Arm(y[400:], y[400:] + rng.normal(0, 1.1, 500)))
+    welch = abstats.difference("mae", "regression", *arms, [], 0.05)
+    errors = [np.abs(a.pred - a.y) for a in arms]
+    assert welch["p_value"] == pytest.approx(
+        ttest_ind(errors[1], errors[0], equal_var=False).pvalue, rel=1e-9)
