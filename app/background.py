@@ -26,10 +26,11 @@ class Service:
     thread: threading.Thread | None = None
     error: str | None = None  # why it ended by itself, if it did
     log: deque[str] = field(default_factory=lambda: deque(maxlen=LOG_LINES))
+    stopping: bool = False  # asked to stop, and not done yet (a server flushing its log)
 
     @property
     def running(self) -> bool:
-        return self.thread is not None and self.thread.is_alive()
+        return self.stopping or (self.thread is not None and self.thread.is_alive())
 
     def say(self, line: str) -> None:
         """Called from the service's threads: the newest lines are kept for the view."""
@@ -71,14 +72,22 @@ class Background:
         return service if service is not None and service.running else None
 
     def stop(self, key: str, timeout: float = 30.0) -> None:
-        """Stop a service and wait for its thread; it is forgotten."""
+        """Stop a service and wait for its thread; then it is forgotten. Until then it
+        counts as running: a server flushing what it scored has not stopped yet."""
         with self._lock:
-            service = self._services.pop(key, None)
+            service = self._services.get(key)
         if service is None:
             return
-        service.stop()
-        if service.thread is not None:
-            service.thread.join(timeout)
+        service.stopping = True
+        try:
+            service.stop()
+            if service.thread is not None:
+                service.thread.join(timeout)
+        finally:
+            service.stopping = False
+        with self._lock:
+            if self._services.get(key) is service:
+                del self._services[key]
 
     def stop_all(self) -> None:
         for key in list(self._services):

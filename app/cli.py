@@ -19,6 +19,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("init:init", "Create a workspace."),
     "project": ("project:project", "Define problems: target, task, success metric."),
     "data": ("data:data", "Add dataset versions; dictionaries and quality reports."),
+    "source": ("source:source", "Name data sources: files, SQLite, DuckDB, PostgreSQL."),
+    "collect": ("source:collect", "Collect a source into a dataset version; its changes."),
     "recipe": ("recipe:recipe", "Write, check and version preparation recipes."),
     "prep": ("prep:prep", "Apply the preparation recipe: a new dataset version."),
     "featureset": ("features:featureset", "Define named, versioned feature sets."),

@@ -12,9 +12,9 @@ The supported Python API is what ``__all__`` lists (documented in docs/api.md)::
 Every call works on a workspace: the one passed as ``workspace=``, else
 ``$MLCYCLE_WORKSPACE``, else ``./.mlcycle``. The engine's lifecycle stages are subpackages,
 each importing only those below it: ``store`` < ``projects`` < ``data`` < ``drift`` <
-``prep`` < ``models`` < ``deploy`` < ``monitor``; ``mlcycle.app`` holds the terminal UI and
-the CLI. Attributes load on first use (PEP 562), so ``import mlcycle`` imports none of
-scikit-learn, onnxruntime, polars, DuckDB or Textual.
+``collect`` < ``prep`` < ``models`` < ``deploy`` < ``monitor``; ``mlcycle.app`` holds the
+terminal UI and the CLI. Attributes load on first use (PEP 562), so ``import mlcycle``
+imports none of scikit-learn, onnxruntime, polars, DuckDB or Textual.
 """
 
 from __future__ import annotations

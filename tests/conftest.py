@@ -74,9 +74,14 @@ def run_json(*args: str, workspace: Path | None = None) -> object:
     return json.loads(proc.stdout)
 
 
+# Users keep workspaces in folders named like this: a space, brackets that a glob would read
+# as a pattern, an accent. Every test's workspace lives under one.
+AWKWARD_FOLDER = "my runs [2] é"
+
+
 @pytest.fixture
 def ws_path(tmp_path: Path) -> Path:
-    return tmp_path / "ws"
+    return tmp_path / AWKWARD_FOLDER / "ws"
 
 
 @pytest.fixture
@@ -84,6 +89,35 @@ def ws(ws_path: Path):
     from mlcycle.store.workspace import open_workspace
 
     return open_workspace(ws_path, create=True)[0]
+
+
+@pytest.fixture(scope="session")
+def clf_champion_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace whose project ``clf`` has a logistic champion, v1: trained once per test
+    process; tests that change it work on a copy (:func:`copy_workspace`)."""
+    from mlcycle.models import registry
+    from tests.deploy_fixtures import classification_workspace
+
+    ws = classification_workspace(tmp_path_factory.mktemp(AWKWARD_FOLDER), ["logistic"],
+                                  rows=600)
+    registry.promote(ws, "clf", "1", reason="test")
+    return ws.root
+
+
+def copy_workspace(root: Path, into: Path):
+    """A copy of the workspace at ``root``, opened, under the folder ``into``."""
+    import shutil
+
+    from mlcycle.store.workspace import open_workspace
+
+    shutil.copytree(root, into / "ws")
+    return open_workspace(into / "ws")[0]
+
+
+@pytest.fixture
+def clf_champion(clf_champion_root: Path, tmp_path: Path):
+    """A fresh copy of :func:`clf_champion_root` for one test."""
+    return copy_workspace(clf_champion_root, tmp_path)
 
 
 @pytest.fixture

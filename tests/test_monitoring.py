@@ -20,17 +20,14 @@ from mlcycle.monitor import monitoring
 from mlcycle.monitor.watch import Watcher
 from mlcycle.projects import lifecycle
 from mlcycle.store import events
-from tests.conftest import run_cli, run_json
+from tests.conftest import copy_workspace, run_cli, run_json
 from tests.deploy_fixtures import classification_workspace
 from tests.training_data import classification_frame
 
 
 @pytest.fixture(scope="module")
-def clf(tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.mktemp("monitor")
-    ws = classification_workspace(root, ["logistic"], rows=600)
-    registry.promote(ws, "clf", "1", reason="test")
-    return ws
+def clf(clf_champion_root: Path, tmp_path_factory: pytest.TempPathFactory):
+    return copy_workspace(clf_champion_root, tmp_path_factory.mktemp("monitor"))
 
 
 def _batch(folder: Path, name: str, seed: int, rows: int = 800, shift: float = 0.0,
@@ -216,3 +213,20 @@ def test_retrain_refuses_a_batch_without_the_training_columns(clf, tmp_path) -> 
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "thin.csv lacks column(s) of the training data: x2" in proc.stderr
     assert len(registry.versions(clf, "clf")) == 1  # nothing was trained or registered
+
+
+def test_a_window_that_drops_the_old_rows_trains_on_the_new_rows_alone(clf_champion,
+                                                                          tmp_path) -> None:
+    from mlcycle.monitor import policy as policies
+    from mlcycle.monitor import retraining
+
+    assert policies.parse('[retrain]\nold_rows = "drop"\n').retrain.old_rows == "drop"
+    assert policies.Policy().retrain.old_rows == "keep"
+    batch, labels = _batch(tmp_path, "new.csv", seed=23, rows=900, flip=True)
+    result = retraining.retrain(clf_champion, "clf", [(batch, labels)], trials=1,
+                                old_rows="drop")
+    new = datasets.get(clf_champion, "clf", result["dataset"])
+    assert new.n_rows == 900  # the champion's 600 rows are gone
+    kept = retraining.retrain(clf_champion, "clf", [(batch, labels)], trials=1)
+    assert datasets.get(clf_champion, "clf", kept["dataset"]).n_rows == 600 + 900
+    assert result["dataset"] != kept["dataset"]

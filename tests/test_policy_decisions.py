@@ -24,23 +24,12 @@ from mlcycle.store import events
 from mlcycle.store.schema import utcnow
 from mlcycle.store.workspace import open_workspace
 from tests.conftest import run_cli, run_json
-from tests.deploy_fixtures import classification_workspace
 from tests.training_data import classification_frame, write
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A workspace whose project ``clf`` has a logistic champion; copied by each test."""
-    root = tmp_path_factory.mktemp("policy")
-    ws = classification_workspace(root, ["logistic"], rows=600)
-    registry.promote(ws, "clf", "1", reason="test")
-    return ws.root
-
-
 @pytest.fixture
-def ws(trained: Path, tmp_path: Path):
-    shutil.copytree(trained, tmp_path / "ws")
-    return open_workspace(tmp_path / "ws")[0]
+def ws(clf_champion):
+    return clf_champion
 
 
 def _batch(folder: Path, name: str, seed: int, rows: int = 800, shift: float = 0.0,
@@ -259,9 +248,7 @@ def test_the_gate_rejects_an_equal_candidate_and_passes_a_clearly_better_one() -
     weak = (np.where(p > 0.5, "yes", "no"), np.column_stack([1 - p, p]))
     q = 1 / (1 + np.exp(-((y == "yes") * 2.0 + rng.normal(scale=0.8, size=n))))
     strong = (np.where(q > 0.5, "yes", "no"), np.column_stack([1 - q, q]))
-    started = time.perf_counter()
     same = gate.judge("roc_auc", "classification", ["no", "yes"], y, weak, weak)
-    assert time.perf_counter() - started < 5
     assert not same["passed"] and same["difference"] == 0 and same["rounds"] == 1000
     better = gate.judge("roc_auc", "classification", ["no", "yes"], y, weak, strong)
     assert better["passed"] and better["low"] > 0 and better["candidate"] > better["champion"]

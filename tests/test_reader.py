@@ -108,6 +108,10 @@ def corpus(folder: Path) -> dict[str, bytes]:
         "a-3-mib-line.csv": _csv(frame.with_columns(
             pl.when(pl.int_range(pl.len()) == 5).then(pl.lit("x" * (3 << 20)))
             .otherwise(pl.col("id")).alias("id"))),
+        # a value ending in a backslash next to its closing quote: `"ba""sic\"`
+        "quote-and-backslash.csv": _csv(frame.with_columns(
+            pl.col("plan").str.replace("basic", 'ba"sic\\'))),
+        "backslash-escaped.csv": _backslash_escaped(frame),
         "good.parquet": _parquet(frame),
         "made-by-duckdb.parquet": _duckdb_parquet(folder, select_good),
         "good.json": json.dumps(records).encode(),
@@ -157,6 +161,16 @@ def corpus(folder: Path) -> dict[str, bytes]:
     }
 
 
+def _backslash_escaped(frame: pl.DataFrame) -> bytes:
+    """Quotes inside values written as \\" (MySQL's and some exporters' habit)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, escapechar="\\", doublequote=False, lineterminator="\n")
+    writer.writerow(frame.columns)
+    writer.writerows(frame.with_columns(pl.col("plan").str.replace("basic", 'ba"sic, a'))
+                     .rows())
+    return buffer.getvalue().encode()
+
+
 def _nul_at(data: bytes, offset: int) -> bytes:
     return data[:offset] + b"\x00" + data[offset + 1:]
 
@@ -170,7 +184,8 @@ def _ragged(good: bytes) -> bytes:
 ACCEPTED = {"good.csv", "crlf.csv", "cr-only.csv", "bom.csv", "tab-separated-named.csv",
             "semicolons.csv", "pipes.csv", "good.tsv", "all-quoted.csv",
             "blank-lines-at-end.csv", "no-final-newline.csv", "unicode-ids.csv",
-            "a-3-mib-line.csv", "good.parquet", "made-by-duckdb.parquet", "good.json",
+            "a-3-mib-line.csv", "quote-and-backslash.csv", "backslash-escaped.csv",
+            "good.parquet", "made-by-duckdb.parquet", "good.json",
             "good.ndjson", "good.jsonl"}
 
 

@@ -32,6 +32,7 @@ OPEN = {
     "new_project_second": _new_project_second,
     "edit_card": lambda pilot: pilot.press("e"),
     "add_data": lambda pilot: _in_data(pilot, "a"),
+    "collect_source": lambda pilot: _in_data(pilot, "s"),
     "column": lambda pilot: _in_data(pilot, "c"),
     "apply_recipe": lambda pilot: _in_data(pilot, "p"),
 }

@@ -62,3 +62,17 @@ def test_pruned_trials_are_runs_marked_with_the_resource_they_got(
     listed = run_cli("runs", "clf", workspace=ws.root, check=True).stdout
     assert listed.count("pruned (1,000 rows") == 4
     assert "iterations)" in listed
+
+
+def test_a_trial_past_its_deadline_stops_between_folds(ws: Workspace, tmp_path: Path) -> None:
+    from mlcycle.models import catalog, search
+
+    _project(ws, tmp_path, 600)
+    prepared = training.prepare(ws, "clf", "latest", 3)
+    entry = catalog.get("logistic", "classification")
+    with pytest.raises(search.OutOfTime, match="stopped after 1 of 3 folds"):
+        training.cross_validate(prepared, entry, {}, 0, 3, deadline=time.monotonic())
+    # In time, the folds one by one give what the folds together give.
+    assert training.cross_validate(prepared, entry, {}, 0, 3,
+                                   deadline=time.monotonic() + 600) == pytest.approx(
+        training.cross_validate(prepared, entry, {}, 0, 3))

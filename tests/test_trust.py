@@ -190,6 +190,7 @@ def test_an_upgraded_workspace_records_the_hash_of_its_files(copy: Workspace) ->
         con.execute(f"ALTER TABLE monitor_checks DROP COLUMN {column}")
     con.execute("DELETE FROM schema_version WHERE version >= 7")
     for table in ("policies", "decisions", "decision_triggers", "watchers",  # migration 9
+                  "sources", "collections",  # sources
                   "deploy_configs", "deploy_state", "answer_logs", "abtest_plans"):  # strategies
         con.execute(f"DROP TABLE {table}")
     con.close()

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 import signal
 import subprocess
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,29 +24,19 @@ from mlcycle.models import registry
 from mlcycle.monitor import decisions, monitoring
 from mlcycle.monitor import policy as policies
 from mlcycle.store.schema import utcnow
-from mlcycle.store.workspace import Workspace, open_workspace
+from mlcycle.store.workspace import Workspace
 from tests.conftest import MLCYCLE, ROOT
-from tests.deploy_fixtures import classification_workspace
 from tests.test_tui import settle, visible_text
 from tests.training_data import classification_frame
-from tests.tui_keys import asked
+from tests.tui_keys import asked, until
 
 FAST = "[retrain]\ntrials = 1\n\n[gate]\nrounds = 200\n"  # tiny retrainings, a quick gate
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("decisions")
-    ws = classification_workspace(root, ["logistic"], rows=600)
-    registry.promote(ws, "clf", "1", reason="test")
-    policies.store(ws, "clf", policies.parse(FAST), source="test")
-    return ws.root
-
-
 @pytest.fixture
-def ws(trained: Path, tmp_path: Path) -> Workspace:
-    shutil.copytree(trained, tmp_path / "ws")
-    return open_workspace(tmp_path / "ws")[0]
+def ws(clf_champion: Workspace) -> Workspace:
+    policies.store(clf_champion, "clf", policies.parse(FAST), source="test")
+    return clf_champion
 
 
 def _batch(folder: Path, name: str, seed: int, flip: bool = False) -> tuple[Path, Path]:
@@ -64,16 +52,9 @@ def _batch(folder: Path, name: str, seed: int, flip: bool = False) -> tuple[Path
     return folder / name, folder / f"labels-{name}"
 
 
-async def _until(pilot, condition, timeout: float = 60) -> None:
-    started = time.monotonic()
-    while not condition():
-        assert time.monotonic() - started < timeout, f"timed out: {visible_text(pilot.app)}"
-        await pilot.pause(0.05)
-
-
 async def _asked(pilot) -> None:
     """Until the decision's modal is up and drawn."""
-    await _until(pilot, lambda: asked(pilot.app) is not None)
+    await until(pilot, lambda: asked(pilot.app) is not None)
     await pilot.pause()
 
 
@@ -101,8 +82,8 @@ async def test_a_decision_comes_up_over_another_view_and_y_retrains_through_the_
         assert "y approve: retrain · n reject · escape later (stays pending)" in text
 
         await pilot.press("y")
-        await _until(pilot, lambda: app.jobs.all and app.jobs.all[-1].state != "running",
-                     timeout=180)
+        await until(pilot, lambda: app.jobs.all and app.jobs.all[-1].state != "running",
+                     seconds=180)
         job = app.jobs.all[-1]
         assert job.state == "done", job.outcome
         done = decisions.get(ws, "clf", raised)
@@ -120,8 +101,8 @@ async def test_a_decision_comes_up_over_another_view_and_y_retrains_through_the_
         assert job.outcome in text.replace("\n", " ") or "v2 is now the challenger" in text
         promotion = done["figures"]["promotion"]
         await pilot.press("y")
-        await _until(pilot, lambda: decisions.get(ws, "clf", promotion)["status"] == "done")
-        await _until(pilot, lambda: "v2 is now the champion" in visible_text(app))
+        await until(pilot, lambda: decisions.get(ws, "clf", promotion)["status"] == "done")
+        await until(pilot, lambda: "v2 is now the champion" in visible_text(app))
         assert registry.get(ws, "clf", registry.CHAMPION).version == 2
         await pilot.press("escape")
         await pilot.pause(0.1)
@@ -154,7 +135,7 @@ async def test_escape_leaves_it_pending_in_the_monitoring_view_and_n_rejects_wit
         assert decisions.get(ws, "clf", raised)["status"] == "pending"
 
         table = app.screen.query_one("#decisions", DataTable)
-        await _until(pilot, lambda: table.row_count == 1)
+        await until(pilot, lambda: table.row_count == 1)
         row = [str(c) for c in table.get_row_at(0)]
         assert row[:3] == [raised, "manual", "pending"]
         assert row[4] == "retrain? manual (adds 0 labelled batch(es))"
@@ -166,10 +147,10 @@ async def test_escape_leaves_it_pending_in_the_monitoring_view_and_n_rejects_wit
         await pilot.pause(0.1)
         assert "Reject retraining clf" in visible_text(app)
         await pilot.press(*"the batch came from a broken export", "enter")
-        await _until(pilot, lambda: decisions.get(ws, "clf", raised)["status"] == "rejected")
+        await until(pilot, lambda: decisions.get(ws, "clf", raised)["status"] == "rejected")
         assert decisions.get(ws, "clf", raised)["reason"] == "the batch came from a broken export"
-        await _until(pilot, lambda: type(app.screen).__name__ == "MonitorScreen")
-        await _until(pilot, lambda: "rejected" in str(table.get_row_at(0)[2]))
+        await until(pilot, lambda: type(app.screen).__name__ == "MonitorScreen")
+        await until(pilot, lambda: "rejected" in str(table.get_row_at(0)[2]))
         assert "pending decisions: 0" in visible_text(app)
 
 
@@ -179,7 +160,7 @@ async def test_the_policy_editor_stores_a_valid_policy_and_refuses_a_bad_one(
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("6")
         await settle(pilot)
-        await _until(pilot, lambda: "policy v1, mode prompt" in visible_text(app))
+        await until(pilot, lambda: "policy v1, mode prompt" in visible_text(app))
         await pilot.press("P")
         await pilot.pause(0.2)
         assert isinstance(app.screen, TextEditorScreen)
@@ -201,7 +182,7 @@ async def test_the_policy_editor_stores_a_valid_policy_and_refuses_a_bad_one(
         assert not isinstance(app.screen, TextEditorScreen)
         stored = policies.current(ws, "clf")
         assert stored.version == 2 and stored.mode == "off" and stored.gate.margin == 0.01
-        await _until(pilot, lambda: "policy v2, mode off" in visible_text(app))
+        await until(pilot, lambda: "policy v2, mode off" in visible_text(app))
 
 
 async def test_the_status_shows_a_watcher_running_in_another_process(
@@ -219,20 +200,34 @@ async def test_the_status_shows_a_watcher_running_in_another_process(
                                  str(inbox)], cwd=ROOT, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True)
         try:
-            await _until(pilot, lambda: f"watcher: alive (pid {proc.pid}/"
-                         in str(status.render()), timeout=60)
+            await until(pilot, lambda: f"watcher: alive (pid {proc.pid}/"
+                         in str(status.render()), seconds=60)
             line = str(status.render())
             assert "s ago)" in line and str(inbox.resolve()) in line
-            await _until(pilot, lambda: "quarantined: 1 file(s), newest broken.csv"
-                         in str(status.render()), timeout=60)
+            await until(pilot, lambda: "quarantined: 1 file(s), newest broken.csv"
+                         in str(status.render()), seconds=60)
         finally:
             proc.send_signal(signal.SIGINT)
             proc.wait(timeout=30)
-        await _until(pilot, lambda: "watcher: none running" in str(status.render()),
-                     timeout=30)
+        await until(pilot, lambda: "watcher: none running" in str(status.render()),
+                     seconds=30)
         with ws.write() as con:  # one killed long ago leaves its last heartbeat behind
             old = utcnow() - timedelta(minutes=5)
             con.execute("INSERT INTO watchers VALUES ('clf', '/gone', 1, 'far', ?, ?, 5.0)",
                         [old, old])
         stale = re.compile(r"watcher: stale \(pid 1/far, last heartbeat 30\d s ago\) /gone")
-        await _until(pilot, lambda: stale.search(str(status.render())), timeout=30)
+        await until(pilot, lambda: stale.search(str(status.render())), seconds=30)
+
+
+@pytest.mark.parametrize(("loss", "words"), [(0.012, "(1.2% worse)"), (-0.012, "(1.2% better)"),
+                                             (0.0, "(no change)")])
+def test_the_modal_words_a_gain_as_better_and_a_loss_as_worse(loss, words) -> None:
+    from mlcycle.app.screens.decision import describe
+
+    firing = {"trigger": "on_alert", "kinds": ["concept_drift"], "alerts": [],
+              "figures": {"share_drifted": 0.0, "metric": "f1", "value": 0.7,
+                          "reference": 0.71, "relative_loss": loss}}
+    decision = {"project": "churn", "kind": "retrain", "id": 1,
+                "created": "2026-12-02T05:00:00", "evidence": {"fired": [firing]},
+                "proposal": {"batches": [], "labelled_rows": 0, "describe": "all data"}}
+    assert words in describe(decision).plain

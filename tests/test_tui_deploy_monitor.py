@@ -22,7 +22,7 @@ from mlcycle.store.workspace import Workspace
 from tests.deploy_fixtures import classification_workspace
 from tests.test_tui import settle, visible_text
 from tests.training_data import classification_frame
-from tests.tui_keys import put_off_decision
+from tests.tui_keys import put_off_decision, until
 
 
 @pytest.fixture(scope="module")
@@ -77,13 +77,6 @@ async def _job(pilot, title: str, state: str = DONE, timeout: float = 120) -> Jo
     assert job.state == state, (job.state, job.outcome)
     await pilot.pause(0.1)
     return job
-
-
-async def _until(pilot, condition, timeout: float = 30) -> None:
-    started = time.monotonic()
-    while not condition():
-        assert time.monotonic() - started < timeout, "timed out"
-        await pilot.pause(0.05)
 
 
 async def test_export_shows_parity_and_names_the_bundle_then_verify_passes(
@@ -165,7 +158,7 @@ async def test_serve_from_the_view_answers_then_stops(clf: Workspace) -> None:
         await _fill(pilot, port=0)  # any free port: the view shows which
         await _job(pilot, "serve: clf")
         status = app.screen.query_one("#serve-status", Static)
-        await _until(pilot, lambda: "http://127.0.0.1:" in str(status.render()))
+        await until(pilot, lambda: "http://127.0.0.1:" in str(status.render()))
         url = re.search(r"http://127\.0\.0\.1:\d+", str(status.render())).group(0)
         assert "serving clf v1 (champion)" in str(status.render())
         with urllib.request.urlopen(url + "/health", timeout=10) as answer:
@@ -178,8 +171,8 @@ async def test_serve_from_the_view_answers_then_stops(clf: Workspace) -> None:
             assert json.loads(answer.read())["model_version"] == 1
 
         await pilot.press("s")  # stops it
-        await _until(pilot, lambda: app.background.running("serve: clf") is None)
-        await _until(pilot, lambda: "not running" in str(status.render()))
+        await until(pilot, lambda: app.background.running("serve: clf") is None)
+        await until(pilot, lambda: "not running" in str(status.render()))
         with pytest.raises(OSError):
             urllib.request.urlopen(url + "/health", timeout=2)
     # What it scored was logged when it stopped.
@@ -249,15 +242,15 @@ async def test_watch_a_folder_from_the_view(clf: Workspace, tmp_path: Path) -> N
         await pilot.press("w")
         await _fill(pilot, folder=inbox)
         status = app.screen.query_one("#watch-status", Static)
-        await _until(pilot, lambda: f"watching {inbox} for clf" in str(status.render()))
+        await until(pilot, lambda: f"watching {inbox} for clf" in str(status.render()))
         _batch(tmp_path, "moved.csv", 33, 3.0)
         shutil.move(tmp_path / "moved.csv", inbox / "moved.csv")
         checks = app.screen.query_one("#checks", DataTable)
-        await _until(pilot, lambda: checks.row_count == 1, timeout=60)
+        await until(pilot, lambda: checks.row_count == 1, seconds=60)
         assert str(checks.get_row_at(0)[2]) == "moved.csv"
-        await _until(pilot, lambda: "moved.csv: 400 rows, v1: data drift"
+        await until(pilot, lambda: "moved.csv: 400 rows, v1: data drift"
                      in str(status.render()))
         await put_off_decision(pilot)  # the drift raised a decision
         await pilot.press("w")  # stops it
-        await _until(pilot, lambda: app.background.running("watch: clf") is None)
-        await _until(pilot, lambda: "not watching" in str(status.render()))
+        await until(pilot, lambda: app.background.running("watch: clf") is None)
+        await until(pilot, lambda: "not watching" in str(status.render()))

@@ -9,33 +9,18 @@ from mlcycle.app.ui import MlcycleApp
 from mlcycle.store.errors import InvalidInput
 from mlcycle.store.workspace import Workspace
 from tests.test_tui import settle, visible_text
-
-
-def _notices(app: MlcycleApp) -> list[str]:
-    """Every notification the app shows, as text."""
-    shown: list[str] = []
-    notify = app.notify
-
-    def record(message: str, **how) -> None:
-        shown.append(str(message))
-        notify(message, **how)
-
-    app.notify = record
-    return shown
+from tests.tui_keys import recorded, until
 
 
 async def _until(pilot, job: Job, state: str) -> None:
-    for _ in range(500):
-        if job.state == state:
-            break
-        await pilot.pause(0.02)
+    await until(pilot, lambda: job.state == state, seconds=10)
     assert job.state == state, (job.state, job.outcome)
     await pilot.pause(0.1)
 
 
 async def test_an_unexpected_exception_ends_the_job_not_the_app(ws: Workspace) -> None:
     app = MlcycleApp(ws)
-    notices = _notices(app)
+    notices = recorded(app)
 
     def broken(job: Job) -> None:
         job.say("about to break")
@@ -149,7 +134,7 @@ async def test_a_view_whose_load_breaks_says_so_and_the_app_runs_on(churn_ws: Wo
 
     monkeypatch.setattr(ModelsScreen, "fetch", broken)
     app = MlcycleApp(churn_ws, project="churn")
-    notices = _notices(app)
+    notices = recorded(app)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         await pilot.press("4")

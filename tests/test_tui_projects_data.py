@@ -14,7 +14,7 @@ from mlcycle.prep import recipes
 from mlcycle.store.workspace import Workspace
 from tests.conftest import SAMPLE
 from tests.test_tui import settle, visible_text
-from tests.test_tui_jobs import _notices
+from tests.tui_keys import recorded
 
 REFERENCE = str(SAMPLE / "churn_reference.csv")
 
@@ -150,7 +150,7 @@ async def test_a_bad_path_is_one_line_and_the_app_keeps_going(ws: Workspace, tmp
     empty = tmp_path / "empty.csv"
     empty.write_text("customer_id,churned\n")
     app = MlcycleApp(ws, project="churn")
-    notices = _notices(app)
+    notices = recorded(app)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         await pilot.press("2")

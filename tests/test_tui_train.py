@@ -16,6 +16,7 @@ from mlcycle.models import registry, tracking
 from mlcycle.store.workspace import Workspace
 from tests.test_tui import settle, visible_text
 from tests.training_data import classification_frame, logistic_workspace, write
+from tests.tui_keys import recorded, until
 
 
 @pytest.fixture
@@ -42,27 +43,6 @@ async def open_train_form(pilot, models: str, trials: int, folds: int) -> None:
     await fill(pilot, "models", models)
     await fill(pilot, "trials", str(trials))
     await fill(pilot, "cv", str(folds))
-
-
-async def until(pilot, done, seconds: float = 60) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if done():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("waited too long")
-
-
-def recorded(app: MlcycleApp) -> list[str]:
-    """Every notice the app shows from now on (they fade: the test reads them here)."""
-    shown: list[str] = []
-    notify = app.notify
-
-    def record(message: str, **how) -> None:
-        shown.append(str(message))
-        notify(message, **how)
-
-    app.notify = record
-    return shown
 
 
 def training_job(app: MlcycleApp) -> Job:
@@ -243,3 +223,14 @@ async def test_aliases_and_archiving_ask_why_and_keep_it(tmp_path: Path) -> None
         # The palette names what each action acts on.
         names = [name for name, _call, _help in app.screen.palette_commands()]
         assert "roll back: clf" in names and "promote: clf v1" not in names  # archived
+
+
+def test_the_train_form_starts_from_the_defaults_of_mlcycle_train() -> None:
+    from mlcycle.app.commands.train import train as command
+    from mlcycle.app.screens.train import form_fields
+
+    shown = {f.name: f.default for f in form_fields(["logistic"])}
+    flags = {p.name: p.default for p in command.params}
+    for name in ("trials", "cv", "seed", "time_budget"):
+        assert shown[name] == flags[name], name
+    assert shown["time_budget"] > 0  # a budget by default, as the command has

@@ -17,7 +17,6 @@ import json
 import os
 import queue
 import random
-import shutil
 import signal
 import subprocess
 import threading
@@ -30,24 +29,13 @@ import pytest
 
 from mlcycle.models import registry
 from mlcycle.monitor import policy as policies
-from mlcycle.store.workspace import open_workspace
 from tests.conftest import MLCYCLE, ROOT
-from tests.deploy_fixtures import classification_workspace
 from tests.training_data import classification_frame
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("kill")
-    ws = classification_workspace(root, ["logistic"], rows=600)
-    registry.promote(ws, "clf", "1", reason="test")
-    return ws.root
-
-
 @pytest.fixture
-def ws(trained: Path, tmp_path: Path):
-    shutil.copytree(trained, tmp_path / "ws")
-    return open_workspace(tmp_path / "ws")[0]
+def ws(clf_champion):
+    return clf_champion
 
 
 class Watch:

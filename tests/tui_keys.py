@@ -1,8 +1,38 @@
-"""Filling the UI's forms with keys only, as a user does: Tab to a field, type, Enter."""
+"""Driving the UI as a user does: forms filled with keys only (Tab to a field, type,
+Enter), waiting for what the screen shows, and reading the notices it flashes."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from textual.widgets import Checkbox, Input, Select
+
+
+async def until(pilot, condition: Callable[[], object], seconds: float = 60) -> None:
+    """Let the app run until ``condition()`` holds; fail with the screen's text if it never
+    does within ``seconds``."""
+    from tests.test_tui import visible_text
+
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > seconds:
+            raise AssertionError(f"waited {seconds:g}s; the screen shows:\n"
+                                 f"{visible_text(pilot.app)}")
+        await pilot.pause(0.05)
+
+
+def recorded(app) -> list[str]:
+    """Every notice the app shows from now on (they fade: the test reads them here)."""
+    shown: list[str] = []
+    notify = app.notify
+
+    def record(message: str, **how) -> None:
+        shown.append(str(message))
+        notify(message, **how)
+
+    app.notify = record
+    return shown
 
 
 async def focus_field(pilot, name: str) -> None:

@@ -20,10 +20,13 @@ from mlcycle.app.output import Context, console, emit_json, json_option
 @click.option("--promote", is_flag=True,
               help="Make the new version champion if it beats the champion; otherwise a "
                    "better version becomes challenger and shadows it.")
+@click.option("--drop-old-rows", is_flag=True,
+              help="Train on the new batches' rows alone, not on the champion's rows too "
+                   "(the world changed and the old rows no longer describe it).")
 @json_option
 @click.pass_obj
 def retrain(ctx: Context, project: str, batches: tuple[str, ...], labels: tuple[str, ...],
-            trials: int, promote: bool, as_json: bool) -> None:
+            trials: int, promote: bool, drop_old_rows: bool, as_json: bool) -> None:
     """Retrain the champion on its data plus new labelled batches, and compare the two on
     the same holdout rows."""
     from mlcycle.monitor import retraining
@@ -36,7 +39,8 @@ def retrain(ctx: Context, project: str, batches: tuple[str, ...], labels: tuple[
     out = console()
     with out.status("retraining", spinner="dots") as status:
         result = retraining.retrain(ctx.workspace(), project, pairs, trials=trials,
-                                    promote=promote, progress=status.update)
+                                    promote=promote, progress=status.update,
+                                    old_rows="drop" if drop_old_rows else "keep")
     if as_json:
         emit_json(result)
         return

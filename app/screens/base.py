@@ -64,6 +64,21 @@ class ViewScreen(Screen):
         """Start long work as one of the app's jobs (see ``mlcycle.app.jobs.Jobs.start``)."""
         return self.app.jobs.start(title, work, **how)
 
+    def stop_service(self, key: str, what: str) -> bool:
+        """Stop a background service (a server, a watcher) off the UI thread, if it runs;
+        stopping waits for its work in progress, so the view reloads once it is over."""
+        background = self.app.background
+        if not background.running(key):
+            return False
+
+        def stop() -> None:
+            background.stop(key)
+            self.app.call_from_thread(self.reload)
+
+        self.notify(f"stopping {what}", markup=False)
+        self.run_worker(stop, thread=True, exit_on_error=False, group=key)
+        return True
+
     def export(self, name: str, write: Callable[[Path], object], what: str = "report") -> None:
         """Write an export named ``name`` into the current folder, through the same guard as
         the CLI's outputs (never into the workspace), and say where it went or why not."""

@@ -36,6 +36,7 @@ class DataScreen(ViewScreen):
     # move the lifecycle on come first.
     BINDINGS = [
         Binding("a", "add_data", "Add data"),
+        Binding("s", "collect_source", "Source"),
         Binding("c", "edit_column", "Column"),
         Binding("p", "apply_recipe", "Apply recipe"),
         Binding("r", "edit_recipe", "Edit recipe"),
@@ -307,6 +308,15 @@ class DataScreen(ViewScreen):
         project = self._project_or_say()
         if project:
             add_data(self, project, self.open_version)
+
+    def action_collect_source(self) -> None:
+        from mlcycle import collect
+        from mlcycle.app.screens.data_actions import collect_source
+
+        project = self._project_or_say()
+        if project:
+            stored = [s.name for s in collect.list_sources(self.app.workspace, project)]
+            collect_source(self, project, stored, self.open_version)
 
     def _selected_column(self) -> dict[str, Any] | None:
         table = self.query_one("#columns", DataTable)

@@ -1,6 +1,7 @@
-"""The data view's actions: add data, set a column's role and description, apply the recipe.
-Each mirrors its CLI command (``data add``, ``data role``/``data describe``, ``prep``): the
-same core calls and checks, asked through forms; the long ones run as jobs."""
+"""The data view's actions: add data, collect a source, set a column's role and description,
+apply the recipe. Each mirrors its CLI command (``data add``, ``source add`` + ``collect``,
+``data role``/``data describe``, ``prep``): the same core calls and checks, asked through
+forms; the long ones run as jobs."""
 
 from __future__ import annotations
 
@@ -54,6 +55,69 @@ def add_data(view: ViewScreen, project: str, opened: Callable[[str], None]) -> N
                     placeholder="data/*.csv")]
     view.app.push_screen(FormScreen(f"Add data to {project}", fields, submit="Add",
                                     check=check), start)
+
+
+def collect_source(view: ViewScreen, project: str, sources: list[str],
+                   opened: Callable[[str], None]) -> None:
+    """Define a source (``source add``) when a URI is given, then collect it (``collect``)
+    as a job whose rows are the changes found; ``opened(version_id)`` shows the version."""
+    from mlcycle import collect
+
+    fields = [
+        Field("name", "Source", TEXT, required=True, default=sources[0] if sources else None,
+              help=("stored: " + ", ".join(sources) if sources else "a new source's name")),
+        Field("uri", "URI", TEXT, placeholder="sqlite:///path/shop.db",
+              help="empty: collect the stored source; a path, sqlite://, duckdb://, "
+                   "postgresql:// (password from PGPASSWORD or ~/.pgpass)"),
+        Field("query", "Query", TEXT, placeholder="SELECT * FROM orders"),
+        Field("incremental", "Incremental column", TEXT,
+              help="collect only rows past the last value of this column"),
+        Field("strict", "Strict", CHECK, help="write nothing if the source broke"),
+    ]
+
+    def check(values: dict[str, Any]) -> str | None:
+        if values["uri"] is None and values["name"] not in sources:
+            return f"no source {values['name']!r} is stored yet: give its URI"
+        return None
+
+    def start(values: dict[str, Any] | None) -> None:
+        if values is None:
+            return
+        ws, name = view.app.workspace, values["name"]
+
+        def work(job: Job) -> collect.CollectResult:
+            if values["uri"] is not None:
+                collect.add(ws, project, name, values["uri"], values["query"],
+                            values["incremental"])
+            try:
+                result = collect.collect(ws, project, name, strict=values["strict"],
+                                         progress=job.say, cancel=job.cancel)
+            except collect.SourceBroke as exc:
+                show_changes(job, exc.result)
+                raise
+            show_changes(job, result)
+            return result
+
+        def done(job: Job) -> str:
+            result = job.result
+            opened(result.version.id)
+            state = "stored" if result.stored else "unchanged"
+            broke = "; BREAKING changes (see the rows)" if result.breaking else ""
+            return (f"source {name}: {result.rows_read:,} rows read → version "
+                    f"{result.version.id} ({state}){broke}")
+
+        view.start_job(f"collect: {project} {name}", work, done=done,
+                       lead=Lead("data", project, "open the collected version"),
+                       columns=("", "change", "what"))
+
+    view.app.push_screen(FormScreen(f"Collect a source into {project}", fields,
+                                    submit="Collect", check=check), start)
+
+
+def show_changes(job: Job, result: Any) -> None:
+    """Each change against the previous collection, as a row of the job's table."""
+    for change in result.changes:
+        job.add_row("✗" if change.breaking else "·", change.kind, change.message)
 
 
 def edit_column(view: ViewScreen, project: str, entry: dict[str, Any]) -> None:

@@ -56,7 +56,7 @@ def _firing(text: Text, firing: dict[str, Any]) -> None:
             parts.append(f"{figures.get('metric')} {figures['value']:.4f}"
                          + (f" vs {figures['reference']:.4f}" if figures.get("reference")
                             is not None else "")
-                         + (f" ({loss:.1%} worse)" if loss is not None else ""))
+                         + _loss_words(loss))
         text.append("\n    " + "; ".join(parts), style="dim")
     elif trigger == "manual":
         text.append(f": {firing.get('reason', '')}")
@@ -64,6 +64,13 @@ def _firing(text: Text, firing: dict[str, Any]) -> None:
         shown = {k: v for k, v in figures.items() if k != "threshold"}
         text.append(": " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in shown.items())
                     + f" (threshold {figures.get('threshold')})")
+
+
+def _loss_words(loss: float | None) -> str:
+    """A relative loss in words: a negative loss is a gain, and says so."""
+    if loss is None:
+        return ""
+    return f" ({abs(loss):.1%} {'worse' if loss > 0 else 'better'})" if loss else " (no change)"
 
 
 def _gate(text: Text, gate: dict[str, Any]) -> None:

@@ -159,13 +159,7 @@ def serve_or_stop(screen: DeployScreen, project: str) -> None:
     """Stop this project's server if it runs; else ask how to serve, and start it."""
     background = screen.app.background
     key = serve_key(project)
-    if background.running(key):
-        def stop() -> None:
-            background.stop(key)  # waits for the flush of what it scored
-            screen.app.call_from_thread(screen.reload)
-
-        screen.notify(f"stopping the server of {project}", markup=False)
-        screen.run_worker(stop, thread=True, exit_on_error=False, group="serve")
+    if screen.stop_service(key, f"the server of {project}"):  # after flushing its scores
         return
 
     def submitted(values: dict[str, Any] | None) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.suggester import Suggester
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
@@ -58,6 +58,13 @@ class PathSuggester(Suggester):
         return value + names[0][len(stem):]
 
 
+def _shown(default: Any) -> str:
+    """A default as the user would type it: 50, not 50.0."""
+    if default is None:
+        return ""
+    return f"{default:g}" if isinstance(default, float) else str(default)
+
+
 class FormScreen(ModalScreen[dict[str, Any] | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "submit", "Run")]
     # Typing starts in the first field: a key typed at once must never reach the view below.
@@ -71,16 +78,24 @@ class FormScreen(ModalScreen[dict[str, Any] | None]):
         self.submit_label = submit
         self.check = check  # whole-form rule: returns what is wrong, or None
 
+    def on_mount(self) -> None:
+        # Focusing the first field scrolls it into view before the fields' height is
+        # settled; start from the top, its label in sight.
+        self.call_after_refresh(self.query_one("#form-fields").scroll_home, animate=False)
+
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="form", classes="form"):
+        # The title, the error and the buttons stay in sight; only the fields scroll when
+        # the terminal is too short for them (a long form at 80x24).
+        with Vertical(id="form", classes="form"):
             yield Label(self.title_text, id="form-title", markup=False)
-            for field in self.fields:
-                if field.kind != CHECK:  # a tick box carries its own label
-                    yield Label(field.label + (" *" if field.required else ""),
-                                classes="form-label", markup=False)
-                yield self._widget(field)
-                if field.help:
-                    yield Label(field.help, classes="form-help", markup=False)
+            with VerticalScroll(id="form-fields"):
+                for field in self.fields:
+                    if field.kind != CHECK:  # a tick box carries its own label
+                        yield Label(field.label + (" *" if field.required else ""),
+                                    classes="form-label", markup=False)
+                    yield self._widget(field)
+                    if field.help:
+                        yield Label(field.help, classes="form-help", markup=False)
             yield Static("", id="form-error")
             with Horizontal(id="form-buttons"):
                 yield Button(self.submit_label, variant="primary", id="form-submit")
@@ -98,7 +113,7 @@ class FormScreen(ModalScreen[dict[str, Any] | None]):
         if field.kind == CHECK:
             return Checkbox(field.label, value=bool(field.default), id=wid)
         return Input(
-            value="" if field.default is None else str(field.default),
+            value=_shown(field.default),
             placeholder=field.placeholder, id=wid,
             suggester=PathSuggester() if field.kind == PATH else None,
         )

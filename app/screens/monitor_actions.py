@@ -67,13 +67,8 @@ def watch_or_stop(screen: MonitorScreen, project: str) -> None:
     """Stop this project's watcher if it runs; else ask for the folder and start one."""
     background = screen.app.background
     key = watch_key(project)
-    if background.running(key):
-        def stop() -> None:
-            background.stop(key)  # the check in progress finishes or is dropped whole
-            screen.app.call_from_thread(screen.reload)
-
-        screen.notify(f"stopping the watcher of {project}", markup=False)
-        screen.run_worker(stop, thread=True, exit_on_error=False, group="watch")
+    # the check in progress finishes or is dropped whole
+    if screen.stop_service(key, f"the watcher of {project}"):
         return
 
     def submitted(values: dict[str, Any] | None) -> None:

@@ -30,7 +30,8 @@ def form_fields(model_names: Sequence[str]) -> list[Field]:
         Field("trials", "Trials per model", INT, default=defaults.trials, required=True,
               help="parameter sets sampled for each model"),
         Field("time_budget", "Time budget (seconds)", FLOAT,
-              help="optional: no new trial starts once it is used"),
+              default=training.DEFAULT_TIME_BUDGET,
+              help="the search ends in time to judge its best; empty or 0 = no budget"),
         Field("cv", "Folds", INT, default=defaults.cv, required=True,
               help="cross-validation folds, at least 2"),
         Field("seed", "Seed", INT, default=defaults.seed, required=True),
@@ -47,7 +48,8 @@ def config_from(project: str, values: dict[str, Any]) -> training.TrainConfig:
     features = values["features"]
     return training.TrainConfig(
         project, values["data"], models or None, values["trials"], values["cv"],
-        values.get("time_budget"), values["seed"], None if features == "none" else features,
+        values.get("time_budget") or None, values["seed"],
+        None if features == "none" else features,
     )
 
 

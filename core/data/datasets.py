@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlcycle import projects
 from mlcycle.data import columns, quality, sources
@@ -27,6 +27,9 @@ from mlcycle.store.errors import InvalidInput, NotFound
 from mlcycle.store.schema import iso, utcnow
 from mlcycle.store.sql import fetch_one, memory_connection
 from mlcycle.store.workspace import Workspace, file_sha256
+
+if TYPE_CHECKING:
+    import polars as pl
 
 ID_LENGTH = 12
 _ID = re.compile(r"^[0-9a-f]{4,40}$")
@@ -100,19 +103,9 @@ def add(
     version_id = digest[:ID_LENGTH]
     cancelling.check(cancel)
 
-    with ws.read() as con:
-        stored_names = [
-            r[0]
-            for r in con.execute(
-                "SELECT name FROM dataset_columns WHERE dataset_id = ? ORDER BY position",
-                [version_id],
-            ).fetchall()
-        ]
-    if stored_names:
-        _require_target(proj.target, stored_names, source.label)
-        with ws.write() as con:
-            link(con, project, version_id, source.label)
-        return AddResult(get(ws, project, version_id), stored=False)
+    found = _link_stored(ws, project, proj.target, version_id, source.label)
+    if found is not None:
+        return found
 
     ws.sweep_temp()  # files a killed process left behind
     con = memory_connection()
@@ -146,6 +139,49 @@ def add(
         )
     finally:
         temp.unlink(missing_ok=True)
+    return AddResult(version, stored=True)
+
+
+def _link_stored(ws: Workspace, project: str, target: str, version_id: str, label: str,
+                 in_transaction: Callable[[Any], None] | None = None) -> AddResult | None:
+    """Link the version already stored under ``version_id`` to the project; None if none is."""
+    with ws.read() as con:
+        stored_names = [
+            r[0]
+            for r in con.execute(
+                "SELECT name FROM dataset_columns WHERE dataset_id = ? ORDER BY position",
+                [version_id],
+            ).fetchall()
+        ]
+    if not stored_names:
+        return None
+    _require_target(target, stored_names, label)
+    with ws.write() as con:
+        link(con, project, version_id, label)
+        if in_transaction is not None:
+            in_transaction(con)
+    return AddResult(get(ws, project, version_id), stored=False)
+
+
+def store_parquet(
+    ws: Workspace, project: str, temp: Path, *, digest: str, source_format: str,
+    source_label: str, in_transaction: Callable[[Any], None] | None = None,
+    progress: Progress | None = None,
+) -> AddResult:
+    """Store a finished Parquet file (data collected from a source) as a version of
+    ``project``, its id the start of ``digest`` (a hash of the file's bytes), or link the
+    version already stored under that id: the same content is the same version, as with
+    :func:`add`. ``in_transaction`` runs in the registering transaction either way."""
+    proj = projects.get(ws, project)
+    version_id = digest[:ID_LENGTH]
+    found = _link_stored(ws, project, proj.target, version_id, source_label, in_transaction)
+    if found is not None:
+        return found
+    with memory_connection() as con:
+        _require_target(proj.target, con.read_parquet(str(temp)).columns, source_label)
+    version = register_parquet(ws, project, temp, version_id=version_id, digest=digest,
+                               source_format=source_format, source_label=source_label,
+                               progress=progress, in_transaction=in_transaction)
     return AddResult(version, stored=True)
 
 
@@ -279,6 +315,21 @@ def data_path(ws: Workspace, version: DatasetVersion) -> Path:
     """The stored Parquet of a version, after checking it is the file that was registered."""
     return ws.verified_path(version.path, version.sha256,
                             f"the stored data of version {version.id}")
+
+
+def frame(ws: Workspace, version: DatasetVersion) -> pl.DataFrame:
+    """A version's rows, checked. Its path is taken as it is, never as a glob: a workspace
+    may live under a folder named ``runs[2]``."""
+    import polars as pl
+
+    return pl.read_parquet(data_path(ws, version), glob=False)
+
+
+def scan(ws: Workspace, version: DatasetVersion) -> pl.LazyFrame:
+    """A version's rows as a lazy frame, checked; the path is not a glob (see :func:`frame`)."""
+    import polars as pl
+
+    return pl.scan_parquet(data_path(ws, version), glob=False)
 
 
 def dictionary(ws: Workspace, project: str, ref: str = "latest") -> list[dict[str, Any]]:

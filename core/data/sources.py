@@ -229,7 +229,7 @@ def _refuse_packed(head: bytes, shown: str, what: str) -> None:
 def _inspect_csv(path: Path, text: str, shown: str) -> Checked:
     sample = _complete_lines(text)
     delimiter = _delimiter(sample, tab_first=path.suffix.lower() == ".tsv")
-    escape = "\\" if '\\"' in sample else '"'
+    escape = _escape(sample, delimiter)
     csv.field_size_limit(max(csv.field_size_limit(), MAX_LINE))
     first = next(line for line in text.splitlines() if line.strip())
     try:
@@ -255,6 +255,25 @@ def _complete_lines(text: str) -> str:
     if len(lines) > 1 and not lines[-1].endswith(("\n", "\r")):
         lines = lines[:-1]
     return "".join(lines)
+
+
+def _escape(sample: str, delimiter: str) -> str:
+    """How quotes inside quoted fields are written: doubled (RFC 4180, what polars, pandas
+    and spreadsheets write) unless only a backslash reads every line to the same width. A
+    backslash next to a quote is not enough: ``\"`` ends a field whose value ends in one."""
+    if '\\"' not in sample:
+        return '"'
+
+    def even(escapechar: str | None) -> bool:
+        try:
+            widths = {len(row) for row in csv.reader(
+                io.StringIO(sample, newline=""), delimiter=delimiter, quotechar='"',
+                escapechar=escapechar, doublequote=escapechar is None) if row}
+        except csv.Error:
+            return False
+        return len(widths) == 1
+
+    return "\\" if even("\\") and not even(None) else '"'
 
 
 def _delimiter(sample: str, *, tab_first: bool) -> str:
@@ -402,7 +421,7 @@ def read_frame(spec: str | Path) -> pl.DataFrame:
     with tempfile.TemporaryDirectory(prefix="mlcycle-read-") as tmp:
         out = Path(tmp) / "rows.parquet"
         to_parquet(spec, out)
-        return pl.read_parquet(out)
+        return pl.read_parquet(out, glob=False)
 
 
 def to_parquet(spec: str | Path, out: Path, *, label: str | None = None,

@@ -97,13 +97,12 @@ def signature_of(ws: Workspace, version: registry.ModelVersion) -> model_input.S
 def training_data(ws: Workspace, version: registry.ModelVersion,
                    signature: model_input.Signature) -> tuple[Any, Any, Any, Any]:
     """The raw rows the version was trained on (target present), their target and holdout."""
-    import polars as pl
 
     dataset_id = version.summary.get("lineage", {}).get("dataset")
     if not dataset_id:
         raise InvalidInput(f"version {version.version} records no dataset; cannot prove parity")
     data = datasets.get(ws, version.project, dataset_id)
-    raw = pl.read_parquet(datasets.data_path(ws, data))
+    raw = datasets.frame(ws, data)
     raw = raw.filter(by_name(signature.target).is_not_null())
     y = model_input.target_values(raw, signature)
     mask = evaluation.holdout_mask(ws, data, signature.target, y, signature.task)

@@ -49,4 +49,4 @@ def predict(project: str, data: Any, *, model: str = registry.CHAMPION,
             frame.write_parquet(source)
         out = Path(tmp) / "predictions.parquet"
         scoring.predict_file(ws, project, source, ref=str(model), out=out)
-        return pl.read_parquet(out)
+        return pl.read_parquet(out, glob=False)

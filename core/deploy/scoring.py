@@ -359,7 +359,8 @@ class Table:
     def batches(self, batch_rows: int = BATCH_ROWS) -> Iterator[pl.DataFrame]:
         import polars as pl
 
-        for batch in pl.scan_parquet(self.path).collect_batches(chunk_size=batch_rows):
+        batches = pl.scan_parquet(self.path, glob=False).collect_batches(chunk_size=batch_rows)
+        for batch in batches:
             if batch.height:
                 yield batch
 
@@ -381,7 +382,7 @@ def read_table(path: str | Path, *, label: str | None = None,
         out = Path(folder.name) / "rows.parquet"
         shown = label or str(Path(path).expanduser().absolute())
         columns = sources.to_parquet(path, out, label=shown, cancel=cancel)
-        rows = pl.scan_parquet(out).select(pl.len()).collect().item()
+        rows = pl.scan_parquet(out, glob=False).select(pl.len()).collect().item()
         if not rows:
             raise InvalidInput(f"{shown}: has no rows")
     except BaseException:
@@ -427,7 +428,7 @@ class _Writer:
         if self.parquet:
             # Streaming concatenation of the parts keeps memory at one part.
             final = self.out.parent / safety.temp_name(f".{self.out.name}.", ".part")
-            pl.scan_parquet([str(p) for p in self.parts]).sink_parquet(final)
+            pl.scan_parquet([str(p) for p in self.parts], glob=False).sink_parquet(final)
             os.replace(final, self.out)
             shutil.rmtree(self.temp, ignore_errors=True)
         else:
@@ -583,7 +584,8 @@ def compare(ws: Workspace, project: str, labels: str | Path,
     source = Path(labels).expanduser()
     truth = labels_frame(source, signature, identifier)
     scored = pl.concat([
-        pl.read_parquet(ws.verified_path(path, sha, f"the shadow scores of scoring run {run}"))
+        pl.read_parquet(ws.verified_path(path, sha, f"the shadow scores of scoring run {run}"),
+                        glob=False)
         for run, path, sha in stored]).unique("id", keep="last")
     joined = scored.join(truth, on="id", how="inner")
     if not joined.height:

@@ -59,7 +59,7 @@ def holdout_mask(
         finally:
             temp.unlink(missing_ok=True)
     path = ws.verified_path(row[0], row[1], f"the holdout of version {version.id}")
-    indices = pl.read_parquet(path).get_column("row").to_numpy()
+    indices = pl.read_parquet(path, glob=False).get_column("row").to_numpy()
     mask = np.zeros(len(y), dtype=bool)
     mask[indices] = True
     return mask

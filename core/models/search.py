@@ -26,7 +26,15 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlcycle.store.cancel import Cancelled
+
 ETA = 3
+
+
+class OutOfTime(Cancelled):
+    """A trial stopped between its folds: finishing it would overrun the time budget. Its
+    run ends as killed (a stopped run, as MLflow marks one) and is marked pruned."""
+
 SLOPE = 0.6  # how a fit's time grows with its rows, log-log (see Costs.estimate)
 MIN_RUNG_ROWS = 1000
 MAX_RUNGS = 4

@@ -90,7 +90,6 @@ class Prepared:
 def prepare(ws: Any, project: str, data: str, folds: int,
             feature_ref: str | None = "latest") -> Prepared:
     """Load a version and check it can be trained on; raises before any work is done."""
-    import polars as pl
 
     from mlcycle.prep import features
 
@@ -100,7 +99,7 @@ def prepare(ws: Any, project: str, data: str, folds: int,
     names = [c["name"] for c in dictionary]
     if proj.target not in names:
         raise InvalidInput(f"version {version.id} has no target column {proj.target!r}")
-    raw = pl.read_parquet(datasets.data_path(ws, version))
+    raw = datasets.frame(ws, version)
     feature_set = features.resolve(ws, project, feature_ref) if feature_ref else None
     if feature_set is None:
         signature = model_input.infer(dictionary, proj.target, proj.task)
@@ -170,13 +169,16 @@ def environment() -> dict[str, str]:
 
 def cross_validate(
     prepared: Prepared, entry: catalog.Entry, params: dict[str, Any], seed: int, folds: int,
-    rows: int | None = None,
+    rows: int | None = None, deadline: float | None = None,
 ) -> dict[str, float]:
     """Mean and spread of every metric over the folds of the training part.
 
     ``rows``: cross-validate on that many rows of the training part only (a rung of the
     search: the first rows of ``search.nested_order``); None, all of them. Gradient boosting
-    also reports ``iterations``, the mean its early stopping kept.
+    also reports ``iterations``, the mean its early stopping kept. ``deadline`` (a
+    ``time.monotonic()`` value): folds run one at a time, and once it has passed no further
+    fold starts (``search.OutOfTime``): a fit slower than its estimate must not carry the
+    search past its budget.
     """
     import numpy as np
     from sklearn.model_selection import cross_validate as sk_cross_validate
@@ -184,11 +186,22 @@ def cross_validate(
     inputs, y = _training_rows(prepared, seed, rows)
     scoring = evaluation.cv_scoring(prepared.project.task, prepared.signature.classes)
     model = catalog.pipeline(entry, prepared.signature, seed, params)
+    splits = _cv(prepared, seed, folds)
     with threads.for_folds(model) as n_jobs:
-        result = sk_cross_validate(
-            model, inputs, y, cv=_cv(prepared, seed, folds), scoring=scoring,
-            error_score=np.nan, n_jobs=n_jobs, return_estimator=True,
-        )
+        if deadline is None or n_jobs:  # folds in parallel processes cannot stop one by one
+            result = sk_cross_validate(model, inputs, y, cv=splits, scoring=scoring,
+                                       error_score=np.nan, n_jobs=n_jobs,
+                                       return_estimator=True)
+        else:
+            parts = []
+            for done, fold in enumerate(splits.split(inputs, y)):
+                if done and time.monotonic() > deadline:
+                    raise search.OutOfTime(f"stopped after {done} of {folds} folds: the time "
+                                           "budget would be overrun")
+                parts.append(sk_cross_validate(model, inputs, y, cv=[fold], scoring=scoring,
+                                               error_score=np.nan, return_estimator=True))
+            result = {key: np.concatenate([p[key] for p in parts]) if key != "estimator"
+                      else [e for p in parts for e in p[key]] for key in parts[0]}
     out: dict[str, float] = {}
     for name in scoring:
         values = result[f"test_{name}"] * (-1 if name in evaluation.NEGATED else 1)
@@ -277,8 +290,10 @@ class _Search:
 
 
 def _trial(job: _Search, entry: catalog.Entry, cand: search.Candidate, rung: int,
-           rows: int) -> tuple[dict[str, float], float]:
-    """Cross-validate one candidate on one rung, as a new run or more steps of its run."""
+           rows: int, deadline: float | None = None) -> tuple[dict[str, float], float]:
+    """Cross-validate one candidate on one rung, as a new run or more steps of its run.
+    Past ``deadline`` the trial stops between folds (``search.OutOfTime``), its run killed
+    and marked pruned with the rows it was given."""
     config, prepared = job.config, job.prepared
     part = None if rows >= job.full_rows else rows
     run_config = {
@@ -305,7 +320,13 @@ def _trial(job: _Search, entry: catalog.Entry, cand: search.Candidate, rung: int
         run.set_tags(tags)
     with run:
         t0 = time.monotonic()
-        scores = cross_validate(prepared, entry, cand.params, config.seed, config.cv, part)
+        try:
+            scores = cross_validate(prepared, entry, cand.params, config.seed, config.cv,
+                                    part, deadline)
+        except search.OutOfTime as stopped:
+            run.set_tags({"mlcycle.pruned": "true", "mlcycle.stopped": str(stopped)})
+            cand.pruned = True
+            raise
         seconds = time.monotonic() - t0
         iterations = scores.pop("iterations", None)
         run.log_metrics(scores, step=rung)
@@ -394,6 +415,7 @@ def train(
                 if cancel is not None and cancel.cancelled:
                     raise _Stop("cancelled")
                 rows = family.rows[rung]
+                deadline = None
                 if budget is not None and done > 0:
                     elapsed = time.monotonic() - started
                     needed = costs.estimate(family.name, rows)
@@ -402,7 +424,12 @@ def train(
                         result.stopped = f"time budget of {budget:g}s used"
                         family.left[rung] -= 1
                         continue
-                _, seconds = _trial(job, entries[family.name], cand, rung, rows)
+                    deadline = started + budget - reserve
+                try:
+                    _, seconds = _trial(job, entries[family.name], cand, rung, rows,
+                                        deadline)
+                except search.OutOfTime:
+                    raise _Stop(f"time budget of {budget:g}s used") from None
                 costs.record(family.name, rows, seconds)
                 family.left[rung] -= 1
                 done += 1

@@ -165,6 +165,26 @@ def _system(broken: list[dict[str, Any]], project: str, source: str) -> dict[str
                  {"inputs": broken}, playbook)
 
 
+def source_issue(collection: dict[str, Any], project: str) -> dict[str, Any]:
+    """The system issue of a collection that found its source changed in a breaking way
+    (``mlcycle.collect.history`` gives the collection; the collect stage records it, this
+    stage classes it)."""
+    broken = [c for c in collection["changes"] if c["breaking"]]
+    name = collection["source"]
+    listed = "; ".join(c["message"] for c in broken[:_SHOWN])
+    more = f"; and {len(broken) - _SHOWN} more" if len(broken) > _SHOWN else ""
+    playbook = [f"Look at what feeds source {name}: a removed or retyped column, or values "
+                "gone missing, is a changed export or a broken feed, not a change in the world.",
+                "Fix the source, or redefine it to match (mlcycle source add "
+                f"{project} {name} --uri … --query …), then collect again: "
+                f"mlcycle collect {project} {name}",
+                "Do not train on the version this collection stored: a model trained on broken "
+                "data learns the breakage."]
+    return alert(SYSTEM, f"system issue in source {name}: {listed}{more}",
+                 {"source": name, "source_version": collection["source_version"],
+                  "version": collection["version"], "changes": broken}, playbook)
+
+
 def _ranked(moved: list[dict[str, Any]], limit: int = 3) -> str:
     return ", ".join(f"{m['input']} (impact {m['impact']:.3f})" for m in moved[:limit])
 
@@ -331,7 +351,9 @@ def evidence_lines(item: dict[str, Any]) -> list[str]:
     kind = item["kind"]
     if kind == SYSTEM:
         return [_what_broke(b) + _importance(b.get("importance"))
-                for b in evidence.get("inputs", [])]
+                for b in evidence.get("inputs", [])] + [
+                    f"source {evidence['source']} v{evidence['source_version']}: {c['message']}"
+                    for c in evidence.get("changes", [])]
     lines = []
     if kind == DATA_DRIFT and "inputs" in evidence:
         lines = [f"{m['input']}: impact {m['impact']:.4f} = PSI {m['drift']:.4f}"

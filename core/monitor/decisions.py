@@ -378,6 +378,7 @@ def _retrain(ws: Workspace, decision: dict[str, Any], reason: str, promote_now: 
         result = retraining.retrain(ws, project, pairs, trials=policy.retrain.trials,
                                     promote=False, progress=progress, cancel=cancel,
                                     gate=policy.gate, search=policy.retrain.search,
+                                    old_rows=policy.retrain.old_rows,
                                     reuse_since=_stored_time(decision["created"]))
     except BaseException as exc:
         # Not carried out: the decision is open again, with the reason recorded.

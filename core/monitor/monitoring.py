@@ -148,14 +148,13 @@ def _as_collected(ws: Workspace, project: str, data: Any, training: pl.DataFrame
     before any recipe, so against prepared rows a column the recipe imputed would 'drift'
     in its missing rate, an artefact of the comparison. The prepared rows stand in only
     when the recipe renamed or derived an input the collected data lacks."""
-    import polars as pl
 
     from mlcycle import prep
 
     collected, recipe_id = prep.collected_parent(ws, project, data.id)
     if recipe_id is None:
         return training
-    frame = pl.read_parquet(datasets.data_path(ws, collected))
+    frame = datasets.frame(ws, collected)
     if all(c in frame.columns for c in model_input.raw_columns(signature)):
         return frame
     return training

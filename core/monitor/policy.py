@@ -21,6 +21,7 @@ The policy is TOML; every key is optional and takes the default below when left 
     every_days = 0             # days since the champion was made (0: off)
     manual = true              # 'mlcycle decide PROJECT --request' raises one
     window = "all"             # labelled batches added: "all", {batches = N}, {days = N}
+    old_rows = "keep"          # "keep": the champion's training rows too; "drop": the window's only
     search = "champion"        # "champion": its model family; "catalog": every model of the task
     trials = 10
 
@@ -54,6 +55,7 @@ MODES = ("off", "prompt", "auto")
 # The lifecycle's branches an alert is classed in (see mlcycle.monitor.decisions.alert_kinds).
 ALERT_KINDS = ("system", "data_drift", "prediction_drift", "concept_drift", "estimated_loss")
 SEARCHES = ("champion", "catalog")
+OLD_ROWS = ("keep", "drop")
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ class Retrain:
     every_days: float = 0
     manual: bool = True
     window: Window = field(default_factory=Window)
+    old_rows: str = "keep"
     search: str = "champion"
     trials: int = 10
 
@@ -183,7 +186,7 @@ _SPEC: settings.Spec = {
     "retrain": {"on_alert": _kinds, "labelled_rows": settings.number(0, integer=True),
                 "every_batches": settings.number(0, integer=True),
                 "every_days": settings.number(0), "manual": settings.flag, "window": _window,
-                "search": settings.choice(SEARCHES),
+                "old_rows": settings.choice(OLD_ROWS), "search": settings.choice(SEARCHES),
                 "trials": settings.number(1, integer=True)},
     "gate": {"margin": settings.number(0), "confidence": settings.number(0.5, 0.999),
              "rounds": settings.number(100, 100_000, integer=True)},
@@ -219,6 +222,8 @@ _HELP = {
     "retrain.every_days": "days since the champion was made (0: off)",
     "retrain.manual": "'mlcycle decide PROJECT --request' raises a decision",
     "retrain.window": '"all", { batches = N } or { days = N }: the labelled batches added',
+    "retrain.old_rows": '"keep": the champion\'s training rows plus the window\'s; "drop": '
+                        "the window's rows only (the old world is forgotten)",
     "retrain.search": '"champion": its model family; "catalog": every model of the task',
     "retrain.trials": "parameter settings tried by the retraining",
     "gate.margin": "the candidate must beat the champion on the same rows by this much",

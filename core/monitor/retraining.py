@@ -121,18 +121,22 @@ def _booleans(column: pl.Series) -> pl.Series:
 
 def combine(ws: Workspace, project: str, parent: datasets.DatasetVersion,
             batches: list[tuple[Path, Path | None]], identifier: str | None,
-            progress: Progress | None = None) -> dict[str, Any]:
-    """A new raw version: ``parent``'s rows plus the labelled rows of ``batches``."""
+            progress: Progress | None = None, *, keep_old: bool = True) -> dict[str, Any]:
+    """A new raw version: ``parent``'s rows plus the labelled rows of ``batches``; with
+    ``keep_old`` false, the batches' rows alone (in ``parent``'s schema): a model retrained
+    on a sliding window forgets a world that has changed."""
     import polars as pl
 
     say = progress or (lambda _msg: None)
     proj = projects.get(ws, project)
-    old = pl.read_parquet(datasets.data_path(ws, parent))
-    parts, added, unlabelled = [old], [], 0
-    blob = hashlib.blake2b(f"mlcycle-retrain\0{parent.id}".encode(), digest_size=20)
+    old = datasets.frame(ws, parent) if keep_old else None
+    schema = old.schema if old is not None else datasets.scan(ws, parent).collect_schema()
+    parts, added, unlabelled = [old] if old is not None else [], [], 0
+    kept = "" if keep_old else "\0without its rows"
+    blob = hashlib.blake2b(f"mlcycle-retrain\0{parent.id}{kept}".encode(), digest_size=20)
     for batch, labels in batches:
         say(f"reading {batch.name}")
-        rows, missing = labelled_rows(batch, labels, proj.target, identifier, old.schema)
+        rows, missing = labelled_rows(batch, labels, proj.target, identifier, schema)
         parts.append(rows)
         unlabelled += missing
         added.append({"batch": str(batch), "labels": str(labels) if labels else None,
@@ -144,10 +148,12 @@ def combine(ws: Workspace, project: str, parent: datasets.DatasetVersion,
     if not new_rows:
         raise InvalidInput("none of the new rows has a label; nothing to retrain on")
     version_id = blob.hexdigest()[: datasets.ID_LENGTH]
-    detail = {"parent": parent.id, "added": added, "rows_added": new_rows}
-    label = f"{parent.id} + {', '.join(Path(a['batch']).name for a in added)}"
+    detail = {"parent": parent.id, "added": added, "rows_added": new_rows,
+              "old_rows": "keep" if keep_old else "drop"}
+    label = (f"{parent.id if keep_old else 'the rows'} + "
+             f"{', '.join(Path(a['batch']).name for a in added)}")
     result = {"rows_added": new_rows, "unlabelled": unlabelled, "added": added,
-              "new_rows": pl.concat(parts[1:])}
+              "new_rows": pl.concat(parts[1:] if keep_old else parts)}
     try:
         return {"version": datasets.get(ws, project, version_id), **result}
     except NotFound:
@@ -198,10 +204,9 @@ def head_to_head(ws: Workspace, project: str, data: datasets.DatasetVersion,
     their values in ``columns`` (all the columns both have, by default). ``predictions``,
     when given, is filled with each version's targets, predictions and probabilities on
     those rows, for the gate."""
-    import polars as pl
 
     proj = projects.get(ws, project)
-    raw = pl.read_parquet(datasets.data_path(ws, data)).filter(
+    raw = datasets.frame(ws, data).filter(
         by_name(proj.target).is_not_null())
     new = None
     if recent is not None:
@@ -234,14 +239,15 @@ def retrain(ws: Workspace, project: str, batches: list[tuple[Path, Path | None]]
             trials: int = 10, promote: bool = False,
             progress: Progress | None = None,
             cancel: CancelToken | None = None, gate: Any = None,
-            search: str = "champion", reuse_since: datetime | None = None
-            ) -> dict[str, Any]:
+            search: str = "champion", reuse_since: datetime | None = None,
+            old_rows: str = "keep") -> dict[str, Any]:
     """Retrain the champion on its data plus ``batches``; see the module docstring.
 
     ``gate``: the policy's gate (``mlcycle.monitor.policy.Gate``): the candidate is better
     only if it passes it; its figures are in the result under "gate". ``search``:
     "champion" searches the champion's model family again, "catalog" every model of the
-    task (the best one is the candidate).
+    task (the best one is the candidate). ``old_rows``: "keep" trains on the champion's
+    rows plus the batches', "drop" on the batches' rows alone.
 
     Cancelling stops between steps: the combined dataset version, once stored, stays (it is
     content-addressed, so a second attempt reuses it); a training stopped early registers
@@ -266,7 +272,8 @@ def retrain(ws: Workspace, project: str, batches: list[tuple[Path, Path | None]]
         raise InvalidInput(f"champion v{champion.version} records no dataset to extend")
     raw_parent, recipe_id = prep.collected_parent(ws, project, lineage["dataset"])
     identifier = deploy.identifier_of(ws, champion)
-    combined = combine(ws, project, raw_parent, batches, identifier, say)
+    combined = combine(ws, project, raw_parent, batches, identifier, say,
+                       keep_old=old_rows != "drop")
     data = combined["version"]
     check_cancel(cancel)
     if recipe_id:

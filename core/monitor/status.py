@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from mlcycle import projects
+from mlcycle import collect, projects
 from mlcycle.models import registry
-from mlcycle.monitor import decisions, monitoring
+from mlcycle.monitor import alerts, decisions, monitoring
 from mlcycle.monitor import policy as policies
 from mlcycle.store.errors import NotFound
 from mlcycle.store.schema import iso, utcnow
@@ -64,6 +64,7 @@ def status(ws: Workspace, project: str) -> dict[str, Any]:
     open_alerts = [{"check": i, "ts": iso(ts), "source": source, "alert": alert,
                     "kinds": sorted(decisions.alert_kinds({"alerts": [alert]}))}
                    for i, ts, source, alerts in open_rows for alert in json.loads(alerts)]
+    open_alerts += _source_issues(ws, name)
     return {
         "project": name,
         "champion": champ,
@@ -75,6 +76,20 @@ def status(ws: Workspace, project: str) -> dict[str, Any]:
         "watchers": [_watcher(row, now) for row in watchers],
         "quarantined": [{"path": p, "error": e, "ts": iso(ts)} for p, e, ts in quarantined],
     }
+
+
+def _source_issues(ws: Workspace, project: str) -> list[dict[str, Any]]:
+    """A source whose last collection found a breaking change: open until one is clean."""
+    latest: dict[str, dict[str, Any]] = {}
+    for c in collect.history(ws, project):  # newest first
+        latest.setdefault(c["source"], c)
+    out = []
+    for c in latest.values():
+        if c["breaking"]:
+            item = alerts.source_issue(c, project)
+            out.append({"check": c["collection"], "ts": c["ts"], "source": f"source {c['source']}",
+                        "alert": item, "kinds": [alerts.SYSTEM]})
+    return out
 
 
 def _watcher(row: tuple[Any, ...], now: Any) -> dict[str, Any]:

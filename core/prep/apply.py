@@ -135,7 +135,7 @@ def run(
         current = recipes.get(ws, project, "latest")
         recipe, stored_version = current.recipe, current.version
     source = datasets.get(ws, project, data) if data else latest_raw(ws, project)
-    lf = pl.scan_parquet(datasets.data_path(ws, source))
+    lf = datasets.scan(ws, source)
     schema = schema_types(lf.collect_schema())
     say("checking the recipe")
     recipes.check(recipe, schema, proj.target)
@@ -151,7 +151,7 @@ def run(
     existing = _registered_path(ws, out_id)
     if existing is not None:
         say("already prepared; checking the stored output")
-        frame = pl.read_parquet(existing)
+        frame = pl.read_parquet(existing, glob=False)
     else:
         say("applying the recipe")
         frame, result.fitted = _execute(recipe, lf, schema, proj.target)
@@ -484,6 +484,13 @@ def lineage(ws: Workspace, project: str, ref: str = "latest") -> list[dict[str, 
                 break
             operation, input_id, recipe_id, detail, rows, created = row
             info = json.loads(detail or "{}")
+            if operation == "collect":  # from a source (mlcycle.collect), maybe appended
+                chain.append({"version": current, "operation": "collected",
+                              "source": f"{info['source']} v{info['source_version']}",
+                              "query": info["query"], "rows_read": info["rows_read"],
+                              "input": input_id or None, "rows": rows, "created_at": created})
+                current = input_id
+                continue
             chain.append({
                 "version": current, "operation": operation, "input": input_id,
                 "recipe_id": recipe_id,
@@ -534,11 +541,10 @@ def check(ws: Workspace, project: str, recipe: recipes.Recipe, data: str | None 
           ) -> CheckResult:
     """Check a recipe against a version without running it: the steps over its columns and
     types (raises on the first that cannot work), and the input expectations on its rows."""
-    import polars as pl
 
     proj = projects.get(ws, project)
     source = datasets.get(ws, project, data) if data else latest_raw(ws, project)
-    lf = pl.scan_parquet(datasets.data_path(ws, source))
+    lf = datasets.scan(ws, source)
     columns = recipes.check(recipe, schema_types(lf.collect_schema()), proj.target)
     return CheckResult(source, columns, expectations.check(list(recipe.expect), lf, "input"))
 

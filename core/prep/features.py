@@ -361,10 +361,9 @@ def store(ws: Workspace, project: str, text: str, source: str = "features",
 
 def frame_schema(ws: Workspace, project: str, ref: str = "latest") -> dict[str, str]:
     """Column -> type of a stored dataset version (reads only the Parquet footer)."""
-    import polars as pl
 
     version = datasets.get(ws, project, ref)
-    return schema_types(pl.scan_parquet(datasets.data_path(ws, version)).collect_schema())
+    return schema_types(datasets.scan(ws, version).collect_schema())
 
 
 # The feature set a user starts from when the project has none (the TUI's editor).

@@ -34,12 +34,11 @@ def insight(ws: Workspace, project: str, ref: str | None = "latest", data: str =
     data's rows (or between ``against`` and ``data``), in quantile bins of the first; above
     0.25 a feature is flagged unstable, above 0.1 shifting.
     """
-    import polars as pl
 
     proj = projects.get(ws, project)
     fs = resolve(ws, project, ref)
     version = datasets.get(ws, project, data)
-    frame = pl.read_parquet(datasets.data_path(ws, version))
+    frame = datasets.frame(ws, version)
     roles = {c["name"]: c["role"] for c in datasets.dictionary(ws, project, version.id)}
     applied = apply(fs, frame) if fs else frame
     derived = {d.name: d for d in fs.derived} if fs else {}
@@ -50,7 +49,7 @@ def insight(ws: Workspace, project: str, ref: str | None = "latest", data: str =
     ]
     if against:
         other = datasets.get(ws, project, against)
-        base = pl.read_parquet(datasets.data_path(ws, other))
+        base = datasets.frame(ws, other)
         reference = apply(fs, base) if fs else base
         current, basis = applied, f"version {other.id} → {version.id}"
     else:
@@ -221,11 +220,10 @@ def target_correlations(ws: Workspace, project: str, ref: str = "latest"
                         ) -> dict[str, Any]:
     """Correlation (and mutual information) of every numeric column with the target, for
     the data view's chart."""
-    import polars as pl
 
     proj = projects.get(ws, project)
     version = datasets.get(ws, project, ref)
-    frame = pl.read_parquet(datasets.data_path(ws, version))
+    frame = datasets.frame(ws, version)
     roles = {c["name"]: c["role"] for c in datasets.dictionary(ws, project, version.id)}
     names = [c for c in frame.columns if c != proj.target and roles.get(c) == "feature"
              and expressions.type_of(frame[c].dtype) in ("integer", "float", "boolean")]

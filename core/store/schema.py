@@ -319,6 +319,34 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (project, folder)
     );
     """,
+    # 10: data sources (versioned like recipes) and each collection from one: the source
+    # version it ran, the rows it read, the dataset version it gave and the changes found
+    # against the previous collection (a breaking one is a system issue for monitoring).
+    """
+    CREATE TABLE sources (
+        project VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        id VARCHAR NOT NULL,
+        uri VARCHAR NOT NULL,
+        query VARCHAR,
+        incremental VARCHAR,
+        created_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (project, name, version)
+    );
+    CREATE TABLE collections (
+        id VARCHAR PRIMARY KEY,
+        ts TIMESTAMP NOT NULL,
+        project VARCHAR NOT NULL,
+        source VARCHAR NOT NULL,
+        source_version INTEGER NOT NULL,
+        dataset_id VARCHAR NOT NULL,
+        rows_read BIGINT NOT NULL,
+        last_value VARCHAR,
+        breaking BOOLEAN NOT NULL,
+        changes JSON NOT NULL
+    );
+    """,
     # Deployment strategies: each project's deployment config (versioned like policies),
     # its live state (strategy, canary share and step, active blue/green slot, the last
     # rollback), the rows each arm of a canary answered (Parquet in the workspace, for A/B
