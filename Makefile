@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/tracking.py
 	$(BIN)/python bench/drift.py
 	$(BIN)/python bench/scoring.py
+	$(BIN)/python bench/abtest.py
 
 clean:
 	rm -rf $(VENV) demo-workspace

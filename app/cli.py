@@ -38,6 +38,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("deploy:predict", "Score a file with onnxruntime; logged."),
     "serve": ("deploy:serve", "Serve predictions over local HTTP JSON."),
     "compare": ("deploy:compare", "Champion vs challenger on labelled rows."),
+    "deploy": ("strategy:deploy", "Deployment strategy: shadow, canary, blue/green."),
+    "abtest": ("strategy:abtest", "A/B test of the canary against the champion."),
     "monitor": ("monitor:monitor", "Check new batches for drift and performance."),
     "watch": ("monitor:watch", "Watch a folder: check every batch that lands."),
     "retrain": ("retrain:retrain", "Retrain the champion with new labelled rows."),

@@ -182,7 +182,9 @@ def test_an_upgraded_workspace_remembers_what_the_watcher_checked(clf, tmp_path:
     con.execute("ALTER TABLE monitor_checks DROP COLUMN sha256")
     con.execute("ALTER TABLE monitor_checks DROP COLUMN labels_sha256")
     con.execute("DELETE FROM schema_version WHERE version >= 8")
-    for table in ("policies", "decisions", "decision_triggers", "watchers"):  # migration 9
+    for table in ("policies", "decisions", "decision_triggers", "watchers",  # migration 9
+                  "sources", "collections",  # sources
+                  "deploy_configs", "deploy_state", "answer_logs", "abtest_plans"):  # strategies
         con.execute(f"DROP TABLE {table}")
     con.close()
     upgraded = Workspace(copy)

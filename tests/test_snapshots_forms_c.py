@@ -20,6 +20,7 @@ FORMS = {
     "score": ("5", "p"),
     "serve": ("5", "s"),
     "compare": ("5", "m"),
+    "abtest": ("5", "a"),
     "check": ("6", "c"),
     "watch": ("6", "w"),
     "retrain": ("6", "R"),

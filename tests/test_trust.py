@@ -189,7 +189,9 @@ def test_an_upgraded_workspace_records_the_hash_of_its_files(copy: Workspace) ->
     for column in ("sha256", "labels_sha256"):  # and before checks knew their content
         con.execute(f"ALTER TABLE monitor_checks DROP COLUMN {column}")
     con.execute("DELETE FROM schema_version WHERE version >= 7")
-    for table in ("policies", "decisions", "decision_triggers", "watchers"):  # migration 9
+    for table in ("policies", "decisions", "decision_triggers", "watchers",  # migration 9
+                  "sources", "collections",  # sources
+                  "deploy_configs", "deploy_state", "answer_logs", "abtest_plans"):  # strategies
         con.execute(f"DROP TABLE {table}")
     con.close()
     upgraded = Workspace(copy.root)

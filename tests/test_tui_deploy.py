@@ -1,4 +1,5 @@
-"""The deployment view, on a workspace that has exported, scored and compared."""
+"""The deployment view, on a workspace that has exported, scored and compared; then its
+strategies: a canary stepped and blue/green slots switched from the keyboard."""
 
 from __future__ import annotations
 
@@ -9,14 +10,17 @@ from textual.widgets import DataTable
 
 from mlcycle import deploy
 from mlcycle.app.ui import MlcycleApp
-from mlcycle.deploy import scoring
+from mlcycle.deploy import config as configs
+from mlcycle.deploy import scoring, strategies
 from mlcycle.models import registry
+from mlcycle.store import events
 from tests.deploy_fixtures import classification_workspace
 from tests.test_tui import settle, visible_text
 from tests.training_data import classification_frame
 
 
-async def test_deploy_view_shows_parity_serving_shadow_and_scoring(tmp_path: Path) -> None:
+async def test_deploy_view_shows_parity_serving_shadow_scoring_and_strategies(
+        tmp_path: Path) -> None:
     ws = classification_workspace(tmp_path, models=["logistic", "knn"])
     registry.promote(ws, "clf", "1", reason="first")
     registry.promote(ws, "clf", "2", alias="challenger", reason="shadow it")
@@ -45,3 +49,31 @@ async def test_deploy_view_shows_parity_serving_shadow_and_scoring(tmp_path: Pat
         assert app.screen.query_one("#scoring-runs", DataTable).row_count == 1
         assert "shadow comparison on 200 labelled rows" in text
         assert "predicted classes" in text
+        assert "strategy: shadow: champion v1 answers, challenger v2 recorded" in text
+        assert "No A/B test yet" in text
+
+        # A canary, stepped with c (confirmed with its reason), then blue/green with w.
+        configs.store(ws, "clf", configs.parse('strategy = "canary"\n'), "test")
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        await pilot.press("enter")  # the reason offered: "canary step"
+        await settle(pilot)
+        assert "strategy: canary v2 at 5% (step 1 of 5) beside champion v1 — c steps it" in \
+            visible_text(app)
+        event = next(e for e in events.recent(ws, "clf") if e["kind"] == "deploy.canary_step")
+        assert event["detail"]["reason"] == "canary step"
+        configs.store(ws, "clf", configs.parse('strategy = "blue_green"\n'), "test")
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        await pilot.press("w")
+        await settle(pilot)
+        await pilot.press("escape")  # cancelled: nothing changes
+        await settle(pilot)
+        assert strategies.state(ws, "clf").active == "blue"
+        await pilot.press("w")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "green slot live (v2), blue idle (v1) — w switches" in visible_text(app)

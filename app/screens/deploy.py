@@ -1,9 +1,11 @@
 """The deployment view: parity-checked exports, what serves, the shadow comparison, scoring.
 
 Its actions are the CLI's deployment commands: export a bundle (x), verify one (v), score a
-file (p), serve on loopback (s, again to stop), compare champion and challenger (m). Export,
-verify, scoring and comparing are jobs; the server is a service the app owns (it stops when
-the UI quits), its address shown here.
+file (p), serve on loopback (s, again to stop), compare champion and challenger (m), raise
+the canary a step (c), switch the blue/green slots (w), A/B test the canary (a). Export,
+verify, scoring, comparing and the A/B test are jobs; a step and a switch are confirmed
+with a reason, then written at once (a running server follows within a second); the server
+is a service the app owns (it stops when the UI quits), its address shown here.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ class Deployment:
     exports: list[Any]
     comparison: dict[str, Any] | None
     scoring: list[dict[str, Any]]
+    strategy: dict[str, Any]  # strategies.overview
+    abtest: dict[str, Any] | None  # the newest A/B test look
 
 
 class DeployScreen(ViewScreen):
@@ -43,6 +47,9 @@ class DeployScreen(ViewScreen):
         Binding("p", "score", "Score file"),
         Binding("s", "serve", "Serve/stop"),
         Binding("m", "compare", "Compare"),
+        Binding("c", "canary_step", "Canary step"),
+        Binding("w", "switch_slots", "Switch slots"),
+        Binding("a", "abtest", "A/B test"),
     ]
     last_bundle: str = ""  # the folder the last export wrote, offered to verify
 
@@ -50,6 +57,7 @@ class DeployScreen(ViewScreen):
         yield Header()
         yield Static(id="deploy-summary")
         yield Static(id="serve-status")
+        yield Static(id="strategy")
         with Horizontal():
             with Vertical(id="deploy-left", classes="pane"):
                 yield Label("ONNX exports (parity on the holdout)", classes="pane-title")
@@ -58,6 +66,7 @@ class DeployScreen(ViewScreen):
                 yield VimTable(id="scoring-runs", cursor_type="row")
             with VerticalScroll(id="deploy-right", classes="pane"):
                 yield Static(id="shadow")
+                yield Static(id="abtest")
                 yield BarChart(id="scores-chart")
         yield AppFooter()
 
@@ -68,7 +77,7 @@ class DeployScreen(ViewScreen):
 
     def fetch(self) -> Deployment | None:
         from mlcycle import deploy
-        from mlcycle.deploy import scoring
+        from mlcycle.deploy import abtest, scoring, strategies
         from mlcycle.models import registry
 
         project = self.app.project
@@ -79,7 +88,8 @@ class DeployScreen(ViewScreen):
                    for alias in v.aliases}
         return Deployment(project, serving, deploy.exports(ws, project),
                           scoring.last_comparison(ws, project),
-                          scoring.recent_runs(ws, project))
+                          scoring.recent_runs(ws, project),
+                          strategies.overview(ws, project), abtest.last(ws, project))
 
     def show(self, data: Deployment | None) -> None:
         summary = self.query_one("#deploy-summary", Static)
@@ -89,16 +99,20 @@ class DeployScreen(ViewScreen):
         runs.clear(columns=True)
         self._runs = data.scoring if data else []
         self.show_server()
+        strategy = self.query_one("#strategy", Static)
         if data is None:
             summary.update("No project selected: pick one in the projects view (1).")
+            strategy.update("")
             return
+        strategy.update(_strategy_line(data.strategy))
+        self.query_one("#abtest", Static).update(_abtest_text(data.abtest))
         text = Text(f"{data.project} ", style="bold")
         # What the registry names, not what serves: the server's own line says that.
         champion = data.serving.get("champion")
         text.append(f"champion: version {champion}" if champion
                     else "no champion: promote a version in the models view (4)")
         challenger = data.serving.get("challenger")
-        if challenger:
+        if challenger and data.strategy["strategy"] == "shadow":
             text.append(f", challenger version {challenger} (scored in its shadow)")
         summary.update(text)
         exports.add_columns("version", "size", "export", "label mismatches",
@@ -203,6 +217,18 @@ class DeployScreen(ViewScreen):
         if project := self._project():
             deploy_actions.compare(self, project)
 
+    def action_canary_step(self) -> None:
+        if project := self._project():
+            deploy_actions.canary_step(self, project)
+
+    def action_switch_slots(self) -> None:
+        if project := self._project():
+            deploy_actions.switch(self, project)
+
+    def action_abtest(self) -> None:
+        if project := self._project():
+            deploy_actions.abtest(self, project)
+
     def bundle_written(self, folder: str | Path) -> None:
         self.last_bundle = str(folder)
 
@@ -212,3 +238,31 @@ def _stack(table: Table, verdict: str) -> Table:
     grid.add_row(table)
     grid.add_row(Text(verdict, style="bold"))
     return grid
+
+
+def _strategy_line(view: dict[str, Any]) -> Text:
+    """The deployment strategy and where it stands, with the keys that move it."""
+    from mlcycle.deploy import strategies
+
+    keys = {"canary": " — c steps it", "blue_green": " — w switches"}.get(view["strategy"],
+                                                                       "")
+    return Text.assemble(("strategy: ", "bold"), strategies.summary_line(view), (keys, "dim"))
+
+
+def _abtest_text(look: dict[str, Any] | None) -> Text:
+    if not look:
+        return Text("No A/B test yet: with a canary answering, press a with its labels.",
+                    style="dim")
+    res = look["result"]
+    text = Text(f"A/B test on {look['metric']} ({look['ts'].replace('T', ' ')}): "
+                f"champion v{look['control']['version']} ({look['control']['rows']:,} rows) vs "
+                f"canary v{look['treatment']['version']} ({look['treatment']['rows']:,})\n")
+    if res:
+        text.append(f"difference {res['difference']:+.4f}, {res['confidence']:.0%} CI "
+                    f"[{res['ci'][0]:+.4f}, {res['ci'][1]:+.4f}], p = {res['p_value']:.4f} "
+                    f"({res['test']}, fixed-horizon)\n")
+    text.append(f"verdict: {look['verdict']}", style="bold")
+    more = max(look["still_needed"].values())
+    if more:
+        text.append(f" ({more:,} more labelled rows per arm before it concludes)")
+    return text

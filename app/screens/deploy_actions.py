@@ -2,7 +2,9 @@
 
 They mirror ``mlcycle.app.commands.deploy`` (the same core calls, the same checks): export
 is ``deploy.export``, verify ``deploy.verify``, scoring ``scoring.predict_file``, comparing
-``scoring.compare``, serving ``serve.Serving`` (the core of ``mlcycle serve``).
+``scoring.compare``, serving ``serve.Serving`` (the core of ``mlcycle serve``), the canary's
+step and the blue/green switch ``strategies.step`` / ``switch`` (after a confirmation that
+asks the reason the audit trail keeps), the A/B test ``abtest.report``.
 """
 
 from __future__ import annotations
@@ -226,3 +228,69 @@ def compare(screen: DeployScreen, project: str) -> None:
             lambda reason: reason is not None and run(values["labels"], True, reason))
 
     screen.app.push_screen(deploy_forms.compare_form(project), submitted)
+
+
+# -- strategies: the canary's step, the blue/green switch, the A/B test ---------------------
+
+
+def _confirmed(screen: DeployScreen, question: str, default: str,
+               change: Any) -> None:
+    """Ask, then make the change (a short write) and say what it did."""
+    from mlcycle.app.screens.confirm import ConfirmScreen
+
+    def answered(reason: str | None) -> None:
+        if reason is None:
+            return
+        try:
+            said = change(reason)
+        except MlcycleError as exc:
+            screen.app.show_error(exc)
+            return
+        screen.notify(said, markup=False)
+        screen.reload()
+
+    screen.app.push_screen(ConfirmScreen(question, default), answered)
+
+
+def canary_step(screen: DeployScreen, project: str) -> None:
+    from mlcycle.deploy import strategies
+
+    def change(reason: str) -> str:
+        result = strategies.step(screen.app.workspace, project, reason=reason)
+        return (f"canary v{result['challenger']} now answers {result['to']:.0%} of rows "
+                f"(step {result['step']} of {result['steps']})")
+
+    _confirmed(screen, f"Raise {project}'s canary to its next share?", "canary step", change)
+
+
+def switch(screen: DeployScreen, project: str) -> None:
+    from mlcycle.deploy import strategies
+
+    def change(reason: str) -> str:
+        result = strategies.switch(screen.app.workspace, project, reason=reason)
+        return (f"{result['to']} slot live (v{result['to_version']}); {result['from']} idle "
+                f"(v{result['from_version']})")
+
+    _confirmed(screen, f"Switch {project}'s live blue/green slot?", "blue/green switch",
+               change)
+
+
+def abtest(screen: DeployScreen, project: str) -> None:
+    def submitted(values: dict[str, Any] | None) -> None:
+        if values is None:
+            return
+
+        def work(job: Job) -> dict[str, Any]:
+            from mlcycle.deploy import abtest as tests
+
+            job.say("joining the labels to the rows each arm answered")
+            return tests.report(screen.app.workspace, project, values["labels"],
+                                values["mde"])
+
+        def done(job: Job) -> str:
+            screen.reload()
+            return f"{job.result['verdict']}: {job.result['recommendation']}"
+
+        screen.start_job(f"A/B test: {project}", work, done=done, lead=Lead("deploy", project))
+
+    screen.app.push_screen(deploy_forms.abtest_form(project), submitted)

@@ -1,4 +1,5 @@
-"""The deployment view's forms: export, verify, score a file, serve, compare in shadow.
+"""The deployment view's forms: export, verify, score a file, serve, compare in shadow, A/B
+test.
 
 Each form checks what it can before the job starts (an output path inside the workspace or
 over an input, a folder that is not a bundle) with the engine's own guard, so a mistake is
@@ -10,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mlcycle.app.screens.form import CHECK, INT, PATH, TEXT, Field, FormScreen
+from mlcycle.app.screens.form import CHECK, FLOAT, INT, PATH, TEXT, Field, FormScreen
 from mlcycle.store.errors import MlcycleError
 
 MODEL_HELP = "a version number or an alias (champion, challenger)"
@@ -92,3 +93,13 @@ def compare_form(project: str) -> FormScreen:
               help="the identifier and the target of rows scored in shadow"),
         Field("promote", "promote the challenger if it wins", CHECK, default=False),
     ], submit="Compare")
+
+
+def abtest_form(project: str) -> FormScreen:
+    return FormScreen(f"A/B test of {project}'s canary against its champion", [
+        Field("labels", "Labels file", PATH, required=True,
+              help="the identifier and the target of rows the canary's arms answered"),
+        Field("mde", "Minimum detectable effect", FLOAT,
+              help="needed once, when the test starts: the smallest difference in the "
+                   "project metric worth detecting; it fixes the rows per arm"),
+    ], submit="Test")

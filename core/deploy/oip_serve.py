@@ -8,6 +8,7 @@ computed by the service, so they are not inputs), and an inference request becom
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -57,8 +58,10 @@ def route(service: Service, method: str, path: str) -> str:
     return oip.route(method, path, model(service))
 
 
-def answer(service: Service, method: str, path: str, body: bytes | None) -> dict[str, Any]:
-    """The answer to a request for a ``/v2`` path (``body`` for POST)."""
+def answer(service: Service, method: str, path: str, body: bytes | None,
+           headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The answer to a request for a ``/v2`` path (``body`` for POST); ``headers`` carry a
+    canary's request key when the deployment config names a header."""
     served = model(service)
     endpoint = oip.route(method, path, served)
     if endpoint == "live":
@@ -75,7 +78,7 @@ def answer(service: Service, method: str, path: str, body: bytes | None) -> dict
     request = oip.read_infer(body, served)
     rows = [{name: values[i] for name, values in request.columns.items()}
             for i in range(request.rows)]
-    result = service.predict(rows)
+    result = service.predict(rows, headers)
     predictions = result["predictions"]
     if "probabilities" in predictions[0]:
         classes = served.outputs[1].parameters["classes"]

@@ -10,9 +10,15 @@ does the HTTP parsing (no hand-written parsing here), adds no dependency, and on
 ``InferenceSession.run`` is thread-safe, so one session serves every thread. A larger listen
 backlog than the default (5) lets a burst of concurrent clients queue instead of failing.
 
-Hot reload: with an alias (the champion by default), the alias is read from the registry at
-most once per ``RELOAD_SECONDS``, on a request; when it has moved, the new version's
-parity-checked graph is loaded and swapped in between requests. Scoring is logged in
+Strategies (the project's deployment config, mlcycle.deploy.config): ``shadow`` (the
+champion answers, the challenger scores every row beside it), ``canary`` (the challenger
+answers a sticky share of rows, rolled back when it crosses a limit) and ``blue_green`` (two
+loaded slots, one live). Every prediction names the version that made it.
+
+Hot reload: the deployment (config, state and the aliases it names) is read from the
+workspace at most once per ``RELOAD_SECONDS``, on a request; when it has moved, the versions
+needed are loaded (parity-checked graphs) and the whole route is swapped in between requests,
+so a request is answered under one route from start to end. Scoring is logged in
 ``scoring_runs`` once per ``FLUSH_SECONDS`` (one run per interval and version), so a burst of
 requests costs no workspace write each.
 
@@ -37,12 +43,13 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-from mlcycle.deploy import oip, oip_serve, scoring
-from mlcycle.models import model_input, registry
+from mlcycle.deploy import abtest, oip, oip_serve, routing, scoring, strategies
+from mlcycle.deploy import config as configs
+from mlcycle.models import model_input
 from mlcycle.store.errors import MlcycleError, first_line
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from mlcycle.store.workspace import Workspace
 
@@ -63,62 +70,101 @@ class _Tally:
         self.shadow_rows: list[Any] = []
 
 
-class Service:
-    """The models being served and what they have scored."""
+# The canary is judged every this many of its requests once it has enough (a judgement
+# computes a quantile and a PSI: too much work for every request).
+JUDGE_EVERY = 10
 
-    def __init__(self, ws: Workspace, project: str, ref: str, shadow: bool = True) -> None:
+
+class Service:
+    """The models being served, as the project's deployment strategy routes requests to
+    them (mlcycle.deploy.routing), and what they have scored."""
+
+    def __init__(self, ws: Workspace, project: str, ref: str, shadow: bool = True,
+                 say: Callable[[str], None] | None = None) -> None:
         self.ws, self.project, self.ref, self.shadow = ws, project, ref, shadow
+        self.say = say or (lambda _text: None)
         self.lock = threading.Lock()
         self.started = time.time()
         self.requests = 0
         self.reload_error: str | None = None
         self.reloads = 0
-        self.main, self.second = self._load()
+        self.router = routing.Router(ws, project, ref, shadow)
+        declared = self.router.declared()
+        self.route = self.router.load(declared)
+        self._declared = declared.key
+        self.watch = routing.CanaryWatch(self.route.revision)
+        self.rolled_back: dict[str, Any] | None = None  # this server's last rollback
+        self._unsaved_rollback: tuple[dict[str, Any], int] | None = None
         self._checked = time.monotonic()
         self._checking = threading.Lock()
         self._tallies: dict[tuple[int, int | None], _Tally] = {}
+        self._answers: dict[tuple[int, int], list[Any]] = {}
 
-    def _load(self) -> tuple[scoring.Scorer, scoring.Scorer | None]:
-        main = scoring.scorer(self.ws, self.project, self.ref)
-        second = scoring.shadow_of(self.ws, self.project, main.version) if self.shadow else None
-        return main, second
+    @property
+    def main(self) -> scoring.Scorer:
+        return self.route.main
 
     def maybe_reload(self) -> None:
-        """Follow the alias (and the challenger) when they move; at most once a second."""
+        """Follow the deployment (config, state, aliases) when it moves; at most once a
+        second."""
         if time.monotonic() - self._checked < RELOAD_SECONDS:
             return
         if not self._checking.acquire(blocking=False):
             return  # another request is checking
         try:
             self._checked = time.monotonic()
-            current = registry.get(self.ws, self.project, self.ref).version
-            challenger = None
-            if self.shadow:
-                try:
-                    challenger = registry.get(self.ws, self.project, scoring.CHALLENGER).version
-                except MlcycleError:
-                    challenger = None
-                if challenger == current:
-                    challenger = None
-            main, second = self.main, self.second
-            if current != main.version.version or challenger != (
-                    second.version.version if second else None):
-                new_main, new_second = self._load()
+            if self._unsaved_rollback and not self._save_rollback():
+                return  # the old state must not bring the canary back before it is saved
+            declared = self.router.declared()
+            if declared.key != self._declared:
+                route = self.router.load(declared)
                 with self.lock:
-                    self.main, self.second = new_main, new_second
+                    self.route, self._declared = route, declared.key
                     self.reloads += 1
+                    if route.revision != self.watch.revision:
+                        self.watch = routing.CanaryWatch(route.revision)
             self.reload_error = None
         except MlcycleError as exc:
             self.reload_error = str(exc)  # keep serving the models already loaded
         finally:
             self._checking.release()
 
-    def predict(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    def _roll_back(self, route: routing.Route, verdict: dict[str, Any]) -> None:
+        """The canary crossed a limit: every row to the champion now, and the rollback
+        saved in the workspace (by the next reload check if the workspace is busy)."""
+        assert route.other is not None
+        figures = {**verdict, "champion": route.main.version.version,
+                   "challenger": route.other.version.version}
+        with self.lock:
+            if self.route.revision != route.revision or not self.route.share:
+                return  # already rolled back, or a new step since
+            self.route = routing.without_canary(self.route)
+            self.rolled_back = figures
+            self._unsaved_rollback = (figures, route.revision)
+        self.say(f"rolled back the canary v{figures['challenger']}: "
+                 + "; ".join(verdict["crossed"]))
+        with self._checking:
+            self._save_rollback()
+
+    def _save_rollback(self) -> bool:
+        if self._unsaved_rollback is None:
+            return True
+        try:
+            strategies.rollback(self.ws, self.project, *self._unsaved_rollback)
+        except MlcycleError as exc:
+            self.reload_error = f"rollback not saved yet: {exc}"
+            return False
+        self._unsaved_rollback = None
+        return True
+
+    def predict(self, rows: list[dict[str, Any]],
+                headers: Mapping[str, str] | None = None) -> dict[str, Any]:
         import polars as pl
 
         self.maybe_reload()
         with self.lock:
-            main, second = self.main, self.second
+            route, watch = self.route, self.watch
+        main = route.main
         started = time.perf_counter()
         # A field left out of one row would read as a missing value (the row scored with a
         # null); refuse it instead, by the field's name as the client sends it.
@@ -133,45 +179,90 @@ class Service:
             raw = pl.from_dicts(rows, infer_schema_length=None)
         except (pl.exceptions.PolarsError, TypeError, ValueError) as exc:
             raise scoring.InvalidInput(f"rows could not be read: {first_line(exc)}") from None
-        inputs = scoring.model_frame(raw, main.signature)
-        pred = main.predict(inputs)
-        frame = scoring.prediction_frame(pred, main.signature)
+        canary = route.canary
+        picked = [] if canary is None else [
+            i for i, key in enumerate(route.keys(rows, headers or {}))
+            if strategies.to_canary(key, route.share, self.project)]
+        answered = []  # (row positions, scorer, raw rows, model inputs, predictions)
+        failed = None  # seconds the canary spent before it failed its rows
+        if canary is not None and picked:
+            part = raw[picked]
+            began = time.perf_counter()
+            try:
+                inputs = scoring.model_frame(part, canary.signature)
+                pred = canary.predict(inputs)
+            except Exception:  # the champion answers these rows instead
+                failed = time.perf_counter() - began
+                picked = []
+            else:
+                watch.canary(time.perf_counter() - began, routing.score_values(pred))
+                answered.append((picked, canary, part, inputs, pred))
+        chosen = set(picked)
+        rest = [i for i in range(len(rows)) if i not in chosen]
+        if rest:
+            part = raw if not chosen else raw[rest]
+            inputs = scoring.model_frame(part, main.signature)
+            pred = main.predict(inputs)
+            answered.append((rest, main, part, inputs, pred))
+            if canary is not None:
+                watch.champion(routing.score_values(pred))
+        if failed is not None:
+            # Counted once the champion has answered: rows both refuse are the client's
+            # fault (refused with 400 above), not the canary's.
+            watch.canary(failed, None)
         shadow_pred = None
+        second = route.shadow
         if second is not None:
             shadow_pred = second.predict(scoring.model_frame(raw, second.signature))
         seconds = time.perf_counter() - started
-        key = (main.version.version, second.version.version if second else None)
+        self._tally(route, answered, raw, shadow_pred, seconds)
+        if canary is not None and watch.requests >= route.limits.min_requests and (
+                watch.requests - route.limits.min_requests) % JUDGE_EVERY == 0:
+            verdict = watch.judge(route.limits)
+            if verdict:
+                self._roll_back(route, verdict)
+        out: list[dict[str, Any]] = [{} for _ in rows]
+        for positions, scorer, part, _inputs, pred in answered:
+            for position, item in zip(positions, _items(scorer, part, pred)):
+                out[position] = item
+        versions = sorted({scorer.version.version for _p, scorer, *_ in answered})
+        return {"model_version": versions[0] if len(versions) == 1 else None,
+                "predictions": out}
+
+    def _tally(self, route: routing.Route, answered: list[Any], raw: Any,
+               shadow_pred: dict[str, Any] | None, seconds: float) -> None:
+        import polars as pl
+
+        main, second = route.main, route.shadow
         with self.lock:
             self.requests += 1
-            tally = self._tallies.get(key)
-            if tally is None:
-                tally = self._tallies[key] = _Tally(main.signature.task, main.signature.classes,
-                                                    second is not None)
-            tally.summary.add(pred)
-            tally.seconds += seconds
-            if shadow_pred is not None and tally.shadow_summary is not None:
-                tally.shadow_summary.add(shadow_pred)
-                tally.shadow_rows.append(scoring.shadow_frame(
-                    scoring.row_keys(raw, inputs, main.identifier), pred, shadow_pred,
-                    main.signature))
-        out = []
-        for record in frame.to_dicts():
-            item: dict[str, Any] = {"prediction": record.pop("prediction")}
-            if record:
-                item["probabilities"] = {k.removeprefix("probability_"): v
-                                         for k, v in record.items()}
-            out.append(item)
-        ids = (raw.get_column(main.identifier).cast(pl.Utf8).to_list()
-               if main.identifier and main.identifier in raw.columns else None)
-        if ids is not None:
-            for item, ident in zip(out, ids):
-                item["id"] = ident
-        return {"model_version": main.version.version, "predictions": out}
+            for positions, scorer, part, inputs, pred in answered:
+                key = (scorer.version.version, second.version.version if second else None)
+                tally = self._tallies.get(key)
+                if tally is None:
+                    tally = self._tallies[key] = _Tally(
+                        scorer.signature.task, scorer.signature.classes, second is not None)
+                tally.summary.add(pred)
+                tally.seconds += seconds * len(positions) / raw.height
+                if shadow_pred is not None and second is not None:
+                    assert tally.shadow_summary is not None
+                    tally.shadow_summary.add(shadow_pred)
+                    tally.shadow_rows.append(scoring.shadow_frame(
+                        scoring.row_keys(raw, inputs, main.identifier), pred, shadow_pred,
+                        main.signature))
+                if route.canary is not None:
+                    pair = (main.version.version, route.canary.version.version)
+                    self._answers.setdefault(pair, []).append(pl.concat([
+                        pl.DataFrame([scoring.row_keys(part, inputs, main.identifier)]),
+                        pl.DataFrame({"model_version": [scorer.version.version] * part.height}),
+                        scoring.prediction_frame(pred, scorer.signature)], how="horizontal"))
 
     def flush(self) -> None:
-        """Log what was scored since the last flush: one scoring run per version pair."""
+        """Log what was scored since the last flush: one scoring run per version pair, and
+        the rows each arm of a canary answered."""
         with self.lock:
             tallies, self._tallies = self._tallies, {}
+            answers, self._answers = self._answers, {}
         for (version, shadow_version), tally in tallies.items():
             if not tally.summary.rows:
                 continue
@@ -181,22 +272,29 @@ class Service:
                 tally.shadow_summary.to_dict() if tally.shadow_summary else None,
                 tally.shadow_rows,
             )
+        for (control, treatment), frames in answers.items():
+            abtest.log_answers(self.ws, self.project, control, treatment, frames)
 
     def health(self) -> dict[str, Any]:
         self.maybe_reload()
         with self.lock:
-            main, second = self.main, self.second
-        return {
+            route, watch = self.route, self.watch
+        out = {
             "status": "ok",
             "project": self.project,
             "serving": self.ref,
-            "version": main.version.version,
-            "shadow_version": second.version.version if second else None,
+            "version": route.main.version.version,
+            "shadow_version": route.shadow.version.version if route.shadow else None,
+            **route.describe(),
             "requests": self.requests,
             "reloads": self.reloads,
             "reload_error": self.reload_error,
             "uptime_seconds": round(time.time() - self.started, 1),
         }
+        if route.strategy == configs.CANARY:
+            out["canary"]["figures"] = watch.figures()
+            out["canary"]["rolled_back"] = self.rolled_back
+        return out
 
     def openapi(self) -> dict[str, Any]:
         sig = self.main.signature
@@ -211,6 +309,7 @@ class Service:
         }}
         prediction: dict[str, Any] = {"type": "object", "properties": {
             "prediction": {"type": "string" if sig.task == "classification" else "number"},
+            "model_version": {"type": "integer", "description": "the version that made it"},
             "id": {"type": "string"},
         }}
         if sig.task == "classification":
@@ -232,7 +331,9 @@ class Service:
                     "responses": {
                         "200": {"description": "predictions", "content": {"application/json": {
                             "schema": {"type": "object", "properties": {
-                                "model_version": {"type": "integer"},
+                                "model_version": {
+                                    "type": "integer", "nullable": True, "description":
+                                    "null when a canary batch was answered by both"},
                                 "predictions": {"type": "array", "items": prediction},
                                 "prediction": prediction}}}}},
                         "400": {"description": "bad input", "content": error},
@@ -282,6 +383,24 @@ def read_rows(body: bytes) -> tuple[list[dict[str, Any]], bool]:
 def _short(text: str) -> str:
     shown = repr(text)
     return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
+def _items(scorer: scoring.Scorer, raw: Any, pred: dict[str, Any]) -> list[dict[str, Any]]:
+    """The answer for each row: its prediction, probabilities, id and the version."""
+    import polars as pl
+
+    out = []
+    version = scorer.version.version
+    for record in scoring.prediction_frame(pred, scorer.signature).to_dicts():
+        item: dict[str, Any] = {"prediction": record.pop("prediction"), "model_version": version}
+        if record:
+            item["probabilities"] = {k.removeprefix("probability_"): v
+                                     for k, v in record.items()}
+        out.append(item)
+    if scorer.identifier and scorer.identifier in raw.columns:
+        for item, ident in zip(out, raw.get_column(scorer.identifier).cast(pl.Utf8).to_list()):
+            item["id"] = ident
+    return out
 
 
 def _handler(service: Service, max_body: int, idle_timeout: float | None,
@@ -420,11 +539,12 @@ def _handler(service: Service, max_body: int, idle_timeout: float | None,
             if path == "/predict":
                 self._answer(lambda: self._predict(body))
             else:
-                self._answer(lambda: oip_serve.answer(service, "POST", self.path, body))
+                self._answer(lambda: oip_serve.answer(service, "POST", self.path, body,
+                                                      self.headers))
 
         def _predict(self, body: bytes) -> dict[str, Any]:
             rows, single = read_rows(body)
-            result = service.predict(rows)
+            result = service.predict(rows, self.headers)
             if single:
                 return {"model_version": result["model_version"],
                         "prediction": result["predictions"][0]}
@@ -467,7 +587,7 @@ class Serving:
                  max_body: int = MAX_BODY, idle_timeout: float | None = IDLE_TIMEOUT) -> None:
         self.say = say or (lambda _t: None)
         self.project, self.ref = project, ref
-        self.service = Service(ws, project, ref, shadow)
+        self.service = Service(ws, project, ref, shadow, self.say)
         try:
             self.server = make_server(self.service, host, port, max_body=max_body,
                                       idle_timeout=idle_timeout, say=self.say)
@@ -488,12 +608,10 @@ class Serving:
 
     def describe(self, endpoints: bool = True) -> str:
         """What serves, and where (and, with ``endpoints``, what it answers)."""
-        second = self.service.second
-        shadow_text = f", challenger v{second.version.version} in shadow" if second else ""
         paths = (f" (POST /predict, GET /health, GET /openapi.json; Open Inference Protocol: "
                  f"POST /v2/models/{self.project}/infer)" if endpoints else "")
-        return (f"serving {self.project} v{self.service.main.version.version} ({self.ref})"
-                f"{shadow_text} on {self.url}{paths}")
+        return (f"serving {self.project} {self.service.route.summary(self.ref)} on "
+                f"{self.url}{paths}")
 
     def serve(self) -> None:
         """Answer requests in the calling thread until :meth:`stop` (or an interrupt);

@@ -36,17 +36,13 @@ without one follows the defaults, and says so.
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mlcycle import projects
 from mlcycle.drift.check import MIN_H, MIN_PSI
-from mlcycle.prep.recipes import find_line
-from mlcycle.store import events
+from mlcycle.store import events, settings
 from mlcycle.store.errors import InvalidInput, NotFound
 from mlcycle.store.schema import iso, utcnow
 
@@ -54,11 +50,6 @@ if TYPE_CHECKING:
     import duckdb
 
     from mlcycle.store.workspace import Workspace
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
 
 MODES = ("off", "prompt", "auto")
 # The lifecycle's branches an alert is classed in (see mlcycle.monitor.decisions.alert_kinds).
@@ -164,34 +155,6 @@ def _json(value: Any) -> Any:
 
 # -- reading a policy ---------------------------------------------------------------------
 
-Check = Callable[[Any], Any]  # a key's validator: the value to keep, or ValueError(why)
-
-
-def _number(low: float, high: float | None = None, integer: bool = False) -> Check:
-    def check(value: Any) -> Any:
-        if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
-            raise ValueError(f"must be {'a whole number' if integer else 'a number'}")
-        if value < low or (high is not None and value > high):
-            span = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
-            raise ValueError(f"must be {span}, not {value}")
-        return int(value) if integer else float(value)
-    return check
-
-
-def _flag(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError("must be true or false")
-    return value
-
-
-def _choice(options: tuple[str, ...]) -> Check:
-    def check(value: Any) -> str:
-        if value not in options:
-            raise ValueError(f"must be one of {', '.join(map(json.dumps, options))}, "
-                             f"not {json.dumps(value)}")
-        return value
-    return check
-
 
 def _kinds(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -214,18 +177,19 @@ def _window(value: Any) -> Window:
     raise ValueError('must be "all", { batches = N } or { days = N } with N at least 1')
 
 
-_SPEC: dict[str, dict[str, Check]] = {
-    "": {"mode": _choice(MODES)},
-    "alerts": {"drift_share": _number(0, 1), "min_psi": _number(0), "min_h": _number(0),
-               "prediction_drift": _flag, "max_loss": _number(0),
-               "max_estimated_loss": _number(0), "min_labelled": _number(1, integer=True)},
-    "retrain": {"on_alert": _kinds, "labelled_rows": _number(0, integer=True),
-                "every_batches": _number(0, integer=True), "every_days": _number(0),
-                "manual": _flag, "window": _window, "old_rows": _choice(OLD_ROWS),
-                "search": _choice(SEARCHES),
-                "trials": _number(1, integer=True)},
-    "gate": {"margin": _number(0), "confidence": _number(0.5, 0.999),
-             "rounds": _number(100, 100_000, integer=True)},
+_SPEC: settings.Spec = {
+    "": {"mode": settings.choice(MODES)},
+    "alerts": {"drift_share": settings.number(0, 1), "min_psi": settings.number(0),
+               "min_h": settings.number(0), "prediction_drift": settings.flag,
+               "max_loss": settings.number(0), "max_estimated_loss": settings.number(0),
+               "min_labelled": settings.number(1, integer=True)},
+    "retrain": {"on_alert": _kinds, "labelled_rows": settings.number(0, integer=True),
+                "every_batches": settings.number(0, integer=True),
+                "every_days": settings.number(0), "manual": settings.flag, "window": _window,
+                "old_rows": settings.choice(OLD_ROWS), "search": settings.choice(SEARCHES),
+                "trials": settings.number(1, integer=True)},
+    "gate": {"margin": settings.number(0), "confidence": settings.number(0.5, 0.999),
+             "rounds": settings.number(100, 100_000, integer=True)},
 }
 
 
@@ -233,50 +197,12 @@ def parse(text: str, source: str = "policy") -> Policy:
     """Read a policy from TOML text; raises InvalidInput (one line naming the key and line).
     Unknown sections and keys are refused: a misspelt key must not silently fall back to
     its default."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InvalidInput(f"{source}: TOML syntax error: {str(exc).splitlines()[0]}") from None
-
-    def problem(section: str, key: str, why: str) -> InvalidInput:
-        start = (find_line(text, rf"^\s*\[\s*{re.escape(section)}\s*\]") or 1) - 1 \
-            if section else 0
-        line = find_line(text, rf"^\s*\[?\s*\"?{re.escape(key)}\"?\s*[=\]]", start)
-        where = f"{source} line {line}" if line else source
-        name = f"[{section}] {key}" if section else key
-        return InvalidInput(f"{where}: {name} {why}")
-
-    explicit: set[str] = set()
-    sections: dict[str, dict[str, Any]] = {s: {} for s in _SECTIONS}
-    top: dict[str, Any] = {}
-    for key, value in data.items():
-        if key in _SECTIONS and not isinstance(value, dict):
-            raise problem("", key, f"must be a table: write [{key}] and its keys below it")
-        if key in _SECTIONS:
-            for sub, sub_value in value.items():
-                check = _SPEC[key].get(sub)
-                if check is None:
-                    raise problem(key, sub, f"is not a key of a policy; [{key}] has "
-                                  f"{', '.join(_SPEC[key])}")
-                try:
-                    sections[key][sub] = check(sub_value)
-                except ValueError as exc:
-                    raise problem(key, sub, str(exc)) from None
-                explicit.add(f"{key}.{sub}")
-        elif key in _SPEC[""]:
-            try:
-                top[key] = _SPEC[""][key](value)
-            except ValueError as exc:
-                raise problem("", key, str(exc)) from None
-            explicit.add(key)
-        else:
-            raise problem("", key, "is not a key of a policy; a policy has mode, "
-                          + ", ".join(f"[{s}]" for s in _SECTIONS))
+    top, sections, explicit = settings.read(text, source, _SPEC, "a policy")
     return Policy(mode=top.get("mode", DEFAULT.mode),
                   alerts=replace(DEFAULT.alerts, **sections["alerts"]),
                   retrain=replace(DEFAULT.retrain, **sections["retrain"]),
                   gate=replace(DEFAULT.gate, **sections["gate"]),
-                  explicit=frozenset(explicit), text=text, source=source)
+                  explicit=explicit, text=text, source=source)
 
 
 # -- showing a policy ---------------------------------------------------------------------
@@ -307,15 +233,7 @@ _HELP = {
 
 
 def _toml(value: Any) -> str:
-    if isinstance(value, Window):
-        return value.to_toml()
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (tuple, list)):
-        return "[" + ", ".join(json.dumps(v) for v in value) + "]"
-    if isinstance(value, str):
-        return json.dumps(value)
-    return repr(value)
+    return value.to_toml() if isinstance(value, Window) else settings.toml_value(value)
 
 
 STORE_HINT = "Store an edited copy with 'mlcycle policy set PROJECT FILE.toml'."

@@ -54,6 +54,7 @@ from mlcycle.prep.expressions import parse as parse_expression
 from mlcycle.store import events
 from mlcycle.store.errors import InvalidInput, NotFound
 from mlcycle.store.schema import iso, utcnow
+from mlcycle.store.settings import find_line
 
 if TYPE_CHECKING:
     import duckdb
@@ -170,15 +171,6 @@ def _problem(source: str, line: int | None):
         return InvalidInput(f"{at}, {where}: {message}")
 
     return make
-
-
-def find_line(text: str, pattern: str, start: int = 0) -> int | None:
-    lines = text.splitlines()
-    rx = re.compile(pattern)
-    for i in range(start, len(lines)):
-        if rx.search(lines[i]):
-            return i + 1
-    return None
 
 
 def parse(text: str, source: str = "recipe") -> Recipe:

@@ -360,6 +360,49 @@ MIGRATIONS: list[str] = [
     ALTER TABLE projects ADD COLUMN IF NOT EXISTS retention_days INTEGER;
     ALTER TABLE projects ADD COLUMN IF NOT EXISTS lawful_basis VARCHAR;
     """,
+    # 12: deployment strategies: each project's deployment config (versioned like policies),
+    # its live state (strategy, canary share and step, active blue/green slot, the last
+    # rollback), the rows each arm of a canary answered (Parquet in the workspace, for A/B
+    # tests), and each A/B test's plan, fixed when the test starts.
+    """
+    CREATE TABLE deploy_configs (
+        project VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        text VARCHAR NOT NULL,
+        source VARCHAR,
+        created_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (project, version)
+    );
+    CREATE TABLE deploy_state (
+        project VARCHAR PRIMARY KEY,
+        revision INTEGER NOT NULL,
+        state JSON NOT NULL,
+        updated_at TIMESTAMP NOT NULL
+    );
+    CREATE TABLE answer_logs (
+        id VARCHAR PRIMARY KEY,
+        ts TIMESTAMP NOT NULL,
+        project VARCHAR NOT NULL,
+        control INTEGER NOT NULL,
+        treatment INTEGER NOT NULL,
+        rows BIGINT NOT NULL,
+        path VARCHAR NOT NULL,
+        sha256 VARCHAR NOT NULL
+    );
+    CREATE TABLE abtest_plans (
+        project VARCHAR NOT NULL,
+        control INTEGER NOT NULL,
+        treatment INTEGER NOT NULL,
+        metric VARCHAR NOT NULL,
+        mde DOUBLE NOT NULL,
+        alpha DOUBLE NOT NULL,
+        power DOUBLE NOT NULL,
+        per_arm BIGINT NOT NULL,
+        detail JSON NOT NULL,
+        created_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (project, control, treatment)
+    );
+    """,
 ]
 
 LATEST = len(MIGRATIONS)
