@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
 from mlcycle.app.screens.base import ViewScreen
 from mlcycle.app.widgets.bar_chart import BarChart
+from mlcycle.app.widgets.column_chart import plot_column
 from mlcycle.app.widgets.prep_panels import FeatureSetPanel, RecipePanel
 from mlcycle.app.widgets.signed_bars import SignedBars
 from mlcycle.data.datasets import DatasetVersion
@@ -198,16 +199,7 @@ class DataScreen(ViewScreen):
                 f"std {_f(s['std'])}"
             )
         self.query_one("#column-detail", Static).update(text)
-        chart = self.query_one("#column-chart", BarChart)
-        if s.get("histogram") and "counts" in s["histogram"]:
-            edges = s["histogram"]["edges"]
-            chart.plot(
-                "distribution", [(_f(edges[i]), c) for i, c in enumerate(s["histogram"]["counts"])]
-            )
-        elif s.get("top"):
-            chart.plot("top values", [(str(t["value"]), t["count"]) for t in s["top"]])
-        else:
-            chart.plot("", [])
+        plot_column(self.query_one("#column-chart", BarChart), s)
 
     def _show_target(self, target: dict[str, Any]) -> None:
         summary = self.query_one("#target-summary", Static)
@@ -226,7 +218,8 @@ class DataScreen(ViewScreen):
             Text(f"\ntarget {target['name']}: missing {target['missing_share']:.1%}", style="bold")
         )
         if "classes" in target:
-            chart.plot("class balance", [(str(c["value"]), c["count"]) for c in target["classes"]])
+            chart.plot(f"class balance, {len(target['classes'])} classes",
+                       [(str(c["value"]), c["count"]) for c in target["classes"]], unit="rows")
         else:
             chart.plot("", [])
 
@@ -236,7 +229,10 @@ class DataScreen(ViewScreen):
         rows = [(c["name"], c["correlation"]) for c in found.get("columns", [])
                 if c["correlation"] is not None]
         note = f"positive: more {found['positive']}" if found.get("positive") else ""
-        chart.plot("\ncorrelation with the target", rows[:15], note)
+        shown = rows[:15]
+        title = "\ncorrelation with the target" + (
+            f", the {len(shown)} strongest of {len(rows)}" if len(rows) > len(shown) else "")
+        chart.plot(title, shown, note)
         self.query_one("#recipe-panel", RecipePanel).show(data.prep)
         self.query_one("#featureset-panel", FeatureSetPanel).show(
             (data.prep or {}).get("feature_set"))
@@ -404,7 +400,10 @@ def _f(value: Any) -> str:
 
 def _summary(s: dict[str, Any]) -> str:
     if s.get("top"):
-        return ", ".join(str(t["value"]) for t in s["top"][:3])
+        # Whole values and how many more: never a list cut mid-value by the column's width.
+        more = max(s.get("distinct", 0) - 3, 0)
+        return ", ".join(str(t["value"]) for t in s["top"][:3]) + (f" +{more:,} more"
+                                                                    if more else "")
     if s.get("mean") is not None:
         return f"{_f(s['min'])} … {_f(s['max'])}"
     if s.get("min") is not None:
