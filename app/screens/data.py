@@ -400,10 +400,18 @@ def _f(value: Any) -> str:
 
 def _summary(s: dict[str, Any]) -> str:
     if s.get("top"):
-        # Whole values and how many more: never a list cut mid-value by the column's width.
-        more = max(s.get("distinct", 0) - 3, 0)
-        return ", ".join(str(t["value"]) for t in s["top"][:3]) + (f" +{more:,} more"
-                                                                    if more else "")
+        # Whole values that fit the summary column, and how many more: never a list cut
+        # mid-value by the table.
+        values = [str(t["value"]) for t in s["top"]]
+        total = max(s.get("distinct", 0), len(values))
+        shown = values[:1]
+        for value in values[1:]:
+            rest = total - len(shown) - 1
+            if len(", ".join([*shown, value])) + (len(f" +{rest:,} more") if rest else 0) > 26:
+                break
+            shown.append(value)
+        more = total - len(shown)
+        return ", ".join(shown) + (f" +{more:,} more" if more else "")
     if s.get("mean") is not None:
         return f"{_f(s['min'])} … {_f(s['max'])}"
     if s.get("min") is not None:

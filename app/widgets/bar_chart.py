@@ -74,9 +74,11 @@ def axis_range(values: list[float], marks: list[Mark], start: float | None,
             if not values or min(values) - 2 * span <= m.value <= max(values) + 2 * span]
     seen = [*values, *near]
     lo, hi = min(seen, default=0.0), max(seen, default=1.0)
+    if start is not None:  # counts and shares: from their zero, to the largest
+        lo, hi = start, hi if end is None else max(end, hi)
+        return lo, hi if hi > lo else lo + 1.0
     pad = (hi - lo) * 0.08 or abs(hi) * 0.05 or 1.0
-    lo = lo - pad if start is None else start
-    hi = hi + pad if end is None else max(end, hi)
+    lo, hi = lo - pad, hi + pad if end is None else max(end, hi)
     return lo, hi if hi > lo else lo + 1.0
 
 
