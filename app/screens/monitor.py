@@ -157,7 +157,9 @@ class MonitorScreen(ViewScreen):
             references = [("champion", reference),
                           ("alert", reference - loss if data.greater_is_better
                            else reference + loss)]
-        self.query_one("#metric-history", LinePlot).draw(
+        plot = self.query_one("#metric-history", LinePlot)
+        plot.display = bool(measured.xs or estimated.xs)  # no batch yet: no empty frame
+        plot.draw(
             f"{data.metric} per batch (1 = oldest); alert past a {data.alerts.max_loss:.0%} loss",
             [s for s in (measured, estimated) if s.xs], references, "batch", data.metric)
 
