@@ -13,6 +13,7 @@ import pytest
 import mlcycle
 from mlcycle.app.ui import MlcycleApp
 from mlcycle.app.widgets.bar_chart import BarChart
+from mlcycle.app.widgets.line_plot import LinePlot
 from mlcycle.models import registry
 from mlcycle.monitor import monitoring
 from mlcycle.monitor.watch import Watcher
@@ -162,10 +163,10 @@ async def test_the_tui_charts_each_batch_once(tmp_path: Path) -> None:
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.press("6")
         await settle(pilot)
-        metric = app.screen.query_one("#metric-history", BarChart)
-        assert [label for label, _ in metric.rows] == ["~ feb.csv", "~ jan.csv"]
+        metric = app.screen.query_one("#metric-history", LinePlot)
+        assert [(s.label, s.xs) for s in metric.series] == [("~ estimated", [1, 2])]
         drift = app.screen.query_one("#drift-history", BarChart)
-        assert [label for label, _ in drift.rows] == ["feb.csv", "jan.csv"]
+        assert [label for label, *_ in drift.rows] == ["feb.csv", "jan.csv"]
 
 
 def test_an_upgraded_workspace_remembers_what_the_watcher_checked(clf, tmp_path: Path) -> None:

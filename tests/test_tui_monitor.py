@@ -9,6 +9,7 @@ from textual.widgets import DataTable
 
 from mlcycle.app.ui import MlcycleApp
 from mlcycle.app.widgets.bar_chart import BarChart
+from mlcycle.app.widgets.line_plot import LinePlot
 from mlcycle.models import registry
 from mlcycle.monitor import monitoring
 from tests.deploy_fixtures import classification_workspace
@@ -49,13 +50,14 @@ async def test_monitor_view_shows_checks_alerts_and_drift_charts(tmp_path: Path,
         columns = app.screen.query_one("#check-columns", BarChart)
         assert "moved.csv" in columns.title
         assert columns.rows[0][0] == "* x1"  # the drifted input leads the chart
-        history = app.screen.query_one("#metric-history", BarChart)
-        assert [label for label, _ in history.rows] == ["calm.csv", "moved.csv"]
+        history = app.screen.query_one("#metric-history", LinePlot)
+        assert [(s.label, s.xs) for s in history.series] == [("measured", [1, 2])]
+        assert [name for name, _ in history.references] == ["champion", "alert"]
 
         await pilot.press("down")  # highlight the calm batch: its columns are charted
         await settle(pilot)
         assert "calm.csv" in columns.title
-        assert not any(label.startswith("*") for label, _ in columns.rows)
+        assert not any(label.startswith("*") for label, *_ in columns.rows)
 
         await pilot.press("e")  # export the highlighted check
         await pilot.pause()

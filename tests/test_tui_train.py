@@ -132,7 +132,7 @@ async def test_cancelling_a_training_keeps_its_trials_and_registers_nothing(
         # The app still answers: back to the experiments, which list the kept runs.
         await pilot.press("escape")
         await settle(pilot)
-        assert f"clf: {kept} runs" in visible_text(app)
+        assert f"clf: rows 1–{kept} of {kept} runs" in visible_text(app)
         await pilot.press("4")
         await settle(pilot)
         assert app.current_mode == "models" and "0 registered versions" in visible_text(app)

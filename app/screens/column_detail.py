@@ -12,6 +12,7 @@ from textual.widgets import Header, Label, Static
 
 from mlcycle.app.screens.base import DetailScreen
 from mlcycle.app.widgets.bar_chart import BarChart
+from mlcycle.app.widgets.column_chart import plot_column
 from mlcycle.app.widgets.footer import AppFooter
 
 
@@ -54,17 +55,6 @@ def privacy_line(entry: dict[str, Any]) -> str:
             f"{found['reason']}; {use}")
 
 
-def chart_rows(s: dict[str, Any]) -> tuple[str, list[tuple[str, float]]]:
-    """The title and bars of the column's chart: its histogram, else its top values."""
-    if s.get("histogram") and "counts" in s["histogram"]:
-        edges = s["histogram"]["edges"]
-        return "distribution", [(number(edges[i]), c)
-                                for i, c in enumerate(s["histogram"]["counts"])]
-    if s.get("top"):
-        return "top values", [(str(t["value"]), t["count"]) for t in s["top"]]
-    return "", []
-
-
 class ColumnScreen(DetailScreen):
     AUTO_FOCUS = "#column-full"
 
@@ -91,4 +81,4 @@ class ColumnScreen(DetailScreen):
         yield AppFooter()
 
     def on_mount(self) -> None:
-        self.query_one("#column-full-chart", BarChart).plot(*chart_rows(self.stats))
+        plot_column(self.query_one("#column-full-chart", BarChart), self.stats)

@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Header, Input, Label, Static
 from mlcycle.app.screens import column_detail
 from mlcycle.app.screens.base import ViewScreen
 from mlcycle.app.widgets.bar_chart import BarChart
+from mlcycle.app.widgets.column_chart import plot_column
 from mlcycle.app.widgets.footer import AppFooter
 from mlcycle.app.widgets.prep_panels import FeatureSetPanel, RecipePanel
 from mlcycle.app.widgets.signed_bars import SignedBars
@@ -189,7 +190,7 @@ class DataScreen(ViewScreen):
             return
         entry = next(e for e in self._view.dictionary if e["name"] == name)
         self.query_one("#column-detail", Static).update(column_detail.profile_text(s, entry))
-        self.query_one("#column-chart", BarChart).plot(*column_detail.chart_rows(s))
+        plot_column(self.query_one("#column-chart", BarChart), s)
 
     def _show_target(self, target: dict[str, Any]) -> None:
         summary = self.query_one("#target-summary", Static)
@@ -208,7 +209,8 @@ class DataScreen(ViewScreen):
             Text(f"\ntarget {target['name']}: missing {target['missing_share']:.1%}", style="bold")
         )
         if "classes" in target:
-            chart.plot("class balance", [(str(c["value"]), c["count"]) for c in target["classes"]])
+            chart.plot(f"class balance, {len(target['classes'])} classes",
+                       [(str(c["value"]), c["count"]) for c in target["classes"]], unit="rows")
         else:
             chart.plot("", [])
 
@@ -218,7 +220,10 @@ class DataScreen(ViewScreen):
         rows = [(c["name"], c["correlation"]) for c in found.get("columns", [])
                 if c["correlation"] is not None]
         note = f"positive: more {found['positive']}" if found.get("positive") else ""
-        chart.plot("\ncorrelation with the target", rows[:15], note)
+        shown = rows[:15]
+        title = "\ncorrelation with the target" + (
+            f", the {len(shown)} strongest of {len(rows)}" if len(rows) > len(shown) else "")
+        chart.plot(title, shown, note)
         self.query_one("#recipe-panel", RecipePanel).show(data.prep)
         self.query_one("#featureset-panel", FeatureSetPanel).show(
             (data.prep or {}).get("feature_set"))
@@ -405,7 +410,18 @@ def _role(entry: dict[str, Any]) -> str:
 
 def _summary(s: dict[str, Any]) -> str:
     if s.get("top"):
-        return ", ".join(str(t["value"]) for t in s["top"][:3])
+        # Whole values that fit the summary column, and how many more: never a list cut
+        # mid-value by the table.
+        values = [str(t["value"]) for t in s["top"]]
+        total = max(s.get("distinct", 0), len(values))
+        shown = values[:1]
+        for value in values[1:]:
+            rest = total - len(shown) - 1
+            if len(", ".join([*shown, value])) + (len(f" +{rest:,} more") if rest else 0) > 26:
+                break
+            shown.append(value)
+        more = total - len(shown)
+        return ", ".join(shown) + (f" +{more:,} more" if more else "")
     if s.get("mean") is not None:
         return f"{column_detail.number(s['min'])} … {column_detail.number(s['max'])}"
     if s.get("min") is not None:

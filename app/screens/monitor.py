@@ -22,8 +22,9 @@ from textual.widgets import DataTable, Header, Label, Static
 
 from mlcycle.app.screens import monitor_actions, monitor_loop
 from mlcycle.app.screens.base import ViewScreen
-from mlcycle.app.widgets.bar_chart import BarChart
+from mlcycle.app.widgets.bar_chart import BarChart, Mark
 from mlcycle.app.widgets.footer import AppFooter
+from mlcycle.app.widgets.line_plot import LinePlot, Series
 from mlcycle.app.widgets.table import VimTable
 from mlcycle.store.errors import MlcycleError
 
@@ -35,6 +36,8 @@ class Monitoring:
     checks: list[dict[str, Any]]  # oldest first
     latest: dict[str, Any] | None  # the newest check with its report
     retrains: list[dict[str, Any]]  # retrain events, newest first
+    greater_is_better: bool = True
+    alerts: Any = None  # the policy's alert limits (mlcycle.monitor.policy.Alerts)
 
 
 class MonitorScreen(ViewScreen):
@@ -68,7 +71,7 @@ class MonitorScreen(ViewScreen):
                 yield Label("Retraining", classes="pane-title spaced")
                 yield Static(id="retrains")
             with VerticalScroll(id="monitor-right", classes="pane"):
-                yield BarChart(id="metric-history")
+                yield LinePlot(id="metric-history")
                 yield BarChart(id="drift-history", classes="spaced")
                 yield BarChart(id="check-columns", classes="spaced")
         yield AppFooter()
@@ -95,7 +98,11 @@ class MonitorScreen(ViewScreen):
         latest = monitoring.get_check(ws, project, checks[-1]["id"]) if checks else None
         retrains = [e for e in events.recent(ws, project, limit=200)
                     if e["kind"] == "retrain.completed"]
-        return Monitoring(project, projects.get(ws, project).metric, checks, latest, retrains)
+        from mlcycle.monitor import policy
+
+        card = projects.get(ws, project)
+        return Monitoring(project, card.metric, checks, latest, retrains,
+                          card.greater_is_better, policy.current(ws, project).alerts)
 
     def show(self, data: Monitoring | None) -> None:
         summary = self.query_one("#monitor-summary", Static)
@@ -121,18 +128,43 @@ class MonitorScreen(ViewScreen):
                 Text(str(len(c["alerts"])), style="bold red" if c["alerts"] else "green"),
                 key=c["id"])
         self.query_one("#retrains", Static).update(_retrains(data.retrains))
-        from mlcycle.monitor.monitoring import metric_of
 
         batches = _batches(data.checks)
-        figures = [(name, *metric_of(c)) for name, c in batches]
-        self.query_one("#metric-history", BarChart).plot(
-            f"{data.metric} per batch, oldest first (~ estimated without labels)",
-            [(("~ " if estimated else "") + name, round(value, 4))
-             for name, value, estimated in figures if value is not None][-12:])
+        self._metric_plot(data, batches)
+        limit = data.alerts.drift_share * 100
         self.query_one("#drift-history", BarChart).plot(
             "% of inputs drifted per batch, oldest first",
-            [(name, round(c["share_drifted"] * 100)) for name, c in batches][-12:])
+            [(name, round(c["share_drifted"] * 100)) for name, c in batches],
+            unit="%", start=0, end=100,
+            marks=[Mark("alerts past", limit)] if limit else [])
         self._columns(data.latest)
+
+    def _metric_plot(self, data: Monitoring, batches: list[tuple[str, dict[str, Any]]]) -> None:
+        """The metric per batch, measured and estimated as two lines, with the champion's
+        holdout figure and the level past which the policy alerts."""
+        from mlcycle.monitor.monitoring import metric_of
+
+        measured, estimated = Series("measured", [], []), Series("~ estimated", [], [])
+        reference = None
+        for i, (_, check) in enumerate(batches, start=1):
+            value, guessed = metric_of(check)
+            if value is not None:
+                line = estimated if guessed else measured
+                line.xs.append(i)
+                line.ys.append(value)
+            reference = check["metric_reference"] if check["metric_reference"] is not None \
+                else reference
+        references = []
+        if reference is not None:
+            loss = data.alerts.max_loss * abs(reference)
+            references = [("champion", reference),
+                          ("alert", reference - loss if data.greater_is_better
+                           else reference + loss)]
+        plot = self.query_one("#metric-history", LinePlot)
+        plot.display = bool(measured.xs or estimated.xs)  # no batch yet: no empty frame
+        plot.draw(
+            f"{data.metric} per batch (1 = oldest); alert past a {data.alerts.max_loss:.0%} loss",
+            [s for s in (measured, estimated) if s.xs], references, "batch", data.metric)
 
     def _columns(self, check: dict[str, Any] | None) -> None:
         self._check = check
@@ -141,11 +173,19 @@ class MonitorScreen(ViewScreen):
             chart.plot("no checks yet: press c to check a batch or w to watch a folder", [])
             return
         columns = [c for c in check["data_drift"]["columns"] if c["tested"]]
-        columns.sort(key=lambda c: -(c["statistic"] or 0))
+        floors = {c["name"]: _floor(c) for c in columns}
+        columns.sort(key=lambda c: -(c["statistic"] or 0) / floors[c["name"]])
         name = check["source"].rsplit("/", 1)[-1]
-        chart.plot(f"drift effect per input, {name} (* drifted)",
-                   [(("* " if c["drifted"] else "") + c["name"], round(c["statistic"] or 0, 3))
-                    for c in columns[:12]])
+        # Each input against its own floor (PSI or h): how far past it, not how it compares
+        # with the batch's most drifted input, so a calm batch draws short bars.
+        ratios = [(c["statistic"] or 0) / floors[c["name"]] for c in columns]
+        chart.plot(f"drift effect per input, {name}, in multiples of the effect that counts "
+                   "as drift (* drifted)",
+                   [(("* " if c["drifted"] else "") + c["name"], ratio,
+                     f"{_STATISTIC.get(c['statistic_name'], c['statistic_name'])} "
+                     f"{c['statistic'] or 0:.3f} ({ratio:.1f}x)")
+                    for c, ratio in zip(columns, ratios)],
+                   unit="x", start=0, end=max(3.0, *ratios), marks=[Mark("drift", 1.0)])
 
     def action_export(self) -> None:
         if self._check is None:
@@ -285,6 +325,20 @@ def _retrain_inputs(check: dict[str, Any] | None) -> tuple[str, str]:
         return "", ""
     labels = (check.get("performance") or {}).get("labels") or ""
     return check["source"], labels
+
+
+_STATISTIC = {"psi": "PSI", "missing_h": "h", "new_values_h": "h"}
+
+
+def _floor(column: dict[str, Any]) -> float:
+    """The effect size from which a significant change counts as drift, for the test that
+    gave the column's statistic."""
+    from mlcycle.drift.check import MIN_PSI
+
+    tests = [t for t in column.get("tests") or [] if t.get("effect") is not None
+             and abs(t["effect"]) == column["statistic"]]
+    floor = tests[0]["floor"] if tests else MIN_PSI
+    return floor or MIN_PSI
 
 
 def _batches(checks: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:

@@ -25,6 +25,8 @@ def run_grid(run: RunRecord) -> Table:
         f"{run.kind}, {run.status}"
         + (f", {run.duration:.1f}s" if run.duration is not None else ""),
     )
+    if run.group:
+        grid.add_row("session", run.group)
     # Names and values a run logged go in as Text: a rich Table reads a str as markup.
     for key, value in sorted(run.params.items()):
         grid.add_row(Text(f"param {key}"), Text(str(value)))

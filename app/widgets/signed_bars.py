@@ -2,11 +2,41 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from mlcycle.app.widgets.bar_chart import bar
+from mlcycle.app.widgets.bar_chart import bar, unique_labels
+
+
+def signed_lines(width: int, title: str, note: str, rows: list[tuple[str, float]],
+                 top: float) -> list[Text]:
+    """The chart as lines of at most ``width`` cells: bars left of the axis for negative
+    values, right for positive, both scaled to ``top`` (stated on the scale line)."""
+    lines = [Text(part, style="bold") for line in title.split("\n")
+             for part in (textwrap.wrap(line, max(width, 8)) or [""])]
+    lines += [Text(part, style="dim") for part in textwrap.wrap(note, max(width, 8))]
+    if not rows:
+        return [*lines, Text("nothing to chart", style="dim")]
+    labels, label_width = unique_labels([label for label, _ in rows], max(width * 2 // 5, 8))
+    half = max((width - label_width - 9) // 2, 3)
+    left, right = f"-{top:.2f}", f"+{top:.2f}"
+    lines.append(Text(" " * (label_width + 1) + left.ljust(half) + "0" + right.rjust(half),
+                      style="dim"))
+    for label, (_, value) in zip(labels, rows):
+        line = Text(label.rjust(label_width) + " ", style="dim")
+        drawn = bar(abs(value), top, half)
+        if value < 0:
+            line.append(drawn.rjust(half), style="magenta")
+            line.append("│" + " " * half)
+        else:
+            line.append(" " * half + "│")
+            line.append(drawn.ljust(half), style="cyan")
+        line.append(f" {value:+.2f}")
+        lines.append(line)
+    return lines
 
 
 class SignedBars(Widget):
@@ -19,37 +49,22 @@ class SignedBars(Widget):
         super().__init__(**kwargs)
         self.title = title
         self.note = ""
+        self.top = 1.0
 
-    def plot(self, title: str, rows: list[tuple[str, float]], note: str = "") -> None:
-        self.title = title
-        self.note = note
+    def plot(self, title: str, rows: list[tuple[str, float]], note: str = "",
+             top: float = 1.0) -> None:
+        """``top``: the value a full half-bar stands for (1 for correlations)."""
+        self.title, self.note, self.top = title, note, top
         self.rows = rows
+        self.refresh(layout=True)
+
+    def lines(self, width: int) -> list[Text]:
+        return signed_lines(width, self.title, self.note, self.rows, self.top)
 
     def render(self) -> Text:
-        text = Text()
-        if self.title:
-            text.append(self.title + "\n", style="bold")
-        if self.note:
-            text.append(self.note + "\n", style="dim")
-        if not self.rows:
-            text.append("nothing to chart", style="dim")
-            return text
-        label_width = min(max(len(label) for label, _ in self.rows), 20)
-        half = max((self.size.width - label_width - 9) // 2, 3)
-        top = max(max(abs(v) for _, v in self.rows), 1e-9)
-        for i, (label, value) in enumerate(self.rows):
-            text.append(label[:label_width].rjust(label_width) + " ", style="dim")
-            drawn = bar(abs(value), top, half)
-            if value < 0:
-                text.append(drawn.rjust(half), style="magenta")
-                text.append("│" + " " * half)
-            else:
-                text.append(" " * half + "│")
-                text.append(drawn.ljust(half), style="cyan")
-            text.append(f" {value:+.2f}")
-            if i < len(self.rows) - 1:
-                text.append("\n")
+        text = Text("\n").join(self.lines(self.size.width))
+        text.no_wrap = True
         return text
 
     def get_content_height(self, container, viewport, width: int) -> int:
-        return len(self.rows) + (1 if self.title else 0) + (1 if self.note else 0) or 2
+        return max(len(self.lines(width)), 1)

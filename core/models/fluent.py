@@ -9,14 +9,13 @@ and ordered with MLflow's grammar (``metrics.roc_auc > 0.8 and params.model = 'k
 
 from __future__ import annotations
 
-import operator
 import re
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mlcycle.models import tracking
+from mlcycle.models import run_search, tracking
+from mlcycle.models.run_search import ATTRIBUTES, Clause
 from mlcycle.models.tracking import Run, RunRecord
 from mlcycle.store.errors import InvalidInput
 from mlcycle.store.workspace import Workspace, use
@@ -107,11 +106,6 @@ def log_dict(obj: Any, name: str) -> str:
 
 # -- searching ------------------------------------------------------------------------------
 
-_OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
-    ">": operator.gt, ">=": operator.ge,
-}
-_ATTRIBUTES = ("status", "kind", "name", "group", "id")
 _CLAUSE = re.compile(
     r"""^\s*(?P<field>(?:metrics|params|tags|attributes)\.(?:`[^`]+`|"[^"]+"|[\w./\- ]+?)|\w+)\s*
     (?P<op>!=|<=|>=|=|<|>)\s*(?P<value>'[^']*'|"[^"]*"|[-+0-9.eE]+)\s*$""",
@@ -124,18 +118,12 @@ def _field(text: str) -> tuple[str, str]:
     if not key:  # a bare attribute: status = 'finished'
         scope, key = "attributes", scope
     key = key.strip("`\"")
-    if scope == "attributes" and key not in _ATTRIBUTES:
-        raise InvalidInput(f"unknown run attribute {key!r}; use one of: {', '.join(_ATTRIBUTES)}")
+    if scope == "attributes" and key not in ATTRIBUTES:
+        raise InvalidInput(f"unknown run attribute {key!r}; use one of: {', '.join(ATTRIBUTES)}")
     return scope, key
 
 
-def _value_of(record: RunRecord, scope: str, key: str) -> Any:
-    if scope == "attributes":
-        return getattr(record, "group" if key == "group" else key)
-    return getattr(record, scope).get(key)
-
-
-def _parse_filter(text: str) -> list[tuple[str, str, Callable[[Any, Any], bool], Any]]:
+def _parse_filter(text: str) -> list[Clause]:
     clauses = []
     for part in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE):
         m = _CLAUSE.match(part)
@@ -146,28 +134,11 @@ def _parse_filter(text: str) -> list[tuple[str, str, Callable[[Any, Any], bool],
             )
         scope, key = _field(m["field"])
         raw = m["value"]
-        value: Any = raw[1:-1] if raw[0] in "'\"" else float(raw)
+        value: float | str = raw[1:-1] if raw[0] in "'\"" else float(raw)
         if scope == "metrics" and isinstance(value, str):
             raise InvalidInput(f"metric {key!r} compares with a number, not {raw}")
-        clauses.append((scope, key, _OPS[m["op"]], value))
+        clauses.append(Clause(scope, key, m["op"], value))
     return clauses
-
-
-def _matches(record: RunRecord, clauses: list[tuple[str, str, Callable, Any]]) -> bool:
-    for scope, key, op, value in clauses:
-        actual = _value_of(record, scope, key)
-        if actual is None:
-            return False
-        if isinstance(value, float) and not isinstance(actual, (int, float)):
-            try:
-                actual = float(actual)
-            except (TypeError, ValueError):
-                return False
-        if isinstance(value, str):
-            actual = str(actual)
-        if not op(actual, value):
-            return False
-    return True
 
 
 def _order(order_by: list[str] | str | None) -> tuple[str | None, bool]:
@@ -196,9 +167,5 @@ def search_runs(project: str, filter: str | None = None, order_by: list[str] | s
         raise InvalidInput(f"limit must be a positive whole number, not {limit!r}")
     clauses = _parse_filter(filter) if filter else []
     sort, descending = _order(order_by)
-    ws = use(workspace)
-    records = tracking.runs(ws, project, sort=sort, descending=descending,
-                            limit=None if clauses else limit)
-    if clauses:
-        records = [r for r in records if _matches(r, clauses)][:limit]
-    return records
+    return run_search.page(use(workspace), project, sort=sort, descending=descending,
+                           limit=limit, where=clauses).records

@@ -243,7 +243,8 @@ class RunRecord:
         }
 
 
-def _refresh(ws: Workspace) -> None:
+def refresh(ws: Workspace) -> None:
+    """Fold pending journals, so that a read sees every run logged so far."""
     if journal.pending(ws):
         journal.fold(ws)
 
@@ -258,51 +259,33 @@ def runs(
     group: str | None = None,
 ) -> list[RunRecord]:
     """The project's runs, newest first, or sorted by the latest value of metric ``sort``."""
-    projects.get(ws, project)
-    _refresh(ws)
-    order = "r.started_at DESC"
-    params: list[Any] = [project, group, group]
-    if sort:
-        order = f"sort_value {'DESC' if descending else 'ASC'} NULLS LAST, r.started_at DESC"
-    query = (
-        "WITH latest AS (SELECT run_id, key, arg_max(value, (step, ts)) AS value "  # noqa: S608
-        "FROM run_metrics GROUP BY ALL) "
-        "SELECT r.id, r.project, r.name, r.kind, r.status, r.group_id, r.started_at, r.ended_at, "
-        "(SELECT value FROM latest l WHERE l.run_id = r.id AND l.key = ?) AS sort_value "
-        "FROM runs r WHERE r.project = ? AND (? IS NULL OR r.group_id = ?) "
-        f"ORDER BY {order}"
-    )
-    with ws.read() as con:
-        rows = con.execute(
-            query + (" LIMIT ?" if limit else ""), [sort, *params] + ([limit] if limit else [])
-        ).fetchall()
-        records = [RunRecord(*row[:8]) for row in rows]
-        _fill(con, records)
-    return records
+    from mlcycle.models import run_search
+
+    return run_search.page(ws, project, sort=sort, descending=descending, limit=limit,
+                           group=group).records
 
 
-def _fill(con: Any, records: list[RunRecord]) -> None:
+def fill(con: Any, records: list[RunRecord]) -> None:
+    """Give ``records`` their latest metrics, params, tags and artifacts, in four queries."""
     if not records:
         return
     ids = [r.id for r in records]
     by_id = {r.id: r for r in records}
+    # A semi-join on the page's ids: reads the index side once, however many runs there are.
+    among = "run_id IN (SELECT unnest(?::VARCHAR[]))"
     for run_id, key, value in con.execute(
-        "SELECT run_id, key, arg_max(value, (step, ts)) FROM run_metrics "
-        "WHERE list_contains(?::VARCHAR[], run_id) GROUP BY ALL",
-        [ids],
+        f"SELECT run_id, key, value FROM run_latest_metrics WHERE {among}", [ids]  # noqa: S608
     ).fetchall():
         by_id[run_id].metrics[key] = value
     for table, attr in (("run_params", "params"), ("run_tags", "tags")):
         for run_id, key, value in con.execute(
-            f"SELECT run_id, key, value FROM {table} "  # noqa: S608
-            "WHERE list_contains(?::VARCHAR[], run_id)",
+            f"SELECT run_id, key, value FROM {table} WHERE {among}",  # noqa: S608
             [ids],
         ).fetchall():
             getattr(by_id[run_id], attr)[key] = (
                 _stored_param(value) if attr == "params" else value)
     for run_id, name, path, sha, size in con.execute(
-        "SELECT run_id, name, path, sha256, size_bytes FROM run_artifacts "
-        "WHERE list_contains(?::VARCHAR[], run_id)",
+        f"SELECT run_id, name, path, sha256, size_bytes FROM run_artifacts WHERE {among}",  # noqa: S608
         [ids],
     ).fetchall():
         by_id[run_id].artifacts[name] = {"path": path, "sha256": sha, "size": size}
@@ -312,7 +295,7 @@ def get_run(ws: Workspace, ref: str) -> RunRecord:
     """A run by id or unique id prefix."""
     if not re.fullmatch(r"[0-9a-f]{4,32}", ref or ""):
         raise InvalidInput(f"{ref!r} is not a run id (hex, at least 4 characters)")
-    _refresh(ws)
+    refresh(ws)
     with ws.read() as con:
         rows = con.execute(
             "SELECT id, project, name, kind, status, group_id, started_at, ended_at FROM runs "
@@ -324,7 +307,7 @@ def get_run(ws: Workspace, ref: str) -> RunRecord:
         if len(rows) > 1:
             raise InvalidInput(f"{ref!r} matches several runs; give more of the id")
         record = RunRecord(*rows[0])
-        _fill(con, [record])
+        fill(con, [record])
     return record
 
 
@@ -350,7 +333,7 @@ def compare(a: RunRecord, b: RunRecord) -> dict[str, Any]:
 
 def step_histories(ws: Workspace, run_id: str) -> dict[str, list[float]]:
     """Every metric of a run as its values in step order (for charts)."""
-    _refresh(ws)
+    refresh(ws)
     out: dict[str, list[float]] = {}
     with ws.read() as con:
         for key, value in con.execute(

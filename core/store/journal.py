@@ -230,6 +230,12 @@ def _apply(ws: Workspace, con: duckdb.DuckDBPyConnection, segment: bytes) -> int
             f"{_TS} FROM segment WHERE t = 'metric'"
         )
         con.execute(
+            "INSERT INTO run_latest_metrics SELECT run, key, max(step), "
+            "arg_max(value::DOUBLE, (step, line)) FROM segment WHERE t = 'metric' "
+            "GROUP BY run, key ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, "
+            "value = excluded.value WHERE excluded.step >= run_latest_metrics.step"
+        )
+        con.execute(
             "INSERT OR REPLACE INTO run_artifacts SELECT run, name, arg_max(path, line), "
             "arg_max(sha256, line), arg_max(size, line) FROM segment "
             "WHERE t = 'artifact' GROUP BY run, name"
