@@ -3,6 +3,7 @@ read its live trial table off the screen, as a user would, at 160x48 and at 80x2
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 import sys
@@ -54,8 +55,8 @@ class Terminal:
 def test_a_training_started_in_the_ui_shows_its_trials_live(churn_ws: Workspace,
                                                             tmp_path: Path, size) -> None:
     exit_file = tmp_path / "exit"
-    command = (f"{sys.executable} -m mlcycle -w {churn_ws.root} ui --project churn; "
-               f"echo $? > {exit_file}; sleep 5")
+    command = (f"{sys.executable} -m mlcycle -w {shlex.quote(str(churn_ws.root))} ui "
+               f"--project churn; echo $? > {shlex.quote(str(exit_file))}; sleep 5")
     term = Terminal(command, *size)
     try:
         term.wait_for("Projects", "churn")

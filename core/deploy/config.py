@@ -31,9 +31,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mlcycle import projects
-from mlcycle.store import events, settings
-from mlcycle.store.errors import InvalidInput, NotFound
-from mlcycle.store.schema import iso, utcnow
+from mlcycle.store import settings, versioned
+from mlcycle.store.errors import InvalidInput
+from mlcycle.store.schema import iso
 
 if TYPE_CHECKING:
     import duckdb
@@ -177,7 +177,7 @@ def render(config: Config, project: str, hint: str = STORE_HINT) -> str:
 
 # -- stored versions ----------------------------------------------------------------------
 
-_COLUMNS = "version, text, source, created_at"
+VERSIONS = versioned.Versions("deploy_configs", "deployment config", "deploy.config_saved")
 
 
 def _stored(row: tuple[Any, ...]) -> Config:
@@ -188,9 +188,8 @@ def _stored(row: tuple[Any, ...]) -> Config:
 
 def current_with(con: duckdb.DuckDBPyConnection, project: str) -> Config:
     """The newest stored config, else the defaults; on an open connection."""
-    rows = con.execute(f"SELECT {_COLUMNS} FROM deploy_configs WHERE project = ? "  # noqa: S608
-                       "ORDER BY version DESC LIMIT 1", [project]).fetchall()
-    return _stored(rows[0]) if rows else DEFAULT
+    row = VERSIONS.newest(con, project)
+    return _stored(row) if row else DEFAULT
 
 
 def current(ws: Workspace, project: str) -> Config:
@@ -203,15 +202,7 @@ def get(ws: Workspace, project: str, ref: str = "latest") -> Config:
     """``latest`` (the defaults when none is stored) or a version number (``2``, ``v2``)."""
     if ref == "latest":
         return current(ws, project)
-    number = ref[1:] if ref[:1] in ("v", "V") else ref
-    with ws.read() as con:
-        rows = con.execute(f"SELECT {_COLUMNS} FROM deploy_configs WHERE project = ? "  # noqa: S608
-                           "ORDER BY version DESC", [project]).fetchall()
-    for row in rows:
-        if number.isdigit() and int(row[0]) == int(number):
-            return _stored(row)
-    span = f"versions 1 to {rows[0][0]}" if rows else "none stored yet"
-    raise NotFound(f"project {project!r} has no deployment config version {ref!r} ({span})")
+    return _stored(VERSIONS.find(ws, project, ref))
 
 
 def store(ws: Workspace, project: str, config: Config, source: str | None = None
@@ -221,15 +212,5 @@ def store(ws: Workspace, project: str, config: Config, source: str | None = None
     projects.get(ws, project)
     if config.text is None:
         raise InvalidInput("only a config read from text can be stored")
-    with ws.write() as con:
-        rows = con.execute("SELECT version, text FROM deploy_configs WHERE project = ? "
-                           "ORDER BY version DESC LIMIT 1", [project]).fetchall()
-        created = not rows or rows[0][1] != config.text
-        number = int(rows[0][0]) if rows else 0
-        if created:
-            number += 1
-            con.execute("INSERT INTO deploy_configs VALUES (?, ?, ?, ?, ?)",
-                        [project, number, config.text, source, utcnow()])
-            events.record(con, "deploy.config_saved", project=project, subject=f"v{number}",
-                          detail={"source": source, **config.values()})
+    number, created = VERSIONS.store(ws, project, config.text, source, config.values())
     return get(ws, project, str(number)), created

@@ -42,9 +42,9 @@ from typing import TYPE_CHECKING, Any
 
 from mlcycle import projects
 from mlcycle.drift.check import MIN_H, MIN_PSI
-from mlcycle.store import events, settings
-from mlcycle.store.errors import InvalidInput, NotFound
-from mlcycle.store.schema import iso, utcnow
+from mlcycle.store import settings, versioned
+from mlcycle.store.errors import InvalidInput
+from mlcycle.store.schema import iso
 
 if TYPE_CHECKING:
     import duckdb
@@ -274,20 +274,19 @@ def _stored(row: tuple[Any, ...]) -> Policy:
                    created_at=created_at)
 
 
+VERSIONS = versioned.Versions("policies", "policy", "policy.saved")
+
+
 def history(ws: Workspace, project: str) -> list[Policy]:
     """Every stored version of the project's policy, newest first."""
     projects.get(ws, project)
-    with ws.read() as con:
-        rows = con.execute("SELECT version, text, source, created_at FROM policies "
-                           "WHERE project = ? ORDER BY version DESC", [project]).fetchall()
-    return [_stored(r) for r in rows]
+    return [_stored(r) for r in VERSIONS.rows(ws, project)]
 
 
 def current_with(con: duckdb.DuckDBPyConnection, project: str) -> Policy:
     """The newest stored policy, else the defaults; on an open connection."""
-    rows = con.execute("SELECT version, text, source, created_at FROM policies "
-                       "WHERE project = ? ORDER BY version DESC LIMIT 1", [project]).fetchall()
-    return _stored(rows[0]) if rows else DEFAULT
+    row = VERSIONS.newest(con, project)
+    return _stored(row) if row else DEFAULT
 
 
 def current(ws: Workspace, project: str) -> Policy:
@@ -301,13 +300,7 @@ def get(ws: Workspace, project: str, ref: str = "latest") -> Policy:
     """``latest`` (the defaults when none is stored) or a version number (``2``, ``v2``)."""
     if ref == "latest":
         return current(ws, project)
-    number = ref[1:] if ref[:1] in ("v", "V") else ref
-    versions = history(ws, project)
-    for stored in versions:
-        if number.isdigit() and stored.version == int(number):
-            return stored
-    span = f"versions 1 to {versions[0].version}" if versions else "none stored yet"
-    raise NotFound(f"project {project!r} has no policy version {ref!r} ({span})")
+    return _stored(VERSIONS.find(ws, project, ref))
 
 
 def store(ws: Workspace, project: str, policy: Policy, source: str | None = None
@@ -317,15 +310,5 @@ def store(ws: Workspace, project: str, policy: Policy, source: str | None = None
     projects.get(ws, project)
     if policy.text is None:
         raise InvalidInput("only a policy read from text can be stored")
-    with ws.write() as con:
-        rows = con.execute("SELECT version, text FROM policies WHERE project = ? "
-                           "ORDER BY version DESC LIMIT 1", [project]).fetchall()
-        created = not rows or rows[0][1] != policy.text
-        number = int(rows[0][0]) if rows else 0
-        if created:
-            number += 1
-            con.execute("INSERT INTO policies VALUES (?, ?, ?, ?, ?)",
-                        [project, number, policy.text, source, utcnow()])
-            events.record(con, "policy.saved", project=project, subject=f"v{number}",
-                          detail={"source": source, **policy.values()})
+    number, created = VERSIONS.store(ws, project, policy.text, source, policy.values())
     return get(ws, project, str(number)), created
