@@ -134,65 +134,115 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+class JsonHandler(BaseHTTPRequestHandler):
+    """What this server and ``mlcycle serve`` answer alike: JSON only, a body limit heard
+    before the body is sent, http.server's own refusals as JSON, no 40 ms Nagle delay, and
+    no line per request. A subclass sets ``max_body``, ``timeout`` and ``too_large_hint``."""
+
+    protocol_version = "HTTP/1.1"
+    # Headers and body leave in two writes; with Nagle's algorithm the second waits for
+    # the client's delayed ACK of the first: 40 ms added to every kept-alive answer.
+    disable_nagle_algorithm = True
+    max_body = int(MAX_BODY_MIB * 2**20)
+    too_large_hint = "send fewer rows per request"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # a line per request would drown the terminal
+
+    def send_error(self, code: int, message: str | None = None,
+                   explain: str | None = None) -> None:
+        # http.server's own refusals (a malformed request line or header, an unknown
+        # method) are JSON like every other answer, with a status line even when the line
+        # was too malformed to say which HTTP it speaks (http.server assumes 0.9).
+        if self.request_version == "HTTP/0.9":
+            self.request_version = self.protocol_version
+        self._send(code, {"error": message or HTTPStatus(code).phrase})
+
+    def _send(self, status: int, body: dict[str, Any],
+              headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(body, default=str).encode("utf-8")
+        if status >= 400:
+            self.close_connection = True  # the rest of the request may be unread
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+        except OSError:  # the client went away or stopped reading: nothing to tell it
+            self.close_connection = True
+
+    def _length(self) -> int | None:
+        try:
+            length = int(self.headers.get("Content-Length", ""))
+        except ValueError:
+            return None
+        return length if length >= 0 else None
+
+    def handle_expect_100(self) -> bool:
+        # Clients that ask first (curl does, for large bodies) hear the refusal before they
+        # send the body.
+        length = self._length()
+        if length is not None and length > self.max_body:
+            self._too_large()
+            return False
+        return super().handle_expect_100()
+
+    def _too_large(self) -> None:
+        self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {
+            "error": f"the body is larger than {self.max_body:,} bytes; {self.too_large_hint}"})
+
+    def _body(self) -> bytes | None:
+        """The request's body; None once the refusal is sent (no or a bad length: 411 or
+        400; too large: 413 unread) or the client stalled or left before sending it all."""
+        length = self._length()
+        if not length:
+            self._send(HTTPStatus.LENGTH_REQUIRED if length is None else
+                       HTTPStatus.BAD_REQUEST,
+                       {"error": "send a JSON body with its Content-Length"})
+            return None
+        if length > self.max_body:
+            self._too_large()
+            return None
+        try:
+            body = self.rfile.read(length)
+        except OSError:  # stalled past the timeout, or gone
+            self.close_connection = True
+            return None
+        if len(body) < length:  # the client closed before sending it all
+            self.close_connection = True
+            return None
+        return body
+
+
+class JsonServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 512  # a burst of clients queues instead of being refused
+
+    def say(self, line: str) -> None:
+        print(line, file=sys.stderr)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # What escapes a handler is a client that vanished mid-request (reset, broken pipe,
+        # timeout): not worth a traceback. Anything else gets one line.
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, OSError):
+            self.say(f"note: a request from {client_address[0]} failed: "
+                     f"{type(exc).__name__}: {exc}")
+
+
 def _handler(graph: Graph, max_body: int, idle_timeout: float | None
              ) -> type[BaseHTTPRequestHandler]:
     model = graph.model
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    class Handler(JsonHandler):
         server_version = "mlcycle-bundle"
-        # Headers and body leave in two writes; with Nagle's algorithm the second waits for
-        # the client's delayed ACK of the first: 40 ms added to every kept-alive answer.
-        disable_nagle_algorithm = True
         timeout = idle_timeout  # an idle or stalled client cannot hold its thread for ever
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # a line per request would drown the terminal
-
-        def send_error(self, code: int, message: str | None = None,
-                       explain: str | None = None) -> None:
-            # http.server's own refusals are JSON too, with a status line even for a request
-            # too malformed to say which HTTP it speaks.
-            if self.request_version == "HTTP/0.9":
-                self.request_version = self.protocol_version
-            self._send(code, {"error": message or HTTPStatus(code).phrase})
-
-        def _send(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode("utf-8")
-            if status >= 400:
-                self.close_connection = True  # the rest of the request may be unread
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                if status == HTTPStatus.METHOD_NOT_ALLOWED:
-                    self.send_header("Allow", "POST" if self.command == "GET" else "GET")
-                if self.close_connection:
-                    self.send_header("Connection", "close")
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
-            except OSError:  # the client went away: nothing to tell it
-                self.close_connection = True
-
-        def _length(self) -> int | None:
-            try:
-                length = int(self.headers.get("Content-Length", ""))
-            except ValueError:
-                return None
-            return length if length >= 0 else None
-
-        def handle_expect_100(self) -> bool:
-            length = self._length()
-            if length is not None and length > max_body:
-                self._too_large()
-                return False
-            return super().handle_expect_100()
-
-        def _too_large(self) -> None:
-            self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {
-                "error": f"the body is larger than {max_body:,} bytes; send fewer rows per "
-                         "request"})
 
         def _endpoint(self, method: str) -> str | None:
             """The endpoint asked for, or None once a 404 or 405 has been sent."""
@@ -203,7 +253,9 @@ def _handler(graph: Graph, max_body: int, idle_timeout: float | None
                     return "openapi"
                 return oip.route(method, self.path, model)
             except oip.ProtocolError as exc:
-                self._send(exc.status, {"error": exc.message})
+                allow = {"Allow": "POST" if method == "GET" else "GET"} \
+                    if exc.status == HTTPStatus.METHOD_NOT_ALLOWED else None
+                self._send(exc.status, {"error": exc.message}, allow)
                 return None
 
         def _answer(self, endpoint: str, body: bytes | None) -> None:
@@ -237,46 +289,21 @@ def _handler(graph: Graph, max_body: int, idle_timeout: float | None
             endpoint = self._endpoint("POST")
             if endpoint is None:
                 return
-            length = self._length()
             if self.headers.get("Inference-Header-Content-Length") is not None:
                 self._send(HTTPStatus.BAD_REQUEST, {"error": "binary tensor data is not "
                                                     "supported; send the tensors as JSON"})
-            elif not length:
-                self._send(HTTPStatus.LENGTH_REQUIRED if length is None else
-                           HTTPStatus.BAD_REQUEST,
-                           {"error": "send a JSON body with its Content-Length"})
-            elif length > max_body:
-                self._too_large()
-            else:
-                try:
-                    body = self.rfile.read(length)
-                except OSError:  # stalled past the timeout, or gone
-                    self.close_connection = True
-                    return
-                if len(body) < length:  # the client closed before sending it all
-                    self.close_connection = True
-                    return
+                return
+            body = self._body()
+            if body is not None:
                 self._answer(endpoint, body)
 
+    Handler.max_body = max_body
     return Handler
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 512  # a burst of clients queues instead of being refused
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # What escapes a handler is a client that vanished mid-request: no traceback for
-        # that; anything else gets one line.
-        exc = sys.exc_info()[1]
-        if not isinstance(exc, OSError):
-            print(f"note: a request from {client_address[0]} failed: "
-                  f"{type(exc).__name__}: {exc}", file=sys.stderr)
 
 
 def make_server(graph: Graph, host: str, port: int, max_body: int,
                 idle_timeout: float | None = IDLE_TIMEOUT) -> ThreadingHTTPServer:
-    return _Server((host, port), _handler(graph, max_body, idle_timeout))
+    return JsonServer((host, port), _handler(graph, max_body, idle_timeout))
 
 
 def main(argv: list[str] | None = None) -> int:

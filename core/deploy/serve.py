@@ -34,9 +34,7 @@ mid-request is dropped without a traceback.
 from __future__ import annotations
 
 import contextlib
-import json
 import signal
-import sys
 import threading
 import time
 from http import HTTPStatus
@@ -45,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlcycle.deploy import abtest, oip, oip_serve, routing, scoring, strategies
 from mlcycle.deploy import config as configs
+from mlcycle.deploy.oip_server import JsonHandler, JsonServer
 from mlcycle.models import model_input
 from mlcycle.store.errors import MlcycleError, first_line
 
@@ -409,47 +408,12 @@ def _handler(service: Service, max_body: int, idle_timeout: float | None,
 
     endpoints = {"/predict": "POST", "/health": "GET", "/openapi.json": "GET"}
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    class Handler(JsonHandler):
         server_version = "mlcycle"
-        # Headers and body leave in two writes; with Nagle's algorithm the second waits for
-        # the client's delayed ACK of the first: 40 ms added to every kept-alive answer.
-        disable_nagle_algorithm = True
         # Applied to each connection's socket: an idle or stalled client is dropped instead
         # of holding its thread for ever (http.server closes quietly on the timeout).
         timeout = idle_timeout
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # scoring runs are the log; a line per request would drown the terminal
-
-        def send_error(self, code: int, message: str | None = None,
-                       explain: str | None = None) -> None:
-            # http.server's own refusals (a malformed request line or header, an unknown
-            # method) are JSON like every other answer, with a status line even when the
-            # line was too malformed to say which HTTP it speaks (http.server assumes 0.9).
-            if self.request_version == "HTTP/0.9":
-                self.request_version = self.protocol_version
-            self._send(code, {"error": message or HTTPStatus(code).phrase})
-
-        def _send(self, status: int, body: dict[str, Any],
-                  headers: dict[str, str] | None = None) -> None:
-            data = json.dumps(body, default=str).encode("utf-8")
-            if status >= 400:
-                # After an error the rest of the request may be unread: start afresh.
-                self.close_connection = True
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                if self.close_connection:
-                    self.send_header("Connection", "close")
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
-            except OSError:  # the client went away or stopped reading: nothing to tell it
-                self.close_connection = True
+        too_large_hint = "send fewer rows per request, or use 'mlcycle predict' for files"
 
         def _route(self, method: str) -> str | None:
             """The endpoint asked for, or None once a 404 or 405 has been sent."""
@@ -485,27 +449,6 @@ def _handler(service: Service, max_body: int, idle_timeout: float | None,
                 self._send(HTTPStatus.INTERNAL_SERVER_ERROR,
                            {"error": f"internal error: {type(exc).__name__}: {text}"})
 
-        def _length(self) -> int | None:
-            try:
-                length = int(self.headers.get("Content-Length", ""))
-            except ValueError:
-                return None
-            return length if length >= 0 else None
-
-        def handle_expect_100(self) -> bool:
-            # Clients that ask first (curl does, for large bodies) hear the refusal before
-            # they send the body.
-            length = self._length()
-            if length is not None and length > max_body:
-                self._too_large()
-                return False
-            return super().handle_expect_100()
-
-        def _too_large(self) -> None:
-            self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {
-                "error": f"the body is larger than {max_body:,} bytes; send fewer rows per "
-                         "request, or use 'mlcycle predict' for files"})
-
         def do_GET(self) -> None:
             path = self._route("GET")
             if path == "/health":
@@ -519,22 +462,8 @@ def _handler(service: Service, max_body: int, idle_timeout: float | None,
             path = self._route("POST")
             if path is None:
                 return
-            length = self._length()
-            if not length:
-                self._send(HTTPStatus.LENGTH_REQUIRED if length is None else
-                           HTTPStatus.BAD_REQUEST,
-                           {"error": "send a JSON body with its Content-Length"})
-                return
-            if length > max_body:
-                self._too_large()
-                return
-            try:
-                body = self.rfile.read(length)
-            except OSError:  # stalled past the timeout, or gone
-                self.close_connection = True
-                return
-            if len(body) < length:  # the client closed before sending it all
-                self.close_connection = True
+            body = self._body()
+            if body is None:
                 return
             if path == "/predict":
                 self._answer(lambda: self._predict(body))
@@ -550,29 +479,16 @@ def _handler(service: Service, max_body: int, idle_timeout: float | None,
                         "prediction": result["predictions"][0]}
             return result
 
+    Handler.max_body = max_body
     return Handler
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 512
-    say: Callable[[str], None] = staticmethod(lambda _text: None)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # What escapes a handler is a client that vanished mid-request (reset, broken
-        # pipe, timeout): not worth a traceback. Anything else gets one line.
-        exc = sys.exc_info()[1]
-        if not isinstance(exc, OSError):
-            self.say(f"note: a request from {client_address[0]} failed: "
-                     f"{type(exc).__name__}: {exc}")
 
 
 def make_server(service: Service, host: str, port: int, *, max_body: int = MAX_BODY,
                 idle_timeout: float | None = IDLE_TIMEOUT,
                 say: Callable[[str], None] | None = None) -> ThreadingHTTPServer:
     tell = say or (lambda _text: None)
-    server = _Server((host, port), _handler(service, max_body, idle_timeout, tell))
-    server.say = tell
+    server = JsonServer((host, port), _handler(service, max_body, idle_timeout, tell))
+    server.say = tell  # type: ignore[method-assign]
     return server
 
 
