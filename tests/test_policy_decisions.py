@@ -239,6 +239,29 @@ def test_approving_retrains_and_a_candidate_that_passes_the_gate_waits_for_promo
             "decision.done"} <= set(kinds)
 
 
+def test_monitor_under_auto_acts_on_its_own_check_as_the_watcher_does(ws, tmp_path) -> None:
+    _set_policy(ws, 'mode = "auto"\n[retrain]\ntrials = 1\n')
+    # Drift without labels: nothing labelled to retrain on, so the decision waits, and
+    # the user is told why in one line.
+    unlabelled, _ = _batch(tmp_path, "shifted.csv", seed=12, shift=1.5)
+    waiting = run_cli("monitor", "clf", str(unlabelled), "--json", workspace=ws.root)
+    assert waiting.returncode == 0, waiting.stderr
+    raised = json.loads(waiting.stdout)["decision"]
+    assert raised["status"] == "pending" and raised["mode"] == "auto"
+    assert f"decision {raised['id']} not carried out" in waiting.stderr
+    assert "it stays pending" in waiting.stderr
+    # Labels that show the world changed: the check's decision is carried out at once,
+    # the candidate passes the gate and becomes champion, nobody asked.
+    batch, labels = _batch(tmp_path, "flipped.csv", seed=13, rows=1500, flip=True)
+    proc = run_cli("monitor", "clf", str(batch), "--labels", str(labels), workspace=ws.root)
+    assert proc.returncode == 0, proc.stderr
+    assert "carried out under mode auto): done: champion: passed the gate" in proc.stdout
+    assert registry.get(ws, "clf").version == 2
+    done = decisions.list_decisions(ws, "clf", "done")
+    assert [d["reason"] for d in done] == [decisions.AUTO]
+    assert decisions.list_decisions(ws, "clf", "pending") == []
+
+
 def test_the_gate_rejects_an_equal_candidate_and_passes_a_clearly_better_one() -> None:
     rng = np.random.default_rng(5)
     n = 4000

@@ -34,7 +34,7 @@ def monitor(ctx: click.Context, project: str, file: str | None, labels: str | No
     Exit code 0 whatever is found (1 with --fail-on-alert when the check, or the earlier
     check a repeat names, alerts), 2 for bad input.
     """
-    from mlcycle.monitor import monitoring
+    from mlcycle.monitor import decisions, monitoring
     from mlcycle.store import safety
     from mlcycle.store.errors import InvalidInput
 
@@ -55,6 +55,10 @@ def monitor(ctx: click.Context, project: str, file: str | None, labels: str | No
     target = safety.output_path(report, "--report", workspace=ws.root,
                                 inputs=[file, labels]) if report else None
     result = monitoring.check(ws, project, file, labels=labels, ref=ref, note=note, again=again)
+    if not result.get("repeat_of"):
+        # under mode auto the check's decision is acted on here, as the watcher would
+        result["decision"] = decisions.carry_out_or_say(ws, project, result.get("decision"),
+                                                        say=note, progress=note)
     if target:
         monitoring.write_report(result, target)
     if result.get("repeat_of"):
@@ -74,6 +78,7 @@ def print_check(result: dict[str, Any]) -> None:
     """A check as a person reads it: the verdict first, then what it rests on."""
     from rich.text import Text
 
+    from mlcycle.app.commands.decisions import summary as decision_summary
     from mlcycle.app.commands.drift import print_result
     from mlcycle.monitor import monitoring
 
@@ -87,7 +92,11 @@ def print_check(result: dict[str, Any]) -> None:
             for step in alert["playbook"]:
                 out.print(Text(f"  - {step}"))
         raised = result.get("decision")
-        if raised:
+        if raised and raised["status"] != "pending":
+            out.print(Text(f"decision {raised['id']} ({raised['kind']}, carried out under mode "
+                           f"auto): {raised['status']}: {decision_summary(raised)}",
+                           style="yellow"))
+        elif raised:
             out.print(Text(f"retraining recommended: decision {raised['id']} is pending: "
                            "mlcycle decide "
                            f"{result['project']} {raised['id']} --approve|--reject --reason TEXT",

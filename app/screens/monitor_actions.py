@@ -35,7 +35,10 @@ def check_summary(result: dict[str, Any]) -> str:
     drift = (f"{data['share_drifted']:.0%} of inputs drifted, scores "
              f"{'drifted' if scores['drift_detected'] else 'steady'}")
     alerts = "; ".join(f"ALERT {a}" for a in result["alerts"]) or "no alerts"
-    return f"{result['rows']:,} rows by v{result['version']}: {drift}; {alerts}"
+    raised = result.get("decision")
+    acted = (f"; decision {raised['id']} carried out: {raised['status']}"
+             if raised and raised["status"] != "pending" else "")
+    return f"{result['rows']:,} rows by v{result['version']}: {drift}; {alerts}{acted}"
 
 
 def check(screen: MonitorScreen, project: str) -> None:
@@ -46,12 +49,16 @@ def check(screen: MonitorScreen, project: str) -> None:
             return
 
         def work(job: Job) -> dict[str, Any]:
-            from mlcycle.monitor import monitoring
+            from mlcycle.monitor import decisions, monitoring
 
             job.say(f"reading {Path(values['file']).name}")
-            return monitoring.check(ws, project, values["file"], labels=values["labels"],
-                                    ref=values["ref"], note=job.say, again=values["again"],
-                                    cancel=job.cancel)
+            result = monitoring.check(ws, project, values["file"], labels=values["labels"],
+                                      ref=values["ref"], note=job.say, again=values["again"],
+                                      cancel=job.cancel)
+            if not result.get("repeat_of"):  # under mode auto, acted on as the watcher would
+                result["decision"] = decisions.carry_out_or_say(
+                    ws, project, result.get("decision"), say=job.say, progress=job.say)
+            return result
 
         def done(job: Job) -> str:
             screen.reload()
