@@ -9,13 +9,17 @@ from mlcycle.deploy import onnx_export
 from mlcycle.models import catalog, model_input
 from tests.training_data import classification_frame, regression_frame
 
-CASES = [("classification", name) for name in catalog.names("classification")] + [
-    ("regression", name) for name in catalog.names("regression")
-]
+CASES = [(task, name) for task in ("classification", "regression")
+         for name in catalog.names(task)]
 
 
+# The first and the last choice of every listed parameter: both ends of each switch (such as
+# whether a neighbour model scales its inputs) must travel.
 @pytest.mark.parametrize(("task", "name"), CASES)
-def test_catalog_pipeline_runs_in_onnxruntime_like_scikit_learn(task: str, name: str) -> None:
+@pytest.mark.parametrize("pick", [0, -1], ids=["first", "last"])
+def test_catalog_pipeline_runs_in_onnxruntime_like_scikit_learn(
+    task: str, name: str, pick: int
+) -> None:
     if task == "classification":
         data, target = classification_frame(400), "label"
         dictionary = [
@@ -36,7 +40,8 @@ def test_catalog_pipeline_runs_in_onnxruntime_like_scikit_learn(task: str, name:
     y = model_input.target_values(data, signature)
     entry = catalog.get(name, task)
     params = {
-        k: (v[0] if isinstance(v, list) else v.rvs(random_state=0)) for k, v in entry.space.items()
+        k: (v[pick] if isinstance(v, list) else v.rvs(random_state=0))
+        for k, v in entry.space.items()
     }
     pipeline = catalog.pipeline(entry, signature, seed=0, params=params).fit(inputs, y)
 

@@ -23,11 +23,18 @@ class Entry:
     name: str
     task: str
     build: Callable[[int], Any]  # seed -> unfitted estimator
-    space: dict[str, Any]  # parameter distributions, keys prefixed "model__"
-    scaled: bool  # whether numeric inputs are standardised first
+    # Parameter distributions: keys prefixed "model__" go to the estimator; SCALE, where a
+    # family searches it, chooses whether numeric inputs are standardised.
+    space: dict[str, Any]
+    scaled: bool  # whether numeric inputs are standardised first, unless SCALE says
+
 
 
 BOOSTING_ROUNDS = 300
+# Standardising suits inputs on unrelated scales; on inputs that share one (pixels, counts
+# of the same thing) it blows near-constant columns up to full weight, which costs a
+# distance-based model dearly: digits' nearest neighbours lose 2 points of accuracy with it.
+SCALE = "scale"
 
 
 def _loguniform(low: float, high: float) -> Any:
@@ -65,7 +72,10 @@ def _entries() -> list[Entry]:
     }
     stopping = {"max_iter": BOOSTING_ROUNDS, "early_stopping": True, "n_iter_no_change": 10,
                 "validation_fraction": 0.1}
-    knn = {"model__n_neighbors": list(range(5, 51, 5)), "model__weights": ["uniform", "distance"]}
+    # Neighbours vote with equal weight: weighted by distance, the ONNX graph's float32
+    # distances gave probabilities 0.05-0.11 away from scikit-learn's on digits' holdout
+    # (a label changed), so export refused the model; equal votes agreed within 1e-7.
+    knn = {"model__n_neighbors": [3, *range(5, 51, 5)], SCALE: [True, False]}
     return [
         Entry(
             "baseline",
@@ -216,8 +226,10 @@ def pipeline(entry: Entry, signature: Signature, seed: int, params: dict[str, An
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+    params = dict(params or {})
+    scaled = params.pop(SCALE, entry.scaled)
     numeric_steps: list[tuple[str, Any]] = [("impute", SimpleImputer(strategy="median"))]
-    if entry.scaled:
+    if scaled:
         numeric_steps.append(("scale", StandardScaler()))
     parts = []
     if signature.numeric:

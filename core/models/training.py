@@ -419,12 +419,13 @@ def train(
         for step in range(steps):
             active = [(f, step - offset(f)) for f in families
                       if 0 <= step - offset(f) < len(f.rows)]
-            # Round robin over the families, cheapest first: a rung cut short by the budget
-            # has tried some of every family rather than all of a few.
-            queue = search.round_robin([
+            # The families share each rung's clock, cheapest first: a rung cut short by the
+            # budget has tried some of every family rather than all of a few.
+            spent: dict[str, float] = {}
+            queue = search.by_time_spent([
                 [(f, rung, c) for c in f.candidates if not c.pruned and c.rung == rung - 1]
                 for f, rung in active
-            ])
+            ], spent)
             # Each rung but the last may spend up to its share of the budget (successive
             # halving spends about equally per rung); what a rung leaves goes to the next.
             share = None if budget is None else budget * (step + 1) / steps
@@ -448,6 +449,7 @@ def train(
                 except search.OutOfTime:
                     raise _Stop(f"time budget of {budget:g}s used") from None
                 costs.record(family.name, rows, seconds)
+                spent[family.name] = spent.get(family.name, 0.0) + seconds
                 family.left[rung] -= 1
                 done += 1
                 if rung == 0:
