@@ -32,8 +32,11 @@ def comparison_env(*modules: str) -> tuple[Path | None, str]:
     try:
         if not ENV_PY.exists():
             venv.EnvBuilder(with_pip=True).create(ENV)
+        # A bench that drives mlcycle's own API beside the others needs it there too.
+        project = ["-e", str(ROOT)] if "mlcycle" in modules else []
         proc = subprocess.run(
-            [str(ENV_PY), "-m", "pip", "install", "--quiet", "-r", str(HERE / "requirements.txt")],
+            [str(ENV_PY), "-m", "pip", "install", "--quiet", "-r", str(HERE / "requirements.txt"),
+             *project],
             capture_output=True, text=True, timeout=1800,
         )
     except (OSError, subprocess.SubprocessError) as exc:

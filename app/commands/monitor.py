@@ -177,6 +177,9 @@ def watch(ctx: Context, project: str, folder: str, labels: str | None, once: boo
 
     from mlcycle.app.watch_lines import outcome_line
     from mlcycle.monitor.watch import Outcome, Watcher
+    from mlcycle.store import allocator
+
+    allocator.limit_arenas()  # before the workspace's threads start (see allocator)
 
     def report(outcome: Outcome) -> None:
         if as_json:

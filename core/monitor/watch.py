@@ -61,7 +61,7 @@ from mlcycle.data import sources
 from mlcycle.deploy import scoring
 from mlcycle.models import registry
 from mlcycle.monitor import decisions, monitoring
-from mlcycle.store import events
+from mlcycle.store import allocator, events
 from mlcycle.store.errors import InvalidInput, MlcycleError, NotFound, WorkspaceBusy, WorkspaceError
 from mlcycle.store.schema import utcnow
 from mlcycle.store.workspace import Workspace
@@ -226,6 +226,7 @@ class Watcher:
         The calling thread follows the folder and reads files; a second thread checks them,
         so the next file is read while the previous one is scored."""
         self._stopping.clear()
+        allocator.limit_arenas()  # before this run's threads allocate (see allocator)
         news: queue.Queue[tuple[str, Path]] = queue.Queue()
         ready: queue.Queue[_Read | None] = queue.Queue(maxsize=QUEUE)
         failure: list[BaseException] = []
@@ -367,6 +368,7 @@ class Watcher:
                 else:
                     self.report(outcome)
                     self._carry_out(outcome)
+                allocator.release()  # the batch's frames are freed: give their pages back
         except BaseException as exc:  # a damaged workspace, output that cannot be written
             failure.append(exc)
 
