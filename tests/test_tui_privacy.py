@@ -142,6 +142,12 @@ async def test_a_column_is_redacted_into_a_new_version(ws: Workspace, tmp_path: 
         await fill_form(pilot, {"how": "generalise"})
         assert "has no generalisation" in str(form.query_one("#form-error").content)
         await pilot.press("escape")
+        await on_column(pilot, "churned")  # the target: the command's refusal, in the form
+        await pilot.press("x")
+        form = await _form(pilot)
+        await fill_form(pilot, {})
+        assert "is the project's target" in str(form.query_one("#form-error").content)
+        await pilot.press("escape")
         assert not [s for s in shown if "Traceback" in s]
     names = [c["name"] for c in datasets.dictionary(ws, "shop", redacted.id)]
     assert "email" not in names and "surname" in names

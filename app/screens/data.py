@@ -21,7 +21,6 @@ from mlcycle.app.widgets.prep_panels import FeatureSetPanel, RecipePanel
 from mlcycle.app.widgets.signed_bars import SignedBars
 from mlcycle.app.widgets.table import VimTable
 from mlcycle.data.datasets import DatasetVersion
-from mlcycle.store.errors import MlcycleError
 
 
 @dataclass
@@ -338,7 +337,6 @@ class DataScreen(ViewScreen):
         allow_sensitive(self, self._view.project, entry)
 
     def action_redact(self) -> None:
-        from mlcycle import projects
         from mlcycle.app.screens.privacy_actions import redact_column
 
         entry = self._selected_column()
@@ -348,13 +346,9 @@ class DataScreen(ViewScreen):
             self.notify("no column to redact: press a to add data", severity="warning")
             return
         view = self._view
-        try:
-            target = projects.get(self.app.workspace, view.project).target
-        except MlcycleError as exc:
-            self.app.show_error(exc)
-            return
-        redact_column(self, view.project, target, view.version.id, view.dictionary, entry,
-                      self.open_version)
+        # The target as the loaded report names it: no workspace read on the UI thread.
+        redact_column(self, view.project, view.report["target"]["name"], view.version.id,
+                      view.dictionary, entry, self.open_version)
 
     def action_purge(self) -> None:
         from mlcycle.app.screens.privacy_actions import purge_data
