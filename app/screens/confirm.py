@@ -1,4 +1,5 @@
-"""A confirmation that asks for the reason the audit trail will keep."""
+"""A confirmation that asks for the reason the audit trail will keep (or, for an action that
+keeps none, only for a yes)."""
 
 from __future__ import annotations
 
@@ -10,21 +11,23 @@ from textual.widgets import Button, Input, Label
 
 
 class ConfirmScreen(ModalScreen[str | None]):
-    """Returns the reason typed, or None when cancelled."""
+    """Returns the reason typed ("" when ``ask_reason`` is False), or None when cancelled."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, question: str, default_reason: str = "") -> None:
+    def __init__(self, question: str, default_reason: str = "", *,
+                 ask_reason: bool = True) -> None:
         super().__init__()
         self.question = question
         self.default_reason = default_reason
+        self.ask_reason = ask_reason
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm"):
             yield Label(self.question, id="confirm-question", markup=False)
-            yield Input(
-                value=self.default_reason, placeholder="reason (required)", id="confirm-reason"
-            )
+            if self.ask_reason:
+                yield Input(value=self.default_reason, placeholder="reason (required)",
+                            id="confirm-reason")
             with Horizontal(id="confirm-buttons"):
                 yield Button("Confirm", variant="primary", id="confirm-yes")
                 yield Button("Cancel", id="confirm-no")
@@ -38,7 +41,15 @@ class ConfirmScreen(ModalScreen[str | None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self._submit()
 
+    def on_mount(self) -> None:
+        if not self.ask_reason:
+            # Nothing to type: Cancel has the focus, so a stray Enter deletes nothing.
+            self.query_one("#confirm-no", Button).focus()
+
     def _submit(self) -> None:
+        if not self.ask_reason:
+            self.dismiss("")
+            return
         reason = self.query_one("#confirm-reason", Input).value.strip()
         if not reason:
             self.notify("a reason is required: the audit trail keeps it", severity="warning")

@@ -46,6 +46,9 @@ class DataScreen(ViewScreen):
         Binding("r", "edit_recipe", "Edit recipe"),
         Binding("f", "edit_features", "Edit features"),
         Binding("e", "export", "Export report"),
+        Binding("o", "allow_sensitive", "Opt in"),
+        Binding("x", "redact", "Redact"),
+        Binding("P", "purge", "Purge", key_display="P"),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("v", "focus_versions", "Versions"),
@@ -322,6 +325,38 @@ class DataScreen(ViewScreen):
             return
         edit_column(self, self._view.project, entry)
 
+    def action_allow_sensitive(self) -> None:
+        from mlcycle.app.screens.privacy_actions import allow_sensitive
+
+        entry = self._selected_column()
+        if self._project_or_say() is None:
+            return
+        if entry is None:
+            self.notify("no column to opt in: press a to add data", severity="warning")
+            return
+        allow_sensitive(self, self._view.project, entry)
+
+    def action_redact(self) -> None:
+        from mlcycle.app.screens.privacy_actions import redact_column
+
+        entry = self._selected_column()
+        if self._project_or_say() is None:
+            return
+        if entry is None:
+            self.notify("no column to redact: press a to add data", severity="warning")
+            return
+        view = self._view
+        # The target as the loaded report names it: no workspace read on the UI thread.
+        redact_column(self, view.project, view.report["target"]["name"], view.version.id,
+                      view.dictionary, entry, self.open_version)
+
+    def action_purge(self) -> None:
+        from mlcycle.app.screens.privacy_actions import purge_data
+
+        project = self._project_or_say()
+        if project:
+            purge_data(self, project)
+
     def action_apply_recipe(self) -> None:
         from mlcycle.app.screens.data_actions import apply_recipe
 
@@ -341,9 +376,15 @@ class DataScreen(ViewScreen):
         entry = self._selected_column()
         if entry is not None:
             # The column action acts on the highlighted column: the entry names it.
-            out = [c for c in out if not c[0].startswith("column:")]
-            out.append((f"edit column: {self._view.project} {entry['name']}",
-                        self.action_edit_column, "its role and description (key c)"))
+            out = [c for c in out if not c[0].startswith(("column:", "opt in:", "redact:"))]
+            subject = f"{self._view.project} {entry['name']}"
+            out.append((f"edit column: {subject}", self.action_edit_column,
+                        "its role and description (key c)"))
+            if entry["sensitive"]:
+                out.append((f"opt in: {subject}", self.action_allow_sensitive,
+                            "use its personal data in models, with a reason (key o)"))
+            out.append((f"redact: {subject}", self.action_redact,
+                        "a new version with it hashed, generalised or dropped (key x)"))
         return out
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:

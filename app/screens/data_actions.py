@@ -151,8 +151,9 @@ def edit_column(view: ViewScreen, project: str, entry: dict[str, Any]) -> None:
 
     def submitted(values: dict[str, Any] | None) -> None:
         if values is not None:
-            view.app.run_worker(lambda: save(values), thread=True, exit_on_error=False,
-                                group="edit-column")
+            # On the view: a refusal (personal data without an opt-in) is its notice.
+            view.run_worker(lambda: save(values), thread=True, exit_on_error=False,
+                            group="edit-column")
 
     title = f"Column {name} of {project}" + (" (the target)" if is_target else "")
     view.app.push_screen(FormScreen(title, fields, submit="Save"), submitted)

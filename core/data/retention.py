@@ -10,7 +10,9 @@ rows (columns, quality report, privacy findings, lineage). What a careful user e
 - a version another project also holds is only unlinked from this one, its files kept;
 - only files under the workspace's ``artifacts/datasets`` and ``artifacts/holdouts`` are
   deleted, whatever a row says: the user's own source files are never touched;
-- ``dry_run`` says what would go and what stays, and why, changing nothing.
+- ``dry_run`` says what would go and what stays, and why, changing nothing;
+- ``only`` removes none but the versions named (those a confirmation listed): one that came
+  due since is left for the next purge.
 
 The rows go in one write transaction, planned inside it, so a model registered meanwhile
 is seen; the files are deleted after it commits, so a kill leaves at worst an unreferenced
@@ -20,6 +22,7 @@ file, never a version whose file is missing.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from datetime import timedelta
 from typing import Any
 
@@ -34,8 +37,8 @@ _PER_VERSION = ("dataset_columns", "quality_reports", "dataset_privacy", "holdou
                 "dataset_lineage")
 
 
-def purge(ws: Workspace, project: str, *, dry_run: bool = False,
-          force: bool = False) -> dict[str, Any]:
+def purge(ws: Workspace, project: str, *, dry_run: bool = False, force: bool = False,
+          only: Collection[str] | None = None) -> dict[str, Any]:
     """Remove ``project``'s dataset versions past its retention period (see the module)."""
     card = projects.get(ws, project)
     if card.retention_days is None:
@@ -44,10 +47,10 @@ def purge(ws: Workspace, project: str, *, dry_run: bool = False,
     cutoff = utcnow() - timedelta(days=card.retention_days)
     if dry_run:
         with ws.read() as con:
-            result = _plan(con, project, cutoff, force)
+            result = _plan(con, project, cutoff, force, only)
     else:
         with ws.write() as con:
-            result = _plan(con, project, cutoff, force)
+            result = _plan(con, project, cutoff, force, only)
             _remove(con, project, result["removed"])
         for entry in result["removed"]:
             for relpath in entry["files"]:
@@ -56,7 +59,8 @@ def purge(ws: Workspace, project: str, *, dry_run: bool = False,
             "dry_run": dry_run, **result}
 
 
-def _plan(con: Any, project: str, cutoff: Any, force: bool) -> dict[str, list]:
+def _plan(con: Any, project: str, cutoff: Any, force: bool,
+          only: Collection[str] | None) -> dict[str, list]:
     rows = con.execute(
         "SELECT d.id, pd.added_at, d.n_rows, d.size_bytes, d.path FROM project_datasets pd "
         "JOIN datasets d ON d.id = pd.dataset_id WHERE pd.project = ? AND pd.added_at < ? "
@@ -71,6 +75,8 @@ def _plan(con: Any, project: str, cutoff: Any, force: bool) -> dict[str, list]:
             used.setdefault(dataset, []).append(f"{owner} v{version}")
     removed, kept = [], []
     for dataset_id, added, n_rows, size, path in rows:
+        if only is not None and dataset_id not in only:
+            continue
         if dataset_id in used and not force:
             kept.append({"id": dataset_id, "reason": "trained model version(s) "
                          f"{', '.join(used[dataset_id])}; --force removes it anyway"})
