@@ -57,7 +57,7 @@ class ModelsScreen(ViewScreen):
         with Horizontal():
             with Vertical(id="models-left", classes="pane"):
                 yield Label("Versions", classes="pane-title")
-                yield VimTable(id="versions-table", cursor_type="row", shrink=("model", "aliases"),
+                yield VimTable(id="versions-table", cursor_type="row", shrink=("aliases",),
                                drop=("registered",))
                 yield Label("Alias history", classes="pane-title spaced")
                 yield VimTable(id="alias-history", cursor_type="none", show_cursor=False,

@@ -1,9 +1,10 @@
 """Which of a table's columns show at a width, and how wide: at 80 columns the key columns
 stay whole, a long text column is cut with an ellipsis, and low-value columns give way.
 
-A table names its columns that may be cut (``shrink``: free text such as a reason or a
-source) and those that may be hidden, the first given up first (``drop``). The plan keeps
-every column it can: it cuts before it hides, and hides only until the rest fits.
+A table names its columns that may be cut (``shrink``: free text such as a reason or an
+outcome, never a name that tells two rows apart) and those that may be hidden, the first
+given up first (``drop``). The plan keeps every column it can: it cuts before it hides, and
+hides only until the rest fits.
 """
 
 from __future__ import annotations

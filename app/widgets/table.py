@@ -95,10 +95,12 @@ class VimTable(DataTable):
 
     def add_column(self, label: TextType, *, width: int | None = None, key: str | None = None,
                    default: CellType | None = None) -> ColumnKey:
+        if self._plan is not None:  # every column back first, then one more
+            self._plan = None
+            self._redraw()
         column = _Column(label, key or f"column-{len(self._columns)}", width,
                          width or cell_len(_text(label).plain))
         self._columns.append(column)
-        self._plan = None
         self._refit_later()
         return super().add_column(label, width=width, key=column.key, default=default)
 
