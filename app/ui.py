@@ -7,7 +7,9 @@ import os
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.await_complete import AwaitComplete
 from textual.binding import Binding
@@ -19,6 +21,7 @@ from mlcycle.app.background import Background
 from mlcycle.app.decisions_prompt import DecisionPrompt
 from mlcycle.app.jobs import JobChanged, Jobs, traceback_text
 from mlcycle.app.palette import ViewCommands
+from mlcycle.app.type_ahead import TypeAhead
 from mlcycle.app.views import VIEWS
 from mlcycle.store.errors import MlcycleError, first_line
 from mlcycle.store.workspace import Workspace
@@ -74,6 +77,7 @@ class MlcycleApp(App[None]):
         self.jobs = Jobs(self)
         self.background = Background()  # the server and watchers; they stop with the app
         self.decision_prompt = DecisionPrompt(self)  # pending decisions, asked as modals
+        self.type_ahead = TypeAhead(self)  # keys typed while a form is being pushed
 
     def on_mount(self) -> None:
         self.sub_title = str(self.workspace.root)
@@ -115,6 +119,15 @@ class MlcycleApp(App[None]):
         done = super().switch_mode(mode)
         self._remember_place()
         return done
+
+    def push_screen(self, screen: Screen | str, *args: Any, **kwargs: Any) -> Any:
+        """Push a screen; keys typed while it mounts wait for it (app/type_ahead.py)."""
+        self.type_ahead.expect(screen)
+        return super().push_screen(screen, *args, **kwargs)
+
+    async def on_event(self, event: events.Event) -> None:
+        if not self.type_ahead.hold(event):
+            await super().on_event(event)
 
     def action_back(self) -> None:
         """Escape at a view's top level: back to the view shown before it."""

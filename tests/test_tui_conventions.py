@@ -173,9 +173,37 @@ async def test_the_footer_keeps_help_and_quit(lived_in: Workspace, width: int) -
         await settle(pilot)
         pinned = app.screen.query_one("#pinned-keys")
         keys = {k.action: k for k in pinned.query(FooterKey)}
-        assert set(keys) == {"help", "quit"}
+        assert {"help", "quit"} <= set(keys)  # and the view keys, when all do not fit
         for key in keys.values():
             assert key.region.right <= width and key.region.width > 0
+
+
+async def test_the_view_keys_show_at_80_columns(lived_in: Workspace) -> None:
+    from textual.widgets._footer import FooterKey
+
+    from mlcycle.app.views import VIEWS
+
+    app = MlcycleApp(lived_in, project="clf")
+    async with app.run_test(size=(80, 24)) as pilot:
+        for view in VIEWS:
+            await pilot.press(view.key)
+            await settle(pilot)
+            footer = app.screen.query_one("AppFooter")
+            shown = {k.key: k for k in footer.query(FooterKey) if k.region.width > 0
+                     and k.region.right <= 80}
+            assert {v.key for v in VIEWS} | {"question_mark", "q"} <= set(shown), view.name
+            # The current view's key is the marked one.
+            marked = [k.key for k in footer.query(FooterKey) if k.has_class("-current-view")]
+            assert marked == [view.key]
+        await pilot.press("3")  # a view key in the compact footer switches views
+        await settle(pilot)
+        assert app.current_mode == "experiments"
+    # With room, each view is named.
+    wide = MlcycleApp(lived_in, project="clf")
+    async with wide.run_test(size=(200, 48)) as pilot:
+        await settle(pilot)
+        names = {k.description for k in wide.screen.query(FooterKey)}
+        assert {v.title for v in VIEWS} <= names
 
 
 async def test_views_show_no_stale_state(lived_in: Workspace) -> None:

@@ -44,7 +44,8 @@ async def test_experiments_view_sorts_filters_and_compares(trained_ws: Workspace
         assert "loss over 10 steps: 1 → 0.1" in text
         await pilot.press("s")  # sort by cross-validated metric, best first
         await settle(pilot)
-        values = [str(table.get_row_at(i)[6]) for i in range(table.row_count)]
+        metric = [c.label.plain for c in table.ordered_columns].index("cv roc_auc")
+        values = [str(table.get_row_at(i)[metric]) for i in range(table.row_count)]
         scored = [float(v) for v in values if v != "–"]
         assert scored == sorted(scored, reverse=True)
         await pilot.press("slash", *"knn", "enter")

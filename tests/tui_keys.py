@@ -87,3 +87,22 @@ async def put_off_decision(pilot, timeout: float = 30) -> str:
     await pilot.press("escape")
     await pilot.pause()
     return decision
+
+
+async def burst(pilot, *keys: str) -> None:
+    """Press ``keys`` as one burst, the way a paste or ``tmux send-keys -l`` delivers them:
+    every key reaches the app before it has handled the first (``pilot.press`` waits for
+    the app to go idle between keys, which a terminal does not)."""
+    from textual import events
+    from textual.keys import _character_to_key
+
+    app = pilot.app
+    for key in keys:
+        name = _character_to_key(key) if len(key) == 1 and not key.isalnum() else key
+        event = events.Key(name, key if len(key) == 1 else None)
+        event.set_sender(app)
+        app._driver.send_message(event)
+    await pilot.pause(0.1)
+    # However long a busy machine takes to push the screen the burst opened.
+    await until(pilot, lambda: not app.type_ahead.waiting, seconds=10)
+    await pilot.pause(0.1)

@@ -27,6 +27,7 @@ class CommandSuggester(Suggester):
 
 
 class CommandLineScreen(ModalScreen[None]):
+    TYPE_AHEAD = True  # `:train churn` pasted at once lands in the line (app/type_ahead.py)
     BINDINGS = [
         Binding("escape", "close", "Close"),
         Binding("up", "history(-1)", "Older", show=False),

@@ -67,11 +67,12 @@ class DataScreen(ViewScreen):
             with Vertical(id="data-left", classes="pane"):
                 yield Label("Versions", classes="pane-title")
                 # `/` in this view filters the columns (its own box), whichever table has focus.
-                yield VimTable(id="versions", cursor_type="row", own_filter=True)
+                yield VimTable(id="versions", cursor_type="row", own_filter=True, drop=("cols",))
                 yield Label("Columns", classes="pane-title spaced")
                 yield Input(placeholder="filter columns", id="column-filter")
                 yield VimTable(id="columns", cursor_type="row", zebra_stripes=True,
-                               own_filter=True)
+                               own_filter=True, shrink=("column", "summary"),
+                               drop=("distinct", "summary", "role"))
             with VerticalScroll(id="data-right", classes="pane"):
                 yield Static(id="column-detail")
                 yield BarChart(id="column-chart")

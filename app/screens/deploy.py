@@ -61,9 +61,11 @@ class DeployScreen(ViewScreen):
         with Horizontal():
             with Vertical(id="deploy-left", classes="pane"):
                 yield Label("ONNX exports (parity on the holdout)", classes="pane-title")
-                yield VimTable(id="exports", cursor_type="none", show_cursor=False)
+                yield VimTable(id="exports", cursor_type="none", show_cursor=False,
+                               drop=("export", "size"))
                 yield Label("Recent scoring runs", classes="pane-title spaced")
-                yield VimTable(id="scoring-runs", cursor_type="row")
+                yield VimTable(id="scoring-runs", cursor_type="row",
+                               drop=("seconds", "shadow", "version"))
             with VerticalScroll(id="deploy-right", classes="pane"):
                 yield Static(id="shadow")
                 yield Static(id="abtest")
@@ -115,8 +117,7 @@ class DeployScreen(ViewScreen):
         if challenger and data.strategy["strategy"] == "shadow":
             text.append(f", challenger version {challenger} (scored in its shadow)")
         summary.update(text)
-        exports.add_columns("version", "size", "export", "label mismatches",
-                            "max probability / value difference")
+        exports.add_columns("version", "size", "export", "labels differ", "max difference")
         for e in data.exports:
             p = e.parity
             diff = p.get("max_abs_proba_diff", p.get("max_rel_diff", p.get("max_abs_diff")))
@@ -125,7 +126,7 @@ class DeployScreen(ViewScreen):
                             "–" if diff is None else f"{diff:.2g}")
         runs.add_columns("when", "version", "shadow", "rows", "seconds", "source")
         for i, r in enumerate(data.scoring):
-            runs.add_row(r["ts"].replace("T", " "), str(r["version"]),
+            runs.add_row(r["ts"][5:16].replace("T", " "), str(r["version"]),
                          str(r["shadow_version"] or "–"), f"{r['rows']:,}",
                          f"{r['seconds']:.2f}", Text(r["source"].rsplit("/", 1)[-1]),
                          key=str(i))

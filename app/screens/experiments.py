@@ -79,7 +79,9 @@ class ExperimentsScreen(ViewScreen):
                 yield Label("Runs", classes="pane-title")
                 yield Input(placeholder="filter by name, kind, status or session",
                             id="runs-filter")
-                yield VimTable(id="runs", cursor_type="row", zebra_stripes=True, own_filter=True)
+                # Names never cut: two runs must not read the same.
+                yield VimTable(id="runs", cursor_type="row", zebra_stripes=True, own_filter=True,
+                               drop=("status", "kind", "started"))
             with VerticalScroll(id="runs-right", classes="pane"):
                 yield Static(id="run-detail")
                 yield Label("", id="history-title")

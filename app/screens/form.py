@@ -67,8 +67,10 @@ def _shown(default: Any) -> str:
 
 class FormScreen(ModalScreen[dict[str, Any] | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "submit", "Run")]
-    # Typing starts in the first field: a key typed at once must never reach the view below.
+    # Typing starts in the first field: a key typed at once must never reach the view below
+    # (keys typed while the form is pushed wait for it: app/type_ahead.py).
     AUTO_FOCUS = "#form Input, #form Select, #form Checkbox"
+    TYPE_AHEAD = True
 
     def __init__(self, title: str, fields: Sequence[Field], *, submit: str = "Run",
                  check: Callable[[dict[str, Any]], str | None] | None = None) -> None:

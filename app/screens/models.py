@@ -57,9 +57,11 @@ class ModelsScreen(ViewScreen):
         with Horizontal():
             with Vertical(id="models-left", classes="pane"):
                 yield Label("Versions", classes="pane-title")
-                yield VimTable(id="versions-table", cursor_type="row")
+                yield VimTable(id="versions-table", cursor_type="row", shrink=("aliases",),
+                               drop=("registered",))
                 yield Label("Alias history", classes="pane-title spaced")
-                yield VimTable(id="alias-history", cursor_type="none", show_cursor=False)
+                yield VimTable(id="alias-history", cursor_type="none", show_cursor=False,
+                               shrink=("reason",), drop=("from",))
             with VerticalScroll(id="models-right", classes="pane"):
                 yield Markdown(id="model-card")
         yield AppFooter()
@@ -110,7 +112,7 @@ class ModelsScreen(ViewScreen):
         history.add_columns("when", "alias", "action", "version", "from", "reason")
         for h in reversed(data.history):
             history.add_row(
-                h["ts"].replace("T", " "),
+                h["ts"][5:16].replace("T", " "),
                 h["alias"],
                 h["action"],
                 str(h["version"] or "–"),  # none once cleared

@@ -64,10 +64,13 @@ class MonitorScreen(ViewScreen):
         with Horizontal():
             with Vertical(id="monitor-left", classes="pane"):
                 yield Label("Checks of new batches (newest first)", classes="pane-title")
-                yield VimTable(id="checks", cursor_type="row")
+                # At 80 columns: which batch, how much drifted, the metric and the alerts.
+                yield VimTable(id="checks", cursor_type="row",
+                               drop=("version", "rows", "scores", "when"))
                 yield Label("Decisions (pending first; D answers one)",
                             classes="pane-title spaced")
-                yield VimTable(id="decisions", cursor_type="row")
+                yield VimTable(id="decisions", cursor_type="row", shrink=("outcome",),
+                               drop=("created", "trigger"))
                 yield Label("Retraining", classes="pane-title spaced")
                 yield Static(id="retrains")
             with VerticalScroll(id="monitor-right", classes="pane"):
@@ -115,7 +118,7 @@ class MonitorScreen(ViewScreen):
             self.query_one("#loop-status", Static).update("")
             return
         summary.update(_summary(data))
-        table.add_columns("when", "version", "file", "rows", "inputs drifted", "scores",
+        table.add_columns("when", "version", "file", "rows", "drifted", "scores",
                           data.metric, "alerts")
         for c in reversed(data.checks):
             table.add_row(

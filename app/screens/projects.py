@@ -43,14 +43,18 @@ class ProjectsScreen(ViewScreen):
         with Horizontal():
             with Vertical(id="projects-pane", classes="pane"):
                 yield Label("Projects", classes="pane-title")
-                yield VimTable(id="projects", cursor_type="row", zebra_stripes=True)
+                yield VimTable(id="projects", cursor_type="row", zebra_stripes=True,
+                               drop=("task",))  # the card says the task
                 yield Static(EMPTY_HINT, id="empty-hint")
+                # The workspace's activity, every project's: the card beside is one project's
+                # and fills a short screen by itself.
+                yield Label("Recent activity", classes="pane-title spaced")
+                yield VimTable(id="activity", cursor_type="none", show_cursor=False,
+                               drop=("project", "subject"), shrink=("subject",))
             with Vertical(id="card-pane", classes="pane"):
                 yield ProjectCard(id="card")
                 yield Label("Lifecycle", classes="pane-title spaced")
                 yield StageBar(id="stages")
-                yield Label("Recent activity", classes="pane-title spaced")
-                yield VimTable(id="activity", cursor_type="none", show_cursor=False)
         yield AppFooter()
 
     def on_mount(self) -> None:

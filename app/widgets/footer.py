@@ -1,13 +1,37 @@
 """The footer of every view: its keys from the left, and Help and Quit held at the right edge
-so no width cuts them (an 80-column footer cuts the tail of the rest)."""
+so no width cuts them (an 80-column footer cuts the tail of the rest).
+
+When the keys do not all fit, the view keys go compact beside Help and Quit — ``1 2 3 4 5 6
+views``, the current view's key marked — so switching views stays one visible key away at
+80 columns; a wide footer with room names each view.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.containers import HorizontalGroup
+from textual.events import Resize
+from textual.widget import Widget
 from textual.widgets import Footer
+from textual.widgets._footer import FooterKey, FooterLabel
 
 PINNED = ("help", "quit")  # the app's actions kept visible at every width
+VIEW_ACTION = "switch_mode("  # the app's bindings that switch views
+
+
+def _width(key: Widget) -> int:
+    """The cells a key takes in a compact footer: key, space, description, margin."""
+    if not isinstance(key, FooterKey):
+        return 0
+    described = 1 + cell_len(key.description) if key.description else 0
+    return cell_len(key.key_display) + described + 1
+
+
+def _total(keys: Iterable[Widget]) -> int:
+    return sum(map(_width, keys)) + 1  # the pinned group's border takes one cell
 
 
 class AppFooter(Footer):
@@ -18,19 +42,51 @@ class AppFooter(Footer):
         height: 1;
         background: $footer-background;
     }
+    AppFooter #view-keys {
+        width: auto;
+        height: 1;
+        FooterLabel {
+            margin: 0 1 0 0;
+        }
+    }
+    AppFooter FooterKey.-current-view {
+        text-style: reverse;
+    }
     """
 
     def __init__(self) -> None:
         # The palette is one key away (ctrl+p) and listed in help: its room goes to Help/Quit.
         super().__init__(show_command_palette=False, compact=True)
+        self._compact_views = False
 
     def compose(self) -> ComposeResult:
-        pinned = []
-        for widget in super().compose():
-            # A key of the footer carries its action (Textual's FooterKey, not exported).
-            if getattr(widget, "action", None) in PINNED:
-                pinned.append(widget)
-            else:
-                yield widget
+        keys = list(super().compose())
+        pinned = [k for k in keys if getattr(k, "action", None) in PINNED]
+        views = [k for k in keys if str(getattr(k, "action", "")).startswith(VIEW_ACTION)]
+        self._compact_views = bool(views) and _total(keys) > self._room()
+        for key in keys:
+            if key not in pinned and not (self._compact_views and key in views):
+                yield key
         with HorizontalGroup(id="pinned-keys"):
+            if self._compact_views:
+                with HorizontalGroup(id="view-keys"):
+                    for key in views:
+                        yield self._compact(key)
+                    yield FooterLabel("views")
             yield from pinned
+
+    def _compact(self, key: FooterKey) -> FooterKey:
+        """The view's key alone, its name in the tooltip; the current view's marked."""
+        current = key.action == f"{VIEW_ACTION}'{self.app.current_mode}')"
+        return FooterKey(key.key, key.key_display, "", key.action, tooltip=key.description,
+                         classes="-current-view" if current else "").data_bind(
+            compact=Footer.compact)
+
+    def _room(self) -> int:
+        return self.size.width or self.app.size.width
+
+    def on_resize(self, _event: Resize) -> None:
+        # Wider or narrower: the keys may fit whole now, or no longer.
+        fits = _total(self.query(FooterKey)) <= self._room()
+        if self._compact_views or not fits:
+            self.call_after_refresh(self.recompose)
