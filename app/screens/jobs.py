@@ -20,6 +20,9 @@ from mlcycle.app.widgets.table import VimTable
 STATE_STYLE = {RUNNING: "bold cyan", DONE: "green", FAILED: "bold red", CANCELLED: "yellow"}
 
 
+COLUMNS = ("#", "job", "state", "progress", "elapsed", "ETA", "outcome")
+
+
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return "–"
@@ -61,8 +64,6 @@ class JobsScreen(Screen):
         yield AppFooter()
 
     def on_mount(self) -> None:
-        table = self.query_one("#jobs-table", DataTable)
-        table.add_columns("#", "job", "state", "progress", "elapsed", "ETA", "outcome")
         self._redraw()
         if self._select is not None:
             self._move_to(self._select)
@@ -78,14 +79,16 @@ class JobsScreen(Screen):
     def _redraw(self) -> None:
         table = self.query_one("#jobs-table", DataTable)
         jobs = self._jobs()
+        keep = table.cursor_row
+        # Columns too: a column keeps the width of the widest value it ever held, so a
+        # state once "cancelling" would keep "done" that wide for good.
+        table.clear(columns=True)
+        table.add_columns(*COLUMNS)
         if not jobs:
-            table.clear()
             self.query_one("#job-title", Static).update(
                 "No jobs yet. Long work you start (training, adding data, exporting, a check, "
                 "a ':' command) runs here, with its progress and a way to cancel it.")
             return
-        keep = table.cursor_row
-        table.clear()
         for job in jobs:
             table.add_row(
                 str(job.id), Text(job.title), Text(job.state, style=STATE_STYLE[job.state]),
