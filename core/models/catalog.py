@@ -29,7 +29,6 @@ class Entry:
     scaled: bool  # whether numeric inputs are standardised first, unless SCALE says
 
 
-
 BOOSTING_ROUNDS = 300
 # Standardising suits inputs on unrelated scales; on inputs that share one (pixels, counts
 # of the same thing) it blows near-constant columns up to full weight, which costs a
