@@ -22,7 +22,8 @@ from textual.screen import Screen
 if TYPE_CHECKING:
     from textual.app import App
 
-WAIT = 2.0  # seconds a screen may take to be ready; then the held keys go on regardless
+WAIT = 10.0  # seconds a screen may take to be ready (a busy machine takes several); then
+#   the held keys go on regardless, so a screen that never takes the focus loses none
 LOOK_EVERY = 0.01
 
 

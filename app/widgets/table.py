@@ -104,6 +104,11 @@ class VimTable(DataTable):
         self._refit_later()
         return super().add_column(label, width=width, key=column.key, default=default)
 
+    @property
+    def fitting(self) -> bool:
+        """Whether the columns are yet to be fitted to rows or a width that changed."""
+        return self._fit_due
+
     def on_resize(self, _event: Resize) -> None:
         self._refit_later()
 
