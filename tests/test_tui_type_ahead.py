@@ -40,3 +40,21 @@ async def test_a_name_typed_with_the_key_that_opens_the_form_lands_in_it(
         # Keys typed after the burst go on to the form as well.
         await pilot.press("y")
         assert app.focused.value == "e3xy"
+
+
+async def test_a_reason_typed_with_the_key_that_asks_for_it_lands_in_it(tmp_path) -> None:
+    from mlcycle.app.screens.confirm import ConfirmScreen
+    from mlcycle.models import registry
+    from tests.training_data import logistic_workspace
+
+    ws = logistic_workspace(tmp_path)
+    app = MlcycleApp(ws, project="clf")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("4")
+        await settle(pilot)
+        # In the models view "p" would promote and "a" set an alias, were they the view's.
+        await burst(pilot, "A", "p", "a", "s", "t")
+        assert isinstance(app.screen, ConfirmScreen) and len(app.screen_stack) == 2
+        assert app.screen.query_one("#confirm-reason", Input).value == "past"
+        assert registry.get(ws, "clf", "1").aliases == []

@@ -14,6 +14,9 @@ class ConfirmScreen(ModalScreen[str | None]):
     """Returns the reason typed ("" when ``ask_reason`` is False), or None when cancelled."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    # The reason is typed at once: a key typed while the prompt opens must reach it, never
+    # the view below, where `p` promotes and `A` archives (app/type_ahead.py).
+    TYPE_AHEAD = True
 
     def __init__(self, question: str, default_reason: str = "", *,
                  ask_reason: bool = True) -> None:

@@ -22,6 +22,7 @@ class TextEditorScreen(ModalScreen[str | None]):
         Binding("ctrl+s", "save", "Check and save"),
         Binding("escape", "cancel", "Cancel"),
     ]
+    TYPE_AHEAD = True  # what is typed as it opens goes into the text (app/type_ahead.py)
 
     def __init__(self, title: str, text: str, save: Callable[[str], str]) -> None:
         super().__init__()
