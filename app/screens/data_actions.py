@@ -9,8 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mlcycle.app.jobs import Job, Lead
-from mlcycle.app.screens.form import CHECK, CHOICE, PATH, TEXT, Field, FormScreen
-from mlcycle.store.errors import MlcycleError
+from mlcycle.app.screens.form import CHECK, CHOICE, PATH, TEXT, Field, FormScreen, refusal
 
 if TYPE_CHECKING:
     from mlcycle.app.screens.base import ViewScreen
@@ -26,11 +25,7 @@ def add_data(view: ViewScreen, project: str, opened: Callable[[str], None]) -> N
 
     def check(values: dict[str, Any]) -> str | None:
         # Only that something readable is there: reading it is the job's.
-        try:
-            sources.resolve(values["path"])
-        except MlcycleError as exc:
-            return str(exc)
-        return None
+        return refusal(sources.resolve, values["path"])
 
     def start(values: dict[str, Any] | None) -> None:
         if values is None:

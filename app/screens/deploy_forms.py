@@ -11,8 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mlcycle.app.screens.form import CHECK, FLOAT, INT, PATH, TEXT, Field, FormScreen
-from mlcycle.store.errors import MlcycleError
+from mlcycle.app.screens.form import CHECK, FLOAT, INT, PATH, TEXT, Field, FormScreen, refusal
 
 MODEL_HELP = "a version number or an alias (champion, challenger)"
 
@@ -22,11 +21,8 @@ def _guarded(path: str, what: str, workspace: Path, inputs: list[str] | None = N
     """What is wrong with an output path, by the guard every output goes through."""
     from mlcycle.store import safety
 
-    try:
-        safety.output_path(path, what, workspace=workspace, inputs=inputs or [])
-    except MlcycleError as exc:
-        return str(exc)
-    return None
+    return refusal(lambda: safety.output_path(path, what, workspace=workspace,
+                                              inputs=inputs or []))
 
 
 def export_form(project: str, workspace: Path, ref: str = "champion") -> FormScreen:

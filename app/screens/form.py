@@ -65,6 +65,18 @@ def _shown(default: Any) -> str:
     return f"{default:g}" if isinstance(default, float) else str(default)
 
 
+def refusal(check: Callable[..., object], *args: Any) -> str | None:
+    """``check(*args)``'s one-line refusal (an ``MlcycleError``), or None: what a form shows
+    under its fields, by the engine's own checks, before any work starts."""
+    from mlcycle.store.errors import MlcycleError
+
+    try:
+        check(*args)
+    except MlcycleError as exc:
+        return str(exc)
+    return None
+
+
 class FormScreen(ModalScreen[dict[str, Any] | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "submit", "Run")]
     # Typing starts in the first field: a key typed at once must never reach the view below

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mlcycle.app.jobs import Job, Lead
-from mlcycle.app.screens.form import CHOICE, TEXT, Field, FormScreen
+from mlcycle.app.screens.form import CHOICE, TEXT, Field, FormScreen, refusal
 from mlcycle.store.errors import MlcycleError
 from mlcycle.store.masking import LABELS
 
@@ -84,11 +84,8 @@ def redact_column(view: ViewScreen, project: str, target: str, version_id: str,
         return {choose[values["how"]]: (name,)}
 
     def check(values: dict[str, Any]) -> str | None:
-        try:  # the command's own checks: the target, a kind with no generalisation
-            redact.plan(dictionary, target, **options(values))
-        except MlcycleError as exc:
-            return str(exc)
-        return None
+        # The command's own checks: the target, a kind with no generalisation.
+        return refusal(lambda: redact.plan(dictionary, target, **options(values)))
 
     def start(values: dict[str, Any] | None) -> None:
         if values is None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mlcycle.app.jobs import Job, Lead
-from mlcycle.app.screens.form import CHOICE, FLOAT, PATH, TEXT, Field, FormScreen
+from mlcycle.app.screens.form import CHOICE, FLOAT, PATH, TEXT, Field, FormScreen, refusal
 from mlcycle.store.cancel import Cancelled
 from mlcycle.store.errors import InvalidInput, MlcycleError
 
@@ -16,15 +16,6 @@ if TYPE_CHECKING:
     from mlcycle.projects.card import Project
 
 DATA_HELP = "optional: a CSV, Parquet, JSON or NDJSON file, folder or glob"
-
-
-def _problem(check: Any, *args: Any) -> str | None:
-    """A core check's one-line refusal, or None: what a form shows under its fields."""
-    try:
-        check(*args)
-    except MlcycleError as exc:
-        return str(exc)
-    return None
 
 
 class NewProject:
@@ -55,8 +46,8 @@ class NewProject:
         from mlcycle import projects
         from mlcycle.data import sources
 
-        return _problem(projects.validate_name, values["name"]) or (
-            _problem(sources.resolve, values["data"]) if values["data"] else None)
+        return refusal(projects.validate_name, values["name"]) or (
+            refusal(sources.resolve, values["data"]) if values["data"] else None)
 
     def _first_done(self, values: dict[str, Any] | None) -> None:
         if values is not None:
@@ -107,7 +98,7 @@ class NewProject:
         def check(values: dict[str, Any]) -> str | None:
             from mlcycle.projects import card
 
-            return _problem(card.check_goal, values["goal"], values["metric"])
+            return refusal(card.check_goal, values["goal"], values["metric"])
 
         self.app.push_screen(
             FormScreen(f"New project (2 of 2): {first['name']}, {task}", fields,
@@ -166,7 +157,7 @@ def edit_card(view: ViewScreen, card: Project) -> None:
     def check(values: dict[str, Any]) -> str | None:
         from mlcycle.projects import card as cards
 
-        return _problem(cards.check_goal, values["goal"], values["metric"])
+        return refusal(cards.check_goal, values["goal"], values["metric"])
 
     def save(values: dict[str, Any]) -> None:
         updated = projects.update(view.app.workspace, card.name, **values)

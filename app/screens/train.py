@@ -13,10 +13,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from mlcycle.app.jobs import Job, Lead
-from mlcycle.app.screens.form import CHECK, FLOAT, INT, TEXT, Field
+from mlcycle.app.screens.form import CHECK, FLOAT, INT, TEXT, Field, refusal
 from mlcycle.models import training
 from mlcycle.store.cancel import Cancelled
-from mlcycle.store.errors import MlcycleError
 
 TRIAL_COLUMNS = ("#", "model", "cv {metric}", "best so far")
 
@@ -59,13 +58,13 @@ def form_check(project: str, task: str) -> Callable[[dict[str, Any]], str | None
 
     def check(values: dict[str, Any]) -> str | None:
         config = config_from(project, values)
-        try:
+
+        def valid() -> None:
             config.validate()
             for name in config.models or ():
                 catalog.get(name, task)
-        except MlcycleError as exc:
-            return str(exc)
-        return None
+
+        return refusal(valid)
 
     return check
 
