@@ -118,3 +118,23 @@ def test_top_values_say_how_many_more(report: dict) -> None:
     chart = BarChart()
     plot_column(chart, report["city/town"])
     assert chart.title == "top 10 of 25 values (+15 more not drawn)"
+
+
+def test_quantiles_of_many_values_come_from_a_hashed_sample_close_to_the_exact_ones(
+        monkeypatch) -> None:
+    con = duckdb.connect()
+    # 20,000 rows: "spread" has every value, "sparse" 500; the cap is set to 2,000 values.
+    con.execute("CREATE TABLE t AS SELECT (i * 7919 % 20000)::INTEGER AS spread, "
+                "CASE WHEN i % 40 = 0 THEN i::DOUBLE END AS sparse FROM range(20000) r(i)")
+    monkeypatch.setattr(quality, "QUANTILE_VALUES", 2_000)
+    first = {s["name"]: s for s in quality.compute(con, "t")["column_stats"]}
+    again = {s["name"]: s for s in quality.compute(con, "t")["column_stats"]}
+    spread, sparse = first["spread"], first["sparse"]
+    assert spread["quantiles_every"] == 10 and "quantiles_every" not in sparse
+    assert spread["quantiles"] == again["spread"]["quantiles"]  # the same rows every time
+    exact = {"p05": 1000, "p25": 5000, "p50": 10000, "p75": 15000, "p95": 19000}
+    for name, value in spread["quantiles"].items():
+        assert float(value).is_integer() and abs(value - exact[name]) < 20000 * 0.03
+    assert sparse["quantiles"]["p50"] == 9960.0  # all 500 values: exact
+    monkeypatch.setattr(quality, "QUANTILE_VALUES", 100_000)
+    assert quality.compute(con, "t")["column_stats"][0]["quantiles"]["p50"] == 9999.0

@@ -39,6 +39,9 @@ def profile_text(s: dict[str, Any], entry: dict[str, Any]) -> Text:
             f"median {number(q.get('p50'))}  p75 {number(q.get('p75'))}  "
             f"max {number(s['max'])}\nmean {number(s['mean'])}  std {number(s['std'])}"
         )
+        if s.get("quantiles_every"):
+            text.append(f"  (quantiles from 1 row in {s['quantiles_every']:,}, by a hash "
+                        "of the row)", style="dim")
     elif s.get("min") is not None:
         text.append(f"\nfrom {s['min']} to {s['max']}")
     return text

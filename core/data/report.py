@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlcycle.data import quality
 from mlcycle.data.datasets import DatasetVersion
 
 
@@ -34,6 +35,11 @@ def to_markdown(
     ]
     if report["constant_columns"]:
         lines.append(f"- Constant columns: {', '.join(report['constant_columns'])}")
+    sampled = [s["name"] for s in report["column_stats"] if s.get("quantiles_every")]
+    if sampled:
+        lines.append(f"- Quantiles (p50) of {len(sampled)} columns with more than "
+                     f"{quality.QUANTILE_VALUES:,} values: from the rows whose hash falls in "
+                     "one of k, about that many")
     lines += [
         "",
         "## Data dictionary",
