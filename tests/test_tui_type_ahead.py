@@ -58,3 +58,25 @@ async def test_a_reason_typed_with_the_key_that_asks_for_it_lands_in_it(tmp_path
         assert isinstance(app.screen, ConfirmScreen) and len(app.screen_stack) == 2
         assert app.screen.query_one("#confirm-reason", Input).value == "past"
         assert registry.get(ws, "clf", "1").aliases == []
+
+
+async def test_a_long_question_scrolls_and_its_answer_stays_on_an_80x24_screen(
+        churn_ws: Workspace) -> None:
+    from textual.widgets import Button
+
+    from mlcycle.app.screens.confirm import ConfirmScreen
+
+    app = MlcycleApp(churn_ws, project="churn")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        question = "\n".join(f"  version {i:08x}: deletes datasets/{i:08x}.parquet"
+                             for i in range(40))
+        app.push_screen(ConfirmScreen(question))
+        await settle(pilot)
+        screen = app.screen
+        for widget in (screen.query_one("#confirm-reason", Input),
+                       screen.query_one("#confirm-yes", Button)):
+            assert widget.region.height and widget.region.bottom <= 24, widget
+        assert app.focused is screen.query_one("#confirm-reason", Input)
+        await pilot.press(*"old", "enter")
+        assert not isinstance(app.screen, ConfirmScreen)

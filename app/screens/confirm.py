@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
@@ -17,6 +17,7 @@ class ConfirmScreen(ModalScreen[str | None]):
     # The reason is typed at once: a key typed while the prompt opens must reach it, never
     # the view below, where `p` promotes and `A` archives (app/type_ahead.py).
     TYPE_AHEAD = True
+    AUTO_FOCUS = "#confirm-reason"  # not the question's scroll: typing starts in the reason
 
     def __init__(self, question: str, default_reason: str = "", *,
                  ask_reason: bool = True) -> None:
@@ -27,7 +28,9 @@ class ConfirmScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm"):
-            yield Label(self.question, id="confirm-question", markup=False)
+            # A long question (a purge naming each version) scrolls; the answer stays in view.
+            with VerticalScroll(id="confirm-scroll"):
+                yield Label(self.question, id="confirm-question", markup=False)
             if self.ask_reason:
                 yield Input(value=self.default_reason, placeholder="reason (required)",
                             id="confirm-reason")
