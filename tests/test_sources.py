@@ -146,7 +146,7 @@ def test_credentials_stay_out_of_the_workspace(pg: Server, shop: Workspace,
 
 
 def test_sqlite_source_incremental_and_unchanged(shop: Workspace, tmp_path: Path) -> None:
-    db = _sqlite(tmp_path / "shop data.sqlite", 1, 120)
+    db = _sqlite(tmp_path / "shop data 100%.sqlite", 1, 120)
     stored, created = collect.add(shop, "shop", "orders", f"sqlite:///{db}",
                                   'SELECT * FROM "my orders"', incremental="id")
     assert created and stored.uri == f"sqlite://{db}"

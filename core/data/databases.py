@@ -79,9 +79,6 @@ def parse(uri: str, *, workspace: Path | None = None) -> Location:
     path = Path("/" + rest.lstrip("/") if rest.startswith("/") else rest).expanduser().absolute()
     if not path.is_file():
         raise NotFound(f"{kind}://{path}: no such database file")
-    if kind == SQLITE and "%" in str(path):
-        raise InvalidInput(f"{path}: the SQLite reader cannot open a path holding '%'; "
-                           "rename the file")
     return Location(kind, str(path))
 
 
