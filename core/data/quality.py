@@ -192,7 +192,9 @@ def _add_histograms(
     same hash of each row: one scan of the file instead of two."""
     binned = [(s, b) for s in stats if (b := _bins(s)) is not None]
     numeric = [s for s in stats if columns.storage_type(s["dtype"]) in ("numeric", "integer")]
-    # The row's hash, under a name no column of the table has.
+    # Rows are sampled by a hash of their first CHUNK_COLUMNS values (all of a table that
+    # narrow), computed once per row and query under a name no column of the table has;
+    # the distinct rows are counted by a hash of the whole row.
     row_hash = "mlcycle_row_hash"
     while row_hash in names:
         row_hash += "_"
@@ -209,10 +211,6 @@ def _add_histograms(
             picked = f" FILTER (WHERE {ident(row_hash)} % {every} = 0)"
         parts.append([f"quantile_disc({value}, {list(QUANTILES)}){picked}::DOUBLE[]"])
         params.append([])
-    hashed = distinct or any("quantiles_every" in s for s in numeric)
-    source = (f"(SELECT *, {_row_hash(names)} AS {ident(row_hash)} FROM {table})"  # noqa: S608
-              if hashed else table)
-    first = [f"count(DISTINCT {ident(row_hash)})"] if distinct else []
     for s, (value, lo, width, n_bins) in binned:
         s["histogram"] = {"edges": [lo + i * width for i in range(n_bins + 1)]}
         if s["kind"] == "numeric" and columns.storage_type(s["dtype"]) == "integer":
@@ -222,6 +220,13 @@ def _add_histograms(
         bucket = f"least(floor(({value} - ?) / ?), {n_bins - 1})::INTEGER"
         parts.append([f"list_histogram(list({bucket}))" if in_memory else f"histogram({bucket})"])
         params.append([lo, width])
+    source, whole = table, _row_hash(names)
+    if any("quantiles_every" in s for s in numeric):
+        source = (f"(SELECT *, {_row_hash(names[:CHUNK_COLUMNS])} AS {ident(row_hash)} "  # noqa: S608
+                  f"FROM {table})")
+        if len(names) <= CHUNK_COLUMNS:
+            whole = ident(row_hash)
+    first = [f"count(DISTINCT {whole})"] if distinct else []
     if not first and not parts:
         return 0
     row = _chunked(con, source, first, parts, params)
