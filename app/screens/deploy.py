@@ -162,7 +162,8 @@ class DeployScreen(ViewScreen):
         chart = self.query_one("#scores-chart", BarChart)
         shares = summary.get("class_shares")
         if shares:
-            chart.plot(f"predicted classes, run of {run['ts'].replace('T', ' ')}",
+            when = run["ts"][:16].replace("T", " ")  # stored in UTC, shown to the minute
+            chart.plot(f"predicted classes, run of {when} UTC",
                        [(str(k), round(v * run["rows"])) for k, v in shares.items()])
         elif isinstance(summary.get("quantiles"), dict):
             chart.plot("predicted value quantiles",
