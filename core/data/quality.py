@@ -188,8 +188,8 @@ def _add_histograms(
     each column's values: DuckDB's histogram aggregate costs 10 ms a column, whatever the
     rows, half a minute on 10,000.
 
-    With ``distinct``, the same pass counts the distinct rows, returned (0 without), by the
-    same hash of each row: one scan of the file instead of two."""
+    With ``distinct``, the same pass counts the distinct rows, returned (0 without), by a
+    hash of each whole row: one scan of the file instead of two."""
     binned = [(s, b) for s in stats if (b := _bins(s)) is not None]
     numeric = [s for s in stats if columns.storage_type(s["dtype"]) in ("numeric", "integer")]
     # Rows are sampled by a hash of their first CHUNK_COLUMNS values (all of a table that
