@@ -17,6 +17,17 @@ from tests.tui_keys import fill_form, put_off_decision
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
 
 
+def _threads() -> str:
+    """Where every thread is: what a job still running after minutes waits on."""
+    import sys
+    import threading
+    import traceback
+
+    names = {t.ident: t.name for t in threading.enumerate()}
+    return "\n".join(f"-- {names.get(ident, ident)}\n{''.join(traceback.format_stack(frame))}"
+                     for ident, frame in sys._current_frames().items())
+
+
 async def _finished(pilot, title: str, seconds: float = 240) -> Job:
     """The newest job, once it ended; it must have ended well."""
     app = pilot.app
@@ -26,7 +37,7 @@ async def _finished(pilot, title: str, seconds: float = 240) -> Job:
             break
         await pilot.pause(0.1)
     job = jobs[-1]
-    assert job.state == DONE, (job.title, job.state, job.outcome)
+    assert job.state == DONE, (job.title, job.state, job.outcome, _threads())
     await settle(pilot)
     return job
 
