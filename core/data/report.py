@@ -37,9 +37,9 @@ def to_markdown(
         lines.append(f"- Constant columns: {', '.join(report['constant_columns'])}")
     sampled = [s["name"] for s in report["column_stats"] if s.get("quantiles_every")]
     if sampled:
-        lines.append(f"- Quantiles (p50) of {len(sampled)} columns with more than "
-                     f"{quality.QUANTILE_VALUES:,} values: from the rows whose hash falls in "
-                     "one of k, about that many")
+        lines.append(f"- p50 of {', '.join(sampled)} (more than {quality.QUANTILE_VALUES:,} "
+                     f"values each): from a sample of at most {quality.QUANTILE_VALUES:,} rows, "
+                     "picked by a hash of each row")
     lines += [
         "",
         "## Data dictionary",
