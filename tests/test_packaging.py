@@ -22,12 +22,19 @@ from tests.conftest import ROOT
 def test_every_package_folder_is_listed_for_the_wheel() -> None:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     roots = {Path(v): k for k, v in config["package-dir"].items()}
-    found = set()
+    found = set(config["package-data"])
     for folder, name in roots.items():
         for init in (ROOT / folder).rglob("__init__.py"):
             rel = init.parent.relative_to(ROOT / folder)
             found.add(".".join([name, *rel.parts]))
     assert found == set(config["packages"])
+
+
+def test_the_wheel_builds_without_a_packaging_warning(tmp_path: Path) -> None:
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
+                            "--no-build-isolation", "-w", str(tmp_path), str(ROOT)],
+                           capture_output=True, text=True, check=True)
+    assert "Warning" not in built.stdout + built.stderr
 
 
 @pytest.mark.slow
