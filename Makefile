@@ -29,6 +29,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/ingest.py --wide
 	$(BIN)/python bench/prep.py
 	$(BIN)/python bench/tracking.py
 	$(BIN)/python bench/drift.py

@@ -18,7 +18,6 @@ import lzma
 import os
 import shutil
 import subprocess
-import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -423,21 +422,18 @@ def _wide_csv(path: Path, columns: int, rows: int) -> None:
             out.writerow([*rng.normal(size=columns).round(3).tolist(), r % 2])
 
 
-@pytest.mark.slow
-def test_a_table_of_10000_columns_is_added_in_well_under_a_minute(clf, tmp_path) -> None:
+def test_a_table_of_thousands_of_columns_gets_its_whole_report(clf, tmp_path) -> None:
+    # How long 10,000 columns take is measured by `bench/ingest.py --wide`, not here.
     path = tmp_path / "wide.csv"
-    _wide_csv(path, 10_000, 50)
-    started = time.perf_counter()
+    _wide_csv(path, 2_000, 50)
     version = datasets.add(clf, "added", path).version
-    seconds = time.perf_counter() - started
-    assert seconds < 60, seconds
     report = datasets.quality_report(clf, "added", version.id)
-    assert report["rows"] == 50 and report["columns"] == 10_001
+    assert report["rows"] == 50 and report["columns"] == 2_001
     first = pl.read_csv(path, columns=["c0"])["c0"]
     stats = report["column_stats"][0]
     assert stats["name"] == "c0" and stats["min"] == pytest.approx(first.min())
     assert sum(stats["histogram"]["counts"]) == 50
-    assert len(datasets.dictionary(clf, "added", version.id)) == 10_001
+    assert len(datasets.dictionary(clf, "added", version.id)) == 2_001
 
 
 def test_a_wide_table_gets_the_report_a_narrow_one_would(clf, tmp_path) -> None:
