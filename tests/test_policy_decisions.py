@@ -110,12 +110,13 @@ def test_an_alert_raises_one_pending_decision_and_a_failed_gate_leaves_a_challen
     result = run_json("monitor", "clf", str(batch), "--labels", str(labels), workspace=ws.root)
     assert decisions.alert_kinds(result) >= {"data_drift", "prediction_drift"}
     raised = result["decision"]
-    assert raised["created"] and raised["status"] == "pending"
+    assert raised["new"] and raised["status"] == "pending"
     # A repeat is no new check; checked again, it joins the pending decision.
     run_json("monitor", "clf", str(batch), "--labels", str(labels), workspace=ws.root)
     again = run_json("monitor", "clf", str(batch), "--labels", str(labels), "--again",
                      workspace=ws.root)
-    assert again["decision"] == {**raised, "created": False}
+    joined = again["decision"]
+    assert not joined["new"] and (joined["id"], joined["status"]) == (raised["id"], "pending")
     listed = run_json("decisions", "clf", workspace=ws.root)
     assert len(listed) == 1
     decision = listed[0]
@@ -390,7 +391,7 @@ def test_the_sample_story_unattended_under_auto(tmp_path: Path) -> None:
     march = checked["2026-03.csv"]
     assert "data_drift" in decisions.alert_kinds(march)
     assert "monthly_charges" in march["alerts"][0]
-    assert march["decision"]["mode"] == "auto" and march["decision"]["created"]
+    assert march["decision"]["mode"] == "auto" and march["decision"]["created"]  # as raised
     # The watcher carried the decision out itself, after March's check: nobody was asked.
     carried = [o for o in lines if o["status"] == "decision"]
     assert [Path(o["path"]).name for o in carried] == ["2026-03.csv"]

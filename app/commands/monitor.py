@@ -34,7 +34,8 @@ def monitor(ctx: click.Context, project: str, file: str | None, labels: str | No
     Exit code 0 whatever is found (1 with --fail-on-alert when the check, or the earlier
     check a repeat names, alerts), 2 for bad input.
     """
-    from mlcycle.monitor import decisions, monitoring
+    from mlcycle.monitor import monitoring
+    from mlcycle.monitor.batch import check_batch
     from mlcycle.store import safety
     from mlcycle.store.errors import InvalidInput
 
@@ -54,11 +55,8 @@ def monitor(ctx: click.Context, project: str, file: str | None, labels: str | No
     # Checked before the batch is scored: a report never replaces an input.
     target = safety.output_path(report, "--report", workspace=ws.root,
                                 inputs=[file, labels]) if report else None
-    result = monitoring.check(ws, project, file, labels=labels, ref=ref, note=note, again=again)
-    if not result.get("repeat_of"):
-        # under mode auto the check's decision is acted on here, as the watcher would
-        result["decision"] = decisions.carry_out_or_say(ws, project, result.get("decision"),
-                                                        say=note, progress=note)
+    result = check_batch(ws, project, file, labels=labels, ref=ref, note=note, again=again,
+                         say=note, progress=note)
     if target:
         monitoring.write_report(result, target)
     if result.get("repeat_of"):

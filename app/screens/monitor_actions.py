@@ -49,16 +49,12 @@ def check(screen: MonitorScreen, project: str) -> None:
             return
 
         def work(job: Job) -> dict[str, Any]:
-            from mlcycle.monitor import decisions, monitoring
+            from mlcycle.monitor.batch import check_batch
 
             job.say(f"reading {Path(values['file']).name}")
-            result = monitoring.check(ws, project, values["file"], labels=values["labels"],
-                                      ref=values["ref"], note=job.say, again=values["again"],
-                                      cancel=job.cancel)
-            if not result.get("repeat_of"):  # under mode auto, acted on as the watcher would
-                result["decision"] = decisions.carry_out_or_say(
-                    ws, project, result.get("decision"), say=job.say, progress=job.say)
-            return result
+            return check_batch(ws, project, values["file"], labels=values["labels"],
+                               ref=values["ref"], note=job.say, again=values["again"],
+                               cancel=job.cancel, say=job.say, progress=job.say)
 
         def done(job: Job) -> str:
             screen.reload()

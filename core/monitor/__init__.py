@@ -5,11 +5,12 @@
 lands in a folder; :mod:`mlcycle.monitor.retraining` trains and judges a successor.
 """
 
-from mlcycle.monitor.verdict import Alert, Check, Performance, check
+from mlcycle.monitor.verdict import Alert, Check, Decision, Performance, check
 
 __all__ = [
     "Alert",
     "Check",
+    "Decision",
     "Performance",
     "alerts",
     "check",

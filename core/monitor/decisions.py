@@ -46,7 +46,7 @@ from mlcycle.models import registry
 from mlcycle.monitor import alerts
 from mlcycle.monitor import policy as policies
 from mlcycle.store import events, safety
-from mlcycle.store.errors import InvalidInput, MlcycleError, NotFound, WorkspaceError
+from mlcycle.store.errors import InvalidInput, MlcycleError, NotFound
 from mlcycle.store.schema import iso, utcnow
 
 if TYPE_CHECKING:
@@ -477,21 +477,6 @@ def carry_out_auto(ws: Workspace, project: str, raised: dict[str, Any] | None,
         return None
     return decide(ws, project, decision["id"], approve=True, reason=AUTO,
                   promote_now=True, progress=progress)
-
-
-def carry_out_or_say(ws: Workspace, project: str, raised: dict[str, Any] | None,
-                     say: Callable[[str], None], progress: Any = None) -> dict[str, Any] | None:
-    """``carry_out_auto`` for a face that checked a batch itself (``monitor``, the TUI):
-    the decision as it ends up; when it cannot be carried out yet (nothing labelled to
-    retrain on, say), ``say`` is told why and the raised decision, still pending, is
-    returned."""
-    try:
-        return carry_out_auto(ws, project, raised, progress) or raised
-    except WorkspaceError:
-        raise
-    except MlcycleError as exc:
-        say(f"decision {raised['id']} not carried out: {exc}; it stays pending")  # type: ignore[index]
-        return raised
 
 
 # -- after a kill -------------------------------------------------------------------------

@@ -13,7 +13,8 @@ from typing import Any
 
 from mlcycle.drift import DriftResult
 from mlcycle.models import registry
-from mlcycle.monitor import alerts, monitoring
+from mlcycle.monitor import alerts
+from mlcycle.monitor.batch import check_batch
 from mlcycle.store.workspace import Workspace, use
 
 
@@ -60,6 +61,26 @@ class Alert:
 
 
 @dataclass(frozen=True)
+class Decision:
+    """A question a policy's trigger raised (retrain? promote?) and where it stands."""
+
+    id: str
+    kind: str  # retrain, promote
+    trigger: str  # on_alert, labelled_rows, every_batches, every_days, manual
+    status: str  # pending, approved, rejected, done, failed, superseded, ...
+    mode: str  # the policy's mode when it was raised: prompt or auto
+    reason: str | None  # why it was decided as it was
+    check: str | None  # the check that raised it
+    evidence: dict[str, Any]  # what fired, with its figures
+    proposal: dict[str, Any]  # the proposed window: batches and labelled rows
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Decision:
+        return cls(d["id"], d["kind"], d["trigger"], d["status"], d["mode"], d.get("reason"),
+                   d.get("check"), dict(d.get("evidence") or {}), dict(d.get("proposal") or {}))
+
+
+@dataclass(frozen=True)
 class Check:
     """One batch checked against the version that scored it."""
 
@@ -80,6 +101,8 @@ class Check:
     # not a new one (nothing was scored or written).
     repeat_of: str | None = None
     alert_details: tuple[Alert, ...] = ()  # the alerts with their kind, evidence, playbook
+    # What the check raised, as it ended up (carried out at once under mode auto).
+    decision: Decision | None = None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Check:
@@ -94,19 +117,21 @@ class Check:
             tuple(d["alerts"]), bool(d["retrain_recommended"]), d.get("repeat_of"),
             tuple(Alert.from_dict(a) for a in d.get("alert_details")
                   or alerts.from_messages(d["alerts"])),
+            Decision.from_dict(d["decision"]) if d.get("decision") else None,
         )
 
 
 def check(project: str, data: str | os.PathLike[str], labels: str | os.PathLike[str] | None = None,
           *, model: str = registry.CHAMPION, workspace: Workspace | str | None = None,
-          again: bool = False) -> Check:
+          again: bool = False, act: bool = True) -> Check:
     """Score the batch file ``data`` with ``model`` and check it for data drift, prediction
     drift and, with ``labels`` (identifier + target), lost performance; the check is
-    recorded as ``mlcycle monitor`` records it.
+    recorded, and its decision carried out under the policy's mode ``auto`` (``act=False``
+    leaves it pending), as ``mlcycle monitor`` and the watcher do.
 
     The same content (the batch's bytes and its labels') already checked by the same
     version is not checked again unless ``again``: its earlier check is returned, with
     ``repeat_of`` set."""
-    result = monitoring.check(use(workspace), project, Path(data), labels=labels, ref=model,
-                              again=again)
+    result = check_batch(use(workspace), project, Path(data), labels=labels, ref=model,
+                         again=again, act=act)
     return Check.from_dict(result)

@@ -60,7 +60,7 @@ from mlcycle import projects
 from mlcycle.data import sources
 from mlcycle.deploy import scoring
 from mlcycle.models import registry
-from mlcycle.monitor import decisions, monitoring
+from mlcycle.monitor import batch, decisions, monitoring
 from mlcycle.store import allocator, events
 from mlcycle.store.errors import InvalidInput, MlcycleError, NotFound, WorkspaceBusy, WorkspaceError
 from mlcycle.store.schema import utcnow
@@ -295,20 +295,16 @@ class Watcher:
                         [*key, os.getpid()])
 
     def _carry_out(self, outcome: Outcome) -> None:
-        """Under mode auto, approve and carry out the decision a check raised."""
+        """Act on the decision a check raised as every face does (``batch.act_on``): under
+        mode auto, approve and carry it out; each step reported."""
         raised = (outcome.check or {}).get("decision") if outcome.status == "checked" else None
         if not raised or raised.get("mode") != "auto":
             return
-        try:
-            decided = decisions.carry_out_auto(self.ws, self.project, raised)
-        except WorkspaceError:
-            raise
-        except Exception as exc:  # nothing labelled to retrain on yet, say: it stays open
-            why = str(exc) if isinstance(exc, MlcycleError) else _one_line(exc)
-            self.report(Outcome(outcome.path, "decision", error=f"decision {raised['id']} "
-                                f"not carried out: {why}", decision=raised))
-            return
-        if decided is not None:
+        problems: list[str] = []
+        decided = batch.act_on(self.ws, self.project, raised, say=problems.append)
+        if problems:  # nothing labelled to retrain on yet, say: it stays open
+            self.report(Outcome(outcome.path, "decision", error=problems[0], decision=raised))
+        elif decided is not raised:
             self.report(Outcome(outcome.path, "decision", decision=decided))
 
     def _take_in(self, path: Path, waiting: dict[Path, _Waiting]) -> _Read | None:
@@ -598,8 +594,9 @@ class Watcher:
             return Outcome(path, "error", error=str(exc))
         labels = self._labels_for(path)
         try:
-            check = monitoring.check(
-                self.ws, self.project, path, labels=labels, cached=reference,
+            # Acted on once reported (``_carry_out``): the verdict first, then the retraining.
+            check = batch.check_batch(
+                self.ws, self.project, path, labels=labels, act=False, cached=reference,
                 table=read.table, confirm=lambda: self._confirm(read),
                 in_transaction=lambda con, result: self._remember(
                     con, read.digest, path, "checked", result["id"], None),

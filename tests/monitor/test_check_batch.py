@@ -1,0 +1,104 @@
+"""Checking a batch ends in the same decision state whichever face it came through: the CLI,
+the Python API, the watcher and the TUI all call ``mlcycle.monitor.batch.check_batch``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import mlcycle
+from mlcycle.models import registry
+from mlcycle.monitor import decisions
+from mlcycle.monitor import policy as policies
+from mlcycle.monitor.watch import Watcher
+from mlcycle.store.workspace import Workspace
+from tests.conftest import run_cli
+from tests.training_data import classification_frame
+
+AUTO = 'mode = "auto"\n[retrain]\ntrials = 1\n'
+
+
+def _world_changed(folder: Path) -> tuple[Path, Path]:
+    """A labelled batch whose outcome now follows the inputs the other way round: worth a
+    retraining, which passes the gate."""
+    frame = classification_frame(1500, seed=13).with_columns(
+        pl.when(pl.col("label") == "yes").then(pl.lit("no")).otherwise(pl.lit("yes"))
+        .alias("label"))
+    (folder / "batches").mkdir()
+    (folder / "labels").mkdir()
+    batch, labels = folder / "batches" / "flipped.csv", folder / "labels" / "flipped.csv"
+    frame.drop("label").write_csv(batch)
+    frame.select("id", "label").write_csv(labels)
+    return batch, labels
+
+
+def _by_cli(ws: Workspace, batch: Path, labels: Path) -> str:
+    proc = run_cli("monitor", "clf", str(batch), "--labels", str(labels), "--json",
+                   workspace=ws.root, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)["decision"]["id"]
+
+
+def _by_api(ws: Workspace, batch: Path, labels: Path) -> str:
+    check = mlcycle.monitor.check("clf", batch, labels, workspace=ws)
+    assert check.decision is not None and check.decision.status == "done"
+    return check.decision.id
+
+
+def _by_watcher(ws: Workspace, batch: Path, labels: Path) -> str:
+    outcomes = []
+    Watcher(ws, "clf", batch.parent, labels=labels.parent, settle=0,
+            report=outcomes.append).scan()
+    carried = [o for o in outcomes if o.status == "decision"]
+    assert len(carried) == 1 and carried[0].error is None, outcomes
+    return carried[0].decision["id"]
+
+
+async def _by_tui(ws: Workspace, batch: Path, labels: Path) -> str:
+    from mlcycle.app.ui import MlcycleApp
+    from tests.test_tui import settle
+    from tests.test_tui_deploy_monitor import _fill, _job
+
+    app = MlcycleApp(ws, project="clf")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("6")
+        await settle(pilot)
+        await pilot.press("c")
+        await _fill(pilot, file=batch, labels=labels)
+        job = await _job(pilot, "check: clf flipped.csv", timeout=300)
+        assert "done" in job.outcome, job.outcome
+        return job.result["decision"]["id"]
+
+
+@pytest.mark.parametrize("face", ["cli", "api", "watcher", "tui"])
+async def test_under_auto_every_face_carries_the_decision_out(
+        face: str, clf_champion: Workspace, tmp_path: Path) -> None:
+    ws = clf_champion
+    policies.store(ws, "clf", policies.parse(AUTO), source="test")
+    batch, labels = _world_changed(tmp_path)
+    faces = {"cli": _by_cli, "api": _by_api, "watcher": _by_watcher}
+    decision_id = (await _by_tui(ws, batch, labels) if face == "tui"
+                   else faces[face](ws, batch, labels))
+    decision = decisions.get(ws, "clf", decision_id)
+    assert (decision["status"], decision["reason"]) == ("done", decisions.AUTO)
+    assert decisions.list_decisions(ws, "clf", "pending") == []
+    assert registry.get(ws, "clf").version == 2
+
+
+@pytest.mark.parametrize("face", ["cli", "api"])
+async def test_under_prompt_every_face_leaves_the_decision_pending(
+        face: str, clf_champion: Workspace, tmp_path: Path) -> None:
+    ws = clf_champion
+    policies.store(ws, "clf", policies.parse(AUTO.replace("auto", "prompt")), source="test")
+    batch, labels = _world_changed(tmp_path)
+    if face == "cli":
+        proc = run_cli("monitor", "clf", str(batch), "--labels", str(labels), "--json",
+                       workspace=ws.root)
+        raised = json.loads(proc.stdout)["decision"]
+    else:
+        raised = mlcycle.monitor.check("clf", batch, labels, workspace=ws).decision.__dict__
+    assert (raised["status"], raised["kind"], raised["mode"]) == ("pending", "retrain", "prompt")
+    assert registry.get(ws, "clf").version == 1
