@@ -61,15 +61,14 @@ class Graph:
 
         request = oip.read_infer(body, self.model, max_rows)
         feeds = {}
-        with np.errstate(over="ignore"):  # beyond float32, as mlcycle's cast: infinity
-            for graph_name, column, numeric in self.feeds:
-                values = request.columns[column]
-                if numeric:
-                    array = np.array([np.nan if v is None else v for v in values],
-                                     dtype=np.float32)
-                else:  # a missing category is the empty string, a category of its own
-                    array = np.array(["" if v is None else v for v in values], dtype=object)
-                feeds[graph_name] = array.reshape(-1, 1)
+        for graph_name, column, numeric in self.feeds:  # values beyond float32 are refused
+            values = request.columns[column]
+            if numeric:
+                array = np.array([np.nan if v is None else v for v in values],
+                                 dtype=np.float32)
+            else:  # a missing category is the empty string, a category of its own
+                array = np.array(["" if v is None else v for v in values], dtype=object)
+            feeds[graph_name] = array.reshape(-1, 1)
         try:
             got = self.session.run(None, feeds)
         except Exception as exc:  # onnxruntime's own error types, raised on input it refuses

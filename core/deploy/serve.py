@@ -41,7 +41,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-from mlcycle.deploy import abtest, oip, oip_serve, routing, scoring, strategies
+from mlcycle.deploy import abtest, canary_watch, oip, oip_serve, routing, scoring, strategies
 from mlcycle.deploy import config as configs
 from mlcycle.deploy.oip_server import JsonHandler, JsonServer
 from mlcycle.models import model_input
@@ -91,7 +91,7 @@ class Service:
         declared = self.router.declared()
         self.route = self.router.load(declared)
         self._declared = declared.key
-        self.watch = routing.CanaryWatch(self.route.revision)
+        self.watch = canary_watch.CanaryWatch(self.route.revision)
         self.rolled_back: dict[str, Any] | None = None  # this server's last rollback
         self._unsaved_rollback: tuple[dict[str, Any], int] | None = None
         self._checked = time.monotonic()
@@ -121,7 +121,7 @@ class Service:
                     self.route, self._declared = route, declared.key
                     self.reloads += 1
                     if route.revision != self.watch.revision:
-                        self.watch = routing.CanaryWatch(route.revision)
+                        self.watch = canary_watch.CanaryWatch(route.revision)
             self.reload_error = None
         except MlcycleError as exc:
             self.reload_error = str(exc)  # keep serving the models already loaded
@@ -141,7 +141,9 @@ class Service:
             self.rolled_back = figures
             self._unsaved_rollback = (figures, route.revision)
         self.say(f"rolled back the canary v{figures['challenger']}: "
-                 + "; ".join(verdict["crossed"]))
+                 + "; ".join(verdict["crossed"])
+                 + f" over {verdict['keys']} keys; "
+                 + canary_watch.drivers_line(verdict["drivers"]))
         with self._checking:
             self._save_rollback()
 
@@ -179,11 +181,14 @@ class Service:
         except (pl.exceptions.PolarsError, TypeError, ValueError) as exc:
             raise scoring.InvalidInput(f"rows could not be read: {first_line(exc)}") from None
         canary = route.canary
+        # Under a canary config the keys are read even at a share of 0, so that a request
+        # the canary would refuse (a routing header sent twice) is refused at every share.
+        keys = route.keys(rows, headers or {}) if route.strategy == configs.CANARY else []
         picked = [] if canary is None else [
-            i for i, key in enumerate(route.keys(rows, headers or {}))
-            if strategies.to_canary(key, route.share, self.project)]
+            i for i, key in enumerate(keys) if strategies.to_canary(key, route.share,
+                                                                   self.project)]
         answered = []  # (row positions, scorer, raw rows, model inputs, predictions)
-        failed = None  # seconds the canary spent before it failed its rows
+        failed = None  # seconds the canary spent before it failed its rows, and the rows
         if canary is not None and picked:
             part = raw[picked]
             began = time.perf_counter()
@@ -191,10 +196,11 @@ class Service:
                 inputs = scoring.model_frame(part, canary.signature)
                 pred = canary.predict(inputs)
             except Exception:  # the champion answers these rows instead
-                failed = time.perf_counter() - began
+                failed = time.perf_counter() - began, picked
                 picked = []
             else:
-                watch.canary(time.perf_counter() - began, routing.score_values(pred))
+                watch.canary(time.perf_counter() - began, [keys[i] for i in picked],
+                             canary_watch.score_values(pred))
                 answered.append((picked, canary, part, inputs, pred))
         chosen = set(picked)
         rest = [i for i in range(len(rows)) if i not in chosen]
@@ -204,11 +210,11 @@ class Service:
             pred = main.predict(inputs)
             answered.append((rest, main, part, inputs, pred))
             if canary is not None:
-                watch.champion(routing.score_values(pred))
+                watch.champion([keys[i] for i in rest], canary_watch.score_values(pred))
         if failed is not None:
             # Counted once the champion has answered: rows both refuse are the client's
             # fault (refused with 400 above), not the canary's.
-            watch.canary(failed, None)
+            watch.canary(failed[0], [keys[i] for i in failed[1]], None)
         shadow_pred = None
         second = route.shadow
         if second is not None:
