@@ -38,7 +38,7 @@ import signal
 import threading
 import time
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
 from mlcycle.deploy import abtest, canary_watch, oip, oip_serve, routing, scoring, strategies
@@ -491,7 +491,7 @@ def _handler(service: Service, max_body: int, idle_timeout: float | None,
 
 def make_server(service: Service, host: str, port: int, *, max_body: int = MAX_BODY,
                 idle_timeout: float | None = IDLE_TIMEOUT,
-                say: Callable[[str], None] | None = None) -> ThreadingHTTPServer:
+                say: Callable[[str], None] | None = None) -> JsonServer:
     tell = say or (lambda _text: None)
     server = JsonServer((host, port), _handler(service, max_body, idle_timeout, tell))
     server.say = tell  # type: ignore[method-assign]
@@ -554,15 +554,16 @@ class Serving:
             if not self._stopped.is_set():
                 self.server.serve_forever(poll_interval=0.2)
         finally:
+            self.server.close()  # the requests in flight are answered first
             stop.set()
             # A flush in progress holds tallies it has taken: let it finish before exiting.
             thread.join(timeout=60)
-            self.server.server_close()
             self.service.flush()
             self.say("stopped")
 
     def stop(self) -> None:
-        """End :meth:`serve` (from another thread); returns once no request is answered."""
+        """End :meth:`serve` (from another thread); returns once no new request is taken
+        (:meth:`serve` answers those in flight before it returns)."""
         self._stopped.set()
         if self._started.is_set():
             self.server.shutdown()  # waits for serve_forever to return
