@@ -10,10 +10,11 @@ A model has one input per data column, named exactly as the data names it (space
 slashes and accents included), of shape ``[-1, 1]``: ``FP32`` for numbers (booleans as 0/1)
 and ``BYTES`` for categories. A request sends each input as ``{"name", "shape": [n, 1] or
 [n], "datatype", "data"}`` with ``data`` flat or nested like the shape; ``null`` is a
-missing value (an extension: JSON cannot spell NaN). Outputs are ``label`` (``BYTES``,
-``[n]``) and ``probabilities`` (``FP32``, ``[n, classes]``, the class order in its
-``parameters``) for a classifier, ``variable`` (``FP32``, ``[n, 1]``) for a regression, as
-the ONNX graph names them. Errors are ``{"error": "one line"}``: 400 for a malformed
+missing value (an extension: JSON cannot spell NaN); a number beyond float32's range
+(±3.4e38) is refused for an ``FP32`` input, which would read it as infinity. Outputs are
+``label`` (``BYTES``, ``[n]``) and ``probabilities`` (``FP32``, ``[n, classes]``, the class
+order in its ``parameters``) for a classifier, ``variable`` (``FP32``, ``[n, 1]``) for a
+regression, as the ONNX graph names them. Errors are ``{"error": "one line"}``: 400 for a malformed
 request, 404 for another model or path, 405 for the wrong method; the binary tensor
 extension is refused with 400.
 """

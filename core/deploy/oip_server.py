@@ -12,8 +12,11 @@ inputs, one per data column, and the outputs), ``POST /v2/models/NAME/infer`` an
 of every file it reads against ``manifest.json``, and refuses to start on a mismatch.
 
 Hardening, as in ``mlcycle serve``: loopback by default; a body over ``--max-body`` is
-refused with 413 unread; a connection silent for ``--timeout`` seconds is closed; a
-malformed request gets 400 and a one-line reason; every answer is JSON. A feature set's
+refused with 413 (what the client still sends is read and thrown away for up to 2 seconds,
+so that a client which sends before it reads gets the answer); a connection silent for
+``--timeout`` seconds is closed; a malformed request gets 400 and a one-line reason; every
+answer is JSON. Ctrl-C or SIGTERM stops taking connections, answers the requests in flight
+(for up to 10 seconds) and exits 0. A feature set's
 derived columns are inputs here (the bundle's graph takes them), computed by the caller;
 ``mlcycle serve`` computes them itself from the raw columns.
 """

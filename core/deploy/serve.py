@@ -23,12 +23,15 @@ so a request is answered under one route from start to end. Scoring is logged in
 requests costs no workspace write each.
 
 Limits, so that no request can take the service down: a body over ``MAX_BODY`` (10 MiB,
-``--max-body``) is refused with 413 unread; a connection silent for ``IDLE_TIMEOUT`` seconds
-(``--timeout``) is closed, so it cannot hold a thread; a body that nests too deeply, holds a
-number a float cannot (1e400, NaN, Infinity) or a field that is not a scalar is refused with
-400 naming the field, before any scoring. Every answer is JSON (``{"error": ...}`` for
-errors, http.server's own included); 500 means a bug in mlcycle. A client that hangs up
-mid-request is dropped without a traceback.
+``--max-body``) is refused with 413 and never kept (what the client still sends is read and
+thrown away for up to 2 seconds, so that it reads the 413); a connection silent for
+``IDLE_TIMEOUT`` seconds (``--timeout``) is closed, so it cannot hold a thread; a body that
+nests too deeply, holds a number a float cannot (1e400, NaN, Infinity) or a field that is
+not a scalar is refused with 400 naming the field, before any scoring. Every answer is JSON
+(``{"error": ...}`` for errors, http.server's own included); 500 means a bug in mlcycle. A
+client that hangs up mid-request is dropped without a traceback. Ctrl-C or SIGTERM stops
+taking connections, answers the requests in flight (for up to 10 seconds), logs the
+scoring and exits 0.
 """
 
 from __future__ import annotations
@@ -572,7 +575,8 @@ class Serving:
 def run(ws: Workspace, project: str, ref: str, host: str, port: int, shadow: bool = True,
         say: Callable[[str], None] | None = None, max_body: int = MAX_BODY,
         idle_timeout: float | None = IDLE_TIMEOUT) -> None:
-    """Serve until interrupted (Ctrl-C or SIGTERM); scoring is logged on the way out."""
+    """Serve until interrupted (Ctrl-C or SIGTERM); the requests in flight are answered and
+    scoring is logged on the way out."""
     tell = say or (lambda _t: None)
     serving = Serving(ws, project, ref, host, port, shadow, tell, max_body, idle_timeout)
 
