@@ -138,6 +138,18 @@ def test_a_rollback_driven_by_many_keys_names_the_keys_with_the_most_weight() ->
         verdict["drivers"])
 
 
+def test_the_watch_remembers_the_newest_keys_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(canary_watch, "KEPT", 3)
+    watch = canary_watch.CanaryWatch()
+    watch.canary(0.01, ["a", "b", "c", "d"], np.array([0.1, 0.2, 0.3, 0.4]))
+    watch.canary(0.01, ["b"], None)  # seen again: the newest, kept over c
+    watch.canary(0.01, ["e"], np.array([0.5]))
+    watch.champion(["x", None, "y", "z", "w"], np.array([0.1, 0.2, 0.3, 0.4, 0.5]))
+    figures = watch.figures()
+    assert (figures["keys"], figures["champion_keys"], figures["requests"]) == (3, 3, 3)
+    assert figures["error_rate"] == pytest.approx(1 / 6)  # b failed one of its two
+
+
 def test_the_config_refuses_a_misspelt_key_or_falling_steps_by_line() -> None:
     text = 'strategy = "canary"\n[canary]\nsteps = [0.1, 0.05]\n'
     with pytest.raises(InvalidInput, match=r"^d.toml line 3: \[canary\] steps must rise"):

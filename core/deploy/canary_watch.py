@@ -52,21 +52,19 @@ class _Key:
     score: float = math.nan
 
 
-def _entry(table: OrderedDict[str, _Key], key: str) -> _Key:
-    """The key's entry, made the newest; the oldest key is forgotten past ``KEPT``."""
-    entry = table.get(key)
-    if entry is None:
-        entry = table[key] = _Key()
-        if len(table) > KEPT:
-            table.popitem(last=False)
-    else:
-        table.move_to_end(key)
-    return entry
+def _remember(table: OrderedDict[str, Any], key: str, value: Any) -> None:
+    """The key's value, made the newest; the oldest key is forgotten past ``KEPT``."""
+    table.pop(key, None)
+    table[key] = value
+    if len(table) > KEPT:
+        table.popitem(last=False)
 
 
-def _latest(keys: list[str | None], scores: list[float]) -> dict[str, float]:
-    """The last score of each key in one request (rows without a key left out)."""
-    return {key: score for key, score in zip(keys, scores) if key is not None}
+def _latest(keys: list[str | None], scores: list[float | None]) -> list[tuple[str, Any]]:
+    """The last score of each key in one request (rows without a key left out), for the
+    last ``KEPT`` keys only: the others would be forgotten at once."""
+    latest = {key: score for key, score in zip(keys, scores) if key is not None}
+    return list(latest.items())[-KEPT:]
 
 
 class CanaryWatch:
@@ -79,26 +77,26 @@ class CanaryWatch:
         self.requests = 0
         self.errors = 0
         self._canary: OrderedDict[str, _Key] = OrderedDict()
-        self._champion: OrderedDict[str, _Key] = OrderedDict()
+        self._champion: OrderedDict[str, float] = OrderedDict()  # each key's latest score
 
     def champion(self, keys: list[str | None], scores: np.ndarray) -> None:
         """The champion's scores of rows with these keys (the reference the canary's are
         compared with)."""
         latest = _latest(keys, scores.tolist())
         with self.lock:
-            for key, score in latest.items():
-                _entry(self._champion, key).score = score
+            for key, score in latest:
+                _remember(self._champion, key, score)
 
     def canary(self, seconds: float, keys: list[str], scores: np.ndarray | None) -> None:
         """One canary request: its latency, its rows' keys, and their scores (None: it
         failed). Each key in it counts one request, whatever its number of rows."""
-        latest = _latest(list(keys), scores.tolist()) if scores is not None else \
-            dict.fromkeys(keys, None)
+        latest = _latest(list(keys), [None] * len(keys) if scores is None else scores.tolist())
         with self.lock:
             self.requests += 1
             self.errors += scores is None
-            for key, score in latest.items():
-                entry = _entry(self._canary, key)
+            for key, score in latest:
+                entry = self._canary.get(key) or _Key()
+                _remember(self._canary, key, entry)
                 entry.requests += 1
                 entry.errors += scores is None
                 entry.seconds += seconds
@@ -110,16 +108,13 @@ class CanaryWatch:
 
         with self.lock:
             keys = list(self._canary)
-            entries = list(self._canary.values())
-            reference = np.array([e.score for e in self._champion.values()])
+            table = np.array([(e.requests, e.errors, e.seconds, e.score)
+                              for e in self._canary.values()], dtype=np.float64).reshape(-1, 4)
+            reference = np.fromiter(self._champion.values(), np.float64, len(self._champion))
             requests, errors = self.requests, self.errors
-        return _Snapshot(
-            requests, errors, keys,
-            np.array([e.errors / e.requests for e in entries]),
-            np.array([e.seconds / e.requests for e in entries]),
-            np.array([e.score for e in entries]),
-            np.array([e.requests for e in entries], dtype=np.int64),
-            reference)
+        count = table[:, 0]
+        return _Snapshot(requests, errors, keys, table[:, 1] / count, table[:, 2] / count,
+                         table[:, 3], count.astype(np.int64), reference)
 
     def figures(self) -> dict[str, Any]:
         return self._snapshot().figures()

@@ -143,10 +143,10 @@ class Service:
             self.route = routing.without_canary(self.route)
             self.rolled_back = figures
             self._unsaved_rollback = (figures, route.revision)
+        drivers = canary_watch.drivers_line(verdict["drivers"])
         self.say(f"rolled back the canary v{figures['challenger']}: "
-                 + "; ".join(verdict["crossed"])
-                 + f" over {verdict['keys']} keys; "
-                 + canary_watch.drivers_line(verdict["drivers"]))
+                 + "; ".join(verdict["crossed"]) + f" over {verdict['keys']} keys"
+                 + (f" ({drivers})" if drivers else ""))
         with self._checking:
             self._save_rollback()
 
