@@ -9,9 +9,13 @@ import http.client
 import json
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import threading
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,7 +32,7 @@ from mlcycle.models import registry, training
 from mlcycle.prep import features
 from mlcycle.store.errors import InvalidInput
 from mlcycle.store.workspace import Workspace, open_workspace
-from tests.conftest import run_cli, run_json
+from tests.conftest import MLCYCLE, ROOT, run_cli, run_json
 from tests.training_data import classification_frame
 
 # The classification table's x1, x2, plan and flag, as real headers name columns.
@@ -82,11 +86,21 @@ def _start(python: Path, bundle: Path, *args: str) -> tuple[subprocess.Popen, in
     """server.py started without --host: it must say it listens on loopback."""
     proc = subprocess.Popen([str(python), "-E", "-s", "server.py", "--port", "0", *args],
                             cwd=bundle, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=_interruptible)
+    return proc, _port(proc)
+
+
+def _interruptible() -> None:
+    # A child of a shell's background job inherits SIGINT ignored; the server must hear it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _port(proc: subprocess.Popen) -> int:
+    """The port a server says it listens on, on loopback, in its first line."""
     line = proc.stderr.readline()
     found = re.search(r" on http://127\.0\.0\.1:(\d+) ", line)
     assert found, line + proc.stderr.read()
-    return proc, int(found.group(1))
+    return int(found.group(1))
 
 
 @pytest.fixture(scope="module")
@@ -205,6 +219,10 @@ def _refusals(bundle: Path, rows: pl.DataFrame) -> list[tuple[object, int, str]]
         (changed(shape=[3, 2]), 400, "send [rows, 1] or [rows]"),
         (changed(shape=[2, 1]), 400, "has shape [2, 1] but 3 values"),
         (changed(data=["a", 1, 2]), 400, "row 1 holds '\"a\"'; send numbers or null"),
+        # float32 would read 1e39 as infinity; a rank-0 tensor is no column of rows
+        (changed(data=[0.5, -1e39, 0.5]), 400,
+         f"input {NAMES[0]!r}, row 2: -1e+39 is beyond the range of FP32 (±3.403e+38)"),
+        (changed(shape=[]), 400, "has shape '[]' (rank 0, a single value)"),
         (json.dumps(changed()).replace("0.", "1e400", 1).encode(), 400, "not a finite"),
         ({"inputs": good["inputs"], "outputs": [{"name": "nope"}]}, 400, "no output 'nope'"),
         ({"inputs": [dict(t, shape=[0, 1], data=[]) for t in good["inputs"]]}, 400,
@@ -227,6 +245,65 @@ def test_malformed_requests_get_400_and_large_ones_413_with_one_line(
     assert server.request("GET", "/v2/models/other")[0] == 404
     assert server.request("GET", "/v2/models/clf/versions/9")[0] == 404
     assert server.infer(b'{"inputs": []}', "/v2/models/clf/infer")[0] == 400
+
+
+@pytest.mark.parametrize("which", ["standalone_server", "mlcycle_server"])
+def test_a_300_mb_upload_from_urllib_reads_its_413(which: str,
+                                                   request: pytest.FixtureRequest) -> None:
+    server: Server = request.getfixturevalue(which)
+    size, chunk = 300 * 2**20, b" " * 2**20
+
+    def body() -> Iterator[bytes]:  # made as it is sent: 300 MB never sit in memory
+        for _ in range(size // len(chunk)):
+            yield chunk
+
+    upload = urllib.request.Request(
+        f"http://127.0.0.1:{server.port}/v2/models/clf/infer", data=body(),
+        headers={"Content-Length": str(size), "Content-Type": "application/json"})
+    started = time.monotonic()
+    # urllib sends the whole body before it reads: the server reads and discards it
+    # (for a bounded time) so that the answer is not lost to a reset connection.
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(upload, timeout=30)
+    assert refused.value.code == 413
+    assert "larger than 52,428 bytes" in json.loads(refused.value.read())["error"]
+    assert time.monotonic() - started < 10
+    assert server.request("GET", "/v2/health/ready")[0] == 200
+
+
+def _in_flight_then_interrupted(proc: subprocess.Popen, port: int, body: bytes) -> None:
+    """A request half sent when SIGINT arrives is still answered (200), a new connection is
+    refused, and the server exits 0 without a traceback."""
+    head = (f"POST /v2/models/clf/infer HTTP/1.1\r\nHost: x\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(head + body[:len(body) // 2])
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        assert proc.poll() is None  # still answering what is in flight
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        sock.sendall(body[len(body) // 2:])
+        response = http.client.HTTPResponse(sock, method="POST")
+        response.begin()
+        answer = json.loads(response.read())
+        assert response.status == 200 and answer["outputs"][0]["shape"] == [40], answer
+        assert response.getheader("Connection") == "close"
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "Traceback" not in err, err
+    assert err.splitlines()[-1] == "stopped", err
+
+
+def test_sigint_lets_the_request_in_flight_finish_on_both_servers(
+        trained, server_python: Path) -> None:
+    ws, bundle = trained
+    body = json.dumps(_request(bundle, _frame(40, seed=4).drop("label"))).encode()
+    _in_flight_then_interrupted(*_start(server_python, bundle), body)
+    proc = subprocess.Popen([*MLCYCLE, "--workspace", str(ws.root), "serve", "clf", "--port",
+                             "0", "--no-shadow"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_interruptible)
+    _in_flight_then_interrupted(proc, _port(proc), body)
 
 
 @settings(max_examples=60, deadline=None, database=None,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlcycle.deploy import abstats, routing, strategies
+from mlcycle.deploy import abstats, canary_watch, routing, strategies
 from mlcycle.deploy import config as configs
 from mlcycle.store.errors import InvalidInput
 
@@ -41,31 +41,113 @@ def test_a_row_is_routed_by_its_key_field_the_identifier_or_a_header() -> None:
     assert route(header="X-Customer").keys(rows, {}) == [None, None]
 
 
+def test_a_routing_header_sent_twice_is_refused() -> None:
+    from email.message import Message
+    from types import SimpleNamespace
+
+    scorer = SimpleNamespace(identifier="customer id")
+    route = routing.Route("canary", scorer, scorer, 0.5, 1, 1,
+                          configs.Canary(header="X-Customer"))
+    headers = Message()
+    headers["x-customer"] = "K9"
+    assert route.keys([{}], headers) == ["K9"]  # header names ignore case
+    headers["X-Customer"] = "K1"
+    with pytest.raises(InvalidInput, match=r"^the routing header X-Customer is sent 2 times"):
+        route.keys([{}], headers)
+
+
+def _keys(prefix: str, n: int) -> list[str]:
+    return [f"{prefix} {i}/é \"{i}\"" for i in range(n)]
+
+
 def test_the_watch_trips_on_errors_latency_and_scores_only_past_the_minimum() -> None:
-    limits = configs.Canary(min_requests=50, max_error_rate=0.05, max_latency_p95=0.5,
-                            max_psi=0.25)
+    limits = configs.Canary(min_requests=50, min_keys=50, max_error_rate=0.05,
+                            max_latency_p95=0.5, max_psi=0.25)
     rng = np.random.default_rng(0)
-    watch = routing.CanaryWatch()
-    watch.champion(rng.beta(2, 5, 2000))
-    for i in range(49):
-        watch.canary(0.01, None if i % 5 == 0 else rng.beta(2, 5, 3))
-    assert watch.judge(limits) is None  # 20% errors, but too few requests to say
-    watch.canary(0.01, rng.beta(2, 5, 3))
+    watch = canary_watch.CanaryWatch()
+    watch.champion(_keys("champion", 2000), rng.beta(2, 5, 2000))
+    for i, key in enumerate(_keys("customer", 49)):
+        watch.canary(0.01, [key] * 3, None if i % 5 == 0 else rng.beta(2, 5, 3))
+    assert watch.judge(limits) is None  # 20% errors, but too few keys to say
+    watch.canary(0.01, ["customer 49"] * 3, rng.beta(2, 5, 3))
     verdict = watch.judge(limits)
     assert verdict and verdict["crossed"] == ["error rate 20.0% > 5.0%"]
-    assert verdict["requests"] == 50 and verdict["errors"] == 10
+    assert (verdict["requests"], verdict["errors"], verdict["keys"]) == (50, 10, 50)
+    assert {d["key"] for d in verdict["drivers"]["error rate"]} <= {
+        k for i, k in enumerate(_keys("customer", 49)) if i % 5 == 0}
 
-    healthy = routing.CanaryWatch()
-    healthy.champion(rng.beta(2, 5, 2000))
-    for _ in range(60):
-        healthy.canary(0.01, rng.beta(2, 5, 5))
+    healthy = canary_watch.CanaryWatch()
+    healthy.champion(_keys("champion", 2000), rng.beta(2, 5, 2000))
+    for key in _keys("customer", 60):
+        healthy.canary(0.01, [key] * 5, rng.beta(2, 5, 5))
     assert healthy.judge(limits) is None
-    shifted = routing.CanaryWatch()
-    shifted.champion(rng.beta(2, 5, 2000))
-    for _ in range(60):
-        shifted.canary(0.9, rng.beta(5, 2, 5))
+    shifted = canary_watch.CanaryWatch()
+    shifted.champion(_keys("champion", 2000), rng.beta(2, 5, 2000))
+    for key in _keys("customer", 60):
+        shifted.canary(0.9, [key] * 5, rng.beta(5, 2, 5))
     crossed = shifted.judge(limits)["crossed"]
     assert crossed[0].startswith("latency p95 0.900s") and crossed[1].startswith("score PSI")
+
+
+def test_fifty_hostile_rows_on_a_few_keys_do_not_roll_the_canary_back() -> None:
+    limits = configs.Canary(min_requests=10, min_keys=50, max_error_rate=0.05,
+                            max_latency_p95=0.5, max_psi=0.2)
+    rng = np.random.default_rng(7)
+    hostile = ["attacker/1", "attacker \"2\"", "attacker 3 %"]
+
+    def watch_with(legit: int) -> canary_watch.CanaryWatch:
+        watch = canary_watch.CanaryWatch()
+        watch.champion(_keys("champion", 500), rng.beta(2, 5, 500))
+        for key in _keys("customer", legit):
+            watch.canary(0.01, [key], rng.beta(2, 5, 1))
+        for i in range(50):  # 50 extreme rows (scores of 1.0), slow, on three keys
+            watch.canary(0.9, [hostile[i % 3]], np.ones(1))
+        return watch
+
+    alone = watch_with(0)
+    assert alone.requests == 50 and alone.figures()["keys"] == 3
+    assert alone.judge(limits) is None  # three keys are not the canary's customers
+    # Among 100 ordinary customers, the three keys weigh three in 103, however many rows.
+    among = watch_with(100)
+    figures = among.figures()
+    assert figures["keys"] == 103 and figures["psi"] < 0.2
+    assert among.judge(limits) is None
+    # Had each of the 50 rows counted, their scores alone would have crossed the limit.
+    by_row = canary_watch.score_psi(rng.beta(2, 5, 500), np.concatenate(
+        [rng.beta(2, 5, 100), np.ones(50)]))
+    assert by_row > 0.2
+
+
+def test_a_rollback_driven_by_many_keys_names_the_keys_with_the_most_weight() -> None:
+    limits = configs.Canary(min_requests=10, min_keys=50, max_psi=0.2)
+    rng = np.random.default_rng(8)
+    watch = canary_watch.CanaryWatch()
+    watch.champion(_keys("champion", 1000), rng.beta(2, 5, 1000))
+    drifted = _keys("drifted", 40)
+    for key in _keys("customer", 40):
+        watch.canary(0.01, [key, key], rng.beta(2, 5, 2))
+    for key in drifted:  # 40 customers the challenger scores near 1
+        watch.canary(0.01, [key], rng.uniform(0.97, 1.0, 1))
+    verdict = watch.judge(limits)
+    assert verdict and verdict["crossed"][0].startswith("score PSI")
+    top = verdict["drivers"]["score PSI"]
+    assert len(top) == canary_watch.TOP and {d["key"] for d in top} <= set(drifted)
+    assert all(d["value"] >= 0.97 and d["requests"] == 1 for d in top)
+    assert top[0]["weight"] >= top[-1]["weight"] > 0
+    assert "score PSI driven most by key(s) 'drifted" in canary_watch.drivers_line(
+        verdict["drivers"])
+
+
+def test_the_watch_remembers_the_newest_keys_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(canary_watch, "KEPT", 3)
+    watch = canary_watch.CanaryWatch()
+    watch.canary(0.01, ["a", "b", "c", "d"], np.array([0.1, 0.2, 0.3, 0.4]))
+    watch.canary(0.01, ["b"], None)  # seen again: the newest, kept over c
+    watch.canary(0.01, ["e"], np.array([0.5]))
+    watch.champion(["x", None, "y", "z", "w"], np.array([0.1, 0.2, 0.3, 0.4, 0.5]))
+    figures = watch.figures()
+    assert (figures["keys"], figures["champion_keys"], figures["requests"]) == (3, 3, 3)
+    assert figures["error_rate"] == pytest.approx(1 / 6)  # b failed one of its two
 
 
 def test_the_config_refuses_a_misspelt_key_or_falling_steps_by_line() -> None:

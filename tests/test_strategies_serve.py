@@ -106,7 +106,7 @@ def test_a_canary_is_sticky_over_http_and_rolls_back_when_its_errors_cross_the_l
         ws, "deploy", "set", "clf", str(root / "bad.toml"))
     (root / "canary.toml").write_text(
         'strategy = "canary"\n[canary]\nsteps = [0.1, 0.5]\nmin_requests = 40\n'
-        'max_error_rate = 0.05\n')
+        'min_keys = 40\nmax_error_rate = 0.05\n')
     assert _cli(ws, "deploy", "set", "clf", str(root / "canary.toml"))["version"] == 1
     stepped = _cli(ws, "deploy", "step", "clf")
     assert (stepped["to"], stepped["champion"], stepped["challenger"]) == (0.1, 1, 2)
@@ -139,22 +139,33 @@ def test_a_canary_is_sticky_over_http_and_rolls_back_when_its_errors_cross_the_l
 
     monkeypatch.setattr(canary, "predict", failing)
     picked = [r for r in _rows(2000, seed=6) if strategies.to_canary(r[KEY], 0.1, "clf")]
+    failed_keys = set()
     for row in picked[:60]:
+        before = calls["n"]
         out = service.predict([row])
+        if calls["n"] % 4 == 0 and calls["n"] != before:
+            failed_keys.add(row[KEY])
         assert out["model_version"] in (1, 2)  # a failed canary row is answered by v1
         if service.rolled_back:
             break
     figures = service.rolled_back
     assert figures and figures["crossed"] == ["error rate 25.0% > 5.0%"]
     assert figures["requests"] == 40 and service.predict([picked[0]])["model_version"] == 1
+    # The rollback names the keys whose requests failed (each weighs one in ten of them).
+    drivers = figures["drivers"]["error rate"]
+    assert len(drivers) == 5 and {d["key"] for d in drivers} <= failed_keys
+    assert all(d["weight"] == 0.1 and d["value"] == 1.0 for d in drivers)
     state = _cli(ws, "deploy", "show", "clf")["state"]
     assert state["share"] == 0 and state["rollback"]["errors"] == 10
     event = next(e for e in events.recent(ws, "clf") if e["kind"] == "deploy.canary_rolled_back")
     assert event["detail"]["error_rate"] == 0.25 and event["detail"]["challenger"] == 2
+    assert event["detail"]["keys"] == 40 and event["detail"]["drivers"] == figures["drivers"]
     _until(url, lambda h: h["canary"]["share"] == 0)
     status, after = _call(url + "/predict", {"rows": rows})
     assert {p["model_version"] for p in after["predictions"]} == {1}
-    assert "rolled back at 10%" in run_cli("deploy", "show", "clf", workspace=ws.root).stdout
+    shown = run_cli("deploy", "show", "clf", workspace=ws.root).stdout
+    assert "rolled back at 10%: error rate 25.0% > 5.0% (error rate driven most by key(s) " \
+        f"{drivers[0]['key']!r}" in shown
 
 
 def test_an_ab_test_joins_labels_to_both_arms_and_keeps_its_plan(setup) -> None:
@@ -247,3 +258,29 @@ def test_a_blue_green_switch_under_200_concurrent_requests_drops_none_and_mixes_
     assert "no switch" in _refused(ws, "deploy", "switch", "clf", "--back")
     kinds = [e["kind"] for e in events.recent(ws, "clf")]
     assert kinds.count("deploy.switched") == 2
+
+
+def test_a_routing_header_sent_twice_is_refused_with_one_line(setup) -> None:
+    import http.client
+
+    ws, root, url = setup
+    (root / "header.toml").write_text('strategy = "canary"\n[canary]\nheader = "X-Customer"\n')
+    _cli(ws, "deploy", "set", "clf", str(root / "header.toml"))
+    _until(url, lambda h: h["strategy"] == "canary")
+    body = json.dumps(_rows(1, seed=12)[0]).encode()
+    host, port = url.removeprefix("http://").split(":")
+    for headers in ([("X-Customer", "K1")], [("X-Customer", "K1"), ("x-customer", "K2")]):
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        conn.putrequest("POST", "/predict")
+        for name, value in [("Content-Type", "application/json"),
+                            ("Content-Length", str(len(body))), *headers]:
+            conn.putheader(name, value)
+        conn.endheaders(body)
+        response = conn.getresponse()
+        status, answer = response.status, json.loads(response.read())
+        conn.close()
+        if len(headers) == 1:
+            assert status == 200 and answer["model_version"] == 1
+        else:
+            assert status == 400 and answer == {
+                "error": "the routing header X-Customer is sent 2 times; send it once"}

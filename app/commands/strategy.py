@@ -11,7 +11,7 @@ def deploy() -> None:
 
     \b
     strategy = "shadow" | "canary" | "blue_green"
-    [canary]      key, header, steps, min_requests, max_error_rate,
+    [canary]      key, header, steps, min_requests, min_keys, max_error_rate,
                   max_latency_p95, max_psi
     [blue_green]  blue, green
     'mlcycle deploy show PROJECT' prints every key with its value and meaning.

@@ -9,7 +9,8 @@ The config is TOML; every key is optional and takes the default below when left 
     header = ""                # a request header that routes the whole request instead
     steps = [0.05, 0.1, 0.25, 0.5, 1.0]   # the shares 'mlcycle deploy step' raises it to
     min_requests = 100         # canary requests of a step before its limits are judged
-    max_error_rate = 0.02      # rolled back when more of its requests fail than this
+    min_keys = 50              # ... and distinct routing keys (each key weighs once)
+    max_error_rate = 0.02      # rolled back when its keys' mean share of failures passes this
     max_latency_p95 = 1.0      # ... when its 95th percentile latency passes this (seconds)
     max_psi = 0.25             # ... when its scores drift this far from the champion's (PSI)
 
@@ -17,7 +18,9 @@ The config is TOML; every key is optional and takes the default below when left 
     blue = "champion"          # a version number or an alias
     green = "challenger"
 
-A row whose key is missing or null meets the champion.
+A row whose key is missing or null meets the champion. Every limit is judged over distinct
+keys, each key counting once (mlcycle.deploy.canary_watch), so a few clients cannot roll the
+canary back for everyone.
 
 Stored configs are versioned like policies and recipes: 1, 2, … whenever the text changes.
 A project without one follows the defaults (shadow), and says so.
@@ -50,6 +53,7 @@ class Canary:
     header: str = ""
     steps: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1.0)
     min_requests: int = 100
+    min_keys: int = 50
     max_error_rate: float = 0.02
     max_latency_p95: float = 1.0
     max_psi: float = 0.25
@@ -124,6 +128,7 @@ _SPEC: settings.Spec = {
     "": {"strategy": settings.choice(STRATEGIES)},
     "canary": {"key": _text, "header": _text, "steps": _steps,
                "min_requests": settings.number(1, integer=True),
+               "min_keys": settings.number(1, integer=True),
                "max_error_rate": settings.number(0, 1),
                "max_latency_p95": settings.number(0.001),
                "max_psi": settings.number(0)},
@@ -136,7 +141,9 @@ _HELP = {
     "canary.header": "request header that routes the whole request instead (\"\": none)",
     "canary.steps": "the shares 'mlcycle deploy step' raises the canary to, in turn",
     "canary.min_requests": "canary requests of a step before its limits are judged",
-    "canary.max_error_rate": "rolled back when a larger share of its requests fail",
+    "canary.min_keys": "distinct routing keys of a step before its limits are judged",
+    "canary.max_error_rate": "rolled back when its keys' mean share of failed requests "
+                             "passes this (each key weighs once)",
     "canary.max_latency_p95": "rolled back when its 95th percentile latency passes this (s)",
     "canary.max_psi": "rolled back when its scores drift this far from the champion's (PSI)",
     "blue_green.blue": "the blue slot: a version number or an alias",

@@ -10,10 +10,11 @@ A model has one input per data column, named exactly as the data names it (space
 slashes and accents included), of shape ``[-1, 1]``: ``FP32`` for numbers (booleans as 0/1)
 and ``BYTES`` for categories. A request sends each input as ``{"name", "shape": [n, 1] or
 [n], "datatype", "data"}`` with ``data`` flat or nested like the shape; ``null`` is a
-missing value (an extension: JSON cannot spell NaN). Outputs are ``label`` (``BYTES``,
-``[n]``) and ``probabilities`` (``FP32``, ``[n, classes]``, the class order in its
-``parameters``) for a classifier, ``variable`` (``FP32``, ``[n, 1]``) for a regression, as
-the ONNX graph names them. Errors are ``{"error": "one line"}``: 400 for a malformed
+missing value (an extension: JSON cannot spell NaN); a number beyond float32's range
+(±3.4e38) is refused for an ``FP32`` input, which would read it as infinity. Outputs are
+``label`` (``BYTES``, ``[n]``) and ``probabilities`` (``FP32``, ``[n, classes]``, the class
+order in its ``parameters``) for a classifier, ``variable`` (``FP32``, ``[n, 1]``) for a
+regression, as the ONNX graph names them. Errors are ``{"error": "one line"}``: 400 for a malformed
 request, 404 for another model or path, 405 for the wrong method; the binary tensor
 extension is refused with 400.
 """
@@ -30,6 +31,7 @@ PROTOCOL = "v2"
 NUMERIC = {"FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64",
            "UINT8", "UINT16", "UINT32", "UINT64", "BOOL"}
 MAX_ROWS = 100_000
+FP32_MAX = 3.4028234663852886e38  # the largest finite float32: beyond it a cast gives infinity
 
 
 class ProtocolError(Exception):
@@ -229,7 +231,8 @@ def _column(item: dict[str, Any], tensor: Tensor, max_rows: int) -> list[Any]:
         raise ProtocolError(400, f"input {name} is {want}, not {short(datatype)}")
     if (not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape)
             or len(shape) not in (1, 2) or (len(shape) == 2 and shape[1] != 1)):
-        raise ProtocolError(400, f"input {name} has shape {short(json.dumps(shape))}; "
+        rank = " (rank 0, a single value)" if shape == [] else ""
+        raise ProtocolError(400, f"input {name} has shape {short(json.dumps(shape))}{rank}; "
                                  "send [rows, 1] or [rows]")
     rows = shape[0]
     if rows == 0:
@@ -245,14 +248,18 @@ def _column(item: dict[str, Any], tensor: Tensor, max_rows: int) -> list[Any]:
         values = [v[0] for v in values]
     if len(values) != rows:
         raise ProtocolError(400, f"input {name} has shape {shape} but {len(values)} values")
-    return [_value(v, numeric, name, i) for i, v in enumerate(values, 1)]
+    limit = FP32_MAX if tensor.datatype == "FP32" else math.inf
+    return [_value(v, numeric, name, i, limit) for i, v in enumerate(values, 1)]
 
 
-def _value(value: Any, numeric: bool, name: str, row: int) -> Any:
+def _value(value: Any, numeric: bool, name: str, row: int, limit: float) -> Any:
     if value is None:
         return None
     if numeric:
         if isinstance(value, (bool, int, float)):
+            if abs(value) > limit:  # the model would read infinity
+                raise ProtocolError(400, f"input {name}, row {row}: {value:g} is beyond the "
+                                         f"range of FP32 (±{limit:.4g})")
             return float(value)
         if isinstance(value, NotFinite):
             raise ProtocolError(400, f"input {name}, row {row}: {short(value.text)} is not a "

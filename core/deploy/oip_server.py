@@ -12,8 +12,11 @@ inputs, one per data column, and the outputs), ``POST /v2/models/NAME/infer`` an
 of every file it reads against ``manifest.json``, and refuses to start on a mismatch.
 
 Hardening, as in ``mlcycle serve``: loopback by default; a body over ``--max-body`` is
-refused with 413 unread; a connection silent for ``--timeout`` seconds is closed; a
-malformed request gets 400 and a one-line reason; every answer is JSON. A feature set's
+refused with 413 (what the client still sends is read and thrown away for up to 2 seconds,
+so that a client which sends before it reads gets the answer); a connection silent for
+``--timeout`` seconds is closed; a malformed request gets 400 and a one-line reason; every
+answer is JSON. Ctrl-C or SIGTERM stops taking connections, answers the requests in flight
+(for up to 10 seconds) and exits 0. A feature set's
 derived columns are inputs here (the bundle's graph takes them), computed by the caller;
 ``mlcycle serve`` computes them itself from the raw columns.
 """
@@ -26,6 +29,8 @@ import hashlib
 import json
 import signal
 import sys
+import threading
+import time
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,6 +46,14 @@ else:  # run as a bundle's server.py, beside its copy of oip.py
 
 MAX_BODY_MIB = 10.0
 IDLE_TIMEOUT = 30.0
+# How long a refused request's body is still read and thrown away before the connection is
+# closed (nginx's lingering close): closing a socket with unread data resets it, and a
+# client that sends its whole body before it reads (Python's urllib, requests) would then
+# see the reset instead of the refusal. Loopback moves a few hundred MB in this time; a
+# slower client past it sees the reset.
+LINGER_SECONDS = 2.0
+LINGER_CHUNK = 1 << 20
+GRACE_SECONDS = 10.0  # how long a stopping server lets the requests in flight finish
 CHECKED = ("model.onnx", "signature.json", "metadata.json")  # what the server reads
 
 
@@ -61,15 +74,14 @@ class Graph:
 
         request = oip.read_infer(body, self.model, max_rows)
         feeds = {}
-        with np.errstate(over="ignore"):  # beyond float32, as mlcycle's cast: infinity
-            for graph_name, column, numeric in self.feeds:
-                values = request.columns[column]
-                if numeric:
-                    array = np.array([np.nan if v is None else v for v in values],
-                                     dtype=np.float32)
-                else:  # a missing category is the empty string, a category of its own
-                    array = np.array(["" if v is None else v for v in values], dtype=object)
-                feeds[graph_name] = array.reshape(-1, 1)
+        for graph_name, column, numeric in self.feeds:  # values beyond float32 are refused
+            values = request.columns[column]
+            if numeric:
+                array = np.array([np.nan if v is None else v for v in values],
+                                 dtype=np.float32)
+            else:  # a missing category is the empty string, a category of its own
+                array = np.array(["" if v is None else v for v in values], dtype=object)
+            feeds[graph_name] = array.reshape(-1, 1)
         try:
             got = self.session.run(None, feeds)
         except Exception as exc:  # onnxruntime's own error types, raised on input it refuses
@@ -136,10 +148,15 @@ def _first_line(exc: BaseException) -> str:
 
 class JsonHandler(BaseHTTPRequestHandler):
     """What this server and ``mlcycle serve`` answer alike: JSON only, a body limit heard
-    before the body is sent, http.server's own refusals as JSON, no 40 ms Nagle delay, and
-    no line per request. A subclass sets ``max_body``, ``timeout`` and ``too_large_hint``."""
+    before the body is sent (or, for a client that did not ask first, answered while the
+    body is read and thrown away), http.server's own refusals as JSON, no 40 ms Nagle
+    delay, and no line per request. A subclass sets ``max_body``, ``timeout`` and
+    ``too_large_hint``."""
 
     protocol_version = "HTTP/1.1"
+    server: JsonServer  # type: ignore[assignment]  # a handler serves only a JsonServer
+    _unread = 0  # bytes of this request's body not read yet
+    _in_flight = False  # a request is read and not yet answered
     # Headers and body leave in two writes; with Nagle's algorithm the second waits for
     # the client's delayed ACK of the first: 40 ms added to every kept-alive answer.
     disable_nagle_algorithm = True
@@ -161,7 +178,7 @@ class JsonHandler(BaseHTTPRequestHandler):
     def _send(self, status: int, body: dict[str, Any],
               headers: dict[str, str] | None = None) -> None:
         data = json.dumps(body, default=str).encode("utf-8")
-        if status >= 400:
+        if status >= 400 or self.server.stopping:
             self.close_connection = True  # the rest of the request may be unread
         try:
             self.send_response(status)
@@ -174,7 +191,41 @@ class JsonHandler(BaseHTTPRequestHandler):
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(data)
+            if self._unread:
+                self._linger()
         except OSError:  # the client went away or stopped reading: nothing to tell it
+            self.close_connection = True
+
+    def parse_request(self) -> bool:
+        self._unread = 0  # a refusal of the request line or headers reads no body
+        parsed = super().parse_request()
+        if parsed:
+            self._unread = self._length() or 0
+            self.server.begin()
+            self._in_flight = True
+        return parsed
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        finally:
+            if self._in_flight:
+                self._in_flight = False
+                self.server.end()
+
+    def _linger(self) -> None:
+        """Read and discard what is left of the body of a request answered before it was
+        read, for at most ``LINGER_SECONDS``, so that the client reads the answer."""
+        left, self._unread = self._unread, 0
+        deadline = time.monotonic() + LINGER_SECONDS
+        while left > 0 and (wait := deadline - time.monotonic()) > 0:
+            self.connection.settimeout(wait)
+            chunk = self.rfile.read1(min(left, LINGER_CHUNK))
+            if not chunk:
+                break
+            left -= len(chunk)
+        self.connection.settimeout(self.timeout)
+        if left:  # what is left would read as the next request
             self.close_connection = True
 
     def _length(self) -> int | None:
@@ -199,7 +250,8 @@ class JsonHandler(BaseHTTPRequestHandler):
 
     def _body(self) -> bytes | None:
         """The request's body; None once the refusal is sent (no or a bad length: 411 or
-        400; too large: 413 unread) or the client stalled or left before sending it all."""
+        400; too large: 413, the body read and discarded for a while, not kept) or the
+        client stalled or left before sending it all."""
         length = self._length()
         if not length:
             self._send(HTTPStatus.LENGTH_REQUIRED if length is None else
@@ -209,6 +261,7 @@ class JsonHandler(BaseHTTPRequestHandler):
         if length > self.max_body:
             self._too_large()
             return None
+        self._unread = 0  # read below, or the connection is closed
         try:
             body = self.rfile.read(length)
         except OSError:  # stalled past the timeout, or gone
@@ -221,8 +274,42 @@ class JsonHandler(BaseHTTPRequestHandler):
 
 
 class JsonServer(ThreadingHTTPServer):
+    """Threads per connection, each request counted while in flight, so that a stop
+    (:meth:`close`) answers them before the process exits."""
+
     daemon_threads = True
     request_queue_size = 512  # a burst of clients queues instead of being refused
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]
+                 ) -> None:
+        self.stopping = False
+        self._busy = 0  # requests in flight
+        self._idle = threading.Condition()
+        super().__init__(address, handler)
+
+    def begin(self) -> None:
+        with self._idle:
+            self._busy += 1
+
+    def end(self) -> None:
+        with self._idle:
+            self._busy -= 1
+            self._idle.notify_all()
+
+    def close(self, grace: float = GRACE_SECONDS) -> None:
+        """Once ``serve_forever`` has returned: stop listening, then wait up to ``grace``
+        seconds for the requests in flight to be answered (each answer says the connection
+        closes). A second interrupt, or the grace running out, ends the wait; the requests
+        still unanswered are counted in one line."""
+        self.stopping = True
+        try:
+            self.server_close()
+            with self._idle:
+                self._idle.wait_for(lambda: not self._busy, timeout=grace)
+        except KeyboardInterrupt:
+            pass
+        if self._busy:
+            self.say(f"note: stopped with {self._busy} request(s) unanswered")
 
     def say(self, line: str) -> None:
         print(line, file=sys.stderr)
@@ -302,7 +389,7 @@ def _handler(graph: Graph, max_body: int, idle_timeout: float | None
 
 
 def make_server(graph: Graph, host: str, port: int, max_body: int,
-                idle_timeout: float | None = IDLE_TIMEOUT) -> ThreadingHTTPServer:
+                idle_timeout: float | None = IDLE_TIMEOUT) -> JsonServer:
     return JsonServer((host, port), _handler(graph, max_body, idle_timeout))
 
 
@@ -345,9 +432,12 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, terminate)
-    with contextlib.suppress(KeyboardInterrupt):
-        server.serve_forever(poll_interval=0.2)
-    server.server_close()
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            server.serve_forever(poll_interval=0.2)
+    finally:
+        server.close()
+    print("stopped", file=sys.stderr)
     return 0
 
 

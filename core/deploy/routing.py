@@ -1,4 +1,4 @@
-"""What a served request meets under the project's strategy, and the canary's watch.
+"""What a served request meets under the project's strategy.
 
 A :class:`Route` is an immutable snapshot (strategy, the scorer that answers, the other one,
 the canary's share, the state revision). The server swaps the whole snapshot between
@@ -9,22 +9,17 @@ switch between two loaded slots costs no loading at all.
 
 from __future__ import annotations
 
-import math
-import threading
-from collections import deque
 from dataclasses import dataclass, replace
+from email.message import Message
 from typing import TYPE_CHECKING, Any
 
 from mlcycle.deploy import config as configs
 from mlcycle.deploy import scoring, strategies
-from mlcycle.drift.statistics import psi
 from mlcycle.models import registry
-from mlcycle.store.errors import NotFound
+from mlcycle.store.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-
-    import numpy as np
 
     from mlcycle.store.workspace import Workspace
 
@@ -49,12 +44,23 @@ class Route:
     def shadow(self) -> scoring.Scorer | None:
         return self.other if self.strategy == configs.SHADOW else None
 
-    def keys(self, rows: list[dict[str, Any]], headers: Mapping[str, str]) -> list[str | None]:
+    def keys(self, rows: list[dict[str, Any]], headers: Mapping[str, str] | Message
+             ) -> list[str | None]:
         """Each row's routing key: the header's value for every row, else the key field's
-        (the identifier by default); None where the row has none."""
+        (the identifier by default); None where the row has none.
+
+        Raises ``InvalidInput`` for a routing header sent more than once: which of its
+        values routes would be a guess, and a client could pick the one that suits it."""
         if self.limits.header:
-            value = headers.get(self.limits.header)
-            return [value] * len(rows)
+            name = self.limits.header
+            if isinstance(headers, Message):  # http.server's headers keep every copy
+                values = headers.get_all(name) or []
+            else:
+                values = [headers[name]] if name in headers else []
+            if len(values) > 1:
+                raise InvalidInput(f"the routing header {name} is sent {len(values)} times; "
+                                   "send it once")
+            return [values[0] if values else None] * len(rows)
         field = self.limits.key or self.main.identifier
         if not field:
             return [None] * len(rows)
@@ -154,92 +160,3 @@ class Declared:
 def without_canary(route: Route) -> Route:
     """The route once the canary is rolled back: every row to the champion."""
     return replace(route, share=0.0)
-
-
-# -- the canary's watch -------------------------------------------------------------------
-
-KEPT = 20_000  # scores and latencies kept per side, the newest
-
-
-def score_values(pred: dict[str, np.ndarray]) -> np.ndarray:
-    """One number per row whose distribution the canary is judged by: the positive class's
-    probability (two classes), the top probability (more), or the predicted value."""
-    if "proba" in pred:
-        proba = pred["proba"]
-        return proba[:, -1] if proba.shape[1] == 2 else proba.max(axis=1)
-    return pred["value"]
-
-
-class CanaryWatch:
-    """The canary's requests since its step began, against the champion's scores; judged
-    against the config's limits once ``min_requests`` canary requests have been answered."""
-
-    def __init__(self, revision: int = -1) -> None:
-        self.revision = revision
-        self.lock = threading.Lock()
-        self.requests = 0
-        self.errors = 0
-        self.latencies: deque[float] = deque(maxlen=KEPT)
-        self.canary_scores: deque[float] = deque(maxlen=KEPT)
-        self.champion_scores: deque[float] = deque(maxlen=KEPT)
-
-    def champion(self, scores: np.ndarray) -> None:
-        with self.lock:
-            self.champion_scores.extend(scores.tolist())
-
-    def canary(self, seconds: float, scores: np.ndarray | None) -> None:
-        """One canary request: its latency, and its scores (None: it failed)."""
-        with self.lock:
-            self.requests += 1
-            self.latencies.append(seconds)
-            if scores is None:
-                self.errors += 1
-            else:
-                self.canary_scores.extend(scores.tolist())
-
-    def figures(self) -> dict[str, Any]:
-        import numpy as np
-
-        with self.lock:
-            latencies = np.array(self.latencies)
-            mine, theirs = np.array(self.canary_scores), np.array(self.champion_scores)
-            requests, errors = self.requests, self.errors
-        return {
-            "requests": requests,
-            "errors": errors,
-            "error_rate": errors / requests if requests else None,
-            "latency_p95": float(np.quantile(latencies, 0.95)) if len(latencies) else None,
-            "psi": score_psi(theirs, mine),
-        }
-
-    def judge(self, limits: configs.Canary) -> dict[str, Any] | None:
-        """The figures and the limits crossed, once enough requests are in; else None."""
-        if self.requests < limits.min_requests:
-            return None
-        figures = self.figures()
-        crossed = []
-        if figures["error_rate"] > limits.max_error_rate:
-            crossed.append(f"error rate {figures['error_rate']:.1%} > "
-                           f"{limits.max_error_rate:.1%}")
-        if figures["latency_p95"] > limits.max_latency_p95:
-            crossed.append(f"latency p95 {figures['latency_p95']:.3f}s > "
-                           f"{limits.max_latency_p95:g}s")
-        if figures["psi"] is not None and figures["psi"] > limits.max_psi:
-            crossed.append(f"score PSI {figures['psi']:.3f} > {limits.max_psi:g}")
-        return {**figures, "crossed": crossed} if crossed else None
-
-
-MIN_SCORES = 50  # fewer scores on either side say nothing about their distributions
-
-
-def score_psi(reference: np.ndarray, current: np.ndarray) -> float | None:
-    """PSI of ``current`` against ``reference`` over the reference's deciles."""
-    import numpy as np
-
-    if len(reference) < MIN_SCORES or len(current) < MIN_SCORES:
-        return None
-    edges = np.unique(np.quantile(reference, np.linspace(0.1, 0.9, 9)))
-    ref = np.bincount(np.searchsorted(edges, reference, side="right"), minlength=len(edges) + 1)
-    cur = np.bincount(np.searchsorted(edges, current, side="right"), minlength=len(edges) + 1)
-    value = psi(ref.tolist(), cur.tolist())
-    return value if math.isfinite(value) else None

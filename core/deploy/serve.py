@@ -23,12 +23,15 @@ so a request is answered under one route from start to end. Scoring is logged in
 requests costs no workspace write each.
 
 Limits, so that no request can take the service down: a body over ``MAX_BODY`` (10 MiB,
-``--max-body``) is refused with 413 unread; a connection silent for ``IDLE_TIMEOUT`` seconds
-(``--timeout``) is closed, so it cannot hold a thread; a body that nests too deeply, holds a
-number a float cannot (1e400, NaN, Infinity) or a field that is not a scalar is refused with
-400 naming the field, before any scoring. Every answer is JSON (``{"error": ...}`` for
-errors, http.server's own included); 500 means a bug in mlcycle. A client that hangs up
-mid-request is dropped without a traceback.
+``--max-body``) is refused with 413 and never kept (what the client still sends is read and
+thrown away for up to 2 seconds, so that it reads the 413); a connection silent for
+``IDLE_TIMEOUT`` seconds (``--timeout``) is closed, so it cannot hold a thread; a body that
+nests too deeply, holds a number a float cannot (1e400, NaN, Infinity) or a field that is
+not a scalar is refused with 400 naming the field, before any scoring. Every answer is JSON
+(``{"error": ...}`` for errors, http.server's own included); 500 means a bug in mlcycle. A
+client that hangs up mid-request is dropped without a traceback. Ctrl-C or SIGTERM stops
+taking connections, answers the requests in flight (for up to 10 seconds), logs the
+scoring and exits 0.
 """
 
 from __future__ import annotations
@@ -38,10 +41,10 @@ import signal
 import threading
 import time
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
-from mlcycle.deploy import abtest, oip, oip_serve, routing, scoring, strategies
+from mlcycle.deploy import abtest, canary_watch, oip, oip_serve, routing, scoring, strategies
 from mlcycle.deploy import config as configs
 from mlcycle.deploy.oip_server import JsonHandler, JsonServer
 from mlcycle.models import model_input
@@ -91,7 +94,7 @@ class Service:
         declared = self.router.declared()
         self.route = self.router.load(declared)
         self._declared = declared.key
-        self.watch = routing.CanaryWatch(self.route.revision)
+        self.watch = canary_watch.CanaryWatch(self.route.revision)
         self.rolled_back: dict[str, Any] | None = None  # this server's last rollback
         self._unsaved_rollback: tuple[dict[str, Any], int] | None = None
         self._checked = time.monotonic()
@@ -121,7 +124,7 @@ class Service:
                     self.route, self._declared = route, declared.key
                     self.reloads += 1
                     if route.revision != self.watch.revision:
-                        self.watch = routing.CanaryWatch(route.revision)
+                        self.watch = canary_watch.CanaryWatch(route.revision)
             self.reload_error = None
         except MlcycleError as exc:
             self.reload_error = str(exc)  # keep serving the models already loaded
@@ -140,8 +143,10 @@ class Service:
             self.route = routing.without_canary(self.route)
             self.rolled_back = figures
             self._unsaved_rollback = (figures, route.revision)
+        drivers = canary_watch.drivers_line(verdict["drivers"])
         self.say(f"rolled back the canary v{figures['challenger']}: "
-                 + "; ".join(verdict["crossed"]))
+                 + "; ".join(verdict["crossed"]) + f" over {verdict['keys']} keys"
+                 + (f" ({drivers})" if drivers else ""))
         with self._checking:
             self._save_rollback()
 
@@ -179,11 +184,14 @@ class Service:
         except (pl.exceptions.PolarsError, TypeError, ValueError) as exc:
             raise scoring.InvalidInput(f"rows could not be read: {first_line(exc)}") from None
         canary = route.canary
+        # Under a canary config the keys are read even at a share of 0, so that a request
+        # the canary would refuse (a routing header sent twice) is refused at every share.
+        keys = route.keys(rows, headers or {}) if route.strategy == configs.CANARY else []
         picked = [] if canary is None else [
-            i for i, key in enumerate(route.keys(rows, headers or {}))
-            if strategies.to_canary(key, route.share, self.project)]
+            i for i, key in enumerate(keys) if strategies.to_canary(key, route.share,
+                                                                   self.project)]
         answered = []  # (row positions, scorer, raw rows, model inputs, predictions)
-        failed = None  # seconds the canary spent before it failed its rows
+        failed = None  # seconds the canary spent before it failed its rows, and the rows
         if canary is not None and picked:
             part = raw[picked]
             began = time.perf_counter()
@@ -191,10 +199,11 @@ class Service:
                 inputs = scoring.model_frame(part, canary.signature)
                 pred = canary.predict(inputs)
             except Exception:  # the champion answers these rows instead
-                failed = time.perf_counter() - began
+                failed = time.perf_counter() - began, picked
                 picked = []
             else:
-                watch.canary(time.perf_counter() - began, routing.score_values(pred))
+                watch.canary(time.perf_counter() - began, [keys[i] for i in picked],
+                             canary_watch.score_values(pred))
                 answered.append((picked, canary, part, inputs, pred))
         chosen = set(picked)
         rest = [i for i in range(len(rows)) if i not in chosen]
@@ -204,11 +213,11 @@ class Service:
             pred = main.predict(inputs)
             answered.append((rest, main, part, inputs, pred))
             if canary is not None:
-                watch.champion(routing.score_values(pred))
+                watch.champion([keys[i] for i in rest], canary_watch.score_values(pred))
         if failed is not None:
             # Counted once the champion has answered: rows both refuse are the client's
             # fault (refused with 400 above), not the canary's.
-            watch.canary(failed, None)
+            watch.canary(failed[0], [keys[i] for i in failed[1]], None)
         shadow_pred = None
         second = route.shadow
         if second is not None:
@@ -485,7 +494,7 @@ def _handler(service: Service, max_body: int, idle_timeout: float | None,
 
 def make_server(service: Service, host: str, port: int, *, max_body: int = MAX_BODY,
                 idle_timeout: float | None = IDLE_TIMEOUT,
-                say: Callable[[str], None] | None = None) -> ThreadingHTTPServer:
+                say: Callable[[str], None] | None = None) -> JsonServer:
     tell = say or (lambda _text: None)
     server = JsonServer((host, port), _handler(service, max_body, idle_timeout, tell))
     server.say = tell  # type: ignore[method-assign]
@@ -548,15 +557,16 @@ class Serving:
             if not self._stopped.is_set():
                 self.server.serve_forever(poll_interval=0.2)
         finally:
+            self.server.close()  # the requests in flight are answered first
             stop.set()
             # A flush in progress holds tallies it has taken: let it finish before exiting.
             thread.join(timeout=60)
-            self.server.server_close()
             self.service.flush()
             self.say("stopped")
 
     def stop(self) -> None:
-        """End :meth:`serve` (from another thread); returns once no request is answered."""
+        """End :meth:`serve` (from another thread); returns once no new request is taken
+        (:meth:`serve` answers those in flight before it returns)."""
         self._stopped.set()
         if self._started.is_set():
             self.server.shutdown()  # waits for serve_forever to return
@@ -565,7 +575,8 @@ class Serving:
 def run(ws: Workspace, project: str, ref: str, host: str, port: int, shadow: bool = True,
         say: Callable[[str], None] | None = None, max_body: int = MAX_BODY,
         idle_timeout: float | None = IDLE_TIMEOUT) -> None:
-    """Serve until interrupted (Ctrl-C or SIGTERM); scoring is logged on the way out."""
+    """Serve until interrupted (Ctrl-C or SIGTERM); the requests in flight are answered and
+    scoring is logged on the way out."""
     tell = say or (lambda _t: None)
     serving = Serving(ws, project, ref, host, port, shadow, tell, max_body, idle_timeout)
 

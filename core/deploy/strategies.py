@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mlcycle import projects
+from mlcycle.deploy import canary_watch
 from mlcycle.deploy import config as configs
 from mlcycle.models import registry
 from mlcycle.store import events
@@ -214,9 +215,11 @@ def summary_line(view: dict[str, Any]) -> str:
     if view["strategy"] == configs.CANARY:
         text = (f"canary {v(view['challenger'])} at {view['share']:.0%} (step {view['step']} of "
                 f"{len(view['steps'])}) beside champion {v(view['champion'])}")
-        if view["rollback"] and not view["share"]:
-            text += (f"; rolled back at {view['rollback']['share']:.0%}: "
-                     + "; ".join(view["rollback"]["crossed"]))
+        rolled = view["rollback"]
+        if rolled and not view["share"]:
+            text += (f"; rolled back at {rolled['share']:.0%}: " + "; ".join(rolled["crossed"]))
+            if rolled.get("drivers"):  # a rollback saved before keys were named has none
+                text += f" ({canary_watch.drivers_line(rolled['drivers'])})"
         return text
     if view["champion"] is None:
         return "shadow: no champion yet"

@@ -71,13 +71,18 @@ def chi_square(ref: list[int], cur: list[int]) -> tuple[float, int]:
 
 def psi(ref: list[int], cur: list[int]) -> float:
     """Population stability index over cells, with half-count smoothing of empty cells."""
+    return sum(psi_terms(ref, cur))
+
+
+def psi_terms(ref: list[int], cur: list[int]) -> list[float]:
+    """Each cell's share of the PSI (all non-negative): which cells moved the most."""
     k = len(ref)
     n_ref, n_cur = sum(ref) + 0.5 * k, sum(cur) + 0.5 * k
-    total = 0.0
+    terms = []
     for r, c in zip(ref, cur):
         p, q = (r + 0.5) / n_ref, (c + 0.5) / n_cur
-        total += (q - p) * math.log(q / p)
-    return total
+        terms.append((q - p) * math.log(q / p))
+    return terms
 
 
 def cohen_h(p1: float, p2: float) -> float:
