@@ -116,6 +116,14 @@ def test_numbers_a_float_cannot_hold_are_refused_naming_the_field(
     assert served.request("POST", "/predict", big.encode())[0] == 200  # large, but finite
 
 
+@pytest.mark.parametrize("value", [1e39, -1e39, 10**40])
+def test_numbers_float32_cannot_hold_are_refused_as_in_v2(served: Served, value) -> None:
+    status, answer = served.post({**ROW, "x1": value})
+    assert status == 400
+    assert answer["error"].startswith("field 'x1' is ") and "beyond the range of float32" in \
+        answer["error"]
+
+
 def test_http_refusals_are_json(served: Served) -> None:
     cases = [(("GET", "/predict"), 405), (("POST", "/health"), 405), (("PUT", "/predict"), 501),
              (("GET", "/nowhere"), 404)]

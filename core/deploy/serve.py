@@ -364,7 +364,7 @@ def read_rows(body: bytes) -> tuple[list[dict[str, Any]], bool]:
 
     Raises ``BadRequest`` for anything else: text that is not JSON, nesting deeper than the
     parser's stack (rows are flat, so nothing legitimate comes close), a number that is not
-    finite, or a field whose value is not a number, string, boolean or null.
+    finite or that float32 cannot hold, or a field whose value is not a number, string, boolean or null.
     """
     try:
         data = oip.loads(body)  # the JSON reading both protocols share
@@ -378,9 +378,13 @@ def read_rows(body: bytes) -> tuple[list[dict[str, Any]], bool]:
         raise BadRequest(f"at most {MAX_ROWS} rows per request; use 'mlcycle predict' for files")
     for number, row in enumerate(rows, 1):
         for key, value in row.items():
+            where = f"field {_short(key)}" + ("" if single else f" of row {number}")
+            if isinstance(value, (int, float)) and abs(value) > oip.FP32_MAX:
+                # The model computes in float32, where this number reads as infinity.
+                raise BadRequest(f"{where} is {value:g}, beyond the range of float32 "
+                                 f"(±{oip.FP32_MAX:.4g})")
             if value is None or isinstance(value, (bool, int, float, str)):
                 continue
-            where = f"field {_short(key)}" + ("" if single else f" of row {number}")
             if isinstance(value, oip.NotFinite):
                 raise BadRequest(f"{where} is {_short(value.text)}, not a finite number")
             kind = "an object" if isinstance(value, dict) else "a list"
