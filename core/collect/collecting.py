@@ -32,7 +32,7 @@ from mlcycle import projects
 from mlcycle.collect import changes as changing
 from mlcycle.collect import definitions
 from mlcycle.collect.definitions import SourceVersion
-from mlcycle.data import databases, datasets, sources
+from mlcycle.data import databases, datasets, queries, sources
 from mlcycle.store import cancel as cancelling
 from mlcycle.store import events
 from mlcycle.store.errors import InvalidInput
@@ -150,16 +150,21 @@ def _read(ws: Workspace, source: SourceVersion, out: Path, after: Any,
     import duckdb
 
     bound = (source.incremental, after) if after is not None else None
-    con = memory_connection()
     shown = f"source {source.name}"
+    if source.inputs:  # checked before any input is opened
+        queries.check(source.query or "", shown, source.inputs)
+    parts = [definitions.get(ws, source.project, n) for n in source.inputs] or [source]
+    # The query runs where it can read its own files and write the output, nothing else.
+    con = queries.guarded_connection(
+        [f for part in parts for f in databases.readable(part.location)], [out])
     try:
-        with _relation(ws, con, source, bound) as rel:
+        with _relation(con, source, parts, bound) as rel:
             if source.incremental and source.incremental not in rel.columns:
                 raise InvalidInput(f"{shown}: no column {source.incremental!r} to collect "
                                    f"incrementally on (columns: {', '.join(rel.columns[:12])})")
             try:
                 with cancelling.interrupting(cancel, con.interrupt):
-                    rel.to_parquet(str(out), compression="zstd")
+                    rel.to_parquet(str(out), compression="zstd", use_tmp_file=False)
             except duckdb.Error as exc:
                 cancelling.check(cancel)
                 raise InvalidInput(f"{shown}: cannot read: {sources.error_text(exc)}") from None
@@ -168,8 +173,11 @@ def _read(ws: Workspace, source: SourceVersion, out: Path, after: Any,
 
 
 @contextlib.contextmanager
-def _relation(ws: Workspace, con: duckdb.DuckDBPyConnection, source: SourceVersion,
-              after: tuple[str, Any] | None) -> Iterator[duckdb.DuckDBPyRelation]:
+def _relation(con: duckdb.DuckDBPyConnection, source: SourceVersion,
+              parts: list[SourceVersion], after: tuple[str, Any] | None
+              ) -> Iterator[duckdb.DuckDBPyRelation]:
+    """The rows of ``source``: its own query's, or an aggregate's over ``parts``, its inputs
+    (whose queries :func:`databases.opened` checks; the aggregate's was checked already)."""
     import duckdb
 
     shown = f"source {source.name}"
@@ -179,16 +187,14 @@ def _relation(ws: Workspace, con: duckdb.DuckDBPyConnection, source: SourceVersi
             yield rel
         return
     with contextlib.ExitStack() as stack:
-        for name in source.inputs:
-            part = definitions.get(ws, source.project, name)
+        for part in parts:
             rel = stack.enter_context(databases.opened(
-                con, part.location, part.query, name=name, label=f"source {name}"))
+                con, part.location, part.query, name=part.name, label=f"source {part.name}"))
             # A database's rows arrive as a stream, read once: keep them as a table.
             if part.location.kind == databases.FILE:
-                rel.create_view(name)
+                rel.create_view(part.name)
             else:
-                rel.create(name)
-        definitions.check_query(source.query or "", source.inputs, shown)
+                rel.create(part.name)
         sql = source.query or ""
         if after:
             sql = databases.incremental_sql(sql, after[0], "?")
