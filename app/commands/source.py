@@ -157,5 +157,7 @@ def _print(result) -> None:
         click.echo(f"source {result.source.name} v{result.source.version}: "
                    f"{result.rows_read:,} rows read → version {result.version.id} "
                    f"({result.version.n_rows:,} rows, {state})")
+    if result.note:
+        click.echo(f"  {result.note}")
     for change in result.changes:
         click.echo(f"  {'breaking: ' if change.breaking else ''}{change.message}")

@@ -68,6 +68,7 @@ class CollectResult:
     collection: str | None = None
     after: Any = None  # the value an incremental collection started past
     last_value: Any = None
+    note: str | None = None  # how the collection began when its last version was purged
 
     @property
     def breaking(self) -> bool:
@@ -82,7 +83,7 @@ class CollectResult:
             "rows_read": self.rows_read, "collection": self.collection,
             "version": self.version.id if self.version else None,
             "rows": self.version.n_rows if self.version else None,
-            "stored": self.stored, "breaking": self.breaking,
+            "stored": self.stored, "breaking": self.breaking, "note": self.note,
             "changes": [c.to_dict() for c in self.changes],
         }
 
@@ -94,7 +95,7 @@ def collect(ws: Workspace, project: str, name: str, *, strict: bool = False,
     say = progress or (lambda _msg: None)
     projects.get(ws, project)
     source = definitions.get(ws, project, name)
-    previous = _previous(ws, project, name)
+    previous, note = _previous(ws, project, source)
     before = datasets.get(ws, project, previous[0]) if previous else None
     before_path = datasets.data_path(ws, before) if before else None
     after = None
@@ -110,7 +111,7 @@ def collect(ws: Workspace, project: str, name: str, *, strict: bool = False,
         # Personal data needs no step here: the drift profile compares a sensitive column
         # by its missing rate only, and registering the version scans it and stores its
         # report masked (mlcycle.data.privacy).
-        result = CollectResult(source, rows_read, after=after)
+        result = CollectResult(source, rows_read, after=after, note=note)
         if before_path is not None and rows_read:
             say("comparing with the previous collection")
             result.changes = changing.compare(before_path, batch, reference_rows=previous[1],
@@ -236,13 +237,27 @@ def _digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def _previous(ws: Workspace, project: str, name: str) -> tuple[str, int] | None:
-    """The dataset version and rows read of the source's last collection that read rows."""
+def _previous(ws: Workspace, project: str, source: SourceVersion
+              ) -> tuple[tuple[str, int] | None, str | None]:
+    """The dataset version and rows read of the source's last collection that read rows and
+    whose version the project still holds, and a line saying so when a later collection's
+    version was purged since (nothing then builds on a version that is gone)."""
+    query = ("SELECT dataset_id, rows_read FROM collections WHERE project = ? AND source = ? "
+             "AND rows_read > 0 {} ORDER BY ts DESC LIMIT 1")
+    held = ("AND dataset_id IN (SELECT dataset_id FROM project_datasets "
+            "WHERE project = collections.project)")
     with ws.read() as con:
-        row = fetch_one(con, "SELECT dataset_id, rows_read FROM collections WHERE project = ? "
-                             "AND source = ? AND rows_read > 0 ORDER BY ts DESC LIMIT 1",
-                        [project, name])
-    return (row[0], int(row[1])) if row else None
+        last = fetch_one(con, query.format(""), [project, source.name])
+        kept = fetch_one(con, query.format(held), [project, source.name])
+    base = (kept[0], int(kept[1])) if kept else None
+    if last is None or (base is not None and base[0] == last[0]):
+        return base, None
+    if base is None:
+        return None, (f"version {last[0]} of the last collection was purged: collecting "
+                      "in full")
+    uses = "appending to" if source.incremental else "comparing with"
+    return base, (f"version {last[0]} of the last collection was purged: {uses} version "
+                  f"{base[0]}, the newest left")
 
 
 def _store(ws: Workspace, project: str, source: SourceVersion, final: Path,
