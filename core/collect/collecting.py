@@ -152,13 +152,13 @@ def _read(ws: Workspace, source: SourceVersion, out: Path, after: Any,
 
     bound = (source.incremental, after) if after is not None else None
     shown = f"source {source.name}"
-    if source.inputs:  # checked before any input is opened
-        queries.check(source.query or "", shown, source.inputs)
     parts = [definitions.get(ws, source.project, n) for n in source.inputs] or [source]
     # The query runs where it can read its own files and write the output, nothing else.
     con = queries.guarded_connection(
         [f for part in parts for f in databases.readable(part.location)], [out])
     try:
+        if source.inputs:  # checked before any input is opened
+            queries.check(source.query or "", shown, source.inputs, con=con)
         with _relation(con, source, parts, bound) as rel:
             if source.incremental and source.incremental not in rel.columns:
                 raise InvalidInput(f"{shown}: no column {source.incremental!r} to collect "

@@ -142,7 +142,7 @@ def opened(con: duckdb.DuckDBPyConnection, location: Location, query: str | None
     ``con`` should be a :func:`queries.guarded_connection` that can read :func:`readable`."""
     shown = label or location.uri
     if query:
-        queries.check(query, shown, [name] if location.kind == FILE else None)
+        queries.check(query, shown, [name] if location.kind == FILE else None, con=con)
     if location.kind == FILE:
         yield _file_relation(con, location, query, name, after, shown)
         return

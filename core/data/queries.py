@@ -27,13 +27,14 @@ read-only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlcycle.store.errors import InvalidInput
-from mlcycle.store.sql import memory_connection
+from mlcycle.store.sql import fetch_one, memory_connection
 
 if TYPE_CHECKING:
     import duckdb
@@ -49,15 +50,17 @@ _OUTSIDE = ("pg_read_file", "pg_read_binary_file", "pg_ls_", "pg_stat_file", "pg
             "readfile", "writefile", "getenv")
 
 
-def check(query: str, shown: str, tables: Iterable[str] | None = None) -> None:
+def check(query: str, shown: str, tables: Iterable[str] | None = None, *,
+          con: duckdb.DuckDBPyConnection | None = None) -> None:
     """Refuse, before anything runs, a query that is not one read-only SELECT over its own
     tables: those named in ``tables`` (a file source's or an aggregate's), or any table of
     the source's database when ``tables`` is None (a name such a database does not hold
     reaches nothing else: SQLite and PostgreSQL read no files by name, and a DuckDB file is
-    opened with external access off)."""
+    opened with external access off). ``con``, a DuckDB connection to parse in (the query
+    only is parsed there; nothing of it runs)."""
     import duckdb
 
-    with memory_connection() as con:
+    with contextlib.nullcontext(con) if con else memory_connection() as con:
         try:
             statements = con.extract_statements(query)
         except duckdb.Error as exc:
@@ -70,7 +73,8 @@ def check(query: str, shown: str, tables: Iterable[str] | None = None) -> None:
         if kind != "SELECT":
             word = statements[0].query.split(None, 1)[0].upper() if query.strip() else kind
             raise InvalidInput(f"{shown}: {word} is not allowed; {_RULE}")
-        tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [query]).fetchone()[0])
+        row = fetch_one(con, "SELECT json_serialize_sql(?)", [query])
+    tree = json.loads(row[0]) if row else {}
     if tree.get("error") or len(tree.get("statements", [])) != 1:
         raise InvalidInput(f"{shown}: the query cannot be checked; {_RULE}")
     _check_tree(tree["statements"][0], shown, None if tables is None else list(tables))
