@@ -167,6 +167,20 @@ def test_the_engine_reaches_no_other_file_even_past_the_check(tmp_path: Path) ->
     assert not (tmp_path / "new.duckdb").exists()
 
 
+def test_a_duckdb_source_reads_no_file_but_its_database(shop: Workspace,
+                                                       tmp_path: Path) -> None:
+    """A DuckDB file's table may have any name, so the check lets a path through as one;
+    the database, opened with external access off, does not read it."""
+    db = _duckdb_file(tmp_path / "shop.duckdb", 1, 5)
+    secret = tmp_path / "secret.csv"
+    secret.write_text("secret,churn\nhunter2,1\n")
+    collect.add(shop, "shop", "s", f"duckdb:///{db}", f'SELECT * FROM "{secret}"')
+    done = run_cli("collect", "shop", "s", workspace=shop.root)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "hunter2" not in done.stdout + done.stderr
+    assert datasets.list_versions(shop, "shop") == []
+
+
 def _age(ws: Workspace, *versions: str) -> None:
     with ws.write() as con:  # forty days pass for these versions
         con.execute("UPDATE project_datasets SET added_at = ? WHERE dataset_id IN "
