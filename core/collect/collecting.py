@@ -1,16 +1,20 @@
 """Running a source: ``mlcycle collect`` reads it and stores what it read as a dataset version.
 
 The rows are read once, columnar, into a Parquet file under ``artifacts/.tmp`` (databases
-stream Arrow batches into DuckDB, see :mod:`mlcycle.data.databases`). The version id hashes
-that file's bytes, and the file is registered through the same path as ``data add``
-(:func:`mlcycle.data.datasets.store_parquet`), so the same content gives the same version
-and stores nothing new.
+stream Arrow batches into DuckDB, see :mod:`mlcycle.data.databases`). The stored query is
+checked again first (:mod:`mlcycle.data.queries`: a received workspace's query is input),
+and DuckDB runs it where it can read only the source's files and write only that file. The
+version id hashes that file's bytes, and the file is registered through the same path as
+``data add`` (:func:`mlcycle.data.datasets.store_parquet`), so the same content gives the
+same version and stores nothing new.
 
 An *incremental* source reads only the rows whose column is past the largest value the
 previous collection holds (the database filters, so only new rows travel); the new version
 is the previous one with those rows appended, and no new rows give the previous version
-back. An aggregate reads each of its sources in full, as tables named after them, and runs
-its stored query over them in DuckDB.
+back. The previous collection is the newest whose version the project still holds: after
+``data purge`` a source builds on the newest version left, or collects in full, and the
+result's ``note`` says so. An aggregate reads each of its sources in full, as tables named
+after them, and runs its stored query over them in DuckDB.
 
 Each collection is compared with the previous one (:mod:`mlcycle.collect.changes`) and
 recorded with its lineage: the source version, its query, the rows read and the changes. With
