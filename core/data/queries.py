@@ -71,7 +71,9 @@ def check(query: str, shown: str, tables: Iterable[str] | None = None, *,
             raise InvalidInput(f"{shown}: the query holds {len(statements)} statements; {_RULE}")
         kind = statements[0].type.name
         if kind != "SELECT":
-            word = statements[0].query.split(None, 1)[0].upper() if query.strip() else kind
+            # Its first word says what the user wrote (INSTALL and LOAD share a type).
+            first = (statements[0].query.split(None, 1) or [""])[0]
+            word = first.upper() if first.isalpha() else kind
             raise InvalidInput(f"{shown}: {word} is not allowed; {_RULE}")
         row = fetch_one(con, "SELECT json_serialize_sql(?)", [query])
     tree = json.loads(row[0]) if row else {}
