@@ -5,8 +5,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from mlcycle.store.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data"
@@ -38,6 +42,30 @@ def run_cli(
     if check and proc.returncode != 0:
         raise AssertionError(f"mlcycle {' '.join(args)} failed: {proc.stderr}")
     return proc
+
+
+def assert_consistent(ws: Workspace) -> None:
+    """Every stored dataset version has its file, its columns and its quality report, and
+    every project's link names a stored version: what a kill or a purge must leave."""
+    with ws.read() as con:
+        stored = con.execute("SELECT id, path, n_columns FROM datasets").fetchall()
+        for dataset_id, path, n_columns in stored:
+            assert ws.artifact_path(path).exists(), f"{dataset_id} registered without its file"
+            cols = con.execute(
+                "SELECT count(*) FROM dataset_columns WHERE dataset_id = ?", [dataset_id]
+            ).fetchall()[0][0]
+            assert cols == n_columns
+            assert (
+                con.execute(
+                    "SELECT count(*) FROM quality_reports WHERE dataset_id = ?", [dataset_id]
+                ).fetchall()[0][0]
+                == 1
+            )
+        dangling = con.execute(
+            "SELECT count(*) FROM project_datasets pd LEFT JOIN datasets d ON d.id = pd.dataset_id "
+            "WHERE d.id IS NULL"
+        ).fetchall()[0][0]
+        assert dangling == 0
 
 
 def free_port() -> int:

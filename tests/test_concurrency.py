@@ -14,7 +14,7 @@ import pytest
 from mlcycle import projects
 from mlcycle.data import datasets
 from mlcycle.store.workspace import Workspace
-from tests.conftest import MLCYCLE, ROOT, run_cli
+from tests.conftest import MLCYCLE, ROOT, assert_consistent, run_cli
 
 WRITER = """
 import sys
@@ -81,28 +81,6 @@ def test_two_writers_and_a_reader_at_once_lose_nothing(ws: Workspace, tmp_path: 
     assert len(list((ws.artifacts / "datasets").iterdir())) == 1
 
 
-def _consistent(ws: Workspace) -> None:
-    with ws.read() as con:
-        stored = con.execute("SELECT id, path, n_columns FROM datasets").fetchall()
-        for dataset_id, path, n_columns in stored:
-            assert ws.artifact_path(path).exists(), f"{dataset_id} registered without its file"
-            cols = con.execute(
-                "SELECT count(*) FROM dataset_columns WHERE dataset_id = ?", [dataset_id]
-            ).fetchall()[0][0]
-            assert cols == n_columns
-            assert (
-                con.execute(
-                    "SELECT count(*) FROM quality_reports WHERE dataset_id = ?", [dataset_id]
-                ).fetchall()[0][0]
-                == 1
-            )
-        dangling = con.execute(
-            "SELECT count(*) FROM project_datasets pd LEFT JOIN datasets d ON d.id = pd.dataset_id "
-            "WHERE d.id IS NULL"
-        ).fetchall()[0][0]
-        assert dangling == 0
-
-
 @pytest.mark.parametrize("delay", [0.3, 0.6, 0.9, 1.2, 1.6])
 def test_kill_during_data_add_leaves_the_workspace_consistent(
     ws: Workspace, tmp_path: Path, delay: float
@@ -126,8 +104,8 @@ def test_kill_during_data_add_leaves_the_workspace_consistent(
     time.sleep(delay)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    _consistent(ws)
+    assert_consistent(ws)
     # Whatever the kill interrupted, adding again completes the version.
     again = run_cli("data", "add", "p", str(csv), "--json", workspace=ws.root, check=True)
     assert '"n_rows": 300000' in again.stdout
-    _consistent(ws)
+    assert_consistent(ws)

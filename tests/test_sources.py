@@ -145,6 +145,20 @@ def test_credentials_stay_out_of_the_workspace(pg: Server, shop: Workspace,
         collect.add(shop, "shop", "other", pg.uri("shop"), "SELECT 2")
 
 
+def test_postgres_query_runs_in_a_read_only_session(pg: Server, shop: Workspace) -> None:
+    """Behind the query check, the server itself refuses a write a SELECT would make."""
+    pg.psql("CREATE SEQUENCE IF NOT EXISTS tally", "shop")
+    collect.add(shop, "shop", "tally", pg.uri("shop"), "SELECT nextval('tally') AS churn")
+    done = run_cli("collect", "shop", "tally", workspace=shop.root,
+                   env={"PGPASSWORD": pg.password})
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "read-only transaction" in done.stderr
+    assert pg.psql("SELECT last_value, is_called FROM tally", "shop").strip() == "1|f"
+    with pytest.raises(InvalidInput, match="SET is not allowed"):
+        collect.add(shop, "shop", "tally", pg.uri("shop"),
+                    "SET default_transaction_read_only = off")
+
+
 def test_sqlite_source_incremental_and_unchanged(shop: Workspace, tmp_path: Path) -> None:
     db = _sqlite(tmp_path / "shop data 100%.sqlite", 1, 120)
     stored, created = collect.add(shop, "shop", "orders", f"sqlite:///{db}",

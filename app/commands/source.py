@@ -16,8 +16,11 @@ def source() -> None:
       postgresql://USER@HOST:PORT/DATABASE   (the password comes from PGPASSWORD or
                                               ~/.pgpass, never from the URI)
       sources:orders,customers      an aggregate: its query combines those sources
-    A file source's query reads the file as a table named after the source. Each
-    changed definition is a new version of the source; 'mlcycle collect' runs it.
+    A file source's query reads the file as a table named after the source. A query is
+    one read-only SELECT (WITH … SELECT) over the source's own tables, checked when it is
+    added and each time it is collected: COPY, ATTACH, INSTALL/LOAD, PRAGMA, SET, CALL,
+    EXPORT/IMPORT, table functions (read_csv, glob…) and several statements are refused.
+    Each changed definition is a new version of the source; 'mlcycle collect' runs it.
     """
 
 
@@ -25,7 +28,8 @@ def source() -> None:
 @click.argument("project")
 @click.argument("name")
 @click.option("--uri", required=True, help="Where the rows are (see 'mlcycle source --help').")
-@click.option("--query", default=None, help="The SELECT that returns the rows.")
+@click.option("--query", default=None,
+              help="The one SELECT that returns the rows, over the source's own tables.")
 @click.option("--incremental", default=None, metavar="COLUMN",
               help="Collect only rows whose COLUMN is past the last value collected.")
 @json_option
@@ -157,5 +161,7 @@ def _print(result) -> None:
         click.echo(f"source {result.source.name} v{result.source.version}: "
                    f"{result.rows_read:,} rows read → version {result.version.id} "
                    f"({result.version.n_rows:,} rows, {state})")
+    if result.note:
+        click.echo(f"  {result.note}")
     for change in result.changes:
         click.echo(f"  {'breaking: ' if change.breaking else ''}{change.message}")

@@ -110,7 +110,10 @@ def collect_source(view: ViewScreen, project: str, sources: list[str],
 
 
 def show_changes(job: Job, result: Any) -> None:
-    """Each change against the previous collection, as a row of the job's table."""
+    """Each change against the previous collection, as a row of the job's table (first,
+    how the collection began when its last version was purged)."""
+    if result.note:
+        job.add_row("·", "purged", result.note)
     for change in result.changes:
         job.add_row("✗" if change.breaking else "·", change.kind, change.message)
 

@@ -1,16 +1,20 @@
 """Running a source: ``mlcycle collect`` reads it and stores what it read as a dataset version.
 
 The rows are read once, columnar, into a Parquet file under ``artifacts/.tmp`` (databases
-stream Arrow batches into DuckDB, see :mod:`mlcycle.data.databases`). The version id hashes
-that file's bytes, and the file is registered through the same path as ``data add``
-(:func:`mlcycle.data.datasets.store_parquet`), so the same content gives the same version
-and stores nothing new.
+stream Arrow batches into DuckDB, see :mod:`mlcycle.data.databases`). The stored query is
+checked again first (:mod:`mlcycle.data.queries`: a received workspace's query is input),
+and DuckDB runs it where it can read only the source's files and write only that file. The
+version id hashes that file's bytes, and the file is registered through the same path as
+``data add`` (:func:`mlcycle.data.datasets.store_parquet`), so the same content gives the
+same version and stores nothing new.
 
 An *incremental* source reads only the rows whose column is past the largest value the
 previous collection holds (the database filters, so only new rows travel); the new version
 is the previous one with those rows appended, and no new rows give the previous version
-back. An aggregate reads each of its sources in full, as tables named after them, and runs
-its stored query over them in DuckDB.
+back. The previous collection is the newest whose version the project still holds: after
+``data purge`` a source builds on the newest version left, or collects in full, and the
+result's ``note`` says so. An aggregate reads each of its sources in full, as tables named
+after them, and runs its stored query over them in DuckDB.
 
 Each collection is compared with the previous one (:mod:`mlcycle.collect.changes`) and
 recorded with its lineage: the source version, its query, the rows read and the changes. With
@@ -32,7 +36,7 @@ from mlcycle import projects
 from mlcycle.collect import changes as changing
 from mlcycle.collect import definitions
 from mlcycle.collect.definitions import SourceVersion
-from mlcycle.data import databases, datasets, sources
+from mlcycle.data import databases, datasets, queries, sources
 from mlcycle.store import cancel as cancelling
 from mlcycle.store import events
 from mlcycle.store.errors import InvalidInput
@@ -68,6 +72,7 @@ class CollectResult:
     collection: str | None = None
     after: Any = None  # the value an incremental collection started past
     last_value: Any = None
+    note: str | None = None  # how the collection began when its last version was purged
 
     @property
     def breaking(self) -> bool:
@@ -82,7 +87,7 @@ class CollectResult:
             "rows_read": self.rows_read, "collection": self.collection,
             "version": self.version.id if self.version else None,
             "rows": self.version.n_rows if self.version else None,
-            "stored": self.stored, "breaking": self.breaking,
+            "stored": self.stored, "breaking": self.breaking, "note": self.note,
             "changes": [c.to_dict() for c in self.changes],
         }
 
@@ -94,7 +99,7 @@ def collect(ws: Workspace, project: str, name: str, *, strict: bool = False,
     say = progress or (lambda _msg: None)
     projects.get(ws, project)
     source = definitions.get(ws, project, name)
-    previous = _previous(ws, project, name)
+    previous, note = _previous(ws, project, source)
     before = datasets.get(ws, project, previous[0]) if previous else None
     before_path = datasets.data_path(ws, before) if before else None
     after = None
@@ -110,7 +115,7 @@ def collect(ws: Workspace, project: str, name: str, *, strict: bool = False,
         # Personal data needs no step here: the drift profile compares a sensitive column
         # by its missing rate only, and registering the version scans it and stores its
         # report masked (mlcycle.data.privacy).
-        result = CollectResult(source, rows_read, after=after)
+        result = CollectResult(source, rows_read, after=after, note=note)
         if before_path is not None and rows_read:
             say("comparing with the previous collection")
             result.changes = changing.compare(before_path, batch, reference_rows=previous[1],
@@ -150,16 +155,21 @@ def _read(ws: Workspace, source: SourceVersion, out: Path, after: Any,
     import duckdb
 
     bound = (source.incremental, after) if after is not None else None
-    con = memory_connection()
     shown = f"source {source.name}"
+    parts = [definitions.get(ws, source.project, n) for n in source.inputs] or [source]
+    # The query runs where it can read its own files and write the output, nothing else.
+    con = queries.guarded_connection(
+        [f for part in parts for f in databases.readable(part.location)], [out])
     try:
-        with _relation(ws, con, source, bound) as rel:
+        if source.inputs:  # checked before any input is opened
+            queries.check(source.query or "", shown, source.inputs, con=con)
+        with _relation(con, source, parts, bound) as rel:
             if source.incremental and source.incremental not in rel.columns:
                 raise InvalidInput(f"{shown}: no column {source.incremental!r} to collect "
                                    f"incrementally on (columns: {', '.join(rel.columns[:12])})")
             try:
                 with cancelling.interrupting(cancel, con.interrupt):
-                    rel.to_parquet(str(out), compression="zstd")
+                    rel.to_parquet(str(out), compression="zstd", use_tmp_file=False)
             except duckdb.Error as exc:
                 cancelling.check(cancel)
                 raise InvalidInput(f"{shown}: cannot read: {sources.error_text(exc)}") from None
@@ -168,8 +178,11 @@ def _read(ws: Workspace, source: SourceVersion, out: Path, after: Any,
 
 
 @contextlib.contextmanager
-def _relation(ws: Workspace, con: duckdb.DuckDBPyConnection, source: SourceVersion,
-              after: tuple[str, Any] | None) -> Iterator[duckdb.DuckDBPyRelation]:
+def _relation(con: duckdb.DuckDBPyConnection, source: SourceVersion,
+              parts: list[SourceVersion], after: tuple[str, Any] | None
+              ) -> Iterator[duckdb.DuckDBPyRelation]:
+    """The rows of ``source``: its own query's, or an aggregate's over ``parts``, its inputs
+    (whose queries :func:`databases.opened` checks; the aggregate's was checked already)."""
     import duckdb
 
     shown = f"source {source.name}"
@@ -179,16 +192,14 @@ def _relation(ws: Workspace, con: duckdb.DuckDBPyConnection, source: SourceVersi
             yield rel
         return
     with contextlib.ExitStack() as stack:
-        for name in source.inputs:
-            part = definitions.get(ws, source.project, name)
+        for part in parts:
             rel = stack.enter_context(databases.opened(
-                con, part.location, part.query, name=name, label=f"source {name}"))
+                con, part.location, part.query, name=part.name, label=f"source {part.name}"))
             # A database's rows arrive as a stream, read once: keep them as a table.
             if part.location.kind == databases.FILE:
-                rel.create_view(name)
+                rel.create_view(part.name)
             else:
-                rel.create(name)
-        definitions.check_query(source.query or "", source.inputs, shown)
+                rel.create(part.name)
         sql = source.query or ""
         if after:
             sql = databases.incremental_sql(sql, after[0], "?")
@@ -230,13 +241,27 @@ def _digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def _previous(ws: Workspace, project: str, name: str) -> tuple[str, int] | None:
-    """The dataset version and rows read of the source's last collection that read rows."""
+def _previous(ws: Workspace, project: str, source: SourceVersion
+              ) -> tuple[tuple[str, int] | None, str | None]:
+    """The dataset version and rows read of the source's last collection that read rows and
+    whose version the project still holds, and a line saying so when a later collection's
+    version was purged since (nothing then builds on a version that is gone)."""
+    query = ("SELECT dataset_id, rows_read FROM collections WHERE project = ? AND source = ? "
+             "AND rows_read > 0 {} ORDER BY ts DESC LIMIT 1")
+    held = ("AND dataset_id IN (SELECT dataset_id FROM project_datasets "
+            "WHERE project = collections.project)")
     with ws.read() as con:
-        row = fetch_one(con, "SELECT dataset_id, rows_read FROM collections WHERE project = ? "
-                             "AND source = ? AND rows_read > 0 ORDER BY ts DESC LIMIT 1",
-                        [project, name])
-    return (row[0], int(row[1])) if row else None
+        last = fetch_one(con, query.format(""), [project, source.name])
+        kept = fetch_one(con, query.format(held), [project, source.name])
+    base = (kept[0], int(kept[1])) if kept else None
+    if last is None or (base is not None and base[0] == last[0]):
+        return base, None
+    if base is None:
+        return None, (f"version {last[0]} of the last collection was purged: collecting "
+                      "in full")
+    uses = "appending to" if source.incremental else "comparing with"
+    return base, (f"version {last[0]} of the last collection was purged: {uses} version "
+                  f"{base[0]}, the newest left")
 
 
 def _store(ws: Workspace, project: str, source: SourceVersion, final: Path,

@@ -7,10 +7,10 @@ version it ran. A version's **id** hashes what it means (URI, query, incremental
 the same definition stored again is no new version.
 
 URIs are those of :mod:`mlcycle.data.databases`, plus ``sources:A,B``: an *aggregate* whose
-query combines other sources of the project, each read as a table named after it. Queries
-DuckDB runs here (over a file, or an aggregate's inputs) are checked before anything runs:
-one SELECT statement, reading only the tables it is given, no table functions (so a stored
-query cannot reach a file the source does not name).
+query combines other sources of the project, each read as a table named after it. Every
+query is checked by :mod:`mlcycle.data.queries` when it is stored and again each time it
+runs: one read-only SELECT over the source's own tables, nothing that reaches a file, a
+setting or another database.
 """
 
 from __future__ import annotations
@@ -23,11 +23,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mlcycle import projects
-from mlcycle.data import databases
+from mlcycle.data import databases, queries
 from mlcycle.store import events
 from mlcycle.store.errors import InvalidInput, NotFound
 from mlcycle.store.schema import iso, utcnow
-from mlcycle.store.sql import memory_connection
 
 if TYPE_CHECKING:
     from mlcycle.store.workspace import Workspace
@@ -100,8 +99,9 @@ def add(ws: Workspace, project: str, name: str, uri: str, query: str | None = No
         if location.kind != databases.FILE and not query:
             raise InvalidInput(f"{location.uri}: a database source needs a query "
                                "(--query 'SELECT …')")
-        if location.kind == databases.FILE and query:
-            check_query(query, [name], f"source {name}")
+        if query:
+            queries.check(query, f"source {name}",
+                          [name] if location.kind == databases.FILE else None)
         stored_uri = location.uri
     sid = source_id(stored_uri, query, incremental)
     with ws.write() as con:
@@ -139,49 +139,8 @@ def _aggregate(ws: Workspace, project: str, name: str, uri: str, query: str | No
         found = get(ws, project, validate_name(other))
         if found.inputs:
             raise InvalidInput(f"source {other} is an aggregate itself; combine plain sources")
-    check_query(query, names, f"source {name}")
+    queries.check(query, f"source {name}", names)
     return f"{AGGREGATE}:{','.join(names)}"
-
-
-def check_query(query: str, tables: list[str], shown: str) -> None:
-    """Refuse, before it runs, a query that is not one SELECT over ``tables`` only."""
-    with memory_connection() as con:
-        tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [query]).fetchone()[0])
-    if tree.get("error"):
-        message = str(tree.get("error_message", "")).splitlines()[0]
-        if "Only SELECT" in message:
-            message = "write one SELECT statement"
-        raise InvalidInput(f"{shown}: the query cannot be used: {message}")
-    if len(tree["statements"]) != 1:
-        raise InvalidInput(f"{shown}: the query must be one SELECT statement")
-    found: set[str] = set()
-    ctes: set[str] = set()
-    for node in _nodes(tree["statements"][0]):
-        if node.get("type") == "TABLE_FUNCTION":
-            raise InvalidInput(f"{shown}: the query calls a table function; read only the "
-                               f"tables {', '.join(tables)}")
-        if node.get("type") == "BASE_TABLE":
-            if node.get("schema_name") or node.get("catalog_name"):
-                raise InvalidInput(f"{shown}: the query names "
-                                   f"{node['schema_name'] or node['catalog_name']}.…; "
-                                   f"read only the tables {', '.join(tables)}")
-            found.add(node["table_name"])
-        if isinstance(node.get("cte_map"), dict):  # WITH name AS (…): a table of its own
-            ctes.update(entry.get("key", "") for entry in node["cte_map"].get("map", []))
-    unknown = sorted(t for t in found - ctes if t not in tables)
-    if unknown:
-        raise InvalidInput(f"{shown}: the query reads {', '.join(map(repr, unknown))}, which "
-                           f"is not among its tables ({', '.join(tables)})")
-
-
-def _nodes(value: Any) -> Any:
-    if isinstance(value, dict):
-        yield value
-        for item in value.values():
-            yield from _nodes(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _nodes(item)
 
 
 def history(ws: Workspace, project: str, name: str) -> list[SourceVersion]:

@@ -5,7 +5,10 @@ A URI is one of
 - a file, folder or glob (a plain path or ``file:///…``), read by :mod:`mlcycle.data.sources`
   like every other file;
 - ``sqlite:///path`` or ``duckdb:///path``, a database file, opened read-only;
-- ``postgresql://user@host:port/database`` (libpq's URI), a server.
+- ``postgresql://user@host:port/database`` (libpq's URI), a server, in a read-only session.
+
+Every query is checked by :mod:`mlcycle.data.queries` before it runs, and a DuckDB file is
+opened with external access off, so its query reaches no file but the database itself.
 
 Databases are read through ADBC (Apache Arrow's database connectivity: the SQLite and
 PostgreSQL drivers are C libraries that hand back Arrow record batches), and DuckDB files by
@@ -28,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlcycle.data import sources
+from mlcycle.data import queries, sources
 from mlcycle.store.errors import InvalidInput, NotFound, first_line
 from mlcycle.store.sql import ident
 
@@ -116,8 +119,15 @@ def _server(text: str, workspace: Path | None) -> str:
 def incremental_sql(query: str, column: str, placeholder: str) -> str:
     """The query restricted to rows past the last value collected, in the order of
     ``column`` (the database does the filtering, so only new rows travel)."""
-    return (f"SELECT * FROM ({query}) AS mlcycle_source WHERE {ident(column)} > {placeholder} "  # noqa: S608
-            f"ORDER BY {ident(column)}")
+    # The newline ends a line comment the query may close with.
+    return (f"SELECT * FROM ({query}\n) AS mlcycle_source WHERE {ident(column)} > "  # noqa: S608
+            f"{placeholder} ORDER BY {ident(column)}")
+
+
+def readable(location: Location) -> list[Path]:
+    """The files DuckDB reads for ``location`` in the connection that runs its query
+    (a database's rows arrive as an Arrow stream, without a file)."""
+    return list(sources.resolve(location.target).files) if location.kind == FILE else []
 
 
 @contextlib.contextmanager
@@ -126,8 +136,13 @@ def opened(con: duckdb.DuckDBPyConnection, location: Location, query: str | None
            ) -> Iterator[duckdb.DuckDBPyRelation]:
     """A lazy DuckDB relation, in ``con``, over the rows ``query`` returns from ``location``
     (a file source's table is called ``name`` in its query). ``after`` = (column, value)
-    keeps only rows past value. The source stays open while the relation is read."""
+    keeps only rows past value. The source stays open while the relation is read.
+
+    The query is checked here, every time, whoever stored it (:mod:`mlcycle.data.queries`);
+    ``con`` should be a :func:`queries.guarded_connection` that can read :func:`readable`."""
     shown = label or location.uri
+    if query:
+        queries.check(query, shown, [name] if location.kind == FILE else None, con=con)
     if location.kind == FILE:
         yield _file_relation(con, location, query, name, after, shown)
         return
@@ -168,7 +183,9 @@ def _duckdb_stream(location: Location, sql: str, params: list[Any], shown: str
     import duckdb
 
     try:
-        src = duckdb.connect(location.target, read_only=True)
+        # External access off: the query reads this database and nothing else.
+        src = duckdb.connect(location.target, read_only=True,
+                             config={"enable_external_access": False})
     except duckdb.Error as exc:
         raise InvalidInput(f"{shown}: cannot open: {sources.error_text(exc)}") from None
     try:
@@ -207,6 +224,8 @@ def _adbc_stream(location: Location, sql: str, params: list[Any], shown: str
         try:
             connection = adbc.AdbcConnection(database)
             stack.callback(connection.close)
+            if location.kind == POSTGRESQL:
+                _read_only(adbc, connection)
             statement = adbc.AdbcStatement(connection)
             stack.callback(statement.close)
             if location.kind == SQLITE:  # batches of 1,024 rows by default: a third slower
@@ -220,6 +239,16 @@ def _adbc_stream(location: Location, sql: str, params: list[Any], shown: str
         except adbc.Error as exc:
             raise InvalidInput(f"{shown}: {_adbc_text(exc)}") from None
         yield stream
+
+
+def _read_only(adbc: Any, connection: Any) -> None:
+    """Make the server session read-only: a function the query calls cannot write either."""
+    statement = adbc.AdbcStatement(connection)
+    try:
+        statement.set_sql_query("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        statement.execute_update()
+    finally:
+        statement.close()
 
 
 def _adbc_text(exc: BaseException) -> str:
