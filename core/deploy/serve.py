@@ -364,7 +364,8 @@ def read_rows(body: bytes) -> tuple[list[dict[str, Any]], bool]:
 
     Raises ``BadRequest`` for anything else: text that is not JSON, nesting deeper than the
     parser's stack (rows are flat, so nothing legitimate comes close), a number that is not
-    finite or that float32 cannot hold, or a field whose value is not a number, string, boolean or null.
+    finite or that float32 cannot hold, or a field whose value is not a number, string,
+    boolean or null.
     """
     try:
         data = oip.loads(body)  # the JSON reading both protocols share
