@@ -9,7 +9,8 @@ from mlcycle.app.output import Context, console, emit_json, json_option
 
 @click.command()
 @click.argument("project")
-@click.option("--status", type=click.Choice(["pending", "approved", "rejected", "done"]),
+@click.option("--status", type=click.Choice(["pending", "approved", "rejected", "done",
+                                            "superseded"]),
               help="Only the decisions of this status.")
 @json_option
 @click.pass_obj
@@ -41,8 +42,8 @@ def summary(decision: dict[str, Any]) -> str:
     figures = decision.get("figures") or {}
     if figures.get("outcome"):
         return figures["outcome"]
-    if decision["status"] == "rejected":
-        return f"rejected: {decision['reason']}"
+    if decision["status"] in ("rejected", "superseded"):
+        return f"{decision['status']}: {decision['reason']}"
     if decision["kind"] == "promote":
         gate = decision["evidence"]["gate"]
         return f"promote v{decision['proposal']['promote']}? {gate['why']}"

@@ -83,7 +83,7 @@ def decision_rows(decisions: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     """The decisions table's rows: id, trigger, status, created, outcome."""
     from mlcycle.app.commands.decisions import summary
 
-    style = {"pending": "bold yellow", "rejected": "red", "done": "green"}
+    style = {"pending": "bold yellow", "rejected": "red", "done": "green", "superseded": "dim"}
     return [(d["id"], d["trigger"], Text(d["status"], style=style.get(d["status"], "")),
              d["created"][5:16].replace("T", " "), Text(summary(d)))
             for d in decisions]

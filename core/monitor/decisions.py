@@ -55,7 +55,8 @@ if TYPE_CHECKING:
     from mlcycle.store.cancel import CancelToken
     from mlcycle.store.workspace import Workspace
 
-STATUSES = ("pending", "approved", "rejected", "done")
+# superseded: a later action answered the question (the champion it was about moved).
+STATUSES = ("pending", "approved", "rejected", "done", "superseded")
 RETRAIN, PROMOTE = "retrain", "promote"
 
 
@@ -268,6 +269,7 @@ def list_decisions(ws: Workspace, project: str, status: str | None = None
     projects.get(ws, project)
     if status is not None and status not in STATUSES:
         raise InvalidInput(f"unknown status {status!r}; use one of: {', '.join(STATUSES)}")
+    settle_answered(ws, project)
     with ws.read() as con:
         rows = con.execute(
             f"SELECT {', '.join(_COLUMNS)} FROM decisions WHERE project = ? "  # noqa: S608
@@ -279,6 +281,7 @@ def list_decisions(ws: Workspace, project: str, status: str | None = None
 def pending_everywhere(ws: Workspace) -> list[dict[str, Any]]:
     """Every project's pending decisions, oldest first, in one read: what a UI watching
     the whole workspace asks about."""
+    settle_answered(ws)
     with ws.read() as con:
         rows = con.execute(
             f"SELECT {', '.join(_COLUMNS)} FROM decisions "  # noqa: S608
@@ -294,6 +297,47 @@ def get(ws: Workspace, project: str, decision_id: str) -> dict[str, Any]:
         raise NotFound(f"project {project!r}: decision {decision_id!r} {what}; "
                        f"list them with 'mlcycle decisions {project}'")
     return found[0]
+
+
+# -- questions a later action answered ----------------------------------------------------
+
+# Pending decisions about a champion that is champion no more: a retraining proposed for it
+# (``proposal.champion``), or a candidate to promote over it (``proposal.replaces``); with
+# the champion's move that made each moot.
+_MOOT = """
+    SELECT d.id, d.project, d.kind, d.trigger, a.version, h.ts, h.action, h.reason
+    FROM decisions d
+    JOIN aliases a ON a.project = d.project AND a.alias = 'champion'
+    LEFT JOIN (SELECT project, version, ts, action, reason, row_number() OVER (
+                   PARTITION BY project ORDER BY id DESC) AS newest
+               FROM alias_history WHERE alias = 'champion') h
+        ON h.project = d.project AND h.version = a.version AND h.newest = 1
+    WHERE d.status = 'pending' AND (? IS NULL OR d.project = ?)
+      AND coalesce(d.proposal->>'champion', d.proposal->>'replaces') IS NOT NULL
+      AND coalesce(d.proposal->>'champion', d.proposal->>'replaces')::INTEGER <> a.version
+"""
+
+
+def settle_answered(ws: Workspace, project: str | None = None) -> int:
+    """Close, as ``superseded``, the pending decisions whose question a later action
+    answered: the champion they were about was replaced meanwhile (a person promoted or
+    rolled back, a manual retraining promoted its model). Each keeps the time and reason of
+    that move, so no face goes on asking; how many were closed. Run before decisions are
+    listed, by whichever process looks first."""
+    with ws.read() as con:
+        if not con.execute(_MOOT, [project, project]).fetchall():
+            return 0
+    with ws.write() as con:  # again under the lock: another process may have closed them
+        moot = con.execute(_MOOT, [project, project]).fetchall()
+        for did, proj, kind, trigger, champion, ts, action, why in moot:
+            reason = (f"answered by a later action: v{champion} became champion"
+                      + (f" ({action}: {why})" if why else ""))
+            con.execute("UPDATE decisions SET status = 'superseded', decided_at = ?, "
+                        "reason = ? WHERE id = ?", [ts or utcnow(), reason, did])
+            events.record(con, "decision.superseded", project=proj, subject=did,
+                          detail={"kind": kind, "trigger": trigger, "reason": reason,
+                                  "champion": champion})
+    return len(moot)
 
 
 # -- deciding -----------------------------------------------------------------------------

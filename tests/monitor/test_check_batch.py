@@ -102,3 +102,24 @@ async def test_under_prompt_every_face_leaves_the_decision_pending(
         raised = mlcycle.monitor.check("clf", batch, labels, workspace=ws).decision.__dict__
     assert (raised["status"], raised["kind"], raised["mode"]) == ("pending", "retrain", "prompt")
     assert registry.get(ws, "clf").version == 1
+
+
+def test_a_decision_a_later_promotion_answered_is_closed_everywhere(
+        clf_champion: Workspace, tmp_path: Path) -> None:
+    from tests.conftest import run_json
+
+    ws = clf_champion
+    batch, labels = _world_changed(tmp_path)
+    raised = mlcycle.monitor.check("clf", batch, labels, workspace=ws).decision
+    assert raised is not None and raised.status == "pending"
+    # Meanwhile a person retrains by hand and promotes the result.
+    run_cli("retrain", "clf", "--with", str(batch), "--labels", str(labels), "--trials", "1",
+            "--promote", workspace=ws.root, check=True, timeout=300)
+    assert registry.get(ws, "clf").version == 2
+    listed = run_json("decisions", "clf", workspace=ws.root)
+    assert [(d["id"], d["status"]) for d in listed] == [(raised.id, "superseded")]
+    assert listed[0]["reason"].startswith("answered by a later action: v2 became champion")
+    assert run_json("decisions", "clf", "--status", "pending", workspace=ws.root) == []
+    assert run_json("status", "clf", workspace=ws.root)["pending_decisions"] == []
+    text = run_cli("decisions", "clf", workspace=ws.root, check=True).stdout
+    assert "superseded: answered by a later action" in text
