@@ -1,0 +1,54 @@
+"""Open views follow what another process changes: a promotion made by the CLI while the TUI
+is open shows in the Models, Deploy and Monitor views within 2 s, with no key pressed."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from mlcycle.app.ui import MlcycleApp
+from mlcycle.models import registry
+from mlcycle.store.workspace import Workspace
+from tests.conftest import AWKWARD_FOLDER, copy_workspace, run_cli
+from tests.deploy_fixtures import classification_workspace
+from tests.test_tui import settle, visible_text
+
+
+@pytest.fixture(scope="module")
+def two_versions(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    ws = classification_workspace(tmp_path_factory.mktemp(AWKWARD_FOLDER),
+                                  ["logistic", "random_forest"])
+    registry.promote(ws, "clf", "1", reason="first")
+    return ws.root
+
+
+@pytest.fixture
+def clf(two_versions: Path, tmp_path: Path) -> Workspace:
+    return copy_workspace(two_versions, tmp_path)
+
+
+async def _shows_within(pilot, text: str, seconds: float) -> float:
+    """How long until the current view shows ``text``; fail past ``seconds``."""
+    started = time.monotonic()
+    while text not in visible_text(pilot.app):
+        if time.monotonic() - started > seconds:
+            raise AssertionError(f"{text!r} not shown within {seconds:g} s:\n"
+                                 f"{visible_text(pilot.app)}")
+        await pilot.pause(0.05)
+    return time.monotonic() - started
+
+
+async def test_a_promotion_by_another_process_shows_in_every_view(clf: Workspace) -> None:
+    app = MlcycleApp(clf, project="clf")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("4")
+        await settle(pilot)
+        assert "champion: version 1" in visible_text(app)
+        run_cli("promote", "clf", "2", "--reason", "better on the holdout",
+                workspace=clf.root, check=True)
+        await _shows_within(pilot, "champion: version 2", 2)
+        for key, shown in (("5", "champion: version 2"), ("6", "champion v2")):
+            await pilot.press(key)
+            await _shows_within(pilot, shown, 2)
