@@ -10,7 +10,7 @@ watcher's heartbeat from another process shows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich.text import Text
@@ -38,6 +38,11 @@ class Monitoring:
     retrains: list[dict[str, Any]]  # retrain events, newest first
     greater_is_better: bool = True
     alerts: Any = None  # the policy's alert limits (mlcycle.monitor.policy.Alerts)
+    aliases: dict[int, tuple[str, ...]] = field(default_factory=dict)  # each version's, now
+
+    @property
+    def champion(self) -> int | None:
+        return next((v for v, held in self.aliases.items() if "champion" in held), None)
 
 
 class MonitorScreen(ViewScreen):
@@ -101,11 +106,13 @@ class MonitorScreen(ViewScreen):
         latest = monitoring.get_check(ws, project, checks[-1]["id"]) if checks else None
         retrains = [e for e in events.recent(ws, project, limit=200)
                     if e["kind"] == "retrain.completed"]
+        from mlcycle.models import registry
         from mlcycle.monitor import policy
 
         card = projects.get(ws, project)
+        aliases = {v.version: tuple(v.aliases) for v in registry.versions(ws, project)}
         return Monitoring(project, card.metric, checks, latest, retrains,
-                          card.greater_is_better, policy.current(ws, project).alerts)
+                          card.greater_is_better, policy.current(ws, project).alerts, aliases)
 
     def show(self, data: Monitoring | None) -> None:
         summary = self.query_one("#monitor-summary", Static)
@@ -130,7 +137,7 @@ class MonitorScreen(ViewScreen):
                 _metric(c),
                 Text(str(len(c["alerts"])), style="bold red" if c["alerts"] else "green"),
                 key=c["id"])
-        self.query_one("#retrains", Static).update(_retrains(data.retrains))
+        self.query_one("#retrains", Static).update(_retrains(data.retrains, data.aliases))
 
         batches = _batches(data.checks)
         self._metric_plot(data, batches)
@@ -387,7 +394,11 @@ def _summary(data: Monitoring) -> Text:
         text.append(item["message"])
     if details and details[0].get("playbook"):
         text.append(f"\nfirst: {details[0]['playbook'][0]}", style="yellow")
-    if alerts.retrain_recommended(details):
+    if data.champion not in (None, last["version"]):
+        # Answered since: a retraining or a person made another version champion.
+        text.append(f"\nv{data.champion} has been champion since this check: check a new "
+                    "batch to see where it stands", style="yellow")
+    elif alerts.retrain_recommended(details):
         text.append(f"\nretraining recommended: press R to retrain with {name}",
                     style="yellow")
     else:
@@ -396,14 +407,19 @@ def _summary(data: Monitoring) -> Text:
     return text
 
 
-def _retrains(retrains: list[dict[str, Any]]) -> Text:
+def _retrains(retrains: list[dict[str, Any]], aliases: dict[int, tuple[str, ...]]) -> Text:
+    """The newest retrainings, each with what its model is now (its aliases may have moved
+    since: a challenger promoted, a champion replaced)."""
     if not retrains:
         return Text("No retraining yet.", style="dim")
     text = Text()
     for event in retrains[:5]:
         detail = event["detail"]
-        outcome = {"champion": "promoted to champion", "challenger": "now the challenger"}.get(
-            detail.get("alias"), "not better, kept as a candidate")
+        now = aliases.get(int(event["subject"].removeprefix("v")), ())
+        outcome = ("now the champion" if "champion" in now
+                   else "now the challenger" if "challenger" in now
+                   else "was the challenger, no longer" if detail.get("alias")
+                   else "not better, kept as a candidate")
         text.append(f"{event['ts']:%Y-%m-%d %H:%M} {event['subject']}: {outcome}\n",
                     style="bold" if detail.get("alias") else "")
         text.append(f"  {detail.get('reason', '')}\n", style="dim")

@@ -14,6 +14,7 @@ from mlcycle.store.workspace import Workspace
 from tests.conftest import AWKWARD_FOLDER, copy_workspace, run_cli
 from tests.deploy_fixtures import classification_workspace
 from tests.test_tui import settle, visible_text
+from tests.tui_keys import put_off_decision
 
 
 @pytest.fixture(scope="module")
@@ -52,3 +53,26 @@ async def test_a_promotion_by_another_process_shows_in_every_view(clf: Workspace
         for key, shown in (("5", "champion: version 2"), ("6", "champion v2")):
             await pilot.press(key)
             await _shows_within(pilot, shown, 2)
+
+
+async def test_a_promotion_since_the_check_leaves_no_view_recommending_a_retraining(
+        clf: Workspace, tmp_path: Path) -> None:
+    import polars as pl
+
+    from mlcycle.monitor import monitoring
+    from tests.training_data import classification_frame
+
+    batch = tmp_path / "moved.csv"
+    classification_frame(400, seed=32).with_columns(pl.col("x1") + 3.0).drop(
+        "label").write_csv(batch)
+    assert monitoring.check(clf, "clf", batch)["retrain_recommended"]
+    app = MlcycleApp(clf, project="clf")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await put_off_decision(pilot)  # the check raised a question: later
+        await pilot.press("6")
+        await settle(pilot)
+        assert "retraining recommended: press R" in visible_text(app)
+        run_cli("promote", "clf", "2", "--reason", "retrained elsewhere",
+                workspace=clf.root, check=True)
+        await _shows_within(pilot, "v2 has been champion since this check", 2)
+        assert "retraining recommended" not in visible_text(app)
