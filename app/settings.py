@@ -69,16 +69,20 @@ class Settings:
 
 def load(path: Path | None = None) -> Settings:
     """The settings of ``path`` (default: the config file); never raises."""
-    import tomllib
+    from mlcycle.store import tomlfile
+    from mlcycle.store.errors import InvalidInput
 
     path = path or config_path()
     settings = Settings(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomlfile.loads(path.read_text(encoding="utf-8"), str(path))
     except FileNotFoundError:
         return settings
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         settings.problems.append(f"{path}: cannot read it ({exc}); using the defaults")
+        return settings
+    except InvalidInput as exc:
+        settings.problems.append(f"{exc}; using the defaults")
         return settings
     say = settings.problems.append
     for key in raw:

@@ -48,7 +48,7 @@ from mlcycle import projects
 from mlcycle.data import datasets
 from mlcycle.prep import expressions
 from mlcycle.prep.expressions import ExpressionError, compile_expr, explain, schema_types
-from mlcycle.store import events
+from mlcycle.store import events, tomlfile
 from mlcycle.store.errors import InvalidInput, NotFound
 from mlcycle.store.schema import iso, utcnow
 
@@ -57,11 +57,6 @@ if TYPE_CHECKING:
     import polars as pl
 
     from mlcycle.store.workspace import Workspace
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
 
 FORMAT = 1
 ID_LENGTH = 12
@@ -134,10 +129,7 @@ def _with(fs: FeatureSet, **changes: Any) -> FeatureSet:
 
 def parse(text: str, target: str, source: str = "features") -> FeatureSet:
     """Read a feature set from TOML; raises InvalidInput (one line naming the line)."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InvalidInput(f"{source}: TOML syntax error: {str(exc).splitlines()[0]}") from None
+    data = tomlfile.loads(text, source)
     lines = text.splitlines()
 
     def line_of(pattern: str) -> int | None:

@@ -51,7 +51,7 @@ from mlcycle.prep import expectations
 from mlcycle.prep.expressions import ExpressionError, explain
 from mlcycle.prep.expressions import check as check_expression
 from mlcycle.prep.expressions import parse as parse_expression
-from mlcycle.store import events
+from mlcycle.store import events, tomlfile
 from mlcycle.store.errors import InvalidInput, NotFound
 from mlcycle.store.schema import iso, utcnow
 from mlcycle.store.settings import find_line
@@ -60,11 +60,6 @@ if TYPE_CHECKING:
     import duckdb
 
     from mlcycle.store.workspace import Workspace
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
 
 FORMAT = 1  # bump when a step's meaning changes, so old ids never name new results
 ID_LENGTH = 12
@@ -175,10 +170,7 @@ def _problem(source: str, line: int | None):
 
 def parse(text: str, source: str = "recipe") -> Recipe:
     """Read a recipe from TOML text; raises InvalidInput (one line, with line and step)."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InvalidInput(f"{source}: TOML syntax error: {str(exc).splitlines()[0]}") from None
+    data = tomlfile.loads(text, source)
     for key in data:
         if key not in _TOP_KEYS:
             line = find_line(text, rf"^\s*\[?\s*{re.escape(key)}\b")

@@ -8,28 +8,27 @@ to its default. Errors are one line naming the file, the line and the key.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from typing import Any
 
+from mlcycle.store import tomlfile
 from mlcycle.store.errors import InvalidInput
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
 
 Check = Callable[[Any], Any]  # a key's validator: the value to keep, or ValueError(why)
 Spec = dict[str, dict[str, Check]]  # section ("" for the top level) -> key -> validator
 
 
-def number(low: float, high: float | None = None, integer: bool = False) -> Check:
+def number(low: float, high: float, integer: bool = False) -> Check:
+    """A finite number from ``low`` to ``high`` (a whole one if ``integer``): nan, infinity
+    and out-of-range values would switch a check off or make it run for ever."""
     def check(value: Any) -> Any:
-        if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
-            raise ValueError(f"must be {'a whole number' if integer else 'a number'}")
-        if value < low or (high is not None and value > high):
-            span = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
-            raise ValueError(f"must be {span}, not {value}")
+        kind = "a whole number" if integer else "a number"
+        ok = (not isinstance(value, bool) and isinstance(value, int if integer else (int, float))
+              and math.isfinite(value) and low <= value <= high)
+        if not ok:
+            raise ValueError(f"must be {kind} from {low:g} to {high:g} (got {shown(value)})")
         return int(value) if integer else float(value)
     return check
 
@@ -64,10 +63,7 @@ def read(text: str, source: str, spec: Spec, what: str
     """The checked top-level keys, the checked keys of each section, and the keys the text
     set (``"mode"``, ``"gate.margin"``). ``what`` names the kind of file in errors ("a
     policy"). Raises InvalidInput."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InvalidInput(f"{source}: TOML syntax error: {str(exc).splitlines()[0]}") from None
+    data = tomlfile.loads(text, source)
     sections = [s for s in spec if s]
 
     def problem(section: str, key: str, why: str) -> InvalidInput:
@@ -107,6 +103,13 @@ def read(text: str, source: str, spec: Spec, what: str
     return top, parts, frozenset(explicit)
 
 
+def shown(value: Any) -> str:
+    """A value as a refusal quotes it: a number short (1e+12), anything else as TOML."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:g}"
+    return toml_value(value)
+
+
 def toml_value(value: Any) -> str:
     """A value as TOML spells it (booleans, strings, numbers, lists of those)."""
     if isinstance(value, bool):
@@ -115,4 +118,6 @@ def toml_value(value: Any) -> str:
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, str):
         return json.dumps(value)
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
     return repr(value)
