@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -54,7 +55,7 @@ from mlcycle.prep.expressions import parse as parse_expression
 from mlcycle.store import events, tomlfile
 from mlcycle.store.errors import InvalidInput, NotFound
 from mlcycle.store.schema import iso, utcnow
-from mlcycle.store.settings import find_line
+from mlcycle.store.settings import find_line, shown
 
 if TYPE_CHECKING:
     import duckdb
@@ -295,8 +296,10 @@ def _parse_step(number: int, raw: dict[str, Any], line: int | None, source: str)
         if p["strategy"] == "constant":
             if "value" not in raw:
                 raise problem('strategy = "constant" needs value = …')
-            if not isinstance(raw["value"], (str, int, float, bool)):
-                raise problem("value must be a number, text or true/false")
+            value = raw["value"]
+            if not (isinstance(value, (str, bool)) or _is_number(value)):
+                raise problem("value must be a finite number (within 64 bits for a whole one), "
+                              f"text or true/false (got {shown(value)})")
             p["value"] = raw["value"]
         elif "value" in raw:
             raise problem(f"value is only for strategy = \"constant\", not {p['strategy']!r}")
@@ -314,7 +317,7 @@ def _parse_step(number: int, raw: dict[str, Any], line: int | None, source: str)
             for key in ("lower", "upper"):
                 if key in raw:
                     if not _is_number(raw[key]):
-                        raise problem(f"{key} must be a number")
+                        raise problem(f"{key} must be a finite number (got {shown(raw[key])})")
                     p[key] = raw[key]
             if not p.keys() & {"lower", "upper"}:
                 raise problem("needs quantiles = [0.01, 0.99] or lower = / upper = bounds")
@@ -333,7 +336,11 @@ def _parse_step(number: int, raw: dict[str, Any], line: int | None, source: str)
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A number a column can hold: finite, and a whole one within 64 bits (TOML reads 1e400
+    as infinity and whole numbers of any length)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return -(2**63) <= value < 2**63 if isinstance(value, int) else math.isfinite(value)
 
 
 def _choice(raw: dict[str, Any], key: str, options: tuple[str, ...], problem: Any,

@@ -26,7 +26,7 @@ def number(low: float, high: float, integer: bool = False) -> Check:
     def check(value: Any) -> Any:
         kind = "a whole number" if integer else "a number"
         ok = (not isinstance(value, bool) and isinstance(value, int if integer else (int, float))
-              and math.isfinite(value) and low <= value <= high)
+              and (isinstance(value, int) or math.isfinite(value)) and low <= value <= high)
         if not ok:
             raise ValueError(f"must be {kind} from {low:g} to {high:g} (got {shown(value)})")
         return int(value) if integer else float(value)
@@ -106,7 +106,10 @@ def read(text: str, source: str, spec: Spec, what: str
 def shown(value: Any) -> str:
     """A value as a refusal quotes it: a number short (1e+12), anything else as TOML."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return f"{value:g}"
+        try:
+            return f"{value:g}"
+        except OverflowError:  # a whole number too large for a float
+            return f"a {len(str(abs(value)))}-digit number"
     return toml_value(value)
 
 

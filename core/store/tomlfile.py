@@ -67,3 +67,5 @@ def loads(text: str, source: str) -> dict[str, Any]:
         return toml.loads(text)
     except toml.TOMLDecodeError as exc:
         raise InvalidInput(f"{source}: TOML syntax error: {str(exc).splitlines()[0]}") from None
+    except ValueError as exc:  # a whole number of more than 4,300 digits
+        raise InvalidInput(f"{source}: cannot read it: {str(exc).split(';')[0]}") from None
