@@ -145,7 +145,7 @@ def _flat(table: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
 def load_state() -> dict[str, Any]:
     try:
         found = json.loads(state_path().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # unreadable, or nested past json's depth
         return {}
     return found if isinstance(found, dict) else {}
 

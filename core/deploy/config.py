@@ -240,19 +240,11 @@ def check(ws: Workspace, project: str, config: Config) -> None:
                                    "name a registered version or alias") from None
     key = config.canary.key
     if key:
-        columns = _data_columns(ws, project)
+        columns = datasets.project_columns(ws, project)
         if key not in columns:
             shown = ", ".join(map(json.dumps, columns[:12])) + (" …" if len(columns) > 12 else "")
             raise InvalidInput(f"{where}: [canary] key = {json.dumps(key)} is no column of "
                                f"project {project!r}'s data (columns: {shown or 'none yet'})")
-
-
-def _data_columns(ws: Workspace, project: str) -> list[str]:
-    """Every column of the project's dataset versions, newest first (Parquet footers only)."""
-    found: dict[str, None] = {}
-    for version in datasets.list_versions(ws, project):
-        found |= dict.fromkeys(datasets.scan(ws, version).collect_schema().names())
-    return list(found)
 
 
 def store(ws: Workspace, project: str, config: Config, source: str | None = None
