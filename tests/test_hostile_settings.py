@@ -16,12 +16,12 @@ from mlcycle.data import datasets
 from mlcycle.deploy import config as configs
 from mlcycle.deploy import serve
 from mlcycle.monitor import policy as policies
-from mlcycle.prep import expressions, recipes
+from mlcycle.prep import expressions, features, recipes
 from mlcycle.store.errors import InvalidInput
 from mlcycle.store.workspace import Workspace
 from tests.conftest import free_port, run_cli, run_json, write_csv
 
-TABLES = ("policies", "deploy_configs", "recipes", "events")
+TABLES = ("policies", "deploy_configs", "recipes", "feature_sets", "events")
 
 
 @pytest.fixture
@@ -199,6 +199,18 @@ def test_a_stored_recipe_edited_to_a_deep_filter_is_refused_by_show_and_prep(ws)
     for args in (("recipe", "show", "clf"), ("prep", "clf")):
         said = _refused(ws, *args)
         assert "recipe v1 line 1, step 1 (filter): nesting deeper than 50 levels" in said, said
+
+
+def test_feature_sets_refuse_deep_expressions_when_set_and_when_read_back(ws, tmp_path) -> None:
+    deep = "(" * 60 + "x1" + ")" * 60
+    text = 'name = "base"\n[[derive]]\nname = "x"\nexpr = "{}"\n'
+    said = _refused(ws, "featureset", "set", "clf", _file(tmp_path, "f.toml", text.format(deep)))
+    assert "f.toml line 2, derive 1 (x): nesting deeper than 50 levels" in said
+    features.store(ws, "clf", text.format("x1 * 2"))
+    with ws.write() as con:
+        con.execute("UPDATE feature_sets SET text = ? WHERE project = 'clf'", [text.format(deep)])
+    said = _refused(ws, "featureset", "show", "clf")
+    assert "feature set base@1 line 2, derive 1 (x): nesting deeper than 50 levels" in said
 
 
 def test_long_and_chains_mean_the_same_and_check_in_well_under_a_second() -> None:
