@@ -22,6 +22,9 @@ Division and remainder are safe: by zero (or null) they give null, not infinity,
 such as ``total_charges / tenure_months`` never poisons a model with inf. ``log`` and
 ``sqrt`` of values outside their domain give null too. Booleans count as 0/1 in arithmetic,
 so ``monthly_charges * paperless_billing`` is an interaction term.
+
+An expression nests at most ``MAX_DEPTH`` levels and holds at most ``MAX_TOKENS`` tokens: a
+file or a received workspace cannot make checking one recurse without end or run for long.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from typing import Any
 
 from mlcycle.store.errors import InvalidInput
 
-MAX_DEPTH = 100  # nested arrays and inline tables; real settings files use 2 or 3
+MAX_DEPTH = 100  # arrays, inline tables and dotted keys; real settings files nest 2 or 3
 
 _PART = r'(?:[A-Za-z0-9_\-]+|"(?:\\.|[^"\\\n])*"|\'[^\'\n]*\')'
 # Strings and comments are skipped whole, so a bracket inside them is not counted; a dotted key
