@@ -184,7 +184,8 @@ def render(config: Config, project: str, hint: str = STORE_HINT) -> str:
 
     def line(key: str, name: str, value: Any) -> str:
         mark = "" if key in config.explicit else " (default)"
-        return f"{name} = {settings.toml_value(value)}  # {_HELP[key]}{mark}"
+        span = settings.span_of(_SPEC, key)
+        return f"{name} = {settings.toml_value(value)}  # {_HELP[key]}{span}{mark}"
 
     lines.append(line("strategy", "strategy", config.strategy))
     for section in _SECTIONS:

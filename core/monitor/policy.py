@@ -258,7 +258,7 @@ def render(policy: Policy, project: str, hint: str = STORE_HINT) -> str:
 
     def line(key: str, name: str, value: Any) -> str:
         mark = "" if key in policy.explicit else " (default)"
-        return f"{name} = {_toml(value)}  # {_HELP[key]}{mark}"
+        return f"{name} = {_toml(value)}  # {_HELP[key]}{settings.span_of(_SPEC, key)}{mark}"
 
     lines.append(line("mode", "mode", policy.mode))
     for section in _SECTIONS:

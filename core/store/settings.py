@@ -11,6 +11,7 @@ import json
 import math
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from mlcycle.store import tomlfile
@@ -20,17 +21,45 @@ Check = Callable[[Any], Any]  # a key's validator: the value to keep, or ValueEr
 Spec = dict[str, dict[str, Check]]  # section ("" for the top level) -> key -> validator
 
 
-def number(low: float, high: float, integer: bool = False) -> Check:
-    """A finite number from ``low`` to ``high`` (a whole one if ``integer``): nan, infinity
-    and out-of-range values would switch a check off or make it run for ever."""
-    def check(value: Any) -> Any:
-        kind = "a whole number" if integer else "a number"
-        ok = (not isinstance(value, bool) and isinstance(value, int if integer else (int, float))
-              and (isinstance(value, int) or math.isfinite(value)) and low <= value <= high)
+@dataclass(frozen=True)
+class Number:
+    """A key's check: a finite number from ``low`` to ``high`` (a whole one if ``integer``).
+    nan, infinity and out-of-range values would switch a check off (nothing is above nan) or
+    make it run for ever."""
+
+    low: float
+    high: float
+    integer: bool = False
+
+    def span(self) -> str:
+        """The allowed range as people read it: "0 to 1", "1 to 1,000"."""
+        return f"{_figure(self.low)} to {_figure(self.high)}"
+
+    def __call__(self, value: Any) -> Any:
+        kind = "a whole number" if self.integer else "a number"
+        ok = (not isinstance(value, bool)
+              and isinstance(value, int if self.integer else (int, float))
+              and (isinstance(value, int) or math.isfinite(value))
+              and self.low <= value <= self.high)
         if not ok:
-            raise ValueError(f"must be {kind} from {low:g} to {high:g} (got {shown(value)})")
-        return int(value) if integer else float(value)
-    return check
+            raise ValueError(f"must be {kind} from {self.span()} (got {shown(value)})")
+        return int(value) if self.integer else float(value)
+
+
+def number(low: float, high: float, integer: bool = False) -> Number:
+    return Number(low, high, integer)
+
+
+def span_of(spec: Spec, key: str) -> str:
+    """"; 0 to 1" for a numeric key of ``spec`` ("alerts.drift_share"), else "": what a
+    rendered file says beside the key's help."""
+    section, _, name = key.rpartition(".")
+    check = spec.get(section, {}).get(name)
+    return f"; {check.span()}" if isinstance(check, Number) else ""
+
+
+def _figure(value: float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
 
 
 def flag(value: Any) -> bool:
