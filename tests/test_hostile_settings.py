@@ -60,7 +60,7 @@ POLICIES = {
     "min_psi nan": ("[alerts]\nmin_psi = nan\n",
                     "[alerts] min_psi must be a number from 0 to 10 (got nan)"),
     "trials 1e12": ("[retrain]\ntrials = 1000000000000\n",
-                    "[retrain] trials must be a whole number from 1 to 1000 (got 1e+12)"),
+                    "[retrain] trials must be a whole number from 1 to 1,000 (got 1e+12)"),
     "2,000 nested inline tables": (NESTED_TABLES, "nesting deeper than 100 levels"),
 }
 
@@ -120,7 +120,7 @@ DEPLOY = {
                              '[canary] key = "customer" is no column of project \'clf\'\'s '
                              'data (columns: "id"'),
     "latency infinite": ("[canary]\nmax_latency_p95 = inf\n",
-                         "[canary] max_latency_p95 must be a number from 0.001 to 3600"),
+                         "[canary] max_latency_p95 must be a number from 0.001 to 3,600"),
 }
 
 
