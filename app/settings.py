@@ -22,6 +22,7 @@ from typing import Any
 
 DEFAULT_THEME = "textual-dark"
 DEFAULT_REFRESH = 2.0
+MIN_REFRESH, MAX_REFRESH = 0.2, 3600.0  # seconds; nan or infinity would stop the refresh
 KNOWN = ("theme", "workspace", "project", "refresh_interval", "export_folder", "keys")
 
 
@@ -69,16 +70,21 @@ class Settings:
 
 def load(path: Path | None = None) -> Settings:
     """The settings of ``path`` (default: the config file); never raises."""
-    import tomllib
+    from mlcycle.store import tomlfile
+    from mlcycle.store.errors import InvalidInput
 
     path = path or config_path()
     settings = Settings(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomlfile.loads(path.read_text(encoding="utf-8"), str(path))
     except FileNotFoundError:
         return settings
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         settings.problems.append(f"{path}: cannot read it ({exc}); using the defaults")
+        return settings
+    except InvalidInput as exc:
+        why = str(exc).removeprefix(f"{path}: ")
+        settings.problems.append(f"{path}: cannot read it ({why}); using the defaults")
         return settings
     say = settings.problems.append
     for key in raw:
@@ -86,20 +92,22 @@ def load(path: Path | None = None) -> Settings:
             say(f"{path}: unknown setting {key!r} ignored (known: {', '.join(KNOWN)})")
     for name in ("theme", "workspace", "project"):
         if name in raw:
-            if isinstance(raw[name], str) and raw[name].strip():
+            if _text(raw[name]):
                 setattr(settings, name, raw[name].strip())
             else:
-                say(f"{path}: {name} must be a non-empty string; ignored")
+                say(f"{path}: {name} must be a non-empty string of printable characters; "
+                    "ignored")
     if "refresh_interval" in raw:
         value = raw["refresh_interval"]
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0.2:
+        if (isinstance(value, (int, float)) and not isinstance(value, bool)
+                and MIN_REFRESH <= value <= MAX_REFRESH):
             settings.refresh_interval = float(value)
         else:
-            say(f"{path}: refresh_interval must be a number of seconds, at least 0.2; "
-                f"using {DEFAULT_REFRESH}")
+            say(f"{path}: refresh_interval must be a number of seconds from {MIN_REFRESH:g} to "
+                f"{MAX_REFRESH:g}; using {DEFAULT_REFRESH:g}")
     if "export_folder" in raw:
         value = raw["export_folder"]
-        if isinstance(value, str) and value.strip():
+        if _text(value):
             settings.export_folder = Path(value).expanduser().absolute()
         else:
             say(f"{path}: export_folder must be a folder path; using the current folder")
@@ -108,11 +116,17 @@ def load(path: Path | None = None) -> Settings:
         say(f"{path}: [keys] must be a table of action = \"key\"; ignored")
         keys = {}
     for action, value in _flat(keys):
-        if isinstance(value, str) and value.strip():
+        if _text(value):
             settings.keys[action] = value.strip()
         else:
             say(f"{path}: keys.{action} must be a key name such as \"ctrl+t\"; ignored")
     return settings
+
+
+def _text(value: Any) -> bool:
+    """A usable string: not blank, and no control character (a NUL in a path, a newline in
+    a project name would fail far from the file that holds it)."""
+    return isinstance(value, str) and bool(value.strip()) and value.isprintable()
 
 
 def _flat(table: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
@@ -131,7 +145,7 @@ def _flat(table: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
 def load_state() -> dict[str, Any]:
     try:
         found = json.loads(state_path().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # unreadable, or nested past json's depth
         return {}
     return found if isinstance(found, dict) else {}
 

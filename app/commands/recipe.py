@@ -76,8 +76,10 @@ def show(ctx: Context, project: str, version: str, as_json: bool) -> None:
     from mlcycle.prep import recipes
 
     stored = recipes.get(ctx.workspace(), project, version)
+    # Read back before showing: a stored text edited into something hostile is refused.
+    recipe = stored.recipe
     if as_json:
-        emit_json({**stored.to_dict(), "recipe": stored.recipe.to_dict()})
+        emit_json({**stored.to_dict(), "recipe": recipe.to_dict()})
         return
     click.echo(f"# recipe v{stored.version} ({stored.id}) of {project}, "
                f"{stored.created_at:%Y-%m-%d %H:%M}" + (f", from {stored.source}"

@@ -433,15 +433,20 @@ def quality_report(ws: Workspace, project: str, ref: str = "latest") -> dict[str
     return report
 
 
-def _known_column(ws: Workspace, project: str, column: str) -> None:
+def project_columns(ws: Workspace, project: str) -> list[str]:
+    """Every column name of the project's dataset versions, the newest version's first."""
     with ws.read() as con:
-        found = con.execute(
-            "SELECT 1 FROM dataset_columns c "
+        rows = con.execute(
+            "SELECT c.name FROM dataset_columns c "
             "JOIN project_datasets pd ON pd.dataset_id = c.dataset_id "
-            "WHERE pd.project = ? AND c.name = ? LIMIT 1",
-            [project, column],
+            "WHERE pd.project = ? ORDER BY pd.added_at DESC, c.position",
+            [project],
         ).fetchall()
-    if not found:
+    return list(dict.fromkeys(r[0] for r in rows))
+
+
+def _known_column(ws: Workspace, project: str, column: str) -> None:
+    if column not in project_columns(ws, project):
         raise NotFound(f"no column {column!r} in any dataset version of project {project!r}")
 
 

@@ -29,13 +29,17 @@ A project without one follows the defaults (shadow), and says so.
 from __future__ import annotations
 
 import itertools
+import json
+import re
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mlcycle import projects
+from mlcycle.data import datasets
+from mlcycle.models import registry
 from mlcycle.store import settings, versioned
-from mlcycle.store.errors import InvalidInput
+from mlcycle.store.errors import InvalidInput, NotFound
 from mlcycle.store.schema import iso
 
 if TYPE_CHECKING:
@@ -110,28 +114,44 @@ def _steps(value: Any) -> tuple[float, ...]:
     return tuple(float(v) for v in value)
 
 
-def _text(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError("must be a string")
+# A header name is an HTTP token (RFC 9110): a CR or LF in it would split the header.
+_HEADER = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}")
+_VERSION = re.compile(r"v?[0-9]{1,9}")
+
+
+def _key(value: Any) -> str:
+    if (not isinstance(value, str) or len(value) > 256
+            or any(not c.isprintable() for c in value)):
+        raise ValueError("must be a column name of up to 256 printable characters, or \"\" "
+                         f"for the identifier (got {settings.shown(value)})")
+    return value
+
+
+def _header(value: Any) -> str:
+    if not isinstance(value, str) or (value and not _HEADER.fullmatch(value)):
+        raise ValueError("must be an HTTP header name (letters, digits and !#$%&'*+-.^_`|~, "
+                         f"up to 64) or \"\" for none (got {settings.shown(value)})")
     return value
 
 
 def _ref(value: Any) -> str:
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value < 10**9:
         return str(value)
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("must be a version number or an alias")
-    return value.strip()
+    if not isinstance(value, str) or not (_VERSION.fullmatch(value)
+                                          or registry.ALIAS.fullmatch(value)):
+        raise ValueError("must be a version number or an alias (lower-case letters, digits, "
+                         f"_ and -, up to 32) (got {settings.shown(value)})")
+    return value
 
 
 _SPEC: settings.Spec = {
     "": {"strategy": settings.choice(STRATEGIES)},
-    "canary": {"key": _text, "header": _text, "steps": _steps,
-               "min_requests": settings.number(1, integer=True),
-               "min_keys": settings.number(1, integer=True),
+    "canary": {"key": _key, "header": _header, "steps": _steps,
+               "min_requests": settings.number(1, 10_000_000, integer=True),
+               "min_keys": settings.number(1, 10_000_000, integer=True),
                "max_error_rate": settings.number(0, 1),
-               "max_latency_p95": settings.number(0.001),
-               "max_psi": settings.number(0)},
+               "max_latency_p95": settings.number(0.001, 3600),
+               "max_psi": settings.number(0, 10)},
     "blue_green": {"blue": _ref, "green": _ref},
 }
 
@@ -171,7 +191,8 @@ def render(config: Config, project: str, hint: str = STORE_HINT) -> str:
 
     def line(key: str, name: str, value: Any) -> str:
         mark = "" if key in config.explicit else " (default)"
-        return f"{name} = {settings.toml_value(value)}  # {_HELP[key]}{mark}"
+        span = settings.span_of(_SPEC, key)
+        return f"{name} = {settings.toml_value(value)}  # {_HELP[key]}{span}{mark}"
 
     lines.append(line("strategy", "strategy", config.strategy))
     for section in _SECTIONS:
@@ -212,6 +233,28 @@ def get(ws: Workspace, project: str, ref: str = "latest") -> Config:
     return _stored(VERSIONS.find(ws, project, ref))
 
 
+def check(ws: Workspace, project: str, config: Config) -> None:
+    """Refuse a config naming what the project does not have: blue/green slots that are no
+    registered version or alias, a canary key that is no column of the project's data.
+    Checked when a config is stored, so that 'serve' and 'deploy switch' do not fail later."""
+    where = config.source or "deployment config"
+    bg = config.blue_green
+    if config.strategy == BLUE_GREEN or config.explicit & {"blue_green.blue", "blue_green.green"}:
+        for slot, ref in (("blue", bg.blue), ("green", bg.green)):
+            try:
+                registry.get(ws, project, ref)
+            except NotFound as exc:
+                raise InvalidInput(f"{where}: [blue_green] {slot} = {json.dumps(ref)}: {exc}; "
+                                   "name a registered version or alias") from None
+    key = config.canary.key
+    if key:
+        columns = datasets.project_columns(ws, project)
+        if key not in columns:
+            shown = ", ".join(map(json.dumps, columns[:12])) + (" …" if len(columns) > 12 else "")
+            raise InvalidInput(f"{where}: [canary] key = {json.dumps(key)} is no column of "
+                               f"project {project!r}'s data (columns: {shown or 'none yet'})")
+
+
 def store(ws: Workspace, project: str, config: Config, source: str | None = None
           ) -> tuple[Config, bool]:
     """Store a parsed config as the newest version unless its text is already the newest;
@@ -219,5 +262,6 @@ def store(ws: Workspace, project: str, config: Config, source: str | None = None
     projects.get(ws, project)
     if config.text is None:
         raise InvalidInput("only a config read from text can be stored")
+    check(ws, project, config)
     number, created = VERSIONS.store(ws, project, config.text, source, config.values())
     return get(ws, project, str(number)), created

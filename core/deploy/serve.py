@@ -127,6 +127,9 @@ class Service:
                         self.watch = canary_watch.CanaryWatch(route.revision)
             self.reload_error = None
         except MlcycleError as exc:
+            if str(exc) != self.reload_error:  # said once per problem, not once a second
+                self.say(f"note: the deployment changed but cannot be followed ({exc}); "
+                         "still serving the route loaded before")
             self.reload_error = str(exc)  # keep serving the models already loaded
         finally:
             self._checking.release()

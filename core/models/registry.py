@@ -27,7 +27,7 @@ from mlcycle.store.workspace import Workspace
 
 MODEL_FILE = "model.skops"
 CHAMPION = "champion"
-_ALIAS = re.compile(r"^[a-z][a-z0-9_\-]{0,31}$")
+ALIAS = re.compile(r"^[a-z][a-z0-9_\-]{0,31}$")
 
 
 @dataclass
@@ -235,7 +235,7 @@ def promote(
     exception: it leaves a version only when another one becomes champion, so giving the
     champion a second alias is refused and production never loses its model by a side effect.
     """
-    if not _ALIAS.match(alias):
+    if not ALIAS.match(alias):
         raise InvalidInput(f"alias {alias!r} is not valid: lower-case letters, digits, _ or -")
     if not reason or not reason.strip():
         raise InvalidInput("say why with --reason: the audit trail keeps it")
@@ -270,7 +270,7 @@ def promote(
 
 def clear(ws: Workspace, project: str, alias: str, reason: str | None) -> int:
     """Take ``alias`` off the version that holds it, and record why; returns that version."""
-    if not _ALIAS.match(alias):
+    if not ALIAS.match(alias):
         raise InvalidInput(f"alias {alias!r} is not valid: lower-case letters, digits, _ or -")
     if not reason or not reason.strip():
         raise InvalidInput("say why with --reason: the audit trail keeps it")

@@ -36,6 +36,7 @@ without one follows the defaults, and says so.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -56,6 +57,8 @@ MODES = ("off", "prompt", "auto")
 ALERT_KINDS = ("system", "data_drift", "prediction_drift", "concept_drift", "estimated_loss")
 SEARCHES = ("champion", "catalog")
 OLD_ROWS = ("keep", "drop")
+MAX_TRIALS = 1000  # parameter settings one retraining tries
+MAX_WINDOW = 100_000  # labelled batches or days a retraining window spans
 
 
 @dataclass(frozen=True)
@@ -172,23 +175,28 @@ def _window(value: Any) -> Window:
     if isinstance(value, dict) and len(value) == 1:
         (kind, n), = value.items()
         if kind in ("batches", "days") and isinstance(n, int) and not isinstance(n, bool) \
-                and n >= 1:
+                and 1 <= n <= MAX_WINDOW:
             return Window(kind, n)
-    raise ValueError('must be "all", { batches = N } or { days = N } with N at least 1')
+    raise ValueError(f'must be "all", {{ batches = N }} or {{ days = N }} with N a whole number '
+                     f"from 1 to {MAX_WINDOW:,} (got {settings.shown(value)})")
 
 
+# Every number has a range: nan, infinity or a huge value would switch a check off (nothing is
+# above nan) or make a retraining run for ever.
 _SPEC: settings.Spec = {
     "": {"mode": settings.choice(MODES)},
-    "alerts": {"drift_share": settings.number(0, 1), "min_psi": settings.number(0),
-               "min_h": settings.number(0), "prediction_drift": settings.flag,
-               "max_loss": settings.number(0), "max_estimated_loss": settings.number(0),
-               "min_labelled": settings.number(1, integer=True)},
-    "retrain": {"on_alert": _kinds, "labelled_rows": settings.number(0, integer=True),
-                "every_batches": settings.number(0, integer=True),
-                "every_days": settings.number(0), "manual": settings.flag, "window": _window,
-                "old_rows": settings.choice(OLD_ROWS), "search": settings.choice(SEARCHES),
-                "trials": settings.number(1, integer=True)},
-    "gate": {"margin": settings.number(0), "confidence": settings.number(0.5, 0.999),
+    "alerts": {"drift_share": settings.number(0, 1), "min_psi": settings.number(0, 10),
+               "min_h": settings.number(0, math.pi), "prediction_drift": settings.flag,
+               "max_loss": settings.number(0, 10), "max_estimated_loss": settings.number(0, 10),
+               "min_labelled": settings.number(1, 10_000_000, integer=True)},
+    "retrain": {"on_alert": _kinds,
+                "labelled_rows": settings.number(0, 1_000_000_000, integer=True),
+                "every_batches": settings.number(0, 1_000_000, integer=True),
+                "every_days": settings.number(0, 3650), "manual": settings.flag,
+                "window": _window, "old_rows": settings.choice(OLD_ROWS),
+                "search": settings.choice(SEARCHES),
+                "trials": settings.number(1, MAX_TRIALS, integer=True)},
+    "gate": {"margin": settings.number(0, 1_000_000), "confidence": settings.number(0.5, 0.999),
              "rounds": settings.number(100, 100_000, integer=True)},
 }
 
@@ -250,7 +258,7 @@ def render(policy: Policy, project: str, hint: str = STORE_HINT) -> str:
 
     def line(key: str, name: str, value: Any) -> str:
         mark = "" if key in policy.explicit else " (default)"
-        return f"{name} = {_toml(value)}  # {_HELP[key]}{mark}"
+        return f"{name} = {_toml(value)}  # {_HELP[key]}{settings.span_of(_SPEC, key)}{mark}"
 
     lines.append(line("mode", "mode", policy.mode))
     for section in _SECTIONS:

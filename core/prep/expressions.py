@@ -22,13 +22,16 @@ Division and remainder are safe: by zero (or null) they give null, not infinity,
 such as ``total_charges / tenure_months`` never poisons a model with inf. ``log`` and
 ``sqrt`` of values outside their domain give null too. Booleans count as 0/1 in arithmetic,
 so ``monthly_charges * paperless_billing`` is an interaction term.
+
+An expression nests at most ``MAX_DEPTH`` levels and holds at most ``MAX_TOKENS`` tokens: a
+file or a received workspace cannot make checking one recurse without end or run for long.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +56,12 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 _KEYWORDS = {"and", "or", "not", "in", "is", "null", "true", "false"}
+# Parsing and compiling recurse once per level of nesting (parentheses, functions, 'not', a
+# chain of arithmetic), so the nesting is bounded far below Python's recursion limit; a chain
+# of 'and'/'or' is built as a balanced tree and does not nest. The size bound keeps checking
+# and compiling an expression well under a second.
+MAX_DEPTH = 50
+MAX_TOKENS = 5000
 
 
 class ExpressionError(Exception):
@@ -95,6 +104,7 @@ class Node:
     pos: int
     value: Any = None
     args: tuple[Node, ...] = ()
+    depth: int = field(default=1, compare=False)  # levels of nodes down to the deepest leaf
 
 
 def _tokens(text: str) -> list[tuple[str, str, int]]:
@@ -112,14 +122,50 @@ def _tokens(text: str) -> list[tuple[str, str, int]]:
                 kind, value = "kw", value.lower()
             out.append((kind, value, pos))
         pos = m.end()
+        if len(out) > MAX_TOKENS:
+            raise ExpressionError(f"longer than {MAX_TOKENS:,} names, values and operators; "
+                                  "split it into smaller expressions", pos)
     out.append(("end", "", len(text)))
     return out
+
+
+def _too_deep(pos: int) -> ExpressionError:
+    return ExpressionError(f"nesting deeper than {MAX_DEPTH} levels", pos)
+
+
+def _node(kind: str, pos: int, value: Any = None, args: tuple[Node, ...] = ()) -> Node:
+    depth = 1 + max((a.depth for a in args), default=0)
+    if depth > MAX_DEPTH:
+        raise _too_deep(pos)
+    return Node(kind, pos, value, args, depth)
+
+
+def _balanced(op: str, operands: list[Node], positions: list[int]) -> Node:
+    """``a op b op c …`` as a tree of depth log2(n): 'and' and 'or' are associative, so a
+    long chain of them means the same and never nests deeper than a few levels.
+    ``positions[i]`` is the position of the operator before ``operands[i]``."""
+    if len(operands) == 1:
+        return operands[0]
+    mid = len(operands) // 2
+    return _node("bin", positions[mid], op, (_balanced(op, operands[:mid], positions[:mid]),
+                                             _balanced(op, operands[mid:], positions[mid:])))
 
 
 class _Parser:
     def __init__(self, text: str) -> None:
         self.toks = _tokens(text)
         self.i = 0
+        self.level = 0  # parentheses, calls, 'not' and '-' open around the current token
+
+    def nested(self, pos: int, parse: Any) -> Node:
+        """``parse()`` one level deeper; refused past MAX_DEPTH before Python's own limit."""
+        self.level += 1
+        try:
+            if self.level > MAX_DEPTH:
+                raise _too_deep(pos)
+            return parse()
+        finally:
+            self.level -= 1
 
     def peek(self, *values: str) -> bool:
         kind, value, _ = self.toks[self.i]
@@ -144,23 +190,22 @@ class _Parser:
         return node
 
     def or_(self) -> Node:
-        node = self.and_()
-        while self.peek("or"):
-            pos = self.take()[2]
-            node = Node("bin", pos, "or", (node, self.and_()))
-        return node
+        return self.chain("or", self.and_)
 
     def and_(self) -> Node:
-        node = self.not_()
-        while self.peek("and"):
-            pos = self.take()[2]
-            node = Node("bin", pos, "and", (node, self.not_()))
-        return node
+        return self.chain("and", self.not_)
+
+    def chain(self, op: str, operand: Any) -> Node:
+        operands, positions = [operand()], [-1]
+        while self.peek(op):
+            positions.append(self.take()[2])
+            operands.append(operand())
+        return _balanced(op, operands, positions)
 
     def not_(self) -> Node:
         if self.peek("not"):
             pos = self.take()[2]
-            return Node("not", pos, None, (self.not_(),))
+            return _node("not", pos, None, (self.nested(pos, self.not_),))
         return self.cmp()
 
     def cmp(self) -> Node:
@@ -168,7 +213,7 @@ class _Parser:
         if self.peek("==", "=", "!=", "<>", "<", "<=", ">", ">="):
             _, op, pos = self.take()
             op = {"=": "==", "<>": "!="}.get(op, op)
-            return Node("bin", pos, op, (left, self.sum()))
+            return _node("bin", pos, op, (left, self.sum()))
         if self.peek("is"):
             pos = self.take()[2]
             negate = False
@@ -176,7 +221,7 @@ class _Parser:
                 self.take()
                 negate = True
             self.expect("null")
-            return Node("isnull", pos, negate, (left,))
+            return _node("isnull", pos, negate, (left,))
         negate = False
         if self.peek("not") and self.toks[self.i + 1][1] == "in":
             self.take()
@@ -189,7 +234,7 @@ class _Parser:
                 self.take()
                 items.append(self.literal())
             self.expect(")")
-            return Node("in", pos, negate, (left, *items))
+            return _node("in", pos, negate, (left, *items))
         return left
 
     def literal(self) -> Node:
@@ -202,50 +247,50 @@ class _Parser:
         node = self.term()
         while self.peek("+", "-"):
             _, op, pos = self.take()
-            node = Node("bin", pos, op, (node, self.term()))
+            node = _node("bin", pos, op, (node, self.term()))
         return node
 
     def term(self) -> Node:
         node = self.unary()
         while self.peek("*", "/", "%"):
             _, op, pos = self.take()
-            node = Node("bin", pos, op, (node, self.unary()))
+            node = _node("bin", pos, op, (node, self.unary()))
         return node
 
     def unary(self) -> Node:
         kind, value, pos = self.take()
         if kind == "op" and value == "-":
-            inner = self.unary()
+            inner = self.nested(pos, self.unary)
             if inner.kind == "num":
-                return Node("num", pos, -inner.value)
-            return Node("neg", pos, None, (inner,))
+                return _node("num", pos, -inner.value)
+            return _node("neg", pos, None, (inner,))
         if kind == "num":
             number = float(value)
             is_int = number.is_integer() and not any(c in value for c in ".eE")
-            return Node("num", pos, int(value) if is_int else number)
+            return _node("num", pos, int(value) if is_int else number)
         if kind == "str":
             quote = value[0]
-            return Node("str", pos, value[1:-1].replace(quote * 2, quote))
+            return _node("str", pos, value[1:-1].replace(quote * 2, quote))
         if kind == "kw" and value in ("true", "false"):
-            return Node("bool", pos, value == "true")
+            return _node("bool", pos, value == "true")
         if kind == "kw" and value == "null":
-            return Node("null", pos)
+            return _node("null", pos)
         if kind == "qname":
-            return Node("col", pos, value[1:-1])
+            return _node("col", pos, value[1:-1])
         if kind == "name":
             if self.peek("("):
                 self.take()
                 args: list[Node] = []
                 if not self.peek(")"):
-                    args.append(self.or_())
+                    args.append(self.nested(pos, self.or_))
                     while self.peek(","):
                         self.take()
-                        args.append(self.or_())
+                        args.append(self.nested(pos, self.or_))
                 self.expect(")")
-                return Node("call", pos, value.lower(), tuple(args))
-            return Node("col", pos, value)
+                return _node("call", pos, value.lower(), tuple(args))
+            return _node("col", pos, value)
         if kind == "op" and value == "(":
-            node = self.or_()
+            node = self.nested(pos, self.or_)
             self.expect(")")
             return node
         raise ExpressionError(f"expected a value but found {value or 'the end'!r}", pos)
@@ -285,8 +330,10 @@ def check(text: str, schema: dict[str, str]) -> str:
 
 
 def explain(text: str, exc: ExpressionError) -> str:
-    """The mistake, the character it is at and the expression, in one line."""
-    return f"{exc} at character {exc.position + 1} of {text!r}"
+    """The mistake, the character it is at and the expression (its start, when long), in
+    one line."""
+    shown = text if len(text) <= 200 else text[:200] + "…"
+    return f"{exc} at character {exc.position + 1} of {shown!r}"
 
 
 def _number(t: str) -> bool:

@@ -48,7 +48,7 @@ from mlcycle import projects
 from mlcycle.data import datasets
 from mlcycle.prep import expressions
 from mlcycle.prep.expressions import ExpressionError, compile_expr, explain, schema_types
-from mlcycle.store import events
+from mlcycle.store import events, tomlfile
 from mlcycle.store.errors import InvalidInput, NotFound
 from mlcycle.store.schema import iso, utcnow
 
@@ -57,11 +57,6 @@ if TYPE_CHECKING:
     import polars as pl
 
     from mlcycle.store.workspace import Workspace
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
 
 FORMAT = 1
 ID_LENGTH = 12
@@ -134,10 +129,7 @@ def _with(fs: FeatureSet, **changes: Any) -> FeatureSet:
 
 def parse(text: str, target: str, source: str = "features") -> FeatureSet:
     """Read a feature set from TOML; raises InvalidInput (one line naming the line)."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InvalidInput(f"{source}: TOML syntax error: {str(exc).splitlines()[0]}") from None
+    data = tomlfile.loads(text, source)
     lines = text.splitlines()
 
     def line_of(pattern: str) -> int | None:
@@ -169,8 +161,11 @@ def parse(text: str, target: str, source: str = "features") -> FeatureSet:
         if extra:
             raise problem(line, where, f"unknown key {sorted(extra)[0]!r}; use name, expr, "
                                        "description")
-        if not isinstance(d.get("name"), str) or not d["name"].strip():
-            raise problem(line, where, 'needs name = "…"')
+        if not isinstance(d.get("name"), str) or not d["name"].strip() \
+                or not d["name"].isprintable():
+            raise problem(line, where, 'needs name = "…" (printable text: a column name)')
+        if not isinstance(d.get("description", ""), str):
+            raise problem(line, where, 'description must be text: description = "…"')
         if not isinstance(d.get("expr"), str):
             raise problem(line, where, 'needs expr = "…", e.g. expr = "a / b"')
         try:
@@ -179,7 +174,7 @@ def parse(text: str, target: str, source: str = "features") -> FeatureSet:
             raise problem(line, where, explain(d["expr"], exc)) from None
         if d["name"] in {x.name for x in derived}:
             raise problem(line, where, f"{d['name']!r} is derived twice")
-        derived.append(Derived(d["name"], d["expr"], str(d.get("description", ""))))
+        derived.append(Derived(d["name"], d["expr"], d.get("description", "")))
     select = data.get("select", {})
     select_line = line_of(r"^\s*\[\s*select\s*\]")
     if not isinstance(select, dict) or set(select) - {"keep", "drop"}:
@@ -195,6 +190,9 @@ def parse(text: str, target: str, source: str = "features") -> FeatureSet:
     if target in lists["drop"]:
         raise problem(select_line, "select.drop", f"drops the target {target!r}")
     description = data.get("description", "")
+    if not isinstance(description, str):
+        raise problem(line_of(r"^\s*description\s*="), "description",
+                      'must be text: description = "…"')
     canonical = {
         "format": FORMAT, "name": name, "target": target,
         "derive": [[d.name, d.expr] for d in derived],
@@ -205,7 +203,7 @@ def parse(text: str, target: str, source: str = "features") -> FeatureSet:
     return FeatureSet(
         id=fid, name=name, version=None, target=target, derived=tuple(derived),
         keep=tuple(lists["keep"]) if "keep" in select else None, drop=tuple(lists["drop"]),
-        text=text, description=str(description),
+        text=text, description=description,
     )
 
 

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -51,20 +52,15 @@ from mlcycle.prep import expectations
 from mlcycle.prep.expressions import ExpressionError, explain
 from mlcycle.prep.expressions import check as check_expression
 from mlcycle.prep.expressions import parse as parse_expression
-from mlcycle.store import events
+from mlcycle.store import events, tomlfile
 from mlcycle.store.errors import InvalidInput, NotFound
 from mlcycle.store.schema import iso, utcnow
-from mlcycle.store.settings import find_line
+from mlcycle.store.settings import find_line, shown
 
 if TYPE_CHECKING:
     import duckdb
 
     from mlcycle.store.workspace import Workspace
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
 
 FORMAT = 1  # bump when a step's meaning changes, so old ids never name new results
 ID_LENGTH = 12
@@ -175,10 +171,7 @@ def _problem(source: str, line: int | None):
 
 def parse(text: str, source: str = "recipe") -> Recipe:
     """Read a recipe from TOML text; raises InvalidInput (one line, with line and step)."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InvalidInput(f"{source}: TOML syntax error: {str(exc).splitlines()[0]}") from None
+    data = tomlfile.loads(text, source)
     for key in data:
         if key not in _TOP_KEYS:
             line = find_line(text, rf"^\s*\[?\s*{re.escape(key)}\b")
@@ -303,8 +296,10 @@ def _parse_step(number: int, raw: dict[str, Any], line: int | None, source: str)
         if p["strategy"] == "constant":
             if "value" not in raw:
                 raise problem('strategy = "constant" needs value = …')
-            if not isinstance(raw["value"], (str, int, float, bool)):
-                raise problem("value must be a number, text or true/false")
+            value = raw["value"]
+            if not (isinstance(value, (str, bool)) or _is_number(value)):
+                raise problem("value must be a finite number (within 64 bits for a whole one), "
+                              f"text or true/false (got {shown(value)})")
             p["value"] = raw["value"]
         elif "value" in raw:
             raise problem(f"value is only for strategy = \"constant\", not {p['strategy']!r}")
@@ -322,7 +317,7 @@ def _parse_step(number: int, raw: dict[str, Any], line: int | None, source: str)
             for key in ("lower", "upper"):
                 if key in raw:
                     if not _is_number(raw[key]):
-                        raise problem(f"{key} must be a number")
+                        raise problem(f"{key} must be a finite number (got {shown(raw[key])})")
                     p[key] = raw[key]
             if not p.keys() & {"lower", "upper"}:
                 raise problem("needs quantiles = [0.01, 0.99] or lower = / upper = bounds")
@@ -341,7 +336,11 @@ def _parse_step(number: int, raw: dict[str, Any], line: int | None, source: str)
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A number a column can hold: finite, and a whole one within 64 bits (TOML reads 1e400
+    as infinity and whole numbers of any length)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return -(2**63) <= value < 2**63 if isinstance(value, int) else math.isfinite(value)
 
 
 def _choice(raw: dict[str, Any], key: str, options: tuple[str, ...], problem: Any,

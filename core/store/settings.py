@@ -8,30 +8,58 @@ to its default. Errors are one line naming the file, the line and the key.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from mlcycle.store import tomlfile
 from mlcycle.store.errors import InvalidInput
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
 
 Check = Callable[[Any], Any]  # a key's validator: the value to keep, or ValueError(why)
 Spec = dict[str, dict[str, Check]]  # section ("" for the top level) -> key -> validator
 
 
-def number(low: float, high: float | None = None, integer: bool = False) -> Check:
-    def check(value: Any) -> Any:
-        if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
-            raise ValueError(f"must be {'a whole number' if integer else 'a number'}")
-        if value < low or (high is not None and value > high):
-            span = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
-            raise ValueError(f"must be {span}, not {value}")
-        return int(value) if integer else float(value)
-    return check
+@dataclass(frozen=True)
+class Number:
+    """A key's check: a finite number from ``low`` to ``high`` (a whole one if ``integer``).
+    nan, infinity and out-of-range values would switch a check off (nothing is above nan) or
+    make it run for ever."""
+
+    low: float
+    high: float
+    integer: bool = False
+
+    def span(self) -> str:
+        """The allowed range as people read it: "0 to 1", "1 to 1,000"."""
+        return f"{_figure(self.low)} to {_figure(self.high)}"
+
+    def __call__(self, value: Any) -> Any:
+        kind = "a whole number" if self.integer else "a number"
+        ok = (not isinstance(value, bool)
+              and isinstance(value, int if self.integer else (int, float))
+              and (isinstance(value, int) or math.isfinite(value))
+              and self.low <= value <= self.high)
+        if not ok:
+            raise ValueError(f"must be {kind} from {self.span()} (got {shown(value)})")
+        return int(value) if self.integer else float(value)
+
+
+def number(low: float, high: float, integer: bool = False) -> Number:
+    return Number(low, high, integer)
+
+
+def span_of(spec: Spec, key: str) -> str:
+    """"; 0 to 1" for a numeric key of ``spec`` ("alerts.drift_share"), else "": what a
+    rendered file says beside the key's help."""
+    section, _, name = key.rpartition(".")
+    check = spec.get(section, {}).get(name)
+    return f"; {check.span()}" if isinstance(check, Number) else ""
+
+
+def _figure(value: float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
 
 
 def flag(value: Any) -> bool:
@@ -64,10 +92,7 @@ def read(text: str, source: str, spec: Spec, what: str
     """The checked top-level keys, the checked keys of each section, and the keys the text
     set (``"mode"``, ``"gate.margin"``). ``what`` names the kind of file in errors ("a
     policy"). Raises InvalidInput."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InvalidInput(f"{source}: TOML syntax error: {str(exc).splitlines()[0]}") from None
+    data = tomlfile.loads(text, source)
     sections = [s for s in spec if s]
 
     def problem(section: str, key: str, why: str) -> InvalidInput:
@@ -107,6 +132,16 @@ def read(text: str, source: str, spec: Spec, what: str
     return top, parts, frozenset(explicit)
 
 
+def shown(value: Any) -> str:
+    """A value as a refusal quotes it: a number short (1e+12), anything else as TOML."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return f"{value:g}"
+        except OverflowError:  # a whole number too large for a float
+            return f"a {len(str(abs(value)))}-digit number"
+    return toml_value(value)
+
+
 def toml_value(value: Any) -> str:
     """A value as TOML spells it (booleans, strings, numbers, lists of those)."""
     if isinstance(value, bool):
@@ -115,4 +150,6 @@ def toml_value(value: Any) -> str:
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, str):
         return json.dumps(value)
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
     return repr(value)
