@@ -29,9 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 from mlcycle import projects
 from mlcycle.data import datasets
-from mlcycle.data.columns import by_name
-from mlcycle.prep import expectations, recipes
-from mlcycle.prep.expressions import compile_expr, schema_types
+from mlcycle.prep import expectations, ops, recipes
+from mlcycle.prep.expressions import schema_types
 from mlcycle.store import events
 from mlcycle.store.errors import InvalidInput, NotFound
 from mlcycle.store.schema import utcnow
@@ -283,167 +282,11 @@ def _execute(recipe: recipes.Recipe, lf: pl.LazyFrame, schema: dict[str, str],
     return lf.collect(), fitted
 
 
-def _may_lose_values(step: recipes.Step, cols: dict[str, str]) -> bool:
-    if step.op == "parse_dates":
-        return step.params["on_error"] == "fail"
-    if step.op != "cast" or step.params["on_error"] != "fail":
-        return False
-    return any((cols[name] == "string" and to not in ("string", "category"))
-               or (cols[name] == "float" and to == "integer")
-               for name, to in step.params["columns"].items())
-
-
 def _apply_step(recipe: recipes.Recipe, step: recipes.Step, lf: pl.LazyFrame,
                 cols: dict[str, str], fitted: list[dict[str, Any]]) -> pl.LazyFrame:
-    import polars as pl
-
-    p = step.params
-    if step.op == "drop":
-        return lf.drop(p["columns"])
-    if step.op == "rename":
-        return lf.rename(p["columns"])
-    if step.op == "filter":
-        return lf.filter(compile_expr(p["where"], cols).expr)
-    if step.op == "deduplicate":
-        return lf.unique(subset=p.get("columns"), keep=p["keep"], maintain_order=True)
-    if step.op in ("cast", "parse_dates"):
-        targets = p["columns"] if step.op == "cast" else dict.fromkeys(p["columns"], p["to"])
-        exprs = [
-            (_cast(by_name(name), cols[name], to) if step.op == "cast"
-             else _parse_date(by_name(name), to, p.get("format"))).alias(name)
-            for name, to in targets.items()
-        ]
-        if not _may_lose_values(step, cols):
-            return lf.with_columns(exprs)
-        before = lf.collect()
-        after = before.with_columns(exprs)
-        for name in targets:
-            lost = before[name].is_not_null() & after[name].is_null()
-            bad = int(lost.sum())
-            if bad:
-                example = before[name].cast(pl.String).filter(lost)[0]
-                what = targets[name] if step.op == "cast" else f"a {targets[name]}"
-                raise InvalidInput(
-                    f"{recipe.source}{f' line {step.line}' if step.line else ''}, "
-                    f"{step.where}: {bad:,} value{'s' if bad != 1 else ''} of {name!r} cannot "
-                    f"become {what}, e.g. {example!r} (set on_error = \"null\" to blank them)"
-                )
-        return after.lazy()
-    if step.op == "impute":
-        if p["strategy"] == "constant":
-            return lf.with_columns(
-                _missing_as_null(name, cols).fill_null(_constant(p["value"], cols[name]))
-                .alias(name) for name in p["columns"])
-        frame = lf.collect()
-        stats = frame.select(_statistic(p["strategy"], _missing_as_null(name, cols)).alias(name)
-                             for name in p["columns"]).row(0, named=True)
-        for name, value in stats.items():
-            fitted.append(_fitted(step, name, p["strategy"], value))
-        return frame.lazy().with_columns(
-            _missing_as_null(name, cols).fill_null(pl.lit(stats[name])).alias(name)
-            for name in p["columns"])
-    if step.op == "clip":
-        if "quantiles" not in p:
-            lo = pl.lit(p["lower"]) if "lower" in p else None
-            hi = pl.lit(p["upper"]) if "upper" in p else None
-            return lf.with_columns(by_name(name).clip(lo, hi) for name in p["columns"])
-        frame = lf.collect()
-        lo_q, hi_q = p["quantiles"]
-        bounds = frame.select(
-            expr for name in p["columns"] for expr in (
-                by_name(name).quantile(lo_q, "linear").alias(f"{name}\0lo"),
-                by_name(name).quantile(hi_q, "linear").alias(f"{name}\0hi"),
-            )
-        ).row(0, named=True)
-        exprs = []
-        for name in p["columns"]:
-            lo, hi = bounds[f"{name}\0lo"], bounds[f"{name}\0hi"]
-            fitted.append(_fitted(step, name, f"q{lo_q:g}", lo))
-            fitted.append(_fitted(step, name, f"q{hi_q:g}", hi))
-            if cols[name] == "integer" and lo is not None and hi is not None:
-                lo, hi = round(lo), round(hi)
-            exprs.append(by_name(name).clip(lo, hi))
-        return frame.lazy().with_columns(exprs)
-    raise AssertionError(step.op)  # pragma: no cover - parse() admits only the ops above
-
-
-def _missing_as_null(name: str, cols: dict[str, str]) -> pl.Expr:
-
-    # NaN is missing too: left in, it would poison the mean and the median.
-    return by_name(name).fill_nan(None) if cols[name] == "float" else by_name(name)
-
-
-def _statistic(strategy: str, col: pl.Expr) -> pl.Expr:
-    if strategy == "mean":
-        return col.mean()
-    if strategy == "median":
-        return col.median()
-    # The smallest of the most frequent values: ties are broken the same way every time.
-    return col.drop_nulls().mode().sort().first()
-
-
-def _fitted(step: recipes.Step, column: str, statistic: str, value: Any) -> dict[str, Any]:
-    plain = value if isinstance(value, (int, float, str, bool)) or value is None else str(value)
-    return {"step": step.number, "op": step.op, "column": column, "statistic": statistic,
-            "value": plain}
-
-
-def _cast(col: pl.Expr, from_type: str, to: str) -> pl.Expr:
-    """A cast that yields null where a value does not convert (the caller counts those)."""
-    import polars as pl
-
-    if to == "string":
-        return col.cast(pl.String)
-    if to == "category":
-        return col.cast(pl.String).cast(pl.Categorical)
-    if from_type == "string":
-        text = col.str.strip_chars()
-        if to == "integer":
-            return text.cast(pl.Int64, strict=False)
-        if to == "float":
-            return text.cast(pl.Float64, strict=False)
-        if to == "boolean":
-            low = text.str.to_lowercase()
-            return (pl.when(low.is_in(["true", "t", "yes", "y", "1"])).then(True)
-                    .when(low.is_in(["false", "f", "no", "n", "0"])).then(False))
-        if to == "date":
-            return text.str.to_date(strict=False)
-        return text.str.to_datetime(strict=False)
-    if to == "integer":
-        if from_type == "float":
-            # Only whole numbers convert; 2.5 is an error, not a silent 2.
-            return pl.when(col == col.round(0)).then(col.cast(pl.Int64, strict=False))
-        return col.cast(pl.Int64)
-    if to == "float":
-        return col.cast(pl.Float64)
-    if to == "boolean":
-        return col != 0 if from_type == "integer" else col
-    if to == "date":
-        return col.cast(pl.Date)
-    return col.cast(pl.Datetime("us"))
-
-
-def _parse_date(col: pl.Expr, to: str, fmt: str | None) -> pl.Expr:
-    text = col.str.strip_chars()
-    if to == "date":
-        return text.str.to_date(format=fmt, strict=False)
-    return text.str.to_datetime(format=fmt, strict=False, time_unit="us")
-
-
-def _constant(value: Any, kind: str) -> pl.Expr:
-    import datetime as dt
-
-    import polars as pl
-
-    if kind == "date":
-        return pl.lit(dt.date.fromisoformat(value))
-    if kind == "datetime":
-        return pl.lit(dt.datetime.fromisoformat(value))
-    if kind == "integer":
-        return pl.lit(int(value))
-    if kind == "float":
-        return pl.lit(float(value))
-    return pl.lit(value)
+    where = f"{recipe.source}{f' line {step.line}' if step.line else ''}, {step.where}"
+    run = ops.Run(where, step.number, step.op, fitted)
+    return ops.REGISTRY[step.op].apply(run, step.params, lf, cols)
 
 
 # -- lineage ------------------------------------------------------------------------------
