@@ -18,7 +18,7 @@ demo: $(STAMP)
 
 ## test: lint, then the whole test suite on both cores
 test: lint
-	$(BIN)/python -m pytest -n 2 -p no:cacheprovider
+	$(BIN)/python -m pytest -n 2 -p no:cacheprovider --durations=20
 
 ## lint: ruff, and the import contracts that keep core's lifecycle layers in order
 lint: $(STAMP)
