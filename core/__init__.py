@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     )
     from mlcycle.store.errors import InvalidInput, MlcycleError, NotFound
     from mlcycle.store.workspace import Workspace
+    from mlcycle.verbs import Bundle, collect_source, decide, export, promote, retrain, train
 
 # public name -> the module that defines it
 _ATTRIBUTES = {
@@ -61,20 +62,32 @@ _ATTRIBUTES = {
     "log_dict": "mlcycle.models.fluent",
     "search_runs": "mlcycle.models.fluent",
     "predict": "mlcycle.deploy.inference",
+    # The lifecycle's actions, each returning a typed result (mlcycle.verbs).
+    "Bundle": "mlcycle.verbs",
+    "collect_source": "mlcycle.verbs",
+    "train": "mlcycle.verbs",
+    "promote": "mlcycle.verbs",
+    "export": "mlcycle.verbs",
+    "retrain": "mlcycle.verbs",
+    "decide": "mlcycle.verbs",
 }
 _SUBPACKAGES = ("store", "projects", "data", "drift", "prep", "models", "deploy", "monitor")
 
 # A literal list, so linters and IDEs read it; tests/test_api.py checks it against the two above.
 __all__ = [
+    "Bundle",
     "InvalidInput",
     "MlcycleError",
     "NotFound",
     "Workspace",
     "active_run",
+    "collect_source",
     "data",
+    "decide",
     "deploy",
     "drift",
     "end_run",
+    "export",
     "log_artifact",
     "log_dict",
     "log_metric",
@@ -87,11 +100,14 @@ __all__ = [
     "predict",
     "prep",
     "projects",
+    "promote",
+    "retrain",
     "search_runs",
     "set_tag",
     "set_tags",
     "start_run",
     "store",
+    "train",
 ]
 
 

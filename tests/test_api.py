@@ -33,6 +33,12 @@ def test_the_examples_of_docs_api_run_in_order(tmp_path: Path, monkeypatch) -> N
     for number, code in enumerate(examples, 1):
         exec(compile(code, f"docs/api.md example {number}", "exec"), namespace)
     assert not (ROOT / ".mlcycle").exists()
+    # Every lifecycle verb returns a typed result, never a dict to read by string keys.
+    import dataclasses
+
+    for name in ("collected", "result", "champion", "check", "decided", "successor", "bundle"):
+        assert dataclasses.is_dataclass(namespace[name]), name
+    assert dataclasses.is_dataclass(namespace["check"].decision)
     # A run logged through the fluent API is what the CLI lists.
     listed = run_json("runs", "churn", workspace=ws)
     assert "notebook-baseline" in {r["name"] for r in listed}

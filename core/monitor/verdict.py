@@ -81,6 +81,28 @@ class Decision:
 
 
 @dataclass(frozen=True)
+class Retraining:
+    """A successor trained on the champion's data plus new batches, and how it compared."""
+
+    project: str
+    dataset: str  # the version it was trained on
+    rows_added: int
+    metric: str
+    champion: dict[str, Any]  # its version and figures on the rows both were judged on
+    candidate: dict[str, Any]
+    candidate_better: bool
+    alias: str | None  # what the candidate became (champion, challenger), if anything
+    reason: str
+    gate: dict[str, Any] | None  # the policy gate's verdict, when one judged it
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Retraining:
+        return cls(d["project"], d["dataset"], d["rows_added"], d["metric"],
+                   dict(d["champion"]), dict(d["candidate"]), bool(d["candidate_better"]),
+                   d.get("alias"), d["reason"], d.get("gate"))
+
+
+@dataclass(frozen=True)
 class Check:
     """One batch checked against the version that scored it."""
 
