@@ -46,16 +46,9 @@ def train(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    config = training.TrainConfig(
-        project,
-        data,
-        [m.strip() for m in models.split(",") if m.strip()] if models else None,
-        trials,
-        cv,
-        time_budget or None,
-        seed,
-        None if feature_ref == "none" else feature_ref,
-    )
+    config = training.TrainConfig.from_options(
+        project, data=data, models=models, trials=trials, cv=cv, time_budget=time_budget,
+        seed=seed, features=feature_ref)
     ws = ctx.workspace()
     with Progress(
         TextColumn("{task.description}"),

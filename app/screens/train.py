@@ -43,13 +43,10 @@ def form_fields(model_names: Sequence[str]) -> list[Field]:
 
 def config_from(project: str, values: dict[str, Any]) -> training.TrainConfig:
     """The form's values as the configuration ``mlcycle train`` would build from its flags."""
-    models = [m.strip() for m in (values.get("models") or "").split(",") if m.strip()]
-    features = values["features"]
-    return training.TrainConfig(
-        project, values["data"], models or None, values["trials"], values["cv"],
-        values.get("time_budget") or None, values["seed"],
-        None if features == "none" else features,
-    )
+    return training.TrainConfig.from_options(
+        project, data=values["data"], models=values.get("models"), trials=values["trials"],
+        cv=values["cv"], time_budget=values.get("time_budget"), seed=values["seed"],
+        features=values["features"])
 
 
 def form_check(project: str, task: str) -> Callable[[dict[str, Any]], str | None]:

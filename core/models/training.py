@@ -48,6 +48,17 @@ class TrainConfig:
     seed: int = 0
     features: str | None = "latest"  # feature set ref; None trains on the raw columns
 
+    @classmethod
+    def from_options(cls, project: str, *, data: str = "latest", models: str | None = None,
+                     trials: int = 10, cv: int = 5, time_budget: float | None = None,
+                     seed: int = 0, features: str = "latest") -> TrainConfig:
+        """The configuration as ``mlcycle train``'s flags and the TUI's form give it:
+        ``models`` comma-separated (empty: every model), a budget of 0 or none meaning no
+        budget, ``features = "none"`` training on the raw columns."""
+        names = [m.strip() for m in (models or "").split(",") if m.strip()]
+        return cls(project, data, names or None, trials, cv, time_budget or None, seed,
+                   None if features == "none" else features)
+
     def validate(self) -> None:
         if self.trials < 1:
             raise InvalidInput("--trials must be at least 1")
