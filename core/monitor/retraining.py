@@ -253,6 +253,8 @@ def retrain(ws: Workspace, project: str, batches: list[tuple[Path, Path | None]]
     task (the best one is the candidate). ``old_rows``: "keep" trains on the champion's
     rows plus the batches', "drop" on the batches' rows alone.
 
+    Every batch is read and checked first (the columns and types of the training data, and
+    finite numbers where the model reads them), so a refused batch stores nothing.
     Cancelling stops between steps: the combined dataset version, once stored, stays (it is
     content-addressed, so a second attempt reuses it); a training stopped early registers
     nothing and no alias moves. ``reuse_since``: a version registered since then from the
