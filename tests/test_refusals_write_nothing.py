@@ -152,3 +152,23 @@ def _labels(tmp_path: Path) -> Path:
     path = tmp_path / "labels.csv"
     classification_frame(80, seed=12).select("id", "label").write_csv(path)
     return path
+
+
+def test_a_check_that_fails_to_be_recorded_leaves_no_shadow_file(
+        ws: Workspace, tmp_path: Path) -> None:
+    from mlcycle.monitor import monitoring
+
+    rows = tmp_path / "month.csv"
+    classification_frame(80, seed=13).drop("label").write_csv(rows)
+    monitoring.check(ws, "clf", rows)  # converts both versions, stores a check
+    before = state(ws)
+    assert any(f.startswith("scoring/") for f in before["files"])
+
+    def refuse(_con, _result):  # as a watcher whose file changed at the last moment
+        raise RuntimeError("not this time")
+
+    other = tmp_path / "other.csv"
+    classification_frame(80, seed=14).drop("label").write_csv(other)
+    with pytest.raises(RuntimeError, match="not this time"):
+        monitoring.check(ws, "clf", other, in_transaction=refuse)
+    assert state(ws) == before

@@ -35,6 +35,7 @@ from mlcycle.store import cancel as cancelling
 from mlcycle.store import events, safety
 from mlcycle.store.errors import InvalidInput, NotFound, first_line
 from mlcycle.store.schema import iso, utcnow
+from mlcycle.store.sql import fetch_one
 
 if TYPE_CHECKING:
     import numpy as np
@@ -300,7 +301,7 @@ def shadow_frame(keys: pl.Series, main: dict[str, np.ndarray], shadow: dict[str,
 
 @dataclass
 class Run:
-    """One scoring run, to be recorded with :func:`record_run` (after :func:`save_shadow`)."""
+    """One scoring run, to be recorded with :func:`record_run` (inside :func:`recording`)."""
 
     project: str
     version: int
@@ -361,6 +362,27 @@ def save_shadow(ws: Workspace, run: Run) -> None:
         run.shadow_path = relpath
 
 
+@contextlib.contextmanager
+def recording(ws: Workspace, run: Run) -> Iterator[None]:
+    """Store ``run``'s shadow pairs (:func:`save_shadow`) for the block that records the
+    run; if the block fails before the run is recorded, the file goes too, so no file is
+    left that no run names (a kill leaves one for :func:`sweep_shadows`)."""
+    save_shadow(ws, run)
+    try:
+        yield
+    except BaseException:
+        if run.shadow_path is not None:
+            # Unsure whether the run was recorded (the workspace is busy, say): the sweep
+            # decides once the file is stale.
+            with contextlib.suppress(Exception):
+                with ws.read() as con:
+                    recorded = fetch_one(con, "SELECT 1 FROM scoring_runs WHERE id = ?",
+                                         [run.id])
+                if recorded is None:
+                    ws.artifact_path(run.shadow_path).unlink(missing_ok=True)
+        raise
+
+
 def record_run(con: Any, run: Run) -> None:
     """Insert a run and its event, inside the caller's write transaction."""
     con.execute(
@@ -382,8 +404,7 @@ def log_run(ws: Workspace, project: str, version: int, source: str, rows: int, s
     """Record one scoring run (and the shadow pairs, as Parquet in the workspace)."""
     run = Run(project, version, source, rows, seconds, summary, shadow_version,
               shadow_summary, shadow_rows or [])
-    save_shadow(ws, run)
-    with ws.write() as con:
+    with recording(ws, run), ws.write() as con:
         record_run(con, run)
     return run.id
 
@@ -530,8 +551,7 @@ def predict_file(ws: Workspace, project: str, path: str | Path, ref: str = regis
                                   cancel=cancel)
     finally:
         table.close()
-    save_shadow(ws, run)
-    with ws.write() as con:
+    with recording(ws, run), ws.write() as con:
         record_run(con, run)
     return result
 

@@ -300,8 +300,8 @@ def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path |
     cancelling.check(cancel)  # the last step before anything is written
     if confirm is not None:
         confirm()
-    scoring.save_shadow(ws, run)
-    _record(ws, result, run, content, in_transaction, policy)
+    with scoring.recording(ws, run):
+        _record(ws, result, run, content, in_transaction, policy)
     return result
 
 
