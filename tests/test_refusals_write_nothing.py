@@ -160,7 +160,8 @@ def test_a_check_that_fails_to_be_recorded_leaves_no_shadow_file(
 
     rows = tmp_path / "month.csv"
     classification_frame(80, seed=13).drop("label").write_csv(rows)
-    monitoring.check(ws, "clf", rows)  # converts both versions, stores a check
+    base = monitoring.reference(ws, "clf")  # converts both versions
+    monitoring.check(ws, "clf", rows, cached=base)
     before = state(ws)
     assert any(f.startswith("scoring/") for f in before["files"])
 
@@ -170,5 +171,5 @@ def test_a_check_that_fails_to_be_recorded_leaves_no_shadow_file(
     other = tmp_path / "other.csv"
     classification_frame(80, seed=14).drop("label").write_csv(other)
     with pytest.raises(RuntimeError, match="not this time"):
-        monitoring.check(ws, "clf", other, in_transaction=refuse)
+        monitoring.check(ws, "clf", other, cached=base, in_transaction=refuse)
     assert state(ws) == before
