@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mlcycle.store.errors import first_line
+from mlcycle.store.errors import error_line
 
 LOG_LINES = 50
 
@@ -56,7 +56,7 @@ class Background:
             try:
                 run()
             except Exception as exc:  # a service's end is shown in its view, not raised
-                service.error = first_line(exc)
+                service.error = error_line(exc)
                 service.say(f"ended: {service.error}")
 
         service.thread = threading.Thread(target=main, name=service.key, daemon=True)

@@ -108,7 +108,7 @@ def cli(ctx: click.Context, workspace: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the CLI and turns every expected failure into one line on stderr."""
-    from mlcycle.store.errors import MlcycleError
+    from mlcycle.store.errors import MlcycleError, error_line
 
     try:
         code = cli.main(args=argv, prog_name="mlcycle", standalone_mode=False)
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
         output.error(exc.format_message())
         sys.exit(exc.exit_code)
     except MlcycleError as exc:
-        output.error(str(exc))
+        output.error(error_line(exc))
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
@@ -137,8 +137,6 @@ def main(argv: list[str] | None = None) -> None:
         # PanicException, a BaseException) must end in one line too, not a traceback.
         if os.environ.get("MLCYCLE_DEBUG"):
             raise
-        text = str(exc).strip().splitlines()
-        output.error(f"unexpected {type(exc).__name__}: {text[0] if text else ''} "
-                     "(set MLCYCLE_DEBUG=1 to see where)")
+        output.error(f"unexpected {error_line(exc)} (set MLCYCLE_DEBUG=1 to see where)")
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

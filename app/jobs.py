@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 
 from mlcycle.store.cancel import Cancelled, CancelToken
-from mlcycle.store.errors import MlcycleError, first_line
+from mlcycle.store.errors import MlcycleError, error_line
 
 if TYPE_CHECKING:
     from mlcycle.app.ui import MlcycleApp
@@ -142,12 +142,12 @@ class Jobs:
             # that finished despite a late cancel is done, and says what it made.
             job.result = work(job)
         except Cancelled as exc:
-            self._end(job, CANCELLED, first_line(exc))
+            self._end(job, CANCELLED, error_line(exc))
         except MlcycleError as exc:
-            self._end(job, FAILED, first_line(exc))
+            self._end(job, FAILED, error_line(exc))
         except Exception as exc:  # a bug: keep the app, keep the traceback
             where = self.app.log_error(exc)
-            self._end(job, FAILED, f"{first_line(exc)} (details in {where})")
+            self._end(job, FAILED, f"{error_line(exc)} (details in {where})")
         else:
             self.app.call_from_thread(self._finish, job, done)
 
@@ -155,7 +155,7 @@ class Jobs:
         try:
             outcome = done(job) if done else "done"
         except Exception as exc:  # showing the outcome failed, the work did not
-            outcome = f"done; {first_line(exc)}"
+            outcome = f"done; {error_line(exc)}"
             self.app.log_error(exc)
         self._end(job, DONE, outcome)
 

@@ -59,10 +59,10 @@ def json_default(value: Any) -> str:
 
 
 def error(message: str) -> None:
-    from mlcycle.store.masking import mask_text
+    """One line on stderr, masked like every error line (click's messages quote values)."""
+    from mlcycle.store.errors import one_line
 
-    first = message.strip().splitlines()[0] if message.strip() else "failed"
-    click.echo(f"error: {mask_text(first)}", err=True)
+    click.echo(f"error: {one_line(message) or 'failed'}", err=True)
 
 
 def note(message: str) -> None:

@@ -23,7 +23,7 @@ from mlcycle.app.jobs import JobChanged, Jobs, traceback_text
 from mlcycle.app.palette import ViewCommands
 from mlcycle.app.type_ahead import TypeAhead
 from mlcycle.app.views import VIEWS
-from mlcycle.store.errors import MlcycleError, first_line
+from mlcycle.store.errors import MlcycleError, error_line
 from mlcycle.store.workspace import Workspace
 
 
@@ -152,7 +152,7 @@ class MlcycleApp(App[None]):
             folder.mkdir(parents=True, exist_ok=True)
             safety.write_text(target, self.export_screenshot())
         except (MlcycleError, OSError) as exc:
-            self.notify(f"screenshot not saved: {first_line(exc)}", severity="error",
+            self.notify(f"screenshot not saved: {error_line(exc)}", severity="error",
                         markup=False)
             return
         self.notify(f"screenshot saved to {target}", markup=False)
@@ -200,10 +200,10 @@ class MlcycleApp(App[None]):
         """The one place an error is shown: one line, typed as the user typed it (never as
         markup), never by quitting the app; a bug's traceback goes to the workspace's log."""
         if isinstance(exc, MlcycleError):
-            self.notify(str(exc), severity="error", timeout=6, markup=False)
+            self.notify(error_line(exc), severity="error", timeout=6, markup=False)
         else:
             where = self.log_error(exc)
-            self.notify(f"{first_line(exc)} (details in {where})", severity="error",
+            self.notify(f"{error_line(exc)} (details in {where})", severity="error",
                         timeout=8, markup=False)
 
     def log_error(self, exc: BaseException) -> Path:

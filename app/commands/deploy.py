@@ -97,11 +97,12 @@ def predict(ctx: Context, project: str, file: str, ref: str, out: str | None, no
     if result["out"]:
         click.echo(f"wrote {result['out']}")
     elif result["preview"]:
-        from rich.table import Table
+        from rich.table import Column, Table
         from rich.text import Text
 
-        # Column names and identifiers come from the data: Text, never markup.
-        table = Table(*(Text(k) for k in result["preview"][0]))
+        # Column names and identifiers come from the data: Text, never markup (a Table
+        # takes a Text header only inside a Column).
+        table = Table(*(Column(Text(k)) for k in result["preview"][0]))
         for row in result["preview"]:
             table.add_row(*(Text(f"{v:.4f}" if isinstance(v, float) else str(v))
                             for v in row.values()))

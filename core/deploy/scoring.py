@@ -16,6 +16,7 @@ both on the same rows once labels arrive.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import time
@@ -34,6 +35,7 @@ from mlcycle.store import cancel as cancelling
 from mlcycle.store import events, safety
 from mlcycle.store.errors import InvalidInput, NotFound, first_line
 from mlcycle.store.schema import iso, utcnow
+from mlcycle.store.sql import fetch_one
 
 if TYPE_CHECKING:
     import numpy as np
@@ -46,8 +48,10 @@ BATCH_ROWS = 100_000
 SAMPLE_CAP = 100_000  # predictions kept for quantiles; thinned by halves beyond this
 CHALLENGER = "challenger"
 ROW_HASH = "row_hash"
+SHADOWS = "scoring"  # the folder of artifacts/ holding the shadow pairs, per project
 Note = Callable[[str], None]
 Progress = Callable[[int, int], None]  # rows scored so far, rows in the file
+_SWEPT: set[Path] = set()  # workspaces whose stale shadow files this process has swept
 
 
 @dataclass
@@ -78,15 +82,20 @@ def scorer(ws: Workspace, project: str, ref: str = registry.CHAMPION) -> Scorer:
                   deploy.identifier_of(ws, version))
 
 
-def shadow_of(ws: Workspace, project: str, main: registry.ModelVersion) -> Scorer | None:
+def challenger_of(ws: Workspace, project: str,
+                  main: registry.ModelVersion) -> registry.ModelVersion | None:
     """The challenger, when one is named and it is not the version already scoring."""
     try:
         challenger = registry.get(ws, project, CHALLENGER)
     except NotFound:
         return None
-    if challenger.version == main.version:
-        return None
-    return scorer(ws, project, str(challenger.version))
+    return None if challenger.version == main.version else challenger
+
+
+def shadow_of(ws: Workspace, project: str, main: registry.ModelVersion) -> Scorer | None:
+    """A scorer for the challenger (:func:`challenger_of`), if there is one."""
+    challenger = challenger_of(ws, project, main)
+    return None if challenger is None else scorer(ws, project, str(challenger.version))
 
 
 # -- checking input -----------------------------------------------------------------------
@@ -125,6 +134,32 @@ def check_input(raw: pl.DataFrame, signature: model_input.Signature) -> pl.DataF
         if name in raw.columns and raw.schema[name] != pl.Utf8:
             casts.append(by_name(name).cast(pl.Utf8))
     return raw.with_columns(casts) if casts else raw
+
+
+def missing_columns(table: Table, signature: model_input.Signature) -> None:
+    """Refuse a file without a column the model reads, naming them."""
+    missing = [c for c in model_input.raw_columns(signature) if c not in table.columns]
+    if missing:
+        raise InvalidInput(f"{Path(table.label).name} is missing column(s) the model needs: "
+                           f"{', '.join(missing)}")
+
+
+def check_table(ws: Workspace, table: Table, versions: list[registry.ModelVersion],
+                batch_rows: int = BATCH_ROWS) -> None:
+    """Refuse a file that ``versions`` cannot score before any is converted to ONNX.
+
+    A conversion is stored, so it would be the first write of a scoring that then fails.
+    The columns are checked always; the rows (numbers that are text or infinite), as
+    :func:`model_frame` types them, only while a version is still to convert: otherwise
+    scoring checks each batch itself and writes nothing until the last one is scored."""
+    signatures = [deploy.signature_of(ws, v) for v in versions]
+    for signature in signatures:
+        missing_columns(table, signature)
+    if all(deploy.get_export(ws, v.project, v.version) for v in versions):
+        return
+    for raw in table.batches(batch_rows):
+        for signature in signatures:
+            model_frame(raw, signature)
 
 
 def model_frame(raw: pl.DataFrame, signature: model_input.Signature) -> pl.DataFrame:
@@ -266,7 +301,7 @@ def shadow_frame(keys: pl.Series, main: dict[str, np.ndarray], shadow: dict[str,
 
 @dataclass
 class Run:
-    """One scoring run, to be recorded with :func:`record_run` (after :func:`save_shadow`)."""
+    """One scoring run, to be recorded with :func:`record_run` (inside :func:`recording`)."""
 
     project: str
     version: int
@@ -282,20 +317,70 @@ class Run:
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
 
+def sweep_shadows(ws: Workspace, older_than: float | None = None) -> int:
+    """Remove the shadow-pair files no scoring run names, left by a process killed between
+    storing the file and recording its run; returns how many were removed. Only files older
+    than ``older_than`` (the workspace's stale age, an hour) go: a younger one may be a
+    running process's, about to be recorded."""
+    from mlcycle.store.workspace import STALE_TEMP_SECONDS
+
+    cutoff = time.time() - (STALE_TEMP_SECONDS if older_than is None else older_than)
+    old = []
+    for path in (ws.artifacts / SHADOWS).glob("*/*.parquet"):
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_mtime < cutoff:
+                old.append(path)
+    if not old:
+        return 0
+    with ws.read() as con:
+        named = {row[0] for row in con.execute(
+            "SELECT shadow_path FROM scoring_runs WHERE shadow_path IS NOT NULL").fetchall()}
+    orphans = [p for p in old if p.relative_to(ws.artifacts).as_posix() not in named]
+    for path in orphans:
+        path.unlink(missing_ok=True)
+    return len(orphans)
+
+
 def save_shadow(ws: Workspace, run: Run) -> None:
     """Store a run's shadow pairs as Parquet in the workspace, before the run is recorded (a
-    row never points at a file that is not in place)."""
+    row never points at a file that is not in place). The first time a process does so, it
+    sweeps what killed processes left (:func:`sweep_shadows`)."""
     import polars as pl
 
     from mlcycle.store.workspace import file_sha256
 
+    root = ws.root.resolve()
+    if root not in _SWEPT:
+        _SWEPT.add(root)
+        sweep_shadows(ws)
     if run.shadow_rows and run.shadow_path is None:
         temp = ws.temp_path(".parquet")
         pl.concat(run.shadow_rows).write_parquet(temp)
         run.shadow_sha256 = file_sha256(temp)
-        relpath = f"scoring/{run.project}/{run.id}.parquet"
+        relpath = f"{SHADOWS}/{run.project}/{run.id}.parquet"
         ws.commit_file(temp, relpath)
         run.shadow_path = relpath
+
+
+@contextlib.contextmanager
+def recording(ws: Workspace, run: Run) -> Iterator[None]:
+    """Store ``run``'s shadow pairs (:func:`save_shadow`) for the block that records the
+    run; if the block fails before the run is recorded, the file goes too, so no file is
+    left that no run names (a kill leaves one for :func:`sweep_shadows`)."""
+    save_shadow(ws, run)
+    try:
+        yield
+    except BaseException:
+        if run.shadow_path is not None:
+            # Unsure whether the run was recorded (the workspace is busy, say): the sweep
+            # decides once the file is stale.
+            with contextlib.suppress(Exception):
+                with ws.read() as con:
+                    recorded = fetch_one(con, "SELECT 1 FROM scoring_runs WHERE id = ?",
+                                         [run.id])
+                if recorded is None:
+                    ws.artifact_path(run.shadow_path).unlink(missing_ok=True)
+        raise
 
 
 def record_run(con: Any, run: Run) -> None:
@@ -319,8 +404,7 @@ def log_run(ws: Workspace, project: str, version: int, source: str, rows: int, s
     """Record one scoring run (and the shadow pairs, as Parquet in the workspace)."""
     run = Run(project, version, source, rows, seconds, summary, shadow_version,
               shadow_summary, shadow_rows or [])
-    save_shadow(ws, run)
-    with ws.write() as con:
+    with recording(ws, run), ws.write() as con:
         record_run(con, run)
     return run.id
 
@@ -450,21 +534,24 @@ def predict_file(ws: Workspace, project: str, path: str | Path, ref: str = regis
                  cancel: CancelToken | None = None) -> dict[str, Any]:
     """Score a file with a version (and the challenger in its shadow); log the run.
 
-    The file is read and checked before anything is scored or written. Cancelling stops
-    between batches: no output file and no run are left."""
+    The file is read and checked (:func:`check_table`) before anything is converted, scored
+    or written. Cancelling stops between batches: no output file and no run are left."""
     # Checked first: predictions never replace their input or anything in a workspace.
     target = safety.output_path(out, "--out", workspace=ws.root, inputs=[path]) if out else None
     table = read_table(path, cancel=cancel)
     try:
-        main = scorer(ws, project, ref)
-        second = shadow_of(ws, project, main.version) if shadow else None
+        version = registry.get(ws, project, ref)
+        challenger = challenger_of(ws, project, version) if shadow else None
+        check_table(ws, table, [version, *([challenger] if challenger else [])], batch_rows)
+        # By number: the versions checked above, even if an alias moves meanwhile.
+        main = scorer(ws, project, str(version.version))
+        second = scorer(ws, project, str(challenger.version)) if challenger else None
         result, run = score_table(ws, project, table, main, second, out=target,
                                   batch_rows=batch_rows, note=note, progress=progress,
                                   cancel=cancel)
     finally:
         table.close()
-    save_shadow(ws, run)
-    with ws.write() as con:
+    with recording(ws, run), ws.write() as con:
         record_run(con, run)
     return result
 
@@ -487,11 +574,7 @@ def score_table(ws: Workspace, project: str, table: Table, main: Scorer,
     import polars as pl
 
     say = note or (lambda _text: None)
-    name = Path(table.label).name
-    missing = [c for c in model_input.raw_columns(main.signature) if c not in table.columns]
-    if missing:
-        raise InvalidInput(f"{name} is missing column(s) the model needs: "
-                           f"{', '.join(missing)}")
+    missing_columns(table, main.signature)
     for text in input_notes(table.columns, main.signature, main.identifier):
         say(text)
     writer = _Writer(Path(out)) if out else None

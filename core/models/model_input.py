@@ -157,10 +157,30 @@ def frame(data: pl.DataFrame, signature: Signature) -> pl.DataFrame:
         from mlcycle.prep import features
 
         data = features.apply(features.FeatureSet.from_dict(signature.feature_set), data)
-    return data.select(
+    inputs = data.select(
         *[by_name(c).cast(pl.Float32, strict=False) for c in signature.numeric],
         *[by_name(c).cast(pl.Utf8).fill_null(MISSING_CATEGORY) for c in signature.categorical],
     )
+    refuse_infinite(inputs, signature.numeric)
+    return inputs
+
+
+def refuse_infinite(data: pl.DataFrame, columns: list[str], where: str = "") -> None:
+    """Refuse infinite numbers in ``columns`` of ``data`` (``where`` names the file).
+
+    Every model imputes a missing value (null or NaN) but no model takes an infinity: the
+    fit of every trial would fail, and a score would be meaningless. A number beyond what a
+    32-bit float holds (±3.4e38) is infinite once typed as a model input."""
+    floats = [c for c in columns if c in data.columns and data.schema[c].is_float()]
+    if not floats:
+        return
+    counts = data.select(by_name(c).is_infinite().sum().alias(c) for c in floats).row(0)
+    for name, count in zip(floats, counts):
+        if count:
+            raise InvalidInput(
+                f"{where + ': ' if where else ''}column {name!r} holds {count:,} infinite "
+                f"number(s) (inf, or beyond ±3.4e38); models take finite numbers or missing "
+                "values: replace them or leave those cells empty")
 
 
 def boolean_inputs(data: pl.DataFrame, signature: Signature) -> list[str]:
@@ -198,9 +218,11 @@ def target_values(data: pl.DataFrame, signature: Signature) -> Any:
             else column.cast(pl.Utf8).to_numpy()
         )
     try:
-        return column.cast(pl.Float64, strict=True).to_numpy()
+        values = column.cast(pl.Float64, strict=True)
     except Exception:
         raise InvalidInput(
             f"target {signature.target!r} of a regression task must be numeric; "
             f"it holds {column.dtype} values"
         ) from None
+    refuse_infinite(values.to_frame(), [signature.target])
+    return values.to_numpy()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mlcycle.monitor import decisions, monitoring
-from mlcycle.store.errors import MlcycleError, WorkspaceError, first_line
+from mlcycle.store.errors import WorkspaceError, error_line
 from mlcycle.store.workspace import Workspace
 
 
@@ -51,8 +51,6 @@ def act_on(ws: Workspace, project: str, raised: dict[str, Any] | None,
         raise  # the workspace, not the decision, is at fault
     except Exception as exc:  # a retraining's own failure must not undo the check
         if say is not None:
-            why = first_line(exc) if isinstance(exc, MlcycleError) else (
-                f"{type(exc).__name__}: {first_line(exc)}")
-            say(f"decision {raised['id']} not carried out: {why}; "  # type: ignore[index]
-                "it stays pending")
+            say(f"decision {raised['id']} not carried out: "  # type: ignore[index]
+                f"{error_line(exc)}; it stays pending")
         return raised

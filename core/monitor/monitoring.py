@@ -281,11 +281,18 @@ def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path |
     policy = policy or policies.current(ws, project)
     batch = table or scoring.read_table(path, cancel=cancel)
     try:
-        raw_labels = sources.read_frame(labels) if labels is not None else None
+        truth = None
+        if labels is not None:
+            keyed = ((cached.signature, cached.scorer.identifier) if cached else
+                     (deploy.signature_of(ws, version), deploy.identifier_of(ws, version)))
+            truth = scoring.labels_frame(labels, *keyed)
+        if cached is None:  # building the reference may convert versions: a first write
+            challenger = scoring.challenger_of(ws, project, version)
+            scoring.check_table(ws, batch, [version, *([challenger] if challenger else [])])
         cancelling.check(cancel)
         # By number: the version looked up above, even if the alias moves meanwhile.
         base = cached or reference(ws, project, str(version.version))
-        result, run = _check_table(ws, project, base, batch, labels, raw_labels, note,
+        result, run = _check_table(ws, project, base, batch, labels, truth, note,
                                    policy.alerts, cancel)
     finally:
         if table is None:
@@ -293,13 +300,13 @@ def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path |
     cancelling.check(cancel)  # the last step before anything is written
     if confirm is not None:
         confirm()
-    scoring.save_shadow(ws, run)
-    _record(ws, result, run, content, in_transaction, policy)
+    with scoring.recording(ws, run):
+        _record(ws, result, run, content, in_transaction, policy)
     return result
 
 
 def _check_table(ws: Workspace, project: str, base: Reference, batch: scoring.Table,
-                 labels: Path | None, raw_labels: pl.DataFrame | None,
+                 labels: Path | None, truth: pl.DataFrame | None,
                  note: scoring.Note | None, limits: policies.Alerts,
                  cancel: CancelToken | None = None
                  ) -> tuple[dict[str, Any], scoring.Run]:
@@ -308,9 +315,6 @@ def _check_table(ws: Workspace, project: str, base: Reference, batch: scoring.Ta
     from mlcycle import drift
 
     identifier = base.scorer.identifier
-    truth = None
-    if labels is not None:
-        truth = scoring.labels_frame(labels, base.signature, identifier, raw_labels)
     collected = _Collected(identifier)
     started = time.perf_counter()
     scored, run = scoring.score_table(

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -121,10 +121,13 @@ def _booleans(column: pl.Series) -> pl.Series:
 
 def combine(ws: Workspace, project: str, parent: datasets.DatasetVersion,
             batches: list[tuple[Path, Path | None]], identifier: str | None,
-            progress: Progress | None = None, *, keep_old: bool = True) -> dict[str, Any]:
+            progress: Progress | None = None, *, keep_old: bool = True,
+            finite: Sequence[str] = ()) -> dict[str, Any]:
     """A new raw version: ``parent``'s rows plus the labelled rows of ``batches``; with
     ``keep_old`` false, the batches' rows alone (in ``parent``'s schema): a model retrained
-    on a sliding window forgets a world that has changed."""
+    on a sliding window forgets a world that has changed. Every batch is read and checked
+    before anything is written; ``finite``: the columns whose numbers must be finite (the
+    model's inputs and target as the batches hold them)."""
     import polars as pl
 
     say = progress or (lambda _msg: None)
@@ -137,6 +140,7 @@ def combine(ws: Workspace, project: str, parent: datasets.DatasetVersion,
     for batch, labels in batches:
         say(f"reading {batch.name}")
         rows, missing = labelled_rows(batch, labels, proj.target, identifier, schema)
+        model_input.refuse_infinite(rows, list(finite), batch.name)
         parts.append(rows)
         unlabelled += missing
         added.append({"batch": str(batch), "labels": str(labels) if labels else None,
@@ -249,6 +253,8 @@ def retrain(ws: Workspace, project: str, batches: list[tuple[Path, Path | None]]
     task (the best one is the candidate). ``old_rows``: "keep" trains on the champion's
     rows plus the batches', "drop" on the batches' rows alone.
 
+    Every batch is read and checked first (the columns and types of the training data, and
+    finite numbers where the model reads them), so a refused batch stores nothing.
     Cancelling stops between steps: the combined dataset version, once stored, stays (it is
     content-addressed, so a second attempt reuses it); a training stopped early registers
     nothing and no alias moves. ``reuse_since``: a version registered since then from the
@@ -272,8 +278,10 @@ def retrain(ws: Workspace, project: str, batches: list[tuple[Path, Path | None]]
         raise InvalidInput(f"champion v{champion.version} records no dataset to extend")
     raw_parent, recipe_id = prep.collected_parent(ws, project, lineage["dataset"])
     identifier = deploy.identifier_of(ws, champion)
+    prepared = recipes.get(ws, project, recipe_id).recipe if recipe_id else None
     combined = combine(ws, project, raw_parent, batches, identifier, say,
-                       keep_old=old_rows != "drop")
+                       keep_old=old_rows != "drop",
+                       finite=_finite_columns(deploy.signature_of(ws, champion), prepared))
     data = combined["version"]
     check_cancel(cancel)
     if recipe_id:
@@ -305,7 +313,6 @@ def retrain(ws: Workspace, project: str, batches: list[tuple[Path, Path | None]]
     else:
         say(f"v{candidate.version} was trained on {data.id} already; it is the candidate")
     say("comparing the new version with the champion on the same rows")
-    prepared = recipes.get(ws, project, recipe_id).recipe if recipe_id else None
     predictions: Predictions = {}
     compared = head_to_head(
         ws, project, data, [champion, candidate], combined["new_rows"],
@@ -363,6 +370,16 @@ def retrain(ws: Workspace, project: str, batches: list[tuple[Path, Path | None]]
                                                      "candidate_better", "alias", "reason",
                                                      "gate")})
     return result
+
+
+def _finite_columns(signature: model_input.Signature, recipe: Any) -> list[str]:
+    """The columns of a batch whose infinite numbers training would fail on: the model's
+    inputs and a regression's target, where the recipe passes them on unchanged (a clip
+    step, say, may bound an infinity)."""
+    read = model_input.raw_columns(signature)
+    if signature.task == "regression":
+        read = [*read, signature.target]
+    return untouched_columns(recipe, read)
 
 
 def trained_since(ws: Workspace, project: str, data: str, since: datetime,

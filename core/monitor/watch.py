@@ -62,7 +62,14 @@ from mlcycle.deploy import scoring
 from mlcycle.models import registry
 from mlcycle.monitor import batch, decisions, monitoring
 from mlcycle.store import allocator, events
-from mlcycle.store.errors import InvalidInput, MlcycleError, NotFound, WorkspaceBusy, WorkspaceError
+from mlcycle.store.errors import (
+    InvalidInput,
+    MlcycleError,
+    NotFound,
+    WorkspaceBusy,
+    WorkspaceError,
+    error_line,
+)
 from mlcycle.store.schema import utcnow
 from mlcycle.store.workspace import Workspace
 
@@ -193,7 +200,7 @@ class Watcher:
         except WorkspaceError:
             raise
         except Exception as exc:  # a busy workspace, say: the watching goes on
-            self.report(Outcome(self.folder, "error", error=_one_line(exc)))
+            self.report(Outcome(self.folder, "error", error=error_line(exc)))
 
     def take(self, path: Path) -> Outcome:
         """Check one file now, or set it aside with its error; waits while it changes."""
@@ -259,7 +266,7 @@ class Watcher:
                 except WorkspaceError:
                     raise
                 except Exception as exc:  # whatever the folder did, the watching goes on
-                    self._trouble(_one_line(exc))
+                    self._trouble(error_line(exc))
                     stop.wait(RESCAN)
         finally:
             self._stopping.set()  # a check waiting to be confirmed gives up
@@ -314,8 +321,7 @@ class Watcher:
         except WorkspaceError:
             raise
         except (OSError, MlcycleError) as exc:  # a busy workspace, say: taken again later
-            read = Outcome(path, "error", error=str(exc) if isinstance(exc, MlcycleError)
-                           else _one_line(exc))
+            read = Outcome(path, "error", error=error_line(exc))
         if isinstance(read, Outcome):
             self.report(read)
             return None
@@ -356,7 +362,7 @@ class Watcher:
                 except WorkspaceError:
                     raise
                 except Exception as exc:  # a busy workspace, a bug: the watching goes on
-                    outcome = Outcome(read.path, "error", error=_one_line(exc))
+                    outcome = Outcome(read.path, "error", error=error_line(exc))
                     _discard(read)
                 self._busy.discard(read.path)
                 if outcome is None:
@@ -563,12 +569,10 @@ class Watcher:
         read = _Read(path, after, read_at, digest, snapshot)
         try:
             read.table = scoring.read_table(snapshot, label=str(path))
-        except MlcycleError as exc:
-            read.error = str(exc)
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:  # a reader's own failure (a panic, too) on a bad file
-            read.error = _one_line(exc)
+            read.error = error_line(exc)
         return read
 
     def _finish(self, read: _Read) -> Outcome | None:
@@ -591,7 +595,7 @@ class Watcher:
             reference = self._current_reference()
         except MlcycleError as exc:  # the project, not the file, is at fault
             self._taken[path] = read.stamp
-            return Outcome(path, "error", error=str(exc))
+            return Outcome(path, "error", error=error_line(exc))
         labels = self._labels_for(path)
         try:
             # Acted on once reported (``_carry_out``): the verdict first, then the retraining.
@@ -605,14 +609,11 @@ class Watcher:
             raise
         except (WorkspaceBusy, WorkspaceError):
             raise  # the workspace, not the file, is at fault: never blame the file
-        except MlcycleError as exc:
-            self._confirm(read)
-            return self._reject(path, read.digest, str(exc))
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:  # a reader's own error on a malformed file
             self._confirm(read)
-            return self._reject(path, read.digest, _one_line(exc))
+            return self._reject(path, read.digest, error_line(exc))
         self._taken[path] = read.stamp
         # Checked meanwhile (by 'monitor'), or the champion changed to a version that had
         # checked it.
@@ -820,7 +821,3 @@ def _stamp(path: Path) -> _Stamp | None:
         return None
     return _Stamp(stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
 
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__

@@ -10,11 +10,27 @@ from __future__ import annotations
 from mlcycle.store.masking import mask_text
 
 
+def one_line(text: str) -> str:
+    """The first line of ``text``, with anything shaped like personal data masked."""
+    text = text.strip()
+    return mask_text(text.splitlines()[0]) if text else ""
+
+
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's message, or its type when it has none; anything in
     it shaped like personal data is masked (a library's message may quote a value)."""
-    text = str(exc).strip()
-    return mask_text(text.splitlines()[0]) if text else type(exc).__name__
+    return one_line(str(exc)) or type(exc).__name__
+
+
+def error_line(exc: BaseException) -> str:
+    """An error as every face shows and records it (the command line, the TUI, a watcher's
+    outcomes, events and ``rejected/*.error.txt``): one line, personal data masked. An
+    ``MlcycleError`` is its message; anything else (a library's or a bug's) is named by its
+    type too, since its message alone may not say what failed."""
+    if isinstance(exc, MlcycleError):
+        return first_line(exc)
+    text = one_line(str(exc))
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class MlcycleError(Exception):
