@@ -106,6 +106,10 @@ def collect(ws: Workspace, project: str, name: str, *, strict: bool = False,
     if source.incremental and before_path is not None:
         after = _largest(before_path, source.incremental)
     ws.sweep_temp()
+    # Files read whole hold what 'data add' of them stores: the same content gets the same
+    # version id (hashed, as there, before the files are read).
+    same_as_added = (datasets.content_hash(sources.resolve(source.location.target))
+                     if _whole_files(source) else None)
     batch, joined = ws.temp_path(".parquet"), ws.temp_path(".parquet")
     try:
         say(f"reading source {name}")
@@ -132,7 +136,7 @@ def collect(ws: Workspace, project: str, name: str, *, strict: bool = False,
         if source.incremental:
             result.last_value = _largest(final, source.incremental)
         say("storing")
-        _store(ws, project, source, final, result, before)
+        _store(ws, project, source, final, result, before, same_as_added)
     finally:
         batch.unlink(missing_ok=True)
         joined.unlink(missing_ok=True)
@@ -264,9 +268,16 @@ def _previous(ws: Workspace, project: str, source: SourceVersion
                   f"{base[0]}, the newest left")
 
 
+def _whole_files(source: SourceVersion) -> bool:
+    """A file source with no query and no increment: its version is its files, as read."""
+    return (not source.inputs and source.location.kind == databases.FILE
+            and not source.query and not source.incremental)
+
+
 def _store(ws: Workspace, project: str, source: SourceVersion, final: Path,
-           result: CollectResult, before: datasets.DatasetVersion | None) -> None:
-    digest = _digest(final)
+           result: CollectResult, before: datasets.DatasetVersion | None,
+           digest: str | None = None) -> None:
+    digest = digest or _digest(final)
     result.collection = uuid.uuid4().hex[:12]
     appended = result.after is not None and before is not None
     detail = {"source": source.name, "source_version": source.version,
