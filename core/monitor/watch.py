@@ -20,18 +20,22 @@ Files are read one ahead of the check in progress (a queue of ``QUEUE``), oldest
 
 A file that cannot be checked (malformed, missing a column the model needs, ...) is recorded
 with its one-line error and moved to ``rejected/`` in the watched folder with the error beside
-it; when the move itself fails (a full disk, say) the rejection is still recorded. Nothing a
-folder does stops the watcher: a file vanishing at any moment is reported as gone, an
-unreadable file as an error, the folder deleted is waited for and watched again once it is
-back. Files in subfolders (unless ``recursive``) and files of other types are reported once
-and left alone. With a labels folder, a batch's labels are the file of the same name there,
-when it exists.
+it; when the move itself fails (a full disk, say) the rejection is still recorded. Only
+regular files are read (``mlcycle.store.files``): a device, a FIFO, a socket, a symbolic link
+out of the folder, a sparse file or one over the size limit is refused before a byte of it is
+read or copied, and set aside the same way (left in place and recorded once, when it cannot
+be moved). Nothing a folder does stops the watcher: a file vanishing at any moment is
+reported as gone, an unreadable file as an error, the folder deleted is waited for and watched
+again once it is back. Files in subfolders (unless ``recursive``) and files of other types
+are reported once and left alone. With a labels folder, a batch's labels are the file of the
+same name there, when it exists.
 
 The reference of the serving version is built once and rebuilt only when the champion
 changes, so a promotion is followed without a restart.
 
 While it runs, the watcher writes a heartbeat every ``HEARTBEAT`` seconds (the ``watchers``
-table; ``mlcycle status`` tells a live watcher from a stale one). Each check evaluates the
+table) with the time its loop last moved on; ``mlcycle status`` tells a live watcher from a
+stalled one (its loop stuck) and a stale one (not running). Each check evaluates the
 project's policy (``mlcycle.monitor.decisions``); under mode ``auto`` the decision a check
 raises is approved and carried out here, after the check is stored, and reported as an
 outcome of status "decision".
@@ -54,14 +58,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 from mlcycle import projects
 from mlcycle.data import sources
 from mlcycle.deploy import scoring
 from mlcycle.models import registry
 from mlcycle.monitor import decisions, monitoring
-from mlcycle.store import allocator, events
+from mlcycle.store import allocator, events, files
 from mlcycle.store.errors import InvalidInput, MlcycleError, NotFound, WorkspaceBusy, WorkspaceError
 from mlcycle.store.schema import utcnow
 from mlcycle.store.workspace import Workspace
@@ -174,6 +178,7 @@ class Watcher:
         self._busy: set[Path] = set()  # read and not yet given a verdict
         self._vanished: set[Path] = set()  # gone from a listing before its event came
         self._troubled: str | None = None  # the folder's problem last reported
+        self._moved = utcnow()  # when the loop last moved on, for the heartbeat
         self._stopping = threading.Event()
         self._lock = threading.Lock()
 
@@ -246,6 +251,7 @@ class Watcher:
             if started:
                 started()
             while not stop.is_set() and not failure:
+                self._moved = utcnow()
                 try:
                     if time.monotonic() >= next_scan:
                         present = self._rescan(waiting, present, observer)
@@ -285,9 +291,11 @@ class Watcher:
         key = [self.project, str(self.folder)]
         while True:
             with contextlib.suppress(MlcycleError), self.ws.write() as con:
-                con.execute("INSERT OR REPLACE INTO watchers VALUES (?, ?, ?, ?, ?, ?, ?)",
+                con.execute("INSERT OR REPLACE INTO watchers (project, folder, pid, host, "
+                            "started_at, heartbeat_at, interval, loop_at) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                             [*key, os.getpid(), socket.gethostname(), started, utcnow(),
-                             HEARTBEAT])
+                             HEARTBEAT, self._moved])
             if self._stopping.wait(HEARTBEAT):
                 break
         with contextlib.suppress(MlcycleError), self.ws.write() as con:
@@ -332,6 +340,7 @@ class Watcher:
     def _hand_over(self, read: _Read, ready: queue.Queue[_Read | None],
                    stop: threading.Event, failure: list[BaseException]) -> bool:
         while not stop.is_set() and not failure:
+            self._moved = utcnow()  # waiting for the checker is the loop moving on
             try:
                 ready.put(read, timeout=0.2)
                 return True
@@ -490,7 +499,7 @@ class Watcher:
                 continue
             if is_dir and self.recursive:
                 yield from self._listing(path)
-            elif is_dir or path.is_file():
+            else:  # a FIFO or a device too: it is set aside, with what it is
                 yield path
 
     def _wanted(self, path: Path) -> bool:
@@ -542,7 +551,11 @@ class Watcher:
         snapshot = self.ws.temp_path(path.suffix.lower())
         read_at = time.time()
         try:
-            digest, size = copy_file(path, snapshot)
+            with files.open_regular(path, within=self.folder, room=self.ws.temp_dir) as src:
+                digest, size = copy_file(src, snapshot)
+        except files.NotRegular as exc:
+            snapshot.unlink(missing_ok=True)
+            return self._set_aside(path, str(exc))
         except FileNotFoundError:
             snapshot.unlink(missing_ok=True)
             return self._gone(path, "deleted while it was read")
@@ -695,6 +708,16 @@ class Watcher:
         return Outcome(path, "rejected", error=error if problem is None
                        else f"{error} (it {problem})", moved_to=moved)
 
+    def _set_aside(self, path: Path, error: str) -> Outcome:
+        """Reject an entry that is no regular file to read (or a sparse or huge one) without
+        reading it: it has no content to be known by, so it is known by what it is, where."""
+        try:
+            entry = os.lstat(path)
+        except FileNotFoundError:
+            return self._gone(path, "deleted before it was read")
+        identity = f"{path}\0{entry.st_dev}\0{entry.st_ino}\0{entry.st_mtime_ns}"
+        return self._reject(path, hashlib.sha256(identity.encode()).hexdigest(), error)
+
     def _gone(self, path: Path, when: str) -> Outcome:
         """A file that vanished before its verdict was stored: recorded, and reported."""
         self._taken.pop(path, None)
@@ -790,11 +813,11 @@ class _Observer:
             self.observer.join(timeout=5)
 
 
-def copy_file(path: Path, snapshot: Path) -> tuple[str, int]:
-    """Copy a file, hashing the bytes as they are copied; their SHA-256 and count."""
+def copy_file(src: BinaryIO, snapshot: Path) -> tuple[str, int]:
+    """Copy an open file, hashing the bytes as they are copied; their SHA-256 and count."""
     digest = hashlib.sha256()
     size = 0
-    with open(path, "rb") as src, open(snapshot, "wb") as dst:
+    with open(snapshot, "wb") as dst:
         while chunk := src.read(1 << 20):
             digest.update(chunk)
             dst.write(chunk)
