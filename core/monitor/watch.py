@@ -66,6 +66,7 @@ from mlcycle.deploy import scoring
 from mlcycle.models import registry
 from mlcycle.monitor import decisions, monitoring
 from mlcycle.store import allocator, events, files
+from mlcycle.store.cancel import Cancelled, CancelToken
 from mlcycle.store.errors import InvalidInput, MlcycleError, NotFound, WorkspaceBusy, WorkspaceError
 from mlcycle.store.schema import utcnow
 from mlcycle.store.workspace import Workspace
@@ -180,6 +181,7 @@ class Watcher:
         self._troubled: str | None = None  # the folder's problem last reported
         self._moved = utcnow()  # when the loop last moved on, for the heartbeat
         self._stopping = threading.Event()
+        self._cancel = CancelToken()  # cancelled when the watching stops: a check gives up
         self._lock = threading.Lock()
 
     # -- what is there now ----------------------------------------------------------------
@@ -231,6 +233,7 @@ class Watcher:
         The calling thread follows the folder and reads files; a second thread checks them,
         so the next file is read while the previous one is scored."""
         self._stopping.clear()
+        self._cancel = CancelToken()
         allocator.limit_arenas()  # before this run's threads allocate (see allocator)
         news: queue.Queue[tuple[str, Path]] = queue.Queue()
         ready: queue.Queue[_Read | None] = queue.Queue(maxsize=QUEUE)
@@ -269,6 +272,7 @@ class Watcher:
                     stop.wait(RESCAN)
         finally:
             self._stopping.set()  # a check waiting to be confirmed gives up
+            self._cancel.cancel()  # and one scoring its batch stops at once
             observer.stop()
             while True:  # files read but never checked: their copies go
                 try:
@@ -279,7 +283,7 @@ class Watcher:
                         left = ready.get_nowait()
                         if left is not None:
                             _discard(left)
-            checker.join(timeout=30)
+            checker.join(timeout=30)  # a check in progress was cancelled: it ends soon
             beating.join(timeout=10)
         if failure:
             raise failure[0]
@@ -616,9 +620,11 @@ class Watcher:
                 table=read.table, confirm=lambda: self._confirm(read),
                 in_transaction=lambda con, result: self._remember(
                     con, read.digest, path, "checked", result["id"], None),
-                digest=read.digest, since=self._since)
+                digest=read.digest, since=self._since, cancel=self._cancel)
         except (_Changed, FileNotFoundError):
             raise
+        except Cancelled:  # the watching stops: the file is taken again next time
+            raise _Changed from None
         except (WorkspaceBusy, WorkspaceError):
             raise  # the workspace, not the file, is at fault: never blame the file
         except MlcycleError as exc:
