@@ -178,6 +178,7 @@ class Watcher:
         self._writing: set[Path] = set()  # open for writing (inotify): modified, not closed
         self._busy: set[Path] = set()  # read and not yet given a verdict
         self._vanished: set[Path] = set()  # gone from a listing before its event came
+        self._aside: set[Path] = set()  # moved to rejected/ here: their going is no news
         self._troubled: str | None = None  # the folder's problem last reported
         self._moved = utcnow()  # when the loop last moved on, for the heartbeat
         self._stopping = threading.Event()
@@ -394,13 +395,16 @@ class Watcher:
             return
         while True:
             if kind == "deleted":
+                ours = path in self._aside  # a move to rejected/ seen as a deletion
+                self._aside.discard(path)
                 # A file being checked is reported by its check.
                 if path not in self._busy and (waiting.pop(path, None) is not None
-                                               or path in self._vanished):
+                                               or path in self._vanished) and not ours:
                     self.report(self._gone(path, "deleted before it was read"))
                 self._vanished.discard(path)
                 self._taken.pop(path, None)
             elif kind == "moved away":
+                self._aside.discard(path)
                 waiting.pop(path, None)
                 self._vanished.discard(path)
                 self._taken.pop(path, None)
@@ -699,6 +703,7 @@ class Watcher:
             # The error file is written first: a kill between the two steps leaves the data
             # file in place (it is taken again) rather than set aside without its reason.
             Path(f"{target}.error.txt").write_text(error + "\n", encoding="utf-8")
+            self._aside.add(path)  # before the move: its event may come at once
             shutil.move(str(path), target)
             moved = target
         except FileNotFoundError:
@@ -710,6 +715,7 @@ class Watcher:
         with self.ws.write() as con:
             self._remember(con, digest, moved or path, "rejected", None, error)
         if moved is None:
+            self._aside.discard(path)
             self._taken[path] = _stamp(path) or _Stamp(0, 0, 0, 0)
         return Outcome(path, "rejected", error=error if problem is None
                        else f"{error} (it {problem})", moved_to=moved)
