@@ -249,6 +249,10 @@ def test_every_command_refuses_what_is_not_a_regular_file_with_its_reason(
     _refused(clf, args, name)
 
 
+def test_a_policy_given_as_a_fifo_is_refused_for_what_it_is(clf, specials) -> None:  # noqa: F811
+    _refused(clf, ["policy", "set", "clf", str(specials / "pipe.csv")], "pipe.csv")
+
+
 def test_collect_refuses_a_file_source_become_a_fifo(clf, tmp_path) -> None:  # noqa: F811
     path = tmp_path / "pipe.csv"
     path.write_bytes(_rows(50, seed=1401))

@@ -127,7 +127,7 @@ def _refuse_kind(mode: int, subject: str) -> None:
         raise NotRegular(f"{subject} a folder, not a file")
     if not stat.S_ISREG(mode):
         raise NotRegular(f"{subject} {kind(mode)}, not a regular file; "
-                         "save the data to a file and give that")
+                         "copy what it holds to a regular file first")
 
 
 def _refuse_size(info: os.stat_result, subject: str, room: Path | None) -> None:
