@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import tempfile
@@ -263,11 +264,33 @@ def test_collect_refuses_a_file_source_become_a_fifo(clf, tmp_path) -> None:  # 
     _refused(clf, ["collect", "clf", "feed"], "pipe.csv")
 
 
-def test_a_file_over_the_size_limit_is_refused_before_it_is_read(clf, specials) -> None:  # noqa: F811
+@pytest.mark.parametrize(("limit", "says"), [
+    ("1K", "{path} is {size}, more than the MLCYCLE_MAX_FILE_SIZE limit (1.0 KiB); "
+           "raise MLCYCLE_MAX_FILE_SIZE"),
+    ("lots", "MLCYCLE_MAX_FILE_SIZE='lots': give a size such as 500M, 20G or a number of bytes"),
+])
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read(
+        clf, specials, limit, says) -> None:  # noqa: F811
+    good = specials / "good.csv"
     before = _written(clf)
-    proc = run_cli("data", "add", "clf", str(specials / "good.csv"), workspace=clf.root,
-                   env={"MLCYCLE_MAX_FILE_SIZE": "1K"})
+    proc = run_cli("data", "add", "clf", str(good), workspace=clf.root,
+                   env={"MLCYCLE_MAX_FILE_SIZE": limit})
     assert proc.returncode == 2
-    assert proc.stderr.strip().count("\n") == 0
-    assert "KiB, more than the MLCYCLE_MAX_FILE_SIZE limit (1.0 KiB)" in proc.stderr
+    size = f"{good.stat().st_size / 1024:.1f} KiB"
+    assert proc.stderr.strip().splitlines() == [f"error: {says.format(path=good, size=size)}"]
     assert _written(clf) == before
+
+
+def test_by_default_a_file_over_half_the_free_space_is_refused(tmp_path, monkeypatch) -> None:
+    from mlcycle.store import files
+
+    monkeypatch.delenv("MLCYCLE_MAX_FILE_SIZE", raising=False)
+    path = tmp_path / "big.csv"
+    path.write_bytes(b"a,b\n" + b"1,2\n" * (3 << 20 >> 2))  # 3 MiB
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(files.shutil, "disk_usage", lambda _where: usage._replace(free=8 << 20))
+    files.check_regular(path, room=tmp_path)  # under half of 8 MiB
+    monkeypatch.setattr(files.shutil, "disk_usage", lambda _where: usage._replace(free=4 << 20))
+    with pytest.raises(files.NotRegular, match=r"is 3.0 MiB, more than half the free disk "
+                       r"space \(2.0 MiB\); free disk space, or set MLCYCLE_MAX_FILE_SIZE"):
+        files.check_regular(path, room=tmp_path)

@@ -163,6 +163,7 @@ class Watcher:
         self.project = projects.get(ws, project).name
         registry.get(ws, self.project, registry.CHAMPION)  # no champion: say so now
         self.folder = _existing_folder(folder, "watch")
+        files.limit(ws.temp_dir)  # a size limit set wrong: say so now, not at every file
         self.labels = _existing_folder(labels, "labels") if labels else None
         self._report = report or (lambda _outcome: None)
         self.settle = settle

@@ -133,10 +133,12 @@ def _refuse_kind(mode: int, subject: str) -> None:
 def _refuse_size(info: os.stat_result, subject: str, room: Path | None) -> None:
     most = limit(room)
     if info.st_size > most:
-        why = (f"the {LIMIT_VAR} limit" if os.environ.get(LIMIT_VAR, "").strip()
-               else "half the free disk space")
+        if os.environ.get(LIMIT_VAR, "").strip():
+            why, fix = f"the {LIMIT_VAR} limit", f"raise {LIMIT_VAR}"
+        else:
+            why, fix = "half the free disk space", f"free disk space, or set {LIMIT_VAR}"
         raise NotRegular(f"{subject} {size_text(info.st_size)}, more than {why} "
-                         f"({size_text(most)}); free space, or set {LIMIT_VAR}")
+                         f"({size_text(most)}); {fix}")
 
 
 def _refuse_sparse(fd: int, info: os.stat_result, subject: str) -> None:
