@@ -285,7 +285,7 @@ class Watcher:
                         left = ready.get_nowait()
                         if left is not None:
                             _discard(left)
-            checker.join(timeout=30)  # a check in progress was cancelled: it ends soon
+            checker.join(timeout=30)  # a check in progress was cancelled: it ends at its next step
             beating.join(timeout=10)
         if failure:
             raise failure[0]

@@ -61,7 +61,9 @@ def open_regular(path: str | os.PathLike[str], *, shown: str | None = None,
     a copy of the file goes to, whose free space sets the default size limit."""
     path = Path(path)
     shown = shown or str(path)
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    # Without blocking: a FIFO put in its place meanwhile opens at once, to be refused.
+    nonblock = getattr(os, "O_NONBLOCK", 0)  # not on Windows, which has no FIFOs to fear
+    flags = os.O_RDONLY | nonblock | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
     if stat.S_ISLNK(os.lstat(path).st_mode):
         target = Path(os.path.realpath(path))
         if within is not None and not target.is_relative_to(os.path.realpath(within)):
@@ -78,7 +80,8 @@ def open_regular(path: str | os.PathLike[str], *, shown: str | None = None,
         _refuse_kind(info.st_mode, subject)
         _refuse_size(info, subject, room)
         _refuse_sparse(fd, info, subject)
-        os.set_blocking(fd, True)
+        if nonblock:
+            os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
