@@ -101,14 +101,30 @@ def test_devices_fifos_sockets_and_sparse_files_are_set_aside_and_the_next_batch
         assert not os.path.lexists(folder / name)
     server.close()
     assert watch.quiet(2.5) == []  # past a rescan: nothing is reported twice
+    _interrupt(watch)
+
+
+def _interrupt(watch) -> None:
+    """Ctrl-C the watcher: it says it stopped within a second, and its process ends."""
     stopped_at = time.monotonic()
     watch.proc.send_signal(signal.SIGINT)
     while not any(line.startswith("stopped") for line in watch.stderr):
         assert time.monotonic() - stopped_at < 1.0, "Ctrl-C did not stop the watcher in 1 s"
         time.sleep(0.01)
-    watch.proc.wait(timeout=5)  # then the process ends (its libraries' teardown: ~0.5 s)
+    watch.proc.wait(timeout=5)
     assert watch.proc.returncode == 0, "".join(watch.stderr)
     assert "Traceback" not in "".join(watch.stderr)
+
+
+def test_ctrl_c_while_a_batch_is_read_stops_the_watcher_and_leaves_the_batch(
+        watched) -> None:  # noqa: F811
+    watch, folder = watched()
+    (folder / "big.csv").write_bytes(_rows(300_000, seed=1501))
+    time.sleep(0.4)  # its reading has begun (on its writer's close)
+    _interrupt(watch)
+    outcomes = watch.quiet(0.5)
+    assert not [o for o in outcomes if o["status"] == "rejected"], outcomes
+    assert (folder / "big.csv").exists() and not (folder / "rejected").exists()
 
 
 def test_an_entry_that_cannot_be_moved_aside_is_recorded_once(clf, tmp_path,  # noqa: F811
