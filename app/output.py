@@ -29,16 +29,16 @@ class Context:
 
 
 def read_user_file(path: str, what: str) -> str:
-    """The text of a file the user named (a recipe, a feature set), or a one-line error."""
-    from pathlib import Path
-
+    """The text of a file the user named (a recipe, a feature set), or a one-line error;
+    only a regular file is read (a FIFO would wait for ever)."""
+    from mlcycle.store import files
     from mlcycle.store.errors import InvalidInput, NotFound
 
-    file = Path(path)
-    if not file.is_file():
-        raise NotFound(f"{path}: no such {what} file")
     try:
-        return file.read_text(encoding="utf-8")
+        with files.open_regular(path) as fh:
+            return fh.read().decode("utf-8")
+    except FileNotFoundError:
+        raise NotFound(f"{path}: no such {what} file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"{path}: cannot read the {what} ({exc})") from None
 

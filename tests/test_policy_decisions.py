@@ -4,6 +4,7 @@ project's status, as a user drives them."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import threading
 import time
@@ -313,11 +314,18 @@ def test_status_shows_a_live_watcher_its_staleness_and_quarantined_files(ws, tmp
     assert run_json("status", "clf", workspace=ws.root)["watchers"] == []  # stopped: gone
     with ws.write() as con:  # a watcher killed long ago leaves its last heartbeat behind
         old = utcnow() - timedelta(minutes=5)
-        con.execute("INSERT INTO watchers VALUES ('clf', '/gone', 1, 'host', ?, ?, 5.0)",
-                    [old, old])
-    assert run_json("status", "clf", workspace=ws.root)["watchers"][0]["state"] == "stale"
+        con.execute("INSERT INTO watchers VALUES ('clf', '/gone', 1, 'host', ?, ?, 5.0, ?)",
+                    [old, old, old])
+        # and one that beats but whose loop has not moved on for a minute
+        con.execute("INSERT INTO watchers VALUES ('clf', '/stuck', 2, 'host', ?, ?, 5.0, ?)",
+                    [old, utcnow(), utcnow() - timedelta(minutes=1)])
+    states = {w["folder"]: w["state"]
+              for w in run_json("status", "clf", workspace=ws.root)["watchers"]}
+    assert states == {"/gone": "stale", "/stuck": "stalled"}
     text = run_cli("status", "clf", workspace=ws.root, check=True).stdout
     assert "champion: v1" in text and "watcher stale" in text and "broken.csv" in text
+    assert re.search(r"watcher stalled: /stuck \(pid 2, last heartbeat \d s ago, its loop "
+                     r"stuck for 6\d s\)", text), text
 
 
 def test_retraining_finds_the_new_rows_without_an_identifier(tmp_path: Path) -> None:

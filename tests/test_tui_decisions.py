@@ -215,8 +215,8 @@ async def test_the_status_shows_a_watcher_running_in_another_process(
                      seconds=30)
         with ws.write() as con:  # one killed long ago leaves its last heartbeat behind
             old = utcnow() - timedelta(minutes=5)
-            con.execute("INSERT INTO watchers VALUES ('clf', '/gone', 1, 'far', ?, ?, 5.0)",
-                        [old, old])
+            con.execute("INSERT INTO watchers VALUES ('clf', '/gone', 1, 'far', ?, ?, 5.0, ?)",
+                        [old, old, old])
         stale = re.compile(r"watcher: stale \(pid 1/far, last heartbeat 30\d s ago\) /gone")
         await until(pilot, lambda: stale.search(str(status.render())), seconds=30)
 

@@ -171,6 +171,7 @@ def watch(ctx: Context, project: str, folder: str, labels: str | None, once: boo
     and subfolders without --recursive, are reported once and left alone. Stop with Ctrl-C.
     With --json, one JSON object per file, one per line.
     """
+    import gc
     import threading
 
     from mlcycle.app.watch_lines import outcome_line
@@ -201,3 +202,6 @@ def watch(ctx: Context, project: str, folder: str, labels: str | None, once: boo
     except KeyboardInterrupt:
         stop.set()
         note("stopped")
+        # The process ends now: spare it the last full collection of every object left
+        # (seconds, with models and batches in memory), so Ctrl-C ends it at once.
+        gc.freeze()

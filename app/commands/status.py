@@ -12,7 +12,8 @@ from mlcycle.app.output import Context, console, emit_json, json_option
 def status(ctx: Context, project: str, as_json: bool) -> None:
     """Where the project's loop stands: the champion and its age, the last batches with
     drift and performance (~ estimated), open alerts, pending decisions, the watchers
-    (alive or stale) and the files set aside as malformed."""
+    (alive, stalled: running but its loop stuck, or stale: not running) and the files set
+    aside as malformed."""
     from rich.table import Table
     from rich.text import Text
 
@@ -49,8 +50,10 @@ def status(ctx: Context, project: str, as_json: bool) -> None:
     for d in found["pending_decisions"]:
         out.print(Text(f"pending decision {d['id']}: {summary(d)}", style="yellow"))
     for w in found["watchers"]:
+        stuck = (f", its loop stuck for {w['seconds_since_loop']:.0f} s"
+                 if w["state"] == "stalled" else "")
         out.print(Text(f"watcher {w['state']}: {w['folder']} (pid {w['pid']}, last heartbeat "
-                       f"{w['seconds_since_heartbeat']:.0f} s ago)",
+                       f"{w['seconds_since_heartbeat']:.0f} s ago{stuck})",
                        style="green" if w["state"] == "alive" else "red"))
     if not found["watchers"]:
         out.print("no watcher running")

@@ -45,7 +45,13 @@ def _watcher(w: dict[str, Any]) -> Text:
     return Text.assemble(
         ("watcher: ", "bold"), (w["state"], "bold green" if alive else "bold red"),
         f" (pid {w['pid']}/{w['host']}, last heartbeat {w['seconds_since_heartbeat']:.0f} s ago)"
-        f" {w['folder']}" + ("" if alive else " — it is not running; w starts one here"))
+        f" {w['folder']}" + _trouble(w["state"]))
+
+
+def _trouble(state: str) -> str:
+    if state == "stalled":
+        return " — it runs but its loop is stuck; stop it (Ctrl-C) and start it again"
+    return "" if state == "alive" else " — it is not running; w starts one here"
 
 
 def status_text(found: dict[str, Any]) -> Text:

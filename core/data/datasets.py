@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from mlcycle import projects
 from mlcycle.data import columns, privacy, quality, sources
 from mlcycle.store import cancel as cancelling
-from mlcycle.store import events
+from mlcycle.store import events, files
 from mlcycle.store.cancel import CancelToken
 from mlcycle.store.errors import InvalidInput, NotFound
 from mlcycle.store.schema import iso, utcnow
@@ -79,7 +79,7 @@ def content_hash(source: sources.Source) -> str:
     outer.update(source.format.encode())
     for path in source.files:
         inner = hashlib.blake2b(digest_size=20)
-        with open(path, "rb") as fh:
+        with files.open_regular(path) as fh:
             while chunk := fh.read(1 << 20):
                 inner.update(chunk)
         outer.update(inner.digest())

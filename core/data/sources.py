@@ -17,11 +17,15 @@ import codecs
 import csv
 import glob
 import io
+import os
 import re
+import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from mlcycle.store import files
 from mlcycle.store.errors import InvalidInput, NotFound
 from mlcycle.store.sql import fetch_one, ident, memory_connection
 
@@ -90,30 +94,60 @@ class Checked:
 
 
 def resolve(spec: str | Path) -> Source:
-    """Turn a file, folder or glob into a :class:`Source`; raises if nothing usable is there."""
+    """Turn a file, folder or glob into a :class:`Source`; raises if nothing usable is there.
+    Only regular files are taken (``files.open_regular`` says why anything else is not)."""
     text = str(spec)
     path = Path(text).expanduser()
-    if path.is_file():
-        files = [path]
-    elif path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and _format(p) is not None)
-        if not files:
+    mode = _mode(path)
+    if mode is not None and stat.S_ISDIR(mode):
+        found = _data_files(path.rglob("*"), within=path)
+        if not found:
             raise NotFound(f"{text}: no CSV, Parquet, JSON or NDJSON files in this folder")
+    elif mode is not None:
+        found = _data_files([path], shown=text)
     elif glob.has_magic(text):
-        files = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
-        if not files:
+        found = _data_files(Path(p) for p in glob.glob(text, recursive=True))
+        if not found:
             raise NotFound(f"{text}: no files match")
+    elif path.is_symlink():
+        raise NotFound(f"{text} is a symbolic link to {os.readlink(path)}, which does not exist")
     else:
         raise NotFound(f"{text}: no such file or folder")
-    formats = {_format(p) for p in files}
+    formats = {_format(p) for p in found}
     if None in formats:
-        bad = next(p for p in files if _format(p) is None)
+        bad = next(p for p in found if _format(p) is None)
         raise InvalidInput(unsupported_type(str(bad)))
     if len(formats) > 1:
         raise InvalidInput(
             f"{text}: mixes {', '.join(sorted(formats))} files; add one format at a time"
         )
-    return Source(tuple(p.absolute() for p in files), formats.pop())
+    return Source(tuple(p.absolute() for p in found), formats.pop())
+
+
+def _mode(path: Path) -> int | None:
+    """What ``path`` names (a link: what it leads to); None when nothing is there."""
+    try:
+        return path.stat().st_mode
+    except OSError:
+        return None
+
+
+def _data_files(found: Iterable[Path], *, within: Path | None = None,
+                shown: str | None = None) -> list[Path]:
+    """The files to read among ``found``, sorted (folders, and in a folder files of other
+    types, are passed over); anything else there that is not a regular file (that leaves
+    ``within``, for a link) is refused with its reason, naming it ``shown`` if given."""
+    kept = []
+    for path in found:
+        mode = _mode(path)
+        if mode is None or stat.S_ISDIR(mode) or (within is not None and _format(path) is None):
+            continue
+        try:
+            files.check_regular(path, shown=shown, within=within)
+        except OSError as exc:
+            raise file_error(exc, shown or str(path)) from None
+        kept.append(path)
+    return sorted(kept)
 
 
 def unsupported_type(label: str) -> str:
@@ -148,7 +182,7 @@ def inspect(path: Path, fmt: str | None = None, *, label: str | None = None,
     if kind is None:
         raise InvalidInput(unsupported_type(shown))
     try:
-        with open(path, "rb") as fh:
+        with files.open_regular(path, shown=shown) as fh:
             if kind == "parquet":
                 return _inspect_parquet(fh, path, shown, con)
             return _inspect_text(fh, path, kind, shown)
@@ -443,6 +477,13 @@ def to_parquet(spec: str | Path, out: Path, *, label: str | None = None,
             cancelling.check(cancel)  # an interrupted conversion was cancelled
             shown = label or source.label
             raise InvalidInput(f"cannot read {shown}: {reason(exc, source, shown)}") from None
+        except RuntimeError as exc:
+            # DuckDB takes a Ctrl-C that comes while it converts, and says only this: it
+            # is the user's, not the file's fault (a cancelled conversion says so first).
+            if str(exc) != "Query interrupted":
+                raise
+            cancelling.check(cancel)
+            raise KeyboardInterrupt from None
         return list(rel.columns)
     finally:
         con.close()

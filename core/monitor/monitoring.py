@@ -53,10 +53,10 @@ from mlcycle.monitor import decisions, estimation, importance
 from mlcycle.monitor import policy as policies
 from mlcycle.projects.metrics import CATALOG
 from mlcycle.store import cancel as cancelling
-from mlcycle.store import events
+from mlcycle.store import events, files
 from mlcycle.store.errors import NotFound
 from mlcycle.store.schema import iso, utcnow
-from mlcycle.store.workspace import Workspace, file_sha256
+from mlcycle.store.workspace import Workspace
 
 if TYPE_CHECKING:
     import numpy as np
@@ -190,7 +190,8 @@ class Content:
 def content_hash(path: Path) -> str:
     """The SHA-256 of a file's bytes, with the readers' one-line errors."""
     try:
-        return file_sha256(path)
+        with files.open_regular(path) as fh:
+            return files.sha256(fh)
     except OSError as exc:
         raise sources.file_error(exc, str(path)) from None
 

@@ -270,8 +270,8 @@ def retrain(ws: Workspace, project: str, batches: list[tuple[Path, Path | None]]
         raise InvalidInput("give at least one batch of new rows (--with FILE)")
     for batch, labels in batches:
         for file in (batch, labels):
-            if file is not None and not file.is_file():
-                raise NotFound(f"{file}: no such file or folder")  # as every reader says
+            if file is not None:
+                sources.resolve(file)  # refused as every reader refuses it, before any work
     champion = registry.get(ws, project, registry.CHAMPION)
     lineage = champion.summary.get("lineage", {})
     if not lineage.get("dataset"):

@@ -3,7 +3,9 @@
 The champion and its age; the last batches checked, with drift and performance (measured,
 else estimated); the open alerts (those of checks made since the last retraining
 finished); the pending decisions; the watchers and whether each is alive (a heartbeat
-newer than ``STALE`` intervals) or stale; the files the watcher set aside as malformed.
+newer than ``STALE`` intervals, and a loop that moved on as recently), stalled (its process
+beats but its loop has not moved on since) or stale (no heartbeat: not running); the files
+the watcher set aside as malformed.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def status(ws: Workspace, project: str) -> dict[str, Any]:
             "AND alerts <> '[]' AND (? IS NULL OR ts > ?) ORDER BY ts",
             [name, addressed, addressed]).fetchall()
         watchers = con.execute(
-            "SELECT folder, pid, host, started_at, heartbeat_at, interval FROM watchers "
+            "SELECT folder, pid, host, started_at, heartbeat_at, interval, loop_at FROM watchers "
             "WHERE project = ? ORDER BY heartbeat_at DESC", [name]).fetchall()
         quarantined = con.execute(
             "SELECT path, error, ts FROM watched_files WHERE project = ? AND status = "
@@ -93,8 +95,12 @@ def _source_issues(ws: Workspace, project: str) -> list[dict[str, Any]]:
 
 
 def _watcher(row: tuple[Any, ...], now: Any) -> dict[str, Any]:
-    folder, pid, host, started, beat, interval = row
+    folder, pid, host, started, beat, interval, moved = row
     age = (now - beat).total_seconds()
+    still = (now - moved).total_seconds() if moved is not None else 0.0
+    state = ("stale" if age > STALE * interval
+             else "stalled" if still > STALE * interval else "alive")
     return {"folder": folder, "pid": pid, "host": host, "started_at": iso(started),
             "heartbeat_at": iso(beat), "seconds_since_heartbeat": round(age, 1),
-            "state": "alive" if age <= STALE * interval else "stale"}
+            "loop_at": iso(moved) if moved is not None else None,
+            "seconds_since_loop": round(still, 1), "state": state}

@@ -20,18 +20,22 @@ Files are read one ahead of the check in progress (a queue of ``QUEUE``), oldest
 
 A file that cannot be checked (malformed, missing a column the model needs, ...) is recorded
 with its one-line error and moved to ``rejected/`` in the watched folder with the error beside
-it; when the move itself fails (a full disk, say) the rejection is still recorded. Nothing a
-folder does stops the watcher: a file vanishing at any moment is reported as gone, an
-unreadable file as an error, the folder deleted is waited for and watched again once it is
-back. Files in subfolders (unless ``recursive``) and files of other types are reported once
-and left alone. With a labels folder, a batch's labels are the file of the same name there,
-when it exists.
+it; when the move itself fails (a full disk, say) the rejection is still recorded. Only
+regular files are read (``mlcycle.store.files``): a device, a FIFO, a socket, a symbolic link
+out of the folder, a sparse file or one over the size limit is refused before a byte of it is
+read or copied, and set aside the same way (left in place and recorded once, when it cannot
+be moved). Nothing a folder does stops the watcher: a file vanishing at any moment is
+reported as gone, an unreadable file as an error, the folder deleted is waited for and watched
+again once it is back. Files in subfolders (unless ``recursive``) and files of other types
+are reported once and left alone. With a labels folder, a batch's labels are the file of the
+same name there, when it exists.
 
 The reference of the serving version is built once and rebuilt only when the champion
 changes, so a promotion is followed without a restart.
 
 While it runs, the watcher writes a heartbeat every ``HEARTBEAT`` seconds (the ``watchers``
-table; ``mlcycle status`` tells a live watcher from a stale one). Each check evaluates the
+table) with the time its loop last moved on; ``mlcycle status`` tells a live watcher from a
+stalled one (its loop stuck) and a stale one (not running). Each check evaluates the
 project's policy (``mlcycle.monitor.decisions``); under mode ``auto`` the decision a check
 raises is approved and carried out here, after the check is stored, and reported as an
 outcome of status "decision".
@@ -54,14 +58,15 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 from mlcycle import projects
 from mlcycle.data import sources
 from mlcycle.deploy import scoring
 from mlcycle.models import registry
 from mlcycle.monitor import batch, decisions, monitoring
-from mlcycle.store import allocator, events
+from mlcycle.store import allocator, events, files
+from mlcycle.store.cancel import Cancelled, CancelToken
 from mlcycle.store.errors import (
     InvalidInput,
     MlcycleError,
@@ -165,6 +170,7 @@ class Watcher:
         self.project = projects.get(ws, project).name
         registry.get(ws, self.project, registry.CHAMPION)  # no champion: say so now
         self.folder = _existing_folder(folder, "watch")
+        files.limit(ws.temp_dir)  # a size limit set wrong: say so now, not at every file
         self.labels = _existing_folder(labels, "labels") if labels else None
         self._report = report or (lambda _outcome: None)
         self.settle = settle
@@ -180,8 +186,11 @@ class Watcher:
         self._writing: set[Path] = set()  # open for writing (inotify): modified, not closed
         self._busy: set[Path] = set()  # read and not yet given a verdict
         self._vanished: set[Path] = set()  # gone from a listing before its event came
+        self._aside: set[Path] = set()  # moved to rejected/ here: their going is no news
         self._troubled: str | None = None  # the folder's problem last reported
+        self._moved = utcnow()  # when the loop last moved on, for the heartbeat
         self._stopping = threading.Event()
+        self._cancel = CancelToken()  # cancelled when the watching stops: a check gives up
         self._lock = threading.Lock()
 
     # -- what is there now ----------------------------------------------------------------
@@ -233,6 +242,7 @@ class Watcher:
         The calling thread follows the folder and reads files; a second thread checks them,
         so the next file is read while the previous one is scored."""
         self._stopping.clear()
+        self._cancel = CancelToken()
         allocator.limit_arenas()  # before this run's threads allocate (see allocator)
         news: queue.Queue[tuple[str, Path]] = queue.Queue()
         ready: queue.Queue[_Read | None] = queue.Queue(maxsize=QUEUE)
@@ -253,6 +263,7 @@ class Watcher:
             if started:
                 started()
             while not stop.is_set() and not failure:
+                self._moved = utcnow()
                 try:
                     if time.monotonic() >= next_scan:
                         present = self._rescan(waiting, present, observer)
@@ -270,6 +281,7 @@ class Watcher:
                     stop.wait(RESCAN)
         finally:
             self._stopping.set()  # a check waiting to be confirmed gives up
+            self._cancel.cancel()  # and one scoring its batch stops at once
             observer.stop()
             while True:  # files read but never checked: their copies go
                 try:
@@ -280,7 +292,7 @@ class Watcher:
                         left = ready.get_nowait()
                         if left is not None:
                             _discard(left)
-            checker.join(timeout=30)
+            checker.join(timeout=30)  # a check in progress was cancelled: it ends at its next step
             beating.join(timeout=10)
         if failure:
             raise failure[0]
@@ -292,9 +304,11 @@ class Watcher:
         key = [self.project, str(self.folder)]
         while True:
             with contextlib.suppress(MlcycleError), self.ws.write() as con:
-                con.execute("INSERT OR REPLACE INTO watchers VALUES (?, ?, ?, ?, ?, ?, ?)",
+                con.execute("INSERT OR REPLACE INTO watchers (project, folder, pid, host, "
+                            "started_at, heartbeat_at, interval, loop_at) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                             [*key, os.getpid(), socket.gethostname(), started, utcnow(),
-                             HEARTBEAT])
+                             HEARTBEAT, self._moved])
             if self._stopping.wait(HEARTBEAT):
                 break
         with contextlib.suppress(MlcycleError), self.ws.write() as con:
@@ -334,6 +348,7 @@ class Watcher:
     def _hand_over(self, read: _Read, ready: queue.Queue[_Read | None],
                    stop: threading.Event, failure: list[BaseException]) -> bool:
         while not stop.is_set() and not failure:
+            self._moved = utcnow()  # waiting for the checker is the loop moving on
             try:
                 ready.put(read, timeout=0.2)
                 return True
@@ -383,13 +398,16 @@ class Watcher:
             return
         while True:
             if kind == "deleted":
+                ours = path in self._aside  # a move to rejected/ seen as a deletion
+                self._aside.discard(path)
                 # A file being checked is reported by its check.
                 if path not in self._busy and (waiting.pop(path, None) is not None
-                                               or path in self._vanished):
+                                               or path in self._vanished) and not ours:
                     self.report(self._gone(path, "deleted before it was read"))
                 self._vanished.discard(path)
                 self._taken.pop(path, None)
             elif kind == "moved away":
+                self._aside.discard(path)
                 waiting.pop(path, None)
                 self._vanished.discard(path)
                 self._taken.pop(path, None)
@@ -492,7 +510,7 @@ class Watcher:
                 continue
             if is_dir and self.recursive:
                 yield from self._listing(path)
-            elif is_dir or path.is_file():
+            else:  # a FIFO or a device too: it is set aside, with what it is
                 yield path
 
     def _wanted(self, path: Path) -> bool:
@@ -544,7 +562,11 @@ class Watcher:
         snapshot = self.ws.temp_path(path.suffix.lower())
         read_at = time.time()
         try:
-            digest, size = copy_file(path, snapshot)
+            with files.open_regular(path, within=self.folder, room=self.ws.temp_dir) as src:
+                digest, size = copy_file(src, snapshot)
+        except files.NotRegular as exc:
+            snapshot.unlink(missing_ok=True)
+            return self._set_aside(path, error_line(exc))
         except FileNotFoundError:
             snapshot.unlink(missing_ok=True)
             return self._gone(path, "deleted while it was read")
@@ -604,9 +626,11 @@ class Watcher:
                 table=read.table, confirm=lambda: self._confirm(read),
                 in_transaction=lambda con, result: self._remember(
                     con, read.digest, path, "checked", result["id"], None),
-                digest=read.digest, since=self._since)
+                digest=read.digest, since=self._since, cancel=self._cancel)
         except (_Changed, FileNotFoundError):
             raise
+        except Cancelled:  # the watching stops: the file is taken again next time
+            raise _Changed from None
         except (WorkspaceBusy, WorkspaceError):
             raise  # the workspace, not the file, is at fault: never blame the file
         except (KeyboardInterrupt, SystemExit):
@@ -678,6 +702,7 @@ class Watcher:
             # The error file is written first: a kill between the two steps leaves the data
             # file in place (it is taken again) rather than set aside without its reason.
             Path(f"{target}.error.txt").write_text(error + "\n", encoding="utf-8")
+            self._aside.add(path)  # before the move: its event may come at once
             shutil.move(str(path), target)
             moved = target
         except FileNotFoundError:
@@ -689,9 +714,20 @@ class Watcher:
         with self.ws.write() as con:
             self._remember(con, digest, moved or path, "rejected", None, error)
         if moved is None:
+            self._aside.discard(path)
             self._taken[path] = _stamp(path) or _Stamp(0, 0, 0, 0)
         return Outcome(path, "rejected", error=error if problem is None
                        else f"{error} (it {problem})", moved_to=moved)
+
+    def _set_aside(self, path: Path, error: str) -> Outcome:
+        """Reject an entry that is no regular file to read (or a sparse or huge one) without
+        reading it: it has no content to be known by, so it is known by what it is, where."""
+        try:
+            entry = os.lstat(path)
+        except FileNotFoundError:
+            return self._gone(path, "deleted before it was read")
+        identity = f"{path}\0{entry.st_dev}\0{entry.st_ino}\0{entry.st_mtime_ns}"
+        return self._reject(path, hashlib.sha256(identity.encode()).hexdigest(), error)
 
     def _gone(self, path: Path, when: str) -> Outcome:
         """A file that vanished before its verdict was stored: recorded, and reported."""
@@ -788,11 +824,11 @@ class _Observer:
             self.observer.join(timeout=5)
 
 
-def copy_file(path: Path, snapshot: Path) -> tuple[str, int]:
-    """Copy a file, hashing the bytes as they are copied; their SHA-256 and count."""
+def copy_file(src: BinaryIO, snapshot: Path) -> tuple[str, int]:
+    """Copy an open file, hashing the bytes as they are copied; their SHA-256 and count."""
     digest = hashlib.sha256()
     size = 0
-    with open(path, "rb") as src, open(snapshot, "wb") as dst:
+    with open(snapshot, "wb") as dst:
         while chunk := src.read(1 << 20):
             digest.update(chunk)
             dst.write(chunk)

@@ -418,6 +418,11 @@ MIGRATIONS: list[str] = [
     INSERT INTO run_latest_metrics SELECT run_id, key, max(step), arg_max(value, (step, ts))
     FROM run_metrics GROUP BY run_id, key;
     """,
+    # 14: a watcher's heartbeat also says when its loop last moved on, so that a watcher
+    # whose process lives but whose loop is stuck shows as stalled, not alive.
+    """
+    ALTER TABLE watchers ADD COLUMN IF NOT EXISTS loop_at TIMESTAMP;
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlcycle.store import files
 from mlcycle.store.errors import (
     InvalidInput,
     NotFound,
@@ -308,8 +309,5 @@ def use(workspace: Workspace | str | os.PathLike[str] | None = None, *,
 
 def file_sha256(path: Path) -> str:
     """The SHA-256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
     with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return files.sha256(fh)
