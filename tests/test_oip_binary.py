@@ -58,9 +58,9 @@ def _as_answer(result: triton.InferResult) -> dict:
 
 @pytest.mark.parametrize("which", SERVERS)
 def test_tritonclient_sends_nan_as_missing_and_gets_mlcycle_predicts_answers(
-        trained, which: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+        which: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     server: Server = request.getfixturevalue(which)
-    ws, _ = trained
+    ws = request.getfixturevalue("trained")[0]
     rows = _frame(30, seed=21).drop("label").with_columns(
         pl.when(pl.int_range(pl.len()) == 0).then(None).otherwise(pl.col(NAMES[0]))
         .alias(NAMES[0]))
@@ -89,7 +89,7 @@ def test_tritonclient_sends_nan_as_missing_and_gets_mlcycle_predicts_answers(
 
 @pytest.mark.parametrize("which", SERVERS)
 def test_infinity_in_a_binary_tensor_is_refused_with_400(
-        trained, which: str, request: pytest.FixtureRequest) -> None:
+        which: str, request: pytest.FixtureRequest) -> None:
     server: Server = request.getfixturevalue(which)
     client = triton.InferenceServerClient(f"127.0.0.1:{server.port}")
     rows = _frame(3, seed=2).drop("label")
@@ -126,7 +126,7 @@ def _post(server: Server, head: dict, blobs: list[bytes], length: str | None = N
 
 @pytest.mark.parametrize("which", SERVERS)
 def test_malformed_binary_requests_get_400_with_one_line(
-        trained, which: str, request: pytest.FixtureRequest) -> None:
+        which: str, request: pytest.FixtureRequest) -> None:
     server: Server = request.getfixturevalue(which)
     rows = _frame(3, seed=2).drop("label")
     head, blobs = _binary_body(rows, server.request("GET", "/v2/models/clf")[1])
@@ -142,7 +142,7 @@ def test_malformed_binary_requests_get_400_with_one_line(
          f"input {first!r}: 3 FP32 values are 12 bytes, not 8"),
         ({"inputs": [{**head["inputs"][0], "data": [1, 2, 3]}, *head["inputs"][1:]]}, blobs,
          None, "sends both data and binary_data_size"),
-        ({"inputs": head["inputs"][:-1] + [{**head["inputs"][-1], "parameters": {
+        ({"inputs": [*head["inputs"][:-1], {**head["inputs"][-1], "parameters": {
             "binary_data_size": len(blobs[-1]) - 1}}]}, [*blobs[:-1], blobs[-1][:-1]], None,
          "is cut off"),
     ]
@@ -158,7 +158,7 @@ def test_malformed_binary_requests_get_400_with_one_line(
 
 @pytest.mark.parametrize("which", SERVERS)
 def test_json_nan_is_a_missing_value_and_infinity_is_refused(
-        trained, which: str, request: pytest.FixtureRequest) -> None:
+        which: str, request: pytest.FixtureRequest) -> None:
     server: Server = request.getfixturevalue(which)
     rows = _frame(2, seed=2).drop("label").with_columns(pl.lit(None, pl.Float64)
                                                         .alias(NAMES[0]))
