@@ -5,6 +5,7 @@ asked, and the answers are ``mlcycle predict``'s."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import struct
 from pathlib import Path
@@ -171,3 +172,61 @@ def test_json_nan_is_a_missing_value_and_infinity_is_refused(
     assert with_nan == with_null and with_nan[0] == 200
     status, answer = server.infer(text.replace("NaN", "Infinity", 1).encode())
     assert status == 400 and "'Infinity' is not a finite number" in answer["error"]
+
+
+def _exchange(server: Server, body: bytes, headers: dict[str, str]) -> tuple[dict, bytes]:
+    """A 200 answer's JSON and the binary tensors after it."""
+    head = {"Host": "localhost", "Content-Length": str(len(body)), **headers}
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        connection.request("POST", "/v2/models/clf/infer", body, head)
+        response = connection.getresponse()
+        data = response.read()
+        assert response.status == 200, data
+        length = response.getheader("Inference-Header-Content-Length")
+    finally:
+        connection.close()
+    cut = int(length) if length is not None else len(data)
+    return json.loads(data[:cut]), data[cut:]
+
+
+def test_both_servers_answer_the_same_rows_alike_in_json_and_in_binary(
+        request: pytest.FixtureRequest) -> None:
+    standalone: Server = request.getfixturevalue("standalone_server")
+    serve: Server = request.getfixturevalue("mlcycle_server")
+    rows = _frame(12, seed=31).drop("label")
+    meta = standalone.request("GET", "/v2/models/clf")[1]
+    assert meta == serve.request("GET", "/v2/models/clf")[1]
+    head, blobs = _binary_body(rows, meta)
+    as_json = {"inputs": [{"name": i["name"], "datatype": i["datatype"], "shape": [12, 1],
+                           "data": rows[i["name"]].to_list()} for i in meta["inputs"]]}
+    binary_out = {"binary_data_output": True}
+    exchanges = {
+        "json": (json.dumps(as_json).encode(), {}),
+        "json, binary outputs": (json.dumps({**as_json, "parameters": binary_out}).encode(),
+                                 {}),
+    }
+    for name, request_head in (("binary", head),
+                               ("binary, binary outputs", {**head, "parameters": binary_out})):
+        text = json.dumps(request_head).encode()
+        exchanges[name] = (text + b"".join(blobs),
+                           {"Inference-Header-Content-Length": str(len(text))})
+    for name, (body, headers) in exchanges.items():
+        ours, our_tail = _exchange(serve, body, headers)
+        theirs, their_tail = _exchange(standalone, body, headers)
+        # The same header, tensor for tensor: names, shapes, datatypes, byte sizes.
+        strip = [{k: v for k, v in o.items() if k != "data"} for o in ours["outputs"]]
+        assert strip == [{k: v for k, v in o.items() if k != "data"}
+                         for o in theirs["outputs"]], name
+        assert ours["model_version"] == theirs["model_version"] == "1"
+        assert len(our_tail) == len(their_tail)
+        assert bool(our_tail) == ("binary outputs" in name), name
+        if "binary outputs" in name:  # labels, then float32 probabilities
+            split = ours["outputs"][0]["parameters"]["binary_data_size"]
+            assert our_tail[:split] == their_tail[:split], name
+            np.testing.assert_allclose(np.frombuffer(our_tail[split:], "<f4"),
+                                       np.frombuffer(their_tail[split:], "<f4"), atol=1e-6)
+        else:
+            assert ours["outputs"][0]["data"] == theirs["outputs"][0]["data"], name
+            np.testing.assert_allclose(ours["outputs"][1]["data"],
+                                       theirs["outputs"][1]["data"], atol=1e-6)

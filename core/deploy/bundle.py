@@ -345,14 +345,18 @@ curl -s localhost:8080/openapi.json
 ```
 
 `POST /v2/models/{project}/infer` takes one input per column, named as the data names it,
-shape `[rows, 1]`, `FP32` or `BYTES`, `null` for a missing value:
+shape `[rows, 1]`, `FP32` or `BYTES`, `null` (or NaN) for a missing value:
 
 ```json
 {infer_example}
 ```
 {feature_server_note}
+It also takes the binary tensor data extension, as Triton's Python client sends tensors by
+default (`tritonclient.http`: `InferInput.set_data_from_numpy`, NaN for a missing number),
+and answers outputs in binary when asked.
+
 The `Dockerfile` runs the same server in a container (numpy {numpy}, onnxruntime
-{onnxruntime}): `docker build -t {image} . && docker run --rm -p 8080:8080 {image}`.
+{onnxruntime}): `docker build -t {image} . && docker run --rm -p 8080:8080 {image}`.{kserve_note}
 """
 
 
@@ -440,6 +444,8 @@ def export(ws: Workspace, project: str, ref: str, out: str | Path,
         feature_server_note=("\nThe server's inputs are the graph's: the feature set's "
                              "derived columns included.\n" if signature.feature_set else ""),
         image=standalone.image(project, version.version), **metadata["server"],
+        kserve_note=(f"\n`{kserving.FILE}` runs that image on KServe (see its first lines)."
+                     if kserve else ""),
     )
     contents = {
         "model.onnx": model,
