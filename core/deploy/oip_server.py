@@ -16,10 +16,9 @@ refused with 413 (what the client still sends is read and thrown away for up to 
 so that a client which sends before it reads gets the answer); a connection silent for
 ``--timeout`` seconds is closed; a malformed request gets 400 and a one-line reason; every
 answer is JSON (followed by binary tensors when the request asks for them). Ctrl-C or
-SIGTERM stops taking connections, answers the requests in flight
-(for up to 10 seconds) and exits 0. A feature set's
-derived columns are inputs here (the bundle's graph takes them), computed by the caller;
-``mlcycle serve`` computes them itself from the raw columns.
+SIGTERM stops taking connections, answers the requests in flight (for up to 10 seconds)
+and exits 0. A feature set's derived columns are inputs here (the bundle's graph takes
+them), computed by the caller; ``mlcycle serve`` computes them itself from the raw columns.
 """
 
 from __future__ import annotations
@@ -152,11 +151,10 @@ def _first_line(exc: BaseException) -> str:
 
 class JsonHandler(BaseHTTPRequestHandler):
     """What this server and ``mlcycle serve`` answer alike: JSON (binary tensors after it
-    when asked for, ``oip.encode``), a body limit heard
-    before the body is sent (or, for a client that did not ask first, answered while the
-    body is read and thrown away), http.server's own refusals as JSON, no 40 ms Nagle
-    delay, and no line per request. A subclass sets ``max_body``, ``timeout`` and
-    ``too_large_hint``."""
+    when asked for, ``oip.encode``), a body limit heard before the body is sent (or, for a
+    client that did not ask first, answered while the body is read and thrown away),
+    http.server's own refusals as JSON, no 40 ms Nagle delay, and no line per request. A
+    subclass sets ``max_body``, ``timeout`` and ``too_large_hint``."""
 
     protocol_version = "HTTP/1.1"
     server: JsonServer  # type: ignore[assignment]  # a handler serves only a JsonServer
@@ -182,13 +180,13 @@ class JsonHandler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, body: dict[str, Any],
               headers: dict[str, str] | None = None) -> None:
-        data, kind = oip.encode(body)  # JSON, and the binary outputs after it if any
+        data, described = oip.encode(body)  # JSON, and the binary outputs after it if any
         if status >= 400 or self.server.stopping:
             self.close_connection = True  # the rest of the request may be unread
         try:
             self.send_response(status)
             self.send_header("Content-Length", str(len(data)))
-            for name, value in {**kind, **(headers or {})}.items():
+            for name, value in {**described, **(headers or {})}.items():
                 self.send_header(name, value)
             if self.close_connection:
                 self.send_header("Connection", "close")
