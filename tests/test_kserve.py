@@ -8,8 +8,9 @@ import hashlib
 import json
 from pathlib import Path
 
+from mlcycle import deploy
 from mlcycle.deploy import config as configs
-from mlcycle.deploy import kserve
+from mlcycle.deploy import kserve, strategies
 from mlcycle.models import registry, training
 from tests.conftest import run_cli, run_json
 
@@ -65,7 +66,7 @@ def test_export_kserve_writes_the_inference_service_and_the_canary_share(
         clf_champion, tmp_path: Path) -> None:
     ws = clf_champion
     # Without --kserve, no InferenceService.
-    run_cli("export", "clf", "--out", str(tmp_path / "plain"), workspace=ws.root, check=True)
+    assert deploy.export(ws, "clf", "champion", tmp_path / "plain")["kserve"] is None
     assert not (tmp_path / "plain" / kserve.FILE).exists()
 
     # Shadow (the default strategy): the champion takes every request once ready.
@@ -79,9 +80,7 @@ def test_export_kserve_writes_the_inference_service_and_the_canary_share(
     assert '        image: "clf:v1"\n' in text and "          - containerPort: 8080\n" in text
     manifest = json.loads((tmp_path / "b1" / "manifest.json").read_text())
     assert manifest[kserve.FILE] == hashlib.sha256(text.encode()).hexdigest()
-    verified = run_json("bundle", "verify", str(tmp_path / "b1"), "--no-server",
-                        workspace=ws.root)
-    assert verified["extra_files"] == []  # the manifest lists it
+    assert deploy.verify(tmp_path / "b1", server=False)["extra_files"] == []  # listed
 
     # A canary: the challenger v2 at the config's first step, then at the step it reached.
     training.train(ws, training.TrainConfig("clf", models=["logistic"], trials=1, cv=2))
@@ -91,11 +90,10 @@ def test_export_kserve_writes_the_inference_service_and_the_canary_share(
                    workspace=ws.root, check=True)
     assert f"wrote {tmp_path / 'b2' / kserve.FILE} (a canary: 5% of requests)" in proc.stdout
     assert "    canaryTrafficPercent: 5\n" in _yaml(tmp_path / "b2")
-    run_cli("deploy", "step", "clf", "--reason", "first", workspace=ws.root, check=True)
-    run_cli("deploy", "step", "clf", "--reason", "more", workspace=ws.root, check=True)
-    run_json("export", "clf", "challenger", "--out", str(tmp_path / "b2"), "--kserve",
-             "--force", workspace=ws.root)
+    strategies.step(ws, "clf", reason="first")
+    strategies.step(ws, "clf", reason="more")
+    deploy.export(ws, "clf", "challenger", tmp_path / "b2", force=True, kserve=True)
     assert _yaml(tmp_path / "b2") == kserve.inference_service("clf", 2, 10)
     # The champion, exported under the same config, is no canary.
-    assert run_json("export", "clf", "champion", "--out", str(tmp_path / "b3"), "--kserve",
-                    workspace=ws.root)["kserve"]["canary_traffic_percent"] is None
+    assert deploy.export(ws, "clf", "champion", tmp_path / "b3", kserve=True)["kserve"][
+        "canary_traffic_percent"] is None
