@@ -11,16 +11,20 @@ from mlcycle.app.output import Context, console, emit_json, json_option, note
 @click.option("--out", required=True, type=click.Path(file_okay=False),
               help="Folder for the bundle (new or empty).")
 @click.option("--force", is_flag=True, help="Replace a folder that is not empty.")
+@click.option("--kserve", is_flag=True,
+              help="Also write inferenceservice.yaml: a KServe InferenceService running the "
+                   "bundle's image (Open Inference Protocol v2); exporting the challenger "
+                   "under a canary config sets canaryTrafficPercent to the canary's share.")
 @json_option
 @click.pass_obj
-def export(ctx: Context, project: str, version: str, out: str, force: bool,
+def export(ctx: Context, project: str, version: str, out: str, force: bool, kserve: bool,
            as_json: bool) -> None:
     """Export a model version (number or alias) as an ONNX bundle, parity-checked, with a
-    standalone server (server.py: Open Inference Protocol v2, numpy and onnxruntime only)
-    and a Dockerfile."""
+    standalone server (server.py: Open Inference Protocol v2 with binary tensors, numpy and
+    onnxruntime only) and a Dockerfile."""
     from mlcycle import deploy
 
-    result = deploy.export(ctx.workspace(), project, version, out, force=force)
+    result = deploy.export(ctx.workspace(), project, version, out, force=force, kserve=kserve)
     if as_json:
         emit_json(result)
         return
@@ -28,6 +32,10 @@ def export(ctx: Context, project: str, version: str, out: str, force: bool,
                f"({result['size_bytes'] / 1024:.1f} KiB ONNX, converted in "
                f"{result['export_seconds']:.2f}s)")
     click.echo(deploy.parity_line(result["parity"]))
+    if result["kserve"]:
+        percent = result["kserve"]["canary_traffic_percent"]
+        click.echo(f"wrote {result['kserve']['file']}" + (
+            f" (a canary: {percent}% of requests)" if percent is not None else ""))
 
 
 @click.group()

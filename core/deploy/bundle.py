@@ -16,7 +16,8 @@ absolutely), which is float32's precision with room for those sums.
 
 A bundle is a folder holding exactly ``model.onnx``, ``signature.json``, ``metadata.json``,
 ``README.md``, the standalone server (``server.py`` and ``oip.py``, see
-``mlcycle.deploy.oip_server``), a ``Dockerfile`` for it and ``manifest.json`` (sha256 of the
+``mlcycle.deploy.oip_server``), a ``Dockerfile`` for it, with ``--kserve`` an
+``inferenceservice.yaml`` (``mlcycle.deploy.kserve``), and ``manifest.json`` (sha256 of the
 others, and ``"format": "mlcycle-bundle"``). It is written to a temporary sibling folder and
 renamed into place, so a reader never sees half a bundle. ``--force`` replaces a folder only
 when it is such a bundle and holds nothing else, so no other folder can be lost to a mistyped
@@ -39,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlcycle.data import datasets
 from mlcycle.data.columns import by_name
+from mlcycle.deploy import kserve as kserving
 from mlcycle.deploy import onnx_export, standalone
 from mlcycle.models import evaluation, model_input, registry, tracking
 from mlcycle.store import cancel as cancelling
@@ -58,6 +60,8 @@ VALUE_RTOL = 1e-4
 BUNDLE_FILES = ("model.onnx", "signature.json", "metadata.json", "README.md")
 # The standalone server and its container; bundles exported before them lack these three.
 SERVER_FILES = ("server.py", "oip.py", "Dockerfile")
+# Written only by 'export --kserve'.
+OPTIONAL_FILES = (*SERVER_FILES, kserving.FILE)
 MANIFEST = "manifest.json"
 BUNDLE_FORMAT = "mlcycle-bundle"
 SMOKE_ROWS = 5
@@ -341,14 +345,18 @@ curl -s localhost:8080/openapi.json
 ```
 
 `POST /v2/models/{project}/infer` takes one input per column, named as the data names it,
-shape `[rows, 1]`, `FP32` or `BYTES`, `null` for a missing value:
+shape `[rows, 1]`, `FP32` or `BYTES`, `null` (or NaN) for a missing value:
 
 ```json
 {infer_example}
 ```
 {feature_server_note}
+It also takes the binary tensor data extension, as Triton's Python client sends tensors by
+default (`tritonclient.http`: `InferInput.set_data_from_numpy`, NaN for a missing number),
+and answers outputs in binary when asked.
+
 The `Dockerfile` runs the same server in a container (numpy {numpy}, onnxruntime
-{onnxruntime}): `docker build -t {image} . && docker run --rm -p 8080:8080 {image}`.
+{onnxruntime}): `docker build -t {image} . && docker run --rm -p 8080:8080 {image}`.{kserve_note}
 """
 
 
@@ -360,9 +368,10 @@ def _parity_text(figures: dict[str, Any]) -> str:
 
 
 def export(ws: Workspace, project: str, ref: str, out: str | Path,
-           force: bool = False, *, note: Note | None = None,
+           force: bool = False, *, kserve: bool = False, note: Note | None = None,
            cancel: CancelToken | None = None) -> dict[str, Any]:
-    """Write the bundle of a version to ``out`` (a new or empty folder, or ``force``).
+    """Write the bundle of a version to ``out`` (a new or empty folder, or ``force``);
+    with ``kserve``, its ``inferenceservice.yaml`` too (``mlcycle.deploy.kserve``).
 
     ``note`` hears each step, the parity figures among them. Cancelling stops between the
     steps; the bundle is renamed into place only at the end, so a cancelled export leaves no
@@ -434,7 +443,9 @@ def export(ws: Workspace, project: str, ref: str, out: str | Path,
             signature)), ensure_ascii=False),
         feature_server_note=("\nThe server's inputs are the graph's: the feature set's "
                              "derived columns included.\n" if signature.feature_set else ""),
-        image=f"{project.lower()}:v{version.version}", **metadata["server"],
+        image=standalone.image(project, version.version), **metadata["server"],
+        kserve_note=(f"\n`{kserving.FILE}` runs that image on KServe (see its first lines)."
+                     if kserve else ""),
     )
     contents = {
         "model.onnx": model,
@@ -444,6 +455,10 @@ def export(ws: Workspace, project: str, ref: str, out: str | Path,
     }
     contents.update(standalone.files(project, version.version, metadata["server"],
                                      BUNDLE_FILES))
+    percent = kserving.canary_percent(ws, project, version.version) if kserve else None
+    if kserve:
+        contents[kserving.FILE] = kserving.inference_service(
+            project, version.version, percent).encode("utf-8")
     hashes = {name: hashlib.sha256(data).hexdigest() for name, data in contents.items()}
     manifest = {"format": BUNDLE_FORMAT, **hashes}
     temp = target_dir.parent / safety.temp_name(f".{target_dir.name}.", ".tmp")
@@ -472,6 +487,8 @@ def export(ws: Workspace, project: str, ref: str, out: str | Path,
         **exported.to_dict(),
         "out": str(target_dir),
         "files": hashes,
+        "kserve": {"file": str(target_dir / kserving.FILE),
+                   "canary_traffic_percent": percent} if kserve else None,
         "seconds": round(time.perf_counter() - started, 3),
     }
 
@@ -489,7 +506,7 @@ def _check_replaceable(folder: Path, out: str | Path) -> None:
         raise InvalidInput(f"{out} is not an mlcycle bundle (its {MANIFEST} does not say so); "
                            "--force replaces only a bundle: choose a new or empty folder")
     foreign = sorted(p.name for p in folder.iterdir()
-                     if p.name not in (*BUNDLE_FILES, *SERVER_FILES, MANIFEST) or (p.is_dir()
+                     if p.name not in (*BUNDLE_FILES, *OPTIONAL_FILES, MANIFEST) or (p.is_dir()
                                                                    and not p.is_symlink()))
     if foreign:
         shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more"
@@ -555,8 +572,9 @@ def verify(folder: str | Path, server: bool = True,
     except ValueError:
         raise InvalidInput(f"{manifest_path} is not valid JSON") from None
     problems = []
-    # The server's files, when the manifest lists them (bundles before them do not).
-    listed = [n for n in SERVER_FILES if isinstance(manifest, dict) and n in manifest]
+    # The server's files and the InferenceService, when the manifest lists them (bundles
+    # before the server, or exported without --kserve, do not).
+    listed = [n for n in OPTIONAL_FILES if isinstance(manifest, dict) and n in manifest]
     for name in dict.fromkeys([*BUNDLE_FILES, *listed]):
         file = path / name
         if not file.exists():

@@ -1,4 +1,4 @@
-"""The Open Inference Protocol v2 (KServe's and Triton's REST protocol), as JSON on HTTP.
+"""The Open Inference Protocol v2 (KServe's and Triton's REST protocol) on HTTP.
 
 Both servers speak it: ``mlcycle serve`` (beside its own ``/predict``) and the standalone
 ``server.py`` of a bundle. This module is the protocol alone, written with the standard
@@ -9,27 +9,44 @@ writing the outputs, model metadata and the endpoints' OpenAPI description.
 A model has one input per data column, named exactly as the data names it (spaces, quotes,
 slashes and accents included), of shape ``[-1, 1]``: ``FP32`` for numbers (booleans as 0/1)
 and ``BYTES`` for categories. A request sends each input as ``{"name", "shape": [n, 1] or
-[n], "datatype", "data"}`` with ``data`` flat or nested like the shape; ``null`` is a
-missing value (an extension: JSON cannot spell NaN); a number beyond float32's range
-(±3.4e38) is refused for an ``FP32`` input, which would read it as infinity. Outputs are
-``label`` (``BYTES``, ``[n]``) and ``probabilities`` (``FP32``, ``[n, classes]``, the class
-order in its ``parameters``) for a classifier, ``variable`` (``FP32``, ``[n, 1]``) for a
-regression, as the ONNX graph names them. Errors are ``{"error": "one line"}``: 400 for a malformed
-request, 404 for another model or path, 405 for the wrong method; the binary tensor
-extension is refused with 400.
+[n], "datatype", "data"}`` with ``data`` flat or nested like the shape; ``null`` (an
+extension) and NaN (JSON's ``NaN`` token, or a NaN in a binary ``FP16``/``FP32``/``FP64``
+tensor, as numpy spells a missing value) are a missing value; infinity, and a number beyond
+float32's range (±3.4e38) for an ``FP32`` input, which would read it as infinity, are
+refused. Outputs are ``label`` (``BYTES``, ``[n]``) and ``probabilities`` (``FP32``,
+``[n, classes]``, the class order in its ``parameters``) for a classifier, ``variable``
+(``FP32``, ``[n, 1]``) for a regression, as the ONNX graph names them. Errors are
+``{"error": "one line"}``: 400 for a malformed request, 404 for another model or path, 405
+for the wrong method.
+
+The binary tensor data extension (what tritonclient sends by default) is spoken both ways:
+a request whose ``Inference-Header-Content-Length`` header says N has its JSON in the first
+N bytes of the body and, after it, the raw little-endian tensors of the inputs whose
+``parameters`` hold ``binary_data_size``, in the order the inputs are listed (a ``BYTES``
+element is its length as 4 little-endian bytes, then its bytes; a ``BOOL`` one byte). An
+output asked for with ``parameters.binary_data`` true, or every output when the request's
+``parameters.binary_data_output`` is true (an output's own ``binary_data`` overriding it),
+is answered the same way: the answer carries ``Inference-Header-Content-Length`` and that
+output's ``parameters.binary_data_size`` instead of its ``data``.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
 PROTOCOL = "v2"
-NUMERIC = {"FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64",
-           "UINT8", "UINT16", "UINT32", "UINT64", "BOOL"}
+# Each numeric datatype's element in the binary tensor extension, as a struct format letter.
+PACKED = {"FP16": "e", "FP32": "f", "FP64": "d", "INT8": "b", "INT16": "h", "INT32": "i",
+          "INT64": "q", "UINT8": "B", "UINT16": "H", "UINT32": "I", "UINT64": "Q",
+          "BOOL": "?"}
+NUMERIC = set(PACKED)
+FLOATS = {"FP16", "FP32", "FP64"}  # the datatypes that can hold NaN, a missing value
+HEADER_LENGTH = "Inference-Header-Content-Length"
 MAX_ROWS = 100_000
 FP32_MAX = 3.4028234663852886e38  # the largest finite float32: beyond it a cast gives infinity
 
@@ -90,7 +107,7 @@ def metadata(model: Model) -> dict[str, Any]:
 
 
 def server_metadata(name: str, version: str) -> dict[str, Any]:
-    return {"name": name, "version": version, "extensions": []}
+    return {"name": name, "version": version, "extensions": ["binary_tensor_data"]}
 
 
 # -- routing --------------------------------------------------------------------------------
@@ -139,12 +156,14 @@ def _endpoint(parts: list[str], model: Model) -> str:
 
 @dataclass
 class Request:
-    """An inference request, read and checked: each input column's values, in order."""
+    """An inference request, read and checked: each input column's values, in order, and
+    which outputs to answer (those in ``binary`` as binary tensors)."""
 
     id: str | None
     rows: int
     columns: dict[str, list[Any]]
     outputs: list[str]
+    binary: set[str] = field(default_factory=set)
 
 
 class NotFinite:
@@ -178,15 +197,19 @@ def loads(body: bytes) -> Any:
         raise ProtocolError(400, "the body is not valid JSON") from None
 
 
-def read_infer(body: bytes, model: Model, max_rows: int = MAX_ROWS) -> Request:
+def read_infer(body: bytes, model: Model, max_rows: int = MAX_ROWS,
+               header_length: str | None = None) -> Request:
     """The inputs of an inference request, one list of values per column.
 
-    Numbers come back as floats (booleans as 0.0/1.0) and categories as strings, ``None``
-    for a missing value. Raises ``ProtocolError`` 400 naming what is wrong: an input left
-    out or unknown, a shape or datatype that does not fit, too many or too few values, a
-    value of the wrong kind or not finite.
+    ``header_length`` is the request's ``Inference-Header-Content-Length`` header, when it
+    sent one: the body is then its JSON followed by binary tensors. Numbers come back as
+    floats (booleans as 0.0/1.0) and categories as strings, ``None`` for a missing value.
+    Raises ``ProtocolError`` 400 naming what is wrong: an input left out or unknown, a shape
+    or datatype that does not fit, too many or too few values or bytes, a value of the
+    wrong kind or not finite.
     """
-    data = loads(body)
+    head, tail = _split(body, header_length)
+    data = loads(head)
     if not isinstance(data, dict) or not isinstance(data.get("inputs"), list):
         raise ProtocolError(400, 'send {"inputs": [{"name", "shape", "datatype", "data"}]}')
     ident = data.get("id")
@@ -208,19 +231,61 @@ def read_infer(body: bytes, model: Model, max_rows: int = MAX_ROWS) -> Request:
     if missing:
         raise ProtocolError(400, f"missing input(s) {names(missing)}; send one input per "
                                  "column")
+    blobs = _blobs(data["inputs"], tail, header_length is not None)
     columns: dict[str, list[Any]] = {}
     rows = None
     for name, tensor in declared.items():
-        values = _column(sent[name], tensor, max_rows)
+        values = _column(sent[name], tensor, max_rows, blobs.get(name))
         if rows is not None and len(values) != rows:
             raise ProtocolError(400, f"input {short(name)} has {len(values)} rows, "
                                      f"others have {rows}")
         rows = len(values)
         columns[name] = values
-    return Request(ident, rows or 0, columns, _requested(data.get("outputs"), model))
+    outputs, binary = _requested(data.get("outputs"), data.get("parameters"), model)
+    return Request(ident, rows or 0, columns, outputs, binary)
 
 
-def _column(item: dict[str, Any], tensor: Tensor, max_rows: int) -> list[Any]:
+def _split(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:
+    """The JSON of a body and the binary tensors after it."""
+    if header_length is None:
+        return body, b""
+    try:
+        length = int(header_length)
+    except ValueError:
+        length = -1
+    if not 0 < length <= len(body):
+        raise ProtocolError(400, f"{HEADER_LENGTH} is {short(header_length)}; it must be the "
+                                 f"length of the body's JSON, 1 to {len(body):,} bytes")
+    return body[:length], body[length:]
+
+
+def _blobs(items: list[dict[str, Any]], tail: bytes, extension: bool) -> dict[str, bytes]:
+    """Each binary input's bytes, cut from ``tail`` in the order the inputs are listed."""
+    blobs, offset = {}, 0
+    for item in items:
+        parameters = item.get("parameters")
+        if not isinstance(parameters, dict) or "binary_data_size" not in parameters:
+            continue
+        name, size = short(item["name"]), parameters["binary_data_size"]
+        if not extension:
+            raise ProtocolError(400, f"input {name} is sent as binary data; send the length "
+                                     f"of the body's JSON in the {HEADER_LENGTH} header")
+        if type(size) is not int or size < 0:
+            raise ProtocolError(400, f"input {name}: binary_data_size must be a number of "
+                                     "bytes")
+        if offset + size > len(tail):
+            raise ProtocolError(400, f"input {name}: binary_data_size says {size:,} bytes but "
+                                     f"only {len(tail) - offset:,} follow the JSON")
+        blobs[item["name"]] = tail[offset:offset + size]
+        offset += size
+    if offset != len(tail):
+        raise ProtocolError(400, f"{len(tail) - offset:,} bytes follow the JSON and the "
+                                 "inputs' binary_data_size; send exactly the tensors' bytes")
+    return blobs
+
+
+def _column(item: dict[str, Any], tensor: Tensor, max_rows: int,
+            blob: bytes | None) -> list[Any]:
     name = short(tensor.name)
     shape, datatype = item.get("shape"), item.get("datatype")
     if not isinstance(datatype, str):
@@ -239,20 +304,58 @@ def _column(item: dict[str, Any], tensor: Tensor, max_rows: int) -> list[Any]:
         raise ProtocolError(400, f"input {name} has no rows")
     if rows > max_rows:
         raise ProtocolError(400, f"at most {max_rows:,} rows per request")
-    values = item.get("data")
-    if not isinstance(values, list):
-        raise ProtocolError(400, f"input {name} needs its values as a list in data")
-    if values and all(isinstance(v, list) for v in values):  # nested like the shape
-        if not all(len(v) == 1 for v in values):
-            raise ProtocolError(400, f"input {name}: each row holds one value")
-        values = [v[0] for v in values]
-    if len(values) != rows:
-        raise ProtocolError(400, f"input {name} has shape {shape} but {len(values)} values")
+    if blob is not None:
+        if "data" in item:
+            raise ProtocolError(400, f"input {name} sends both data and binary_data_size; "
+                                     "send one")
+        values = _unpack(blob, datatype, name, rows)
+    else:
+        values = item.get("data")
+        if not isinstance(values, list):
+            raise ProtocolError(400, f"input {name} needs its values as a list in data")
+        if values and all(isinstance(v, list) for v in values):  # nested like the shape
+            if not all(len(v) == 1 for v in values):
+                raise ProtocolError(400, f"input {name}: each row holds one value")
+            values = [v[0] for v in values]
+        if len(values) != rows:
+            raise ProtocolError(400, f"input {name} has shape {shape} but {len(values)} "
+                                     "values")
     limit = FP32_MAX if tensor.datatype == "FP32" else math.inf
-    return [_value(v, numeric, name, i, limit) for i, v in enumerate(values, 1)]
+    nan = datatype in FLOATS
+    return [_value(v, numeric, name, i, limit, nan) for i, v in enumerate(values, 1)]
 
 
-def _value(value: Any, numeric: bool, name: str, row: int, limit: float) -> Any:
+def _unpack(blob: bytes, datatype: str, name: str, rows: int) -> list[Any]:
+    """A binary tensor's ``rows`` elements: numbers (NaN and infinity as ``NotFinite``) or
+    strings."""
+    if datatype != "BYTES":
+        size = struct.calcsize(PACKED[datatype])
+        if len(blob) != rows * size:
+            raise ProtocolError(400, f"input {name}: {rows} {datatype} values are "
+                                     f"{rows * size:,} bytes, not {len(blob):,}")
+        return [v if type(v) is bool or math.isfinite(v) else NotFinite(str(v))
+                for v in struct.unpack(f"<{rows}{PACKED[datatype]}", blob)]
+    values, offset = [], 0
+    while offset < len(blob) and len(values) < rows:
+        if offset + 4 > len(blob):
+            raise ProtocolError(400, f"input {name}: element {len(values) + 1} is cut off")
+        (length,) = struct.unpack_from("<I", blob, offset)
+        end = offset + 4 + length
+        if end > len(blob):
+            raise ProtocolError(400, f"input {name}: element {len(values) + 1} is cut off")
+        try:
+            values.append(blob[offset + 4:end].decode("utf-8"))
+        except UnicodeDecodeError:
+            raise ProtocolError(400, f"input {name}, row {len(values) + 1} is not UTF-8 "
+                                     "text") from None
+        offset = end
+    if len(values) != rows or offset != len(blob):
+        raise ProtocolError(400, f"input {name}: its binary data does not hold exactly "
+                                 f"{rows} BYTES elements")
+    return values
+
+
+def _value(value: Any, numeric: bool, name: str, row: int, limit: float, nan: bool) -> Any:
     if value is None:
         return None
     if numeric:
@@ -262,8 +365,10 @@ def _value(value: Any, numeric: bool, name: str, row: int, limit: float) -> Any:
                                          f"range of FP32 (±{limit:.4g})")
             return float(value)
         if isinstance(value, NotFinite):
+            if nan and value.text.lower() == "nan":  # numpy's missing value
+                return None
             raise ProtocolError(400, f"input {name}, row {row}: {short(value.text)} is not a "
-                                     "finite number (send null for a missing value)")
+                                     "finite number (send null or NaN for a missing value)")
     elif isinstance(value, str):
         return value
     kind = "numbers" if numeric else "strings"
@@ -272,10 +377,12 @@ def _value(value: Any, numeric: bool, name: str, row: int, limit: float) -> Any:
                              "or null")
 
 
-def _requested(asked: Any, model: Model) -> list[str]:
+def _requested(asked: Any, parameters: Any, model: Model) -> tuple[list[str], set[str]]:
+    """The outputs asked for, and those of them to answer as binary tensors."""
     names = [t.name for t in model.outputs]
+    every = isinstance(parameters, dict) and parameters.get("binary_data_output") is True
     if asked is None:
-        return names
+        return names, set(names) if every else set()
     if not isinstance(asked, list) or not all(isinstance(o, dict) and isinstance(
             o.get("name"), str) for o in asked):
         raise ProtocolError(400, 'outputs must be a list of {"name": ...}')
@@ -283,7 +390,13 @@ def _requested(asked: Any, model: Model) -> list[str]:
     if unknown:
         raise ProtocolError(400, f"no output {short(unknown[0])}; the outputs are "
                                  f"{', '.join(names)}")
-    return [o["name"] for o in asked]
+    binary = set()
+    for output in asked:
+        own = output.get("parameters")
+        own = own.get("binary_data") if isinstance(own, dict) else None
+        if own is True or (own is None and every):
+            binary.add(output["name"])
+    return [o["name"] for o in asked], binary
 
 
 # -- writing the answer ---------------------------------------------------------------------
@@ -291,7 +404,9 @@ def _requested(asked: Any, model: Model) -> list[str]:
 
 def response(model: Model, request: Request, values: dict[str, list[Any]]) -> dict[str, Any]:
     """The inference response: each requested output with its values, row by row (a row of
-    probabilities is a list), flattened as the protocol sends tensors."""
+    probabilities is a list), flattened as the protocol sends tensors; an output asked for
+    as binary holds its packed bytes in ``data`` until ``encode`` moves them after the
+    JSON."""
     out = []
     for tensor in model.outputs:
         if tensor.name not in request.outputs:
@@ -301,13 +416,41 @@ def response(model: Model, request: Request, values: dict[str, list[Any]]) -> di
         flat = [v for row in rows for v in row] if tensor.name == "probabilities" else rows
         answer = tensor.to_dict()
         answer["shape"] = [len(rows)] + ([width] if width is not None else [])
-        answer["data"] = flat
+        if tensor.name in request.binary:
+            packed = _pack(flat, tensor.datatype)
+            answer["parameters"] = {**tensor.parameters, "binary_data_size": len(packed)}
+            answer["data"] = packed
+        else:
+            answer["data"] = flat
         out.append(answer)
     body: dict[str, Any] = {"model_name": model.name, "model_version": model.version,
                             "outputs": out}
     if request.id is not None:
         body["id"] = request.id
     return body
+
+
+def _pack(values: list[Any], datatype: str) -> bytes:
+    if datatype == "BYTES":
+        texts = [str(v).encode("utf-8") for v in values]
+        return b"".join(struct.pack("<I", len(t)) + t for t in texts)
+    return struct.pack(f"<{len(values)}{PACKED[datatype]}", *values)
+
+
+def encode(body: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    """An answer's bytes and the headers it needs: JSON, followed by the binary outputs'
+    bytes (in the order listed) when it holds any, its length then in ``HEADER_LENGTH``."""
+    tensors = [o for o in body.get("outputs", ()) if isinstance(o, dict)
+               and isinstance(o.get("data"), bytes)]
+    if not tensors:
+        return json.dumps(body, default=str).encode("utf-8"), {
+            "Content-Type": "application/json"}
+    head = {**body, "outputs": [{k: v for k, v in o.items() if k != "data"}
+                                if isinstance(o.get("data"), bytes) else o
+                                for o in body["outputs"]]}
+    text = json.dumps(head, default=str).encode("utf-8")
+    return text + b"".join(o["data"] for o in tensors), {
+        "Content-Type": "application/octet-stream", HEADER_LENGTH: str(len(text))}
 
 
 # -- OpenAPI --------------------------------------------------------------------------------
@@ -340,7 +483,9 @@ def openapi_paths(model: Model) -> dict[str, Any]:
         f"/v2/models/{name}/infer": {"post": {
             "summary": "Open Inference Protocol: score rows",
             "description": f"One input per column, named as the data names it: {inputs}. "
-                           "Shape [rows, 1]; null is a missing value. Outputs: "
+                           "Shape [rows, 1]; null (or NaN) is a missing value. The binary tensor "
+                           "data extension is accepted (Inference-Header-Content-Length). "
+                           "Outputs: "
                            + ", ".join(t.name for t in model.outputs) + ".",
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["inputs"], "properties": {

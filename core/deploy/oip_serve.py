@@ -75,7 +75,8 @@ def answer(service: Service, method: str, path: str, body: bytes | None,
     if endpoint == "model":
         return oip.metadata(served)
     assert body is not None
-    request = oip.read_infer(body, served)
+    request = oip.read_infer(body, served, header_length=(headers or {}).get(
+        oip.HEADER_LENGTH))
     rows = [{name: values[i] for name, values in request.columns.items()}
             for i in range(request.rows)]
     result = service.predict(rows, headers)

@@ -15,10 +15,10 @@ Hardening, as in ``mlcycle serve``: loopback by default; a body over ``--max-bod
 refused with 413 (what the client still sends is read and thrown away for up to 2 seconds,
 so that a client which sends before it reads gets the answer); a connection silent for
 ``--timeout`` seconds is closed; a malformed request gets 400 and a one-line reason; every
-answer is JSON. Ctrl-C or SIGTERM stops taking connections, answers the requests in flight
-(for up to 10 seconds) and exits 0. A feature set's
-derived columns are inputs here (the bundle's graph takes them), computed by the caller;
-``mlcycle serve`` computes them itself from the raw columns.
+answer is JSON (followed by binary tensors when the request asks for them). Ctrl-C or
+SIGTERM stops taking connections, answers the requests in flight (for up to 10 seconds)
+and exits 0. A feature set's derived columns are inputs here (the bundle's graph takes
+them), computed by the caller; ``mlcycle serve`` computes them itself from the raw columns.
 """
 
 from __future__ import annotations
@@ -69,10 +69,13 @@ class Graph:
     session: Any
     feeds: list[tuple[str, str, bool]]  # graph input, data column, numeric
 
-    def infer(self, body: bytes, max_rows: int = oip.MAX_ROWS) -> dict[str, Any]:
+    def infer(self, body: bytes, header_length: str | None = None,
+              max_rows: int = oip.MAX_ROWS) -> dict[str, Any]:
+        """The answer to an inference request (``header_length``: its
+        ``Inference-Header-Content-Length`` header, when it sends binary tensors)."""
         import numpy as np
 
-        request = oip.read_infer(body, self.model, max_rows)
+        request = oip.read_infer(body, self.model, max_rows, header_length)
         feeds = {}
         for graph_name, column, numeric in self.feeds:  # values beyond float32 are refused
             values = request.columns[column]
@@ -147,11 +150,11 @@ def _first_line(exc: BaseException) -> str:
 
 
 class JsonHandler(BaseHTTPRequestHandler):
-    """What this server and ``mlcycle serve`` answer alike: JSON only, a body limit heard
-    before the body is sent (or, for a client that did not ask first, answered while the
-    body is read and thrown away), http.server's own refusals as JSON, no 40 ms Nagle
-    delay, and no line per request. A subclass sets ``max_body``, ``timeout`` and
-    ``too_large_hint``."""
+    """What this server and ``mlcycle serve`` answer alike: JSON (binary tensors after it
+    when asked for, ``oip.encode``), a body limit heard before the body is sent (or, for a
+    client that did not ask first, answered while the body is read and thrown away),
+    http.server's own refusals as JSON, no 40 ms Nagle delay, and no line per request. A
+    subclass sets ``max_body``, ``timeout`` and ``too_large_hint``."""
 
     protocol_version = "HTTP/1.1"
     server: JsonServer  # type: ignore[assignment]  # a handler serves only a JsonServer
@@ -177,14 +180,13 @@ class JsonHandler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, body: dict[str, Any],
               headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body, default=str).encode("utf-8")
+        data, described = oip.encode(body)  # JSON, and the binary outputs after it if any
         if status >= 400 or self.server.stopping:
             self.close_connection = True  # the rest of the request may be unread
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
-            for name, value in (headers or {}).items():
+            for name, value in {**described, **(headers or {})}.items():
                 self.send_header(name, value)
             if self.close_connection:
                 self.send_header("Connection", "close")
@@ -354,7 +356,7 @@ def _handler(graph: Graph, max_body: int, idle_timeout: float | None
         def _work(self, endpoint: str, body: bytes | None) -> dict[str, Any]:
             if endpoint == "infer":
                 assert body is not None
-                return graph.infer(body)
+                return graph.infer(body, self.headers.get(oip.HEADER_LENGTH))
             if endpoint == "openapi":
                 return graph.openapi()
             if endpoint == "live":
@@ -375,10 +377,6 @@ def _handler(graph: Graph, max_body: int, idle_timeout: float | None
         def do_POST(self) -> None:
             endpoint = self._endpoint("POST")
             if endpoint is None:
-                return
-            if self.headers.get("Inference-Header-Content-Length") is not None:
-                self._send(HTTPStatus.BAD_REQUEST, {"error": "binary tensor data is not "
-                                                    "supported; send the tensors as JSON"})
                 return
             body = self._body()
             if body is not None:

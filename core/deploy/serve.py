@@ -27,11 +27,12 @@ Limits, so that no request can take the service down: a body over ``MAX_BODY`` (
 thrown away for up to 2 seconds, so that it reads the 413); a connection silent for
 ``IDLE_TIMEOUT`` seconds (``--timeout``) is closed, so it cannot hold a thread; a body that
 nests too deeply, holds a number a float cannot (1e400, NaN, Infinity) or a field that is
-not a scalar is refused with 400 naming the field, before any scoring. Every answer is JSON
-(``{"error": ...}`` for errors, http.server's own included); 500 means a bug in mlcycle. A
-client that hangs up mid-request is dropped without a traceback. Ctrl-C or SIGTERM stops
-taking connections, answers the requests in flight (for up to 10 seconds), logs the
-scoring and exits 0.
+not a scalar is refused with 400 naming the field, before any scoring (on ``/v2`` NaN is a
+missing value). Every answer is JSON (``{"error": ...}`` for errors, http.server's own
+included; a ``/v2`` answer asked for in binary tensors carries them after its JSON); 500
+means a bug in mlcycle. A client that hangs up mid-request is dropped without a traceback.
+Ctrl-C or SIGTERM stops taking connections, answers the requests in flight (for up to 10
+seconds), logs the scoring and exits 0.
 """
 
 from __future__ import annotations

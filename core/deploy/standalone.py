@@ -49,6 +49,11 @@ CMD ["python", "server.py", "--host", "0.0.0.0", "--port", "{port}"]
 """
 
 
+def image(project: str, version: int) -> str:
+    """The name the bundle's image is built under, as its Dockerfile says."""
+    return f"{project.lower()}:v{version}"
+
+
 def pins() -> dict[str, str]:
     """The Python, numpy and onnxruntime versions the server is pinned to: this export's."""
     return {"python": f"{sys.version_info.major}.{sys.version_info.minor}",
@@ -63,7 +68,7 @@ def files(project: str, version: int, pinned: dict[str, str],
     out = {name: (here / source).read_bytes() for name, source in _SOURCES.items()}
     copied = [*bundle_files, "manifest.json", *_SOURCES]
     out["Dockerfile"] = _DOCKERFILE.format(
-        project=project, version=version, image=f"{project.lower()}:v{version}", port=PORT,
+        project=project, version=version, image=image(project, version), port=PORT,
         files=" ".join(copied), **pinned).encode("utf-8")
     return out
 
