@@ -146,10 +146,15 @@ def outcome(result: training.TrainResult, metric: str) -> str:
     line = f"best {best['model']} (run {best['run']})"
     if held is not None:
         line += f", holdout {metric} {held:.4f}"
+    if result.unexportable:
+        line += "; graph failed parity: " + ", ".join(u["model"] for u in result.unexportable)
     if result.registered_version:
         line += f"; registered as version {result.registered_version}"
+        if result.best_run != best["run"]:
+            chosen = next(m["model"] for m in result.models if m["run"] == result.best_run)
+            line += f" ({chosen}, the best that scores)"
     else:
-        line += "; not registered"
+        line += f"; not registered{': ' + result.not_registered if result.not_registered else ''}"
     if result.stopped:
         line += f" (stopped early: {result.stopped})"
     return line
