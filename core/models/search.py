@@ -36,7 +36,7 @@ class OutOfTime(Cancelled):
     """A trial stopped between its folds: finishing it would overrun the time budget. Its
     run ends as killed (a stopped run, as MLflow marks one) and is marked pruned."""
 
-EXPORT_PRIOR = 2.3
+EXPORT_PRIOR = 1.0  # seconds; the imports took 0.9 s of CPU on this project's machine
 SLOPE = 0.6  # how a fit's time grows with its rows, log-log (see Costs.estimate)
 MIN_RUNG_ROWS = 1000
 MAX_RUNGS = 4
@@ -125,8 +125,8 @@ class Costs:
     will take before starting it."""
 
     seconds: dict[str, dict[int, float]] = field(default_factory=dict)  # family -> rows -> s
-    # Converting a judged model to ONNX and checking its parity: the slowest measured, and
-    # before any, what a 632 KiB boosting graph of 20,000 rows x 8 inputs took (2.3 s).
+    # Converting a judged model to ONNX and checking its parity: the slowest measured; before
+    # any, EXPORT_PRIOR, what the first check pays to import skl2onnx and onnxruntime.
     export: float = EXPORT_PRIOR
     export_measured: bool = False
 
