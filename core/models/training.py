@@ -58,9 +58,10 @@ class TrainConfig:
     time_budget: float | None = None
     seed: int = 0
     features: str | None = "latest"  # feature set ref; None trains on the raw columns
-    # Multiplies every model's derived parity bound (mlcycle.models.parity): 1 is the bound
-    # float32 arithmetic guarantees; below it a graph is asked for more than float32 gives.
-    parity_scale: float = 1.0
+    # Per model name, what multiplies its derived parity bound (mlcycle.models.parity); 1
+    # when absent, the bound float32 arithmetic guarantees. Below 1 a graph is asked for
+    # more than float32 gives: how a caller sees what a failing graph does to a training.
+    parity_scale: dict[str, float] = field(default_factory=dict)
 
     def validate(self) -> None:
         if self.trials < 1:
@@ -69,8 +70,8 @@ class TrainConfig:
             raise InvalidInput("--cv must be at least 2 folds")
         if self.time_budget is not None and self.time_budget <= 0:
             raise InvalidInput("--time-budget must be a positive number of seconds")
-        if not self.parity_scale >= 0:
-            raise InvalidInput("the parity scale must be a number of at least 0")
+        if not all(scale >= 0 for scale in self.parity_scale.values()):
+            raise InvalidInput("a parity scale must be a number of at least 0")
 
 
 @dataclass
@@ -545,7 +546,7 @@ def train(
         holdout, verdict = evaluate_on_holdout(
             ws, prepared, entries[name], cand.params, config.seed, cand.run_id, analyse=full,
             deadline=None if budget is None else started + budget,
-            parity_scale=config.parity_scale)
+            parity_scale=config.parity_scale.get(name, 1.0))
         costs.exported(verdict.checking)
         summary = {"model": name, "run": cand.run_id, f"cv.{metric}": cand.score,
                    "rows": cand.rows, **holdout, "exportable": verdict.passed,
