@@ -25,9 +25,10 @@ KINDS = {"binary": 2, "3-class": 3, "10-class": 10, "regression": 0}
 # Small, fixed settings: each family's graph as it computes, at a fraction of the search's cost.
 PARAMS = {
     "logistic": {"model__C": 1.0},
-    "random_forest": {"model__n_estimators": 50, "model__max_depth": 6},
-    "extra_trees": {"model__n_estimators": 50, "model__max_depth": 6},
-    "hist_gradient_boosting": {"model__learning_rate": 0.1, "model__max_leaf_nodes": 15},
+    "random_forest": {"model__n_estimators": 30, "model__max_depth": 6},
+    "extra_trees": {"model__n_estimators": 30, "model__max_depth": 6},
+    "hist_gradient_boosting": {"model__learning_rate": 0.2, "model__max_leaf_nodes": 15,
+                               "model__max_iter": 40},
     "knn": {"model__n_neighbors": 5},
     "ridge": {"model__alpha": 1.0},
 }
@@ -52,7 +53,7 @@ def _frame(kind: str, rows: int) -> pl.DataFrame:
     return frame.with_columns(pl.Series("plan / type", plan), target)
 
 
-def _project(root: Path, kind: str, rows: int = 1200) -> tuple[Workspace, Path]:
+def _project(root: Path, kind: str, rows: int = 1000) -> tuple[Workspace, Path]:
     ws = open_workspace(root / "ws", create=True)[0]
     task = "regression" if kind == "regression" else "classification"
     projects.create(ws, "p", target="cible", task=task,
@@ -92,7 +93,7 @@ def test_each_family_registers_a_model_that_exports_and_predict_scores(
                                               run.id, analyse=False)
     figures = verdict.figures
     assert verdict.passed, (name, kind, figures)
-    assert figures["bound"]["kind"] == BOUND_KIND[name] and figures["rows"] == 240
+    assert figures["bound"]["kind"] == BOUND_KIND[name] and figures["rows"] == 200
     if kind == "regression":
         assert figures["max_abs_diff"] <= figures["tolerance"]
     else:
@@ -164,7 +165,7 @@ def test_train_then_predict_end_to_end_and_an_unscorable_version_is_flagged(
     assert trained["registered_version"] == 1 and trained["unexportable"] == []
     logistic = next(m for m in trained["models"] if m["model"] == "logistic")
     assert logistic["exportable"] and logistic["parity"]["bound"]["kind"] == "linear"
-    run_cli("promote", "p", "1", "--reason", "first", workspace=ws.root)
+    registry.promote(ws, "p", "1", reason="first")
     scored = run_json("predict", "p", str(path), "--out", str(tmp_path / "out.csv"),
                       workspace=ws.root)
     assert scored["rows"] == 1000
@@ -174,20 +175,16 @@ def test_train_then_predict_end_to_end_and_an_unscorable_version_is_flagged(
     baseline = next(r for r in tracking.runs(ws, "p") if r.kind == "baseline")
     tracking.resume_run(ws, baseline.id).set_tags({exportable.TAG: None})
     registry.register(ws, "p", baseline.id, reason="kept for comparison")
-    run_cli("promote", "p", "2", "--reason", "comparison", workspace=ws.root)
+    registry.promote(ws, "p", "2", reason="comparison")
     listed = run_cli("models", "p", workspace=ws.root)
     assert listed.returncode == 0
     text = " ".join(listed.stdout.split())
     assert ("warning: version 2 cannot be scored: it does not convert to ONNX" in text
             and "retrain ('mlcycle train p') or promote a version that scores" in text), text
-    as_json = {v["version"]: v for v in run_json("models", "p", workspace=ws.root)}
-    assert as_json[1]["cannot_score"] is None
-    assert as_json[2]["cannot_score"].startswith("it does not convert to ONNX")
+    assert list(exportable.problems(ws, "p")) == [2]
     # The verdict was worked out once and kept on the run.
     assert tracking.get_run(ws, baseline.id).tags[exportable.TAG] == exportable.FAILED
     status = run_json("status", "p", workspace=ws.root)
     assert status["champion"]["cannot_score"].startswith("version 2 cannot be scored")
-    shown = run_cli("status", "p", workspace=ws.root)
-    assert "warning: version 2 cannot be scored" in " ".join(shown.stdout.split())
     refused = run_cli("predict", "p", str(path), workspace=ws.root)
     assert refused.returncode == 2 and "cannot convert version 2 to ONNX" in refused.stderr
