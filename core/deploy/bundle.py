@@ -140,18 +140,21 @@ def build(ws: Workspace, project: str, ref: str = registry.CHAMPION, *,
     if found is not None:
         say(f"v{version.version} was converted before; {parity_line(found.parity)}")
         return found
-    say(f"converting v{version.version} to ONNX and checking parity on its holdout")
+    say(f"converting v{version.version} to ONNX")
+    pipeline, signature, holdout = exportable.holdout_of(ws, version)
     cancelling.check(cancel)
-    _, _, verdict = exportable.check_version(ws, version)
+    say(f"checking parity on {holdout.height} holdout rows")
+    verdict = exportable.check(pipeline, signature, holdout)
     if verdict.graph is None:
         exportable.remember(ws, version.run_id, verdict)
         raise InvalidInput(f"cannot convert version {version.version} to ONNX: "
-                           f"{verdict.figures['error']}")
+                           f"{verdict.figures['error']}; {exportable.what_to_do(project)}")
     figures, model, seconds = verdict.figures, verdict.graph, verdict.seconds
     say(parity_line(figures) + ("" if figures["passed"] else ": refused"))
     if not figures["passed"]:
         exportable.remember(ws, version.run_id, verdict)
-        raise InvalidInput(f"export of version {version.version} refused: {verdict.reason}")
+        raise InvalidInput(f"export of version {version.version} refused: {verdict.reason}; "
+                           f"{exportable.what_to_do(project)}")
     cancelling.check(cancel)  # the last point before anything is stored
     sha = hashlib.sha256(model).hexdigest()
     relpath = f"onnx/{sha}.onnx"

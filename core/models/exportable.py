@@ -95,14 +95,13 @@ def training_data(ws: Workspace, version: registry.ModelVersion,
     return data, raw, y, mask
 
 
-def check_version(ws: Workspace, version: registry.ModelVersion,
-                  scale: float = 1.0) -> tuple[Any, model_input.Signature, Verdict]:
-    """The version's pipeline, signature and a fresh verdict on its stored holdout."""
+def holdout_of(ws: Workspace, version: registry.ModelVersion
+               ) -> tuple[Any, model_input.Signature, pl.DataFrame]:
+    """The version's pipeline, signature and stored holdout rows, as the model reads them."""
     _, pipeline = registry.load(ws, version.project, str(version.version))
     signature = signature_of(ws, version)
     _, raw, _, mask = training_data(ws, version, signature)
-    holdout = model_input.frame(raw.filter(mask), signature)
-    return pipeline, signature, check(pipeline, signature, holdout, scale)
+    return pipeline, signature, model_input.frame(raw.filter(mask), signature)
 
 
 def of_version(ws: Workspace, version: registry.ModelVersion) -> str | None:
@@ -113,7 +112,7 @@ def of_version(ws: Workspace, version: registry.ModelVersion) -> str | None:
     if tags.get(TAG) == FAILED:
         return tags.get(REASON_TAG) or "its ONNX graph failed parity"
     try:
-        _, _, verdict = check_version(ws, version)
+        verdict = check(*holdout_of(ws, version))
     except InvalidInput as exc:  # no stored data to prove it on: not cached, may be fixed
         return str(exc)
     remember(ws, version.run_id, verdict)
@@ -137,6 +136,9 @@ def _exported(ws: Workspace, version: registry.ModelVersion) -> bool:
 
 def advice(project: str, version: int, reason: str) -> str:
     """The flag a listing shows on a version that cannot be scored, with what to do."""
-    return (f"version {version} cannot be scored: {reason}; retrain ('mlcycle train "
-            f"{project}') or promote a version that scores "
+    return f"version {version} cannot be scored: {reason}; {what_to_do(project)}"
+
+
+def what_to_do(project: str) -> str:
+    return (f"retrain ('mlcycle train {project}') or promote a version that scores "
             f"('mlcycle promote {project} VERSION --reason ...')")
