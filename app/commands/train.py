@@ -143,8 +143,9 @@ def _print(result, project: str) -> None:
         out.print(result.not_registered, markup=False)
     if result.registered_version:
         chosen = next(m["model"] for m in result.models if m["run"] == result.best_run)
+        which = "best" if result.best_run == result.models[0]["run"] else "best that scores"
         out.print(
-            f"registered the best that scores ({chosen}, run {result.best_run}) "
+            f"registered the {which} ({chosen}, run {result.best_run}) "
             f"as version {result.registered_version}; promote it with "
             f"'mlcycle promote {project} {result.registered_version} --reason ...'"
         )
