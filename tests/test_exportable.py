@@ -14,7 +14,7 @@ from mlcycle import projects
 from mlcycle.app.screens.train import outcome
 from mlcycle.data import datasets
 from mlcycle.deploy import scoring
-from mlcycle.models import catalog, exportable, registry, tracking, training
+from mlcycle.models import catalog, exportable, parity, registry, tracking, training
 from mlcycle.store.errors import InvalidInput
 from mlcycle.store.workspace import Workspace, open_workspace
 from tests.conftest import run_cli, run_json
@@ -188,3 +188,36 @@ def test_train_then_predict_end_to_end_and_an_unscorable_version_is_flagged(
     assert status["champion"]["cannot_score"].startswith("version 2 cannot be scored")
     refused = run_cli("predict", "p", str(path), workspace=ws.root)
     assert refused.returncode == 2 and "cannot convert version 2 to ONNX" in refused.stderr
+
+
+def test_a_label_may_differ_only_where_the_two_likeliest_classes_are_within_twice_the_bound(
+    workspaces,
+) -> None:
+    _, _, prepared = workspaces("3-class")
+    hold = prepared.inputs.filter(prepared.holdout)
+    train = ~prepared.holdout
+    pipeline = catalog.pipeline(catalog.get("logistic", "classification"), prepared.signature,
+                                0, PARAMS["logistic"])
+    pipeline.fit(prepared.inputs.filter(train), prepared.y[train])
+    proba = pipeline.predict_proba(hold)
+    top_two = np.sort(proba, axis=1)[:, -2:]
+    gaps = top_two[:, 1] - top_two[:, 0]
+    close, far = int(np.argmin(gaps)), int(np.argmax(gaps))
+    labels = pipeline.predict(hold).astype(str)
+    second = pipeline.classes_[np.argsort(proba, axis=1)[:, -2]].astype(str)
+
+    def judged(row: int, scale: float) -> dict:
+        flipped = labels.copy()
+        flipped[row] = second[row]
+        return parity.compare(pipeline, [flipped, proba.astype(np.float32)], hold,
+                              prepared.signature, scale)
+
+    base = parity.bound(pipeline, hold, proba).tolerance
+    # A bound wide enough that the closest row's order is undecided: its flip is allowed...
+    wide = gaps[close] / base
+    at_tie = judged(close, wide)
+    assert at_tie["passed"] and at_tie["label_mismatches_at_ties"] == 1, at_tie
+    # ...but a flip where the pipeline is sure fails, whatever the probabilities say.
+    away = judged(far, wide)
+    assert not away["passed"] and away["label_mismatches_at_ties"] == 0
+    assert "1 of 200 labels differ away from near-ties" in parity.failure(away)
