@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from mlcycle.data import datasets
 from mlcycle.data.columns import by_name
 from mlcycle.models import evaluation, model_input, onnx_graph, parity, registry, tracking
-from mlcycle.store.errors import InvalidInput
+from mlcycle.store.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
     import polars as pl
@@ -113,7 +113,7 @@ def of_version(ws: Workspace, version: registry.ModelVersion) -> str | None:
         return tags.get(REASON_TAG) or "its ONNX graph failed parity"
     try:
         verdict = check(*holdout_of(ws, version))
-    except InvalidInput as exc:  # no stored data to prove it on: not cached, may be fixed
+    except (InvalidInput, NotFound) as exc:  # no data to prove it on: not kept, may come back
         return str(exc)
     remember(ws, version.run_id, verdict)
     return verdict.reason
