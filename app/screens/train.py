@@ -87,6 +87,8 @@ class TrialFeed:
             self._trial(event)
         elif kind == "evaluate":
             self.job.say(f"judging {event['model']} on the holdout{self._best_text()}")
+        elif kind == "unexportable":
+            self.job.say(f"{event['model']} will not be registered: {event['reason']}")
         elif kind == "stopped":
             self.job.say(f"stopping: {event['finished']} finished trials are kept")
 
