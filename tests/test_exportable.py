@@ -15,6 +15,7 @@ from mlcycle.app.screens.train import outcome
 from mlcycle.data import datasets
 from mlcycle.deploy import scoring
 from mlcycle.models import catalog, exportable, parity, registry, tracking, training
+from mlcycle.monitor.status import status as loop_status
 from mlcycle.store.errors import InvalidInput
 from mlcycle.store.workspace import Workspace, open_workspace
 from tests.conftest import run_cli, run_json
@@ -184,10 +185,10 @@ def test_train_then_predict_end_to_end_and_an_unscorable_version_is_flagged(
     assert list(exportable.problems(ws, "p")) == [2]
     # The verdict was worked out once and kept on the run.
     assert tracking.get_run(ws, baseline.id).tags[exportable.TAG] == exportable.FAILED
-    status = run_json("status", "p", workspace=ws.root)
-    assert status["champion"]["cannot_score"].startswith("version 2 cannot be scored")
-    refused = run_cli("predict", "p", str(path), workspace=ws.root)
-    assert refused.returncode == 2 and "cannot convert version 2 to ONNX" in refused.stderr
+    champion = loop_status(ws, "p")["champion"]
+    assert champion["cannot_score"].startswith("version 2 cannot be scored")
+    with pytest.raises(InvalidInput, match=r"cannot convert version 2 to ONNX: .*; retrain"):
+        scoring.predict_file(ws, "p", path, out=tmp_path / "again.csv")
 
 
 def test_a_label_may_differ_only_where_the_two_likeliest_classes_are_within_twice_the_bound(
