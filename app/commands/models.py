@@ -11,9 +11,12 @@ from mlcycle.app.output import Context, console, emit_json, json_option
 @json_option
 @click.pass_obj
 def models(ctx: Context, project: str, history: bool, as_json: bool) -> None:
-    """Registered model versions with their aliases (or, with --history, every alias move)."""
+    """Registered model versions with their aliases (or, with --history, every alias move).
+
+    A version whose ONNX graph fails parity is flagged: it cannot be scored, so retrain or
+    promote another version."""
     from mlcycle import projects
-    from mlcycle.models import registry
+    from mlcycle.models import exportable, registry
 
     ws = ctx.workspace()
     if history:
@@ -37,13 +40,15 @@ def models(ctx: Context, project: str, history: bool, as_json: bool) -> None:
         console().print(table)
         return
     found = registry.versions(ws, project)
+    problems = exportable.problems(ws, project)
     if as_json:
-        emit_json([v.to_dict() for v in found])
+        emit_json([{**v.to_dict(), "cannot_score": problems.get(v.version)} for v in found])
         return
     if not found:
         click.echo(f"project {project} has no registered models; run 'mlcycle train {project}'")
         return
     from rich.table import Table
+    from rich.text import Text
 
     metric = projects.get(ws, project).metric
     table = Table("version", "aliases", "model", f"holdout {metric}", "run", "registered", "")
@@ -56,9 +61,13 @@ def models(ctx: Context, project: str, history: bool, as_json: bool) -> None:
             "–" if value is None else f"{value:.4f}",
             v.run_id,
             f"{v.created_at:%Y-%m-%d %H:%M}",
-            "archived" if v.archived else "",
+            "archived" if v.archived else ("cannot be scored" if v.version in problems else ""),
         )
-    console().print(table)
+    out = console()
+    out.print(table)
+    for version, reason in sorted(problems.items()):
+        out.print(Text(f"warning: {exportable.advice(project, version, reason)}"),
+                  style="bold red")
 
 
 @click.command()

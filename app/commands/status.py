@@ -10,7 +10,8 @@ from mlcycle.app.output import Context, console, emit_json, json_option
 @json_option
 @click.pass_obj
 def status(ctx: Context, project: str, as_json: bool) -> None:
-    """Where the project's loop stands: the champion and its age, the last batches with
+    """Where the project's loop stands: the champion and its age (flagged when it cannot be
+    scored), the last batches with
     drift and performance (~ estimated), open alerts, pending decisions, the watchers
     (alive, stalled: running but its loop stuck, or stale: not running) and the files set
     aside as malformed."""
@@ -28,6 +29,8 @@ def status(ctx: Context, project: str, as_json: bool) -> None:
     champion = found["champion"]
     out.print(Text(f"champion: v{champion['version']} ({champion['model']}), "
                    f"{champion['age_days']:.1f} days old" if champion else "champion: none"))
+    if champion and champion["cannot_score"]:
+        out.print(Text(f"warning: {champion['cannot_score']}", style="bold red"))
     policy = found["policy"]
     which = "the defaults" if policy["default"] else f"v{policy['version']}"
     out.print(Text(f"policy: {which}, mode {policy['mode']}"))

@@ -129,9 +129,16 @@ def _print(result, project: str) -> None:
     out.print(table)
     if result.stopped:
         out.print(f"stopped early: {result.stopped}")
+    for failed in result.unexportable:
+        out.print(f"not registrable: {failed['model']} (run {failed['run']}): {failed['reason']}",
+                  markup=False)
+    if result.not_registered:
+        out.print(result.not_registered, markup=False)
     if result.registered_version:
+        chosen = next(m["model"] for m in result.models if m["run"] == result.best_run)
+        which = "best" if result.best_run == result.models[0]["run"] else "best that scores"
         out.print(
-            f"registered the best ({result.models[0]['model']}, run {result.best_run}) "
+            f"registered the {which} ({chosen}, run {result.best_run}) "
             f"as version {result.registered_version}; promote it with "
             f"'mlcycle promote {project} {result.registered_version} --reason ...'"
         )

@@ -82,10 +82,15 @@ def parity_rows(figures: dict[str, Any]) -> list[tuple[str, str]]:
     if "label_mismatches" in figures:
         rows += [("labels that differ", str(figures["label_mismatches"])),
                  ("max probability difference", f"{figures['max_abs_proba_diff']:.2g}")]
-    else:
+    elif "max_rel_diff" in figures:  # checked before bounds were derived per model
         rows += [("max relative difference", f"{figures['max_rel_diff']:.2g}"),
                  ("max absolute difference", f"{figures['max_abs_diff']:.3g}")]
-    rows += [("allowed", f"{figures['tolerance']:g}"),
+    else:
+        rows.append(("max difference", f"{figures['max_abs_diff']:.3g}"))
+    if "bound" in figures:
+        rows.append(("bound", f"{figures['bound']['kind']}: {figures['bound']['terms']} "
+                              f"float32 terms, magnitude {figures['bound']['magnitude']:.3g}"))
+    rows += [("allowed", f"{figures['tolerance']:.2g}"),
              ("parity", "pass" if figures["passed"] else "fail")]
     return rows
 

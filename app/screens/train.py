@@ -84,6 +84,8 @@ class TrialFeed:
             self._trial(event)
         elif kind == "evaluate":
             self.job.say(f"judging {event['model']} on the holdout{self._best_text()}")
+        elif kind == "unexportable":
+            self.job.say(f"{event['model']} will not be registered: {event['reason']}")
         elif kind == "stopped":
             self.job.say(f"stopping: {event['finished']} finished trials are kept")
 
@@ -143,10 +145,15 @@ def outcome(result: training.TrainResult, metric: str) -> str:
     line = f"best {best['model']} (run {best['run']})"
     if held is not None:
         line += f", holdout {metric} {held:.4f}"
+    if result.unexportable:
+        line += "; graph failed parity: " + ", ".join(u["model"] for u in result.unexportable)
     if result.registered_version:
         line += f"; registered as version {result.registered_version}"
+        if result.best_run != best["run"]:
+            chosen = next(m["model"] for m in result.models if m["run"] == result.best_run)
+            line += f" ({chosen}, the best that scores)"
     else:
-        line += "; not registered"
+        line += f"; not registered{': ' + result.not_registered if result.not_registered else ''}"
     if result.stopped:
         line += f" (stopped early: {result.stopped})"
     return line

@@ -2,17 +2,12 @@
 
 Export converts the whole pipeline (imputation, scaling, one-hot encoding and the estimator)
 with skl2onnx, then proves parity before anything is written: the graph and the scikit-learn
-pipeline score the version's stored holdout, and the predicted labels must be identical and
-the probabilities (or regression values) within the float32 tolerance below. The figures are
-stored with the export in the workspace (``onnx_exports``) and shown wherever the version is.
-
-Why these tolerances: the model inputs are float32 already (``mlcycle.models.model_input``), so tree
-splits compare the same numbers in both runtimes; what differs is the arithmetic after them.
-onnxruntime sums tree leaves and linear terms in float32 where scikit-learn uses float64, which
-leaves a few float32 ulps per operation: about 1e-7 relative per term, so ~1e-5 on sums of
-hundreds of trees. Probabilities must agree within ``PROBA_TOL`` (absolute); regression values
-within ``VALUE_RTOL`` of the value's magnitude (at least 1, so values near zero are judged
-absolutely), which is float32's precision with room for those sums.
+pipeline score the version's stored holdout and must agree within the bound derived for the
+model's kind (``mlcycle.models.parity``: trees x classes summed in float32 then a softmax,
+linear terms, neighbour votes), the labels identical away from near-ties. The figures, the
+bound's derivation among them, are stored with the export in the workspace (``onnx_exports``)
+and shown wherever the version is. The conversion and the check are
+``mlcycle.models.exportable``'s, which training runs on every model before registering it.
 
 A bundle is a folder holding exactly ``model.onnx``, ``signature.json``, ``metadata.json``,
 ``README.md``, the standalone server (``server.py`` and ``oip.py``, see
@@ -42,7 +37,9 @@ from mlcycle.data import datasets
 from mlcycle.data.columns import by_name
 from mlcycle.deploy import kserve as kserving
 from mlcycle.deploy import onnx_export, standalone
-from mlcycle.models import evaluation, model_input, registry, tracking
+from mlcycle.models import exportable, model_input, registry
+from mlcycle.models.exportable import signature_of, training_data
+from mlcycle.models.parity import line as parity_line
 from mlcycle.store import cancel as cancelling
 from mlcycle.store import events
 from mlcycle.store.errors import InvalidInput, NotFound
@@ -50,13 +47,9 @@ from mlcycle.store.schema import iso, utcnow
 from mlcycle.store.sql import fetch_one
 
 if TYPE_CHECKING:
-    import polars as pl
-
     from mlcycle.store.cancel import CancelToken
     from mlcycle.store.workspace import Workspace
 
-PROBA_TOL = 1e-4
-VALUE_RTOL = 1e-4
 BUNDLE_FILES = ("model.onnx", "signature.json", "metadata.json", "README.md")
 # The standalone server and its container; bundles exported before them lack these three.
 SERVER_FILES = ("server.py", "oip.py", "Dockerfile")
@@ -96,27 +89,6 @@ class Export:
 # -- what a version was trained on --------------------------------------------------------
 
 
-def signature_of(ws: Workspace, version: registry.ModelVersion) -> model_input.Signature:
-    run = tracking.get_run(ws, version.run_id)
-    path = tracking.artifact_path(ws, run, "signature.json")  # hash-checked
-    return model_input.Signature.from_dict(json.loads(path.read_text(encoding="utf-8")))
-
-
-def training_data(ws: Workspace, version: registry.ModelVersion,
-                   signature: model_input.Signature) -> tuple[Any, Any, Any, Any]:
-    """The raw rows the version was trained on (target present), their target and holdout."""
-
-    dataset_id = version.summary.get("lineage", {}).get("dataset")
-    if not dataset_id:
-        raise InvalidInput(f"version {version.version} records no dataset; cannot prove parity")
-    data = datasets.get(ws, version.project, dataset_id)
-    raw = datasets.frame(ws, data)
-    raw = raw.filter(by_name(signature.target).is_not_null())
-    y = model_input.target_values(raw, signature)
-    mask = evaluation.holdout_mask(ws, data, signature.target, y, signature.task)
-    return data, raw, y, mask
-
-
 def identifier_of(ws: Workspace, version: registry.ModelVersion) -> str | None:
     """The identifier column of the version's training data (the data dictionary's role)."""
     dataset_id = version.summary.get("lineage", {}).get("dataset")
@@ -132,65 +104,6 @@ def identifier_of(ws: Workspace, version: registry.ModelVersion) -> str | None:
 def outputs(signature: model_input.Signature) -> list[str]:
     """The graph's output names: labels and probabilities, or predicted values."""
     return ["label", "probabilities"] if signature.task == "classification" else ["variable"]
-
-
-def parity(pipeline: Any, session: Any, inputs: pl.DataFrame,
-           signature: model_input.Signature) -> dict[str, Any]:
-    """How closely the ONNX graph reproduces the pipeline on ``inputs``."""
-    import numpy as np
-
-    got = onnx_export.run(session, inputs, signature)
-    out: dict[str, Any] = {"rows": inputs.height}
-    if signature.task == "classification":
-        labels = pipeline.predict(inputs)
-        proba = pipeline.predict_proba(inputs)
-        mismatched = int(np.sum(np.asarray(got[0]).astype(str) != labels.astype(str)))
-        diff = float(np.max(np.abs(got[1] - proba))) if inputs.height else 0.0
-        out.update(
-            label_mismatches=mismatched,
-            max_abs_proba_diff=diff,
-            tolerance=PROBA_TOL,
-            passed=mismatched == 0 and diff <= PROBA_TOL,
-        )
-    else:
-        values = pipeline.predict(inputs)
-        onnx_values = np.asarray(got[0], dtype=np.float64).ravel()
-        diff = np.abs(onnx_values - values)
-        scale = np.maximum(1.0, np.abs(values))
-        rel = float(np.max(diff / scale)) if inputs.height else 0.0
-        out.update(
-            max_abs_diff=float(np.max(diff)) if inputs.height else 0.0,
-            max_rel_diff=rel,
-            tolerance=VALUE_RTOL,
-            passed=rel <= VALUE_RTOL,
-        )
-    return out
-
-
-def parity_line(figures: dict[str, Any]) -> str:
-    """The parity figures of an export in one line, as a person reads them."""
-    if "label_mismatches" in figures:
-        return (f"parity on {figures['rows']} holdout rows: {figures['label_mismatches']} "
-                f"labels differ, probabilities within {figures['max_abs_proba_diff']:.2g} "
-                f"(allowed {figures['tolerance']:g})")
-    return (f"parity on {figures['rows']} holdout rows: values within "
-            f"{figures['max_rel_diff']:.2g} relative, {figures['max_abs_diff']:.3g} absolute "
-            f"(allowed {figures['tolerance']:g} relative)")
-
-
-def _parity_failure(figures: dict[str, Any], version: int) -> str:
-    if "label_mismatches" in figures:
-        return (
-            f"export of version {version} refused: the ONNX graph differs from the pipeline on "
-            f"the holdout: {figures['label_mismatches']} of {figures['rows']} labels differ, "
-            f"probabilities by up to {figures['max_abs_proba_diff']:.3g} "
-            f"(allowed {PROBA_TOL:g})"
-        )
-    return (
-        f"export of version {version} refused: the ONNX graph's values differ from the "
-        f"pipeline's by up to {figures['max_rel_diff']:.3g} relative "
-        f"({figures['max_abs_diff']:.3g} absolute; allowed {VALUE_RTOL:g} relative) on the holdout"
-    )
 
 
 def get_export(ws: Workspace, project: str, version: int) -> Export | None:
@@ -232,24 +145,20 @@ def build(ws: Workspace, project: str, ref: str = registry.CHAMPION, *,
         say(f"v{version.version} was converted before; {parity_line(found.parity)}")
         return found
     say(f"converting v{version.version} to ONNX")
-    _, pipeline = registry.load(ws, project, str(version.version))
-    signature = signature_of(ws, version)
+    pipeline, signature, holdout = exportable.holdout_of(ws, version)
     cancelling.check(cancel)
-    started = time.perf_counter()
-    try:
-        model = onnx_export.to_onnx(pipeline, signature)
-    except Exception as exc:  # skl2onnx raises many types; the user needs one line
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InvalidInput(f"cannot convert version {version.version} to ONNX: {first}") from None
-    seconds = time.perf_counter() - started
-    cancelling.check(cancel)
-    _, raw, _, mask = training_data(ws, version, signature)
-    holdout = model_input.frame(raw.filter(mask), signature)
     say(f"checking parity on {holdout.height} holdout rows")
-    figures = parity(pipeline, onnx_export.session(model), holdout, signature)
+    verdict = exportable.check(pipeline, signature, holdout)
+    if verdict.graph is None:
+        exportable.remember(ws, version.run_id, verdict)
+        raise InvalidInput(f"cannot convert version {version.version} to ONNX: "
+                           f"{verdict.figures['error']}; {exportable.what_to_do(project)}")
+    figures, model, seconds = verdict.figures, verdict.graph, verdict.seconds
     say(parity_line(figures) + ("" if figures["passed"] else ": refused"))
     if not figures["passed"]:
-        raise InvalidInput(_parity_failure(figures, version.version))
+        exportable.remember(ws, version.run_id, verdict)
+        raise InvalidInput(f"export of version {version.version} refused: {verdict.reason}; "
+                           f"{exportable.what_to_do(project)}")
     cancelling.check(cancel)  # the last point before anything is stored
     sha = hashlib.sha256(model).hexdigest()
     relpath = f"onnx/{sha}.onnx"
@@ -362,9 +271,18 @@ The `Dockerfile` runs the same server in a container (numpy {numpy}, onnxruntime
 
 def _parity_text(figures: dict[str, Any]) -> str:
     if "label_mismatches" in figures:
-        return (f"{figures['label_mismatches']} labels differ, probabilities within "
+        text = (f"{figures['label_mismatches']} labels differ, probabilities within "
                 f"{figures['max_abs_proba_diff']:.2g}")
-    return f"values within {figures['max_rel_diff']:.2g} relative"
+    elif "max_rel_diff" in figures:  # checked before bounds were derived per model
+        return f"values within {figures['max_rel_diff']:.2g} relative"
+    else:
+        text = f"values within {figures['max_abs_diff']:.3g}"
+    if "bound" not in figures:
+        return text
+    b = figures["bound"]
+    return (f"{text}, allowed {figures['tolerance']:.2g}: the {b['kind']} bound, "
+            f"{b['slope']:g} x {b['terms']} float32 terms x 2^-24 x magnitude "
+            f"{b['magnitude']:.3g} (see `metadata.json`, `parity.bound`)")
 
 
 def export(ws: Workspace, project: str, ref: str, out: str | Path,

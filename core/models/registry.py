@@ -27,6 +27,9 @@ from mlcycle.store.workspace import Workspace
 
 MODEL_FILE = "model.skops"
 CHAMPION = "champion"
+# A run's ONNX parity verdict (``mlcycle.models.exportable`` writes it): "passed" or "failed",
+# and why it failed.
+PARITY_TAG, PARITY_REASON_TAG = "mlcycle.parity", "mlcycle.parity.reason"
 ALIAS = re.compile(r"^[a-z][a-z0-9_\-]{0,31}$")
 
 
@@ -67,6 +70,11 @@ def register(
     if run.project != project:
         raise InvalidInput(f"run {run.id} belongs to project {run.project!r}, not {project!r}")
     tracking.artifact_path(ws, run, MODEL_FILE)  # refuses a file changed since it was logged
+    if run.tags.get(PARITY_TAG) == "failed":
+        raise InvalidInput(
+            f"run {run.id} cannot be registered: its model could not be scored, "
+            f"{run.tags.get(PARITY_REASON_TAG) or 'its ONNX graph failed parity'}; "
+            "register a run whose graph keeps parity")
     info = run.artifacts[MODEL_FILE]
     content = summary or summary_of(run)
     with ws.write() as con:

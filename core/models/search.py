@@ -36,6 +36,7 @@ class OutOfTime(Cancelled):
     """A trial stopped between its folds: finishing it would overrun the time budget. Its
     run ends as killed (a stopped run, as MLflow marks one) and is marked pruned."""
 
+EXPORT_PRIOR = 1.0  # seconds; the imports took 0.9 s of CPU on this project's machine
 SLOPE = 0.6  # how a fit's time grows with its rows, log-log (see Costs.estimate)
 MIN_RUNG_ROWS = 1000
 MAX_RUNGS = 4
@@ -124,11 +125,19 @@ class Costs:
     will take before starting it."""
 
     seconds: dict[str, dict[int, float]] = field(default_factory=dict)  # family -> rows -> s
+    # Converting a judged model to ONNX and checking its parity: the slowest measured; before
+    # any, EXPORT_PRIOR, what the first check pays to import skl2onnx and onnxruntime.
+    export: float = EXPORT_PRIOR
+    export_measured: bool = False
 
     def record(self, family: str, rows: int, seconds: float) -> None:
         seen = self.seconds.setdefault(family, {})
         # The slowest seen: parameter sets differ in cost, and overrunning is the worse error.
         seen[rows] = max(seconds, seen.get(rows, 0.0))
+
+    def exported(self, seconds: float) -> None:
+        self.export = max(seconds, self.export if self.export_measured else 0.0)
+        self.export_measured = True
 
     def estimate(self, family: str, rows: int) -> float:
         """From the family's measured rung nearest in rows, scaled as ``rows ** slope``.
@@ -158,7 +167,7 @@ class Costs:
     def evaluation(self, family: str, rows: int, folds: int, analyse: bool = True) -> float:
         """A refit on ``rows`` and the holdout judging, from the family's CV cost."""
         factor = ANALYSIS_FACTOR if analyse else METRICS_FACTOR
-        return self.estimate(family, rows) / folds * factor
+        return self.estimate(family, rows) / folds * factor + self.export
 
 
 @dataclass

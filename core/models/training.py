@@ -3,9 +3,12 @@
 ``train`` checks everything that could fail before any work starts, then for the baseline
 and each catalog model samples parameter sets (scikit-learn's ParameterSampler, seeded) and
 cross-validates each on the training part of the stored holdout split. The best trial of each
-model is refit on the whole training part and judged on the holdout (metrics, error analysis,
-model file); the best of all is registered. Ctrl-C, or cancelling the ``CancelToken`` passed
-as ``cancel``, stops between trials, keeps every trial that finished and registers nothing.
+model is refit on the whole training part, converted to ONNX and judged on the holdout
+(parity of its graph, metrics, error analysis, model file); the best of all whose graph keeps
+parity (``mlcycle.models.exportable``) is registered, so every registered version can be
+scored. A model whose graph fails is named in the result with its figures. Ctrl-C, or
+cancelling the ``CancelToken`` passed as ``cancel``, stops between trials, keeps every
+trial that finished and registers nothing.
 """
 
 from __future__ import annotations
@@ -22,7 +25,15 @@ from typing import Any
 from mlcycle import projects
 from mlcycle.data import datasets
 from mlcycle.data.columns import by_name
-from mlcycle.models import catalog, evaluation, model_input, search, threads, tracking
+from mlcycle.models import (
+    catalog,
+    evaluation,
+    exportable,
+    model_input,
+    search,
+    threads,
+    tracking,
+)
 from mlcycle.projects.metrics import CATALOG as METRICS
 from mlcycle.store import events
 from mlcycle.store.cancel import CancelToken
@@ -47,6 +58,10 @@ class TrainConfig:
     time_budget: float | None = None
     seed: int = 0
     features: str | None = "latest"  # feature set ref; None trains on the raw columns
+    # Per model name, what multiplies its derived parity bound (mlcycle.models.parity); 1
+    # when absent, the bound float32 arithmetic guarantees. Below 1 a graph is asked for
+    # more than float32 gives: how a caller sees what a failing graph does to a training.
+    parity_scale: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_options(cls, project: str, *, data: str = "latest", models: str | None = None,
@@ -66,6 +81,8 @@ class TrainConfig:
             raise InvalidInput("--cv must be at least 2 folds")
         if self.time_budget is not None and self.time_budget <= 0:
             raise InvalidInput("--time-budget must be a positive number of seconds")
+        if not all(scale >= 0 for scale in self.parity_scale.values()):
+            raise InvalidInput("a parity scale must be a number of at least 0")
 
 
 @dataclass
@@ -79,6 +96,9 @@ class TrainResult:
     registered_version: int | None = None
     trials_finished: int = 0
     stopped: str | None = None  # why the search ended early, if it did
+    # Models whose ONNX graph failed parity: model, run, reason (with the figures), parity.
+    unexportable: list[dict[str, Any]] = field(default_factory=list)
+    not_registered: str | None = None  # why nothing was registered, when models were judged
 
     def to_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -260,8 +280,14 @@ def evaluate_on_holdout(
     run_id: str,
     analyse: bool = True,
     deadline: float | None = None,
-) -> dict[str, float]:
-    """Refit on the training part, judge on the holdout, store the model and its analysis.
+    parity_scale: float = 1.0,
+) -> tuple[dict[str, float], exportable.Verdict]:
+    """Refit on the training part, prove its ONNX graph on the holdout, judge it there, and
+    store the model, its parity verdict and its analysis.
+
+    The verdict (``exportable.check``, its bound times ``parity_scale``) is kept as the run's
+    ``parity.json`` and tags; a model whose graph fails gets no error analysis (it will not
+    be registered).
 
     ``analyse=False`` stores the holdout metrics only: the error analysis (permutation
     importance above all) costs several refits' time on a forest, so a training spends it
@@ -276,6 +302,9 @@ def evaluate_on_holdout(
     model = catalog.pipeline(entry, prepared.signature, seed, params)
     with threads.fitting():
         model.fit(prepared.inputs.filter(train), prepared.y[train])
+    verdict = exportable.check(model, prepared.signature, prepared.inputs.filter(hold),
+                               parity_scale)
+    analyse = analyse and verdict.passed
     if analyse and deadline is not None:
         started = time.monotonic()
         model.predict(prepared.inputs.filter(hold))
@@ -306,9 +335,12 @@ def evaluate_on_holdout(
     run.log_dict(analysis, "evaluation.json")
     run.log_dict(prepared.signature.to_dict(), "signature.json")
     run.log_bytes(dumps(model), "model.skops")
+    run.log_dict(verdict.figures, "parity.json")
+    run.set_tags({exportable.TAG: exportable.PASSED if verdict.passed else exportable.FAILED,
+                  exportable.REASON_TAG: verdict.reason})
     run.set_tag("mlcycle.evaluated", "true")
     run.end()
-    return metrics
+    return metrics, verdict
 
 
 class _Stop(Exception):
@@ -522,19 +554,31 @@ def train(
             result.stopped = f"time budget of {budget:g}s used"
             continue
         say({"event": "evaluate", "model": name, "run": cand.run_id})
-        holdout = evaluate_on_holdout(
+        holdout, verdict = evaluate_on_holdout(
             ws, prepared, entries[name], cand.params, config.seed, cand.run_id, analyse=full,
-            deadline=None if budget is None else started + budget)
+            deadline=None if budget is None else started + budget,
+            parity_scale=config.parity_scale.get(name, 1.0))
+        costs.exported(verdict.checking)
         summary = {"model": name, "run": cand.run_id, f"cv.{metric}": cand.score,
-                   "rows": cand.rows, **holdout}
+                   "rows": cand.rows, **holdout, "exportable": verdict.passed,
+                   "parity": verdict.figures}
+        if not verdict.passed and name != "baseline":
+            result.unexportable.append({"model": name, "run": cand.run_id,
+                                        "reason": verdict.reason, "parity": verdict.figures})
+            say({"event": "unexportable", "model": name, "run": cand.run_id,
+                 "reason": verdict.reason})
         if name == "baseline":
             result.baseline = summary
         else:
             result.models.append(summary)
-            judged_one = True
+            # Until a model that can be scored is judged, the next best is judged too.
+            judged_one = judged_one or verdict.passed
     result.models.sort(key=lambda m: -sign * m[f"cv.{metric}"])
-    if result.models:
-        result.best_run = result.models[0]["run"]
+    scorable = [m for m in result.models if m["exportable"]]
+    if scorable:
+        result.best_run = scorable[0]["run"]
+    elif result.models:
+        result.not_registered = _why_none(result.unexportable)
     _record(ws, proj, result)
     if register and result.best_run:
         from mlcycle.models import registry
@@ -546,8 +590,15 @@ def train(
     return result
 
 
+def _why_none(unexportable: list[dict[str, Any]]) -> str:
+    """One line: why no judged model was registered."""
+    names = ", ".join(u["model"] for u in unexportable)
+    return (f"nothing registered: no judged model's ONNX graph keeps parity ({names}); "
+            "train other models with --models, or give the training more time")
+
+
 def _record(ws: Any, proj: projects.Project, result: TrainResult) -> None:
-    best = result.models[0] if result.models else None
+    best = next((m for m in result.models if m["run"] == result.best_run), None)
     key = f"holdout.{proj.metric}"
     detail = {"group": result.group, "trials": result.trials_finished, "best_run": result.best_run}
     if best and result.baseline:

@@ -306,6 +306,9 @@ def retrain(ws: Workspace, project: str, batches: list[tuple[Path, Path | None]]
         if trained.stopped == "cancelled":
             raise Cancelled(f"retraining cancelled after {trained.trials_finished} trials; "
                             "nothing was registered")
+        if trained.not_registered:
+            raise InvalidInput(f"training on {data.id} registered no model: "
+                               f"{trained.not_registered}")
         if trained.registered_version is None:
             raise InvalidInput(f"training on {data.id} stopped before a model was registered"
                                f" ({trained.stopped or 'no trial finished'})")

@@ -1,11 +1,11 @@
 """Where a project's loop stands, in one dictionary (``mlcycle status``, the TUI).
 
-The champion and its age; the last batches checked, with drift and performance (measured,
-else estimated); the open alerts (those of checks made since the last retraining
-finished); the pending decisions; the watchers and whether each is alive (a heartbeat
-newer than ``STALE`` intervals, and a loop that moved on as recently), stalled (its process
-beats but its loop has not moved on since) or stale (no heartbeat: not running); the files
-the watcher set aside as malformed.
+The champion, its age, and what to do when it cannot be scored; the last batches checked,
+with drift and performance (measured, else estimated); the open alerts (those of checks
+made since the last retraining finished); the pending decisions; the watchers and whether
+each is alive (a heartbeat newer than ``STALE`` intervals, and a loop that moved on as
+recently), stalled (its process beats but its loop has not moved on since) or stale (no
+heartbeat: not running); the files the watcher set aside as malformed.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from mlcycle import collect, projects
-from mlcycle.models import registry
+from mlcycle.models import exportable, registry
 from mlcycle.monitor import alerts, decisions, monitoring
 from mlcycle.monitor import policy as policies
 from mlcycle.store.errors import NotFound
@@ -36,7 +36,8 @@ def status(ws: Workspace, project: str) -> dict[str, Any]:
         champ: dict[str, Any] | None = {
             "version": champion.version, "model": champion.summary.get("model"),
             "created_at": iso(champion.created_at),
-            "age_days": round((now - champion.created_at).total_seconds() / 86400, 3)}
+            "age_days": round((now - champion.created_at).total_seconds() / 86400, 3),
+            "cannot_score": _cannot_score(ws, name, champion)}
     except NotFound:
         champ = None
     checks = monitoring.history(ws, name, limit=BATCHES)
@@ -78,6 +79,13 @@ def status(ws: Workspace, project: str) -> dict[str, Any]:
         "watchers": [_watcher(row, now) for row in watchers],
         "quarantined": [{"path": p, "error": e, "ts": iso(ts)} for p, e, ts in quarantined],
     }
+
+
+def _cannot_score(ws: Workspace, project: str,
+                  version: registry.ModelVersion) -> str | None:
+    """What to do when the champion's graph fails parity (every scoring of it would fail)."""
+    reason = exportable.of_version(ws, version)
+    return exportable.advice(project, version.version, reason) if reason else None
 
 
 def _source_issues(ws: Workspace, project: str) -> list[dict[str, Any]]:
