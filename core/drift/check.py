@@ -61,6 +61,7 @@ NaN and infinite numbers count as missing.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 from dataclasses import asdict, dataclass, field
@@ -388,11 +389,10 @@ def judge_column(col: ColumnProfile, cur: dict[str, Any], n_cur: int, threshold:
     method = ""
     dist_tested = False
     if col.mode in ("bins", "values", "categories"):
-        ref_counts = list(col.counts or [])
-        cur_counts, unseen = _current_counts(col, cur.get("counts"))
+        ref_counts, cur_counts, unseen, labels = _cells(col, cur.get("counts"))
         known_cur = sum(cur_counts)
         summary = _summary(col, cur)
-        hist = _histogram(col, ref_counts, cur_counts, unseen)
+        hist = _histogram(col, ref_counts, cur_counts, unseen, labels)
         if col.n_values < MIN_VALUES or known_cur < MIN_VALUES:
             which = "current" if known_cur < MIN_VALUES else "reference"
             have = known_cur if which == "current" else col.n_values
@@ -432,7 +432,8 @@ def judge_column(col: ColumnProfile, cur: dict[str, Any], n_cur: int, threshold:
             if col.mode == "bins":
                 method = f"rank + chi-square tests on quantile bins ({cells} cells)"
             elif col.mode == "values":
-                method = f"rank + chi-square tests on {len(ref_counts)} values ({cells} cells)"
+                method = (f"rank + chi-square tests on {len(col.values or [])} values "
+                          f"({cells} cells)")
             elif col.kind == "boolean":
                 method = "chi-square test on true/false"
             else:
@@ -512,20 +513,51 @@ def _explain(firing: list[dict[str, Any]], col: ColumnProfile, miss_ref: float,
     return ", ".join(dict.fromkeys(parts))
 
 
-def _current_counts(col: ColumnProfile, counts: Any) -> tuple[list[int], dict[Any, int]]:
-    """The current batch's counts aligned with the profile's cells, and the values the
-    reference never had (key None: values outside a truncated category list)."""
+def _cells(col: ColumnProfile, counts: Any
+           ) -> tuple[list[int], list[int], dict[Any, int], list[str] | None]:
+    """The reference's and the current batch's counts in the same cells; the categories the
+    reference never had (key None: categories outside a truncated list); and, for few-valued
+    numbers, each cell's label."""
     if col.mode == "bins":
-        return [int(x) for x in counts or [0] * (len(col.edges or []) + 1)], {}
-    counts = dict(counts or {})
+        return (list(col.counts or []),
+                [int(x) for x in counts or [0] * (len(col.edges or []) + 1)], {}, None)
     if col.mode == "values":
-        counts = {float(k): int(v) for k, v in counts.items()}
-    else:
-        counts = {str(k): int(v) for k, v in counts.items()}
-    aligned = [counts.pop(v, 0) for v in col.values or []]
-    if col.mode == "categories" and col.other:
-        return aligned, {None: sum(counts.values())}
-    return aligned, counts
+        ref, cur, labels = _ordered_values(col, counts)
+        return ref, cur, {}, labels
+    current = {str(k): int(v) for k, v in dict(counts or {}).items()}
+    aligned = [current.pop(v, 0) for v in col.values or []]
+    if col.other:
+        return list(col.counts or []), aligned, {None: sum(current.values())}, None
+    return list(col.counts or []), aligned, current, None
+
+
+def _ordered_values(col: ColumnProfile, counts: Any) -> tuple[list[int], list[int], list[str]]:
+    """A few-valued number's cells in order, with their labels: each reference value, and a
+    cell wherever the batch has values below, between or above them. A number the reference
+    never had is no new category: it takes its place in the order, so a shift is tested (and
+    reported) as a shift."""
+    known = [float(v) for v in col.values or []]
+    current = {float(k): int(v) for k, v in dict(counts or {}).items()}
+    gaps = [0] * (len(known) + 1)
+    for value, n in current.items():
+        i = bisect.bisect_left(known, value)
+        if i == len(known) or known[i] != value:
+            gaps[i] += n
+    ref: list[int] = []
+    cur: list[int] = []
+    labels: list[str] = []
+    for i, gap in enumerate(gaps):
+        if gap:
+            ref.append(0)
+            cur.append(gap)
+            labels.append(f"below {_fmt(known[0])}" if i == 0 else
+                          f"above {_fmt(known[-1])}" if i == len(known) else
+                          f"between {_fmt(known[i - 1])} and {_fmt(known[i])}")
+        if i < len(known):
+            ref.append(int((col.counts or [])[i]))
+            cur.append(current.get(known[i], 0))
+            labels.append(_fmt(known[i]))
+    return ref, cur, labels
 
 
 def _summary(col: ColumnProfile, cur: dict[str, Any]) -> dict[str, Any]:
@@ -539,8 +571,8 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
 
-def _histogram(col: ColumnProfile, ref: list[int], cur: list[int], unseen: dict[Any, int]
-               ) -> dict[str, Any]:
+def _histogram(col: ColumnProfile, ref: list[int], cur: list[int], unseen: dict[Any, int],
+               labels: list[str] | None) -> dict[str, Any]:
     """Reference and current shares per cell, for reports (at most 20 cells)."""
     n_ref, n_cur = max(sum(ref) + col.other, 1), max(sum(cur) + sum(unseen.values()), 1)
     if col.mode == "bins":
@@ -549,10 +581,11 @@ def _histogram(col: ColumnProfile, ref: list[int], cur: list[int], unseen: dict[
             f"{_fmt(a)} – {_fmt(b)}" for a, b in itertools.pairwise(edges)
         ] + [f"> {_fmt(edges[-1])}"]
         rows = list(zip(labels, ref, cur))
+    elif col.mode == "values":
+        rows = list(zip(labels or [], ref, cur))
     else:
-        labels = [_fmt(v) if isinstance(v, float) else str(v) for v in col.values or []]
-        rows = list(zip(labels, ref, cur))
-        if col.mode == "categories" and len(rows) > 15:
+        rows = list(zip([str(v) for v in col.values or []], ref, cur))
+        if len(rows) > 15:
             rest = rows[15:]
             rows = [*rows[:15], ("(other)", sum(r[1] for r in rest), sum(r[2] for r in rest))]
         if col.other:
