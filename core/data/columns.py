@@ -99,10 +99,9 @@ def guess(name: str, dtype: str, n_non_null: int, n_distinct: int,
         return Guess("numeric")
     if storage == "numeric":
         return Guess("numeric")
-    share = n_distinct / n_non_null if n_non_null else 0.0
-    counted = f"{n_distinct:,} distinct among {n_non_null:,} values ({share:.0%})"
+    counted = f"{n_distinct:,} of {n_non_null:,} values distinct"
     high = nearly_unique or (n_non_null >= 20 and n_distinct > HIGH_DISTINCT
-                             and share > HIGH_SHARE)
+                             and n_distinct > HIGH_SHARE * n_non_null)
     if high and (spaced_share or 0.0) < SPACED_SHARE:
         return Guess("text", "identifier", f"{counted}, tokens without spaces")
     if high:
