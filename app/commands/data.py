@@ -84,10 +84,10 @@ def show(ctx: Context, project: str, version: str, as_json: bool, markdown: bool
 
 def _print_report(v, dictionary, report) -> None:
     from rich.markup import escape
-
-    from mlcycle.data import report as data_report
     from rich.table import Table
     from rich.text import Text
+
+    from mlcycle.data import report as data_report
 
     out = console()
     out.print(
@@ -155,9 +155,9 @@ def role(ctx: Context, project: str, column: str, role: str | None, allow_sensit
     """Set a column's role, overriding the guess.
 
     A column guessed an identifier or free text (see 'data show') that is made a feature is
-    used as a categorical input, its values the categories. A column holding personal data is left out of the features until it is opted in with
-    --allow-sensitive and a --reason, both recorded; setting its role again without them
-    takes it out."""
+    used as a categorical input, its values the categories. A column holding personal data
+    is left out of the features until it is opted in with --allow-sensitive and a --reason,
+    both recorded; setting its role again without them takes it out."""
     from mlcycle.data import datasets
 
     if allow_sensitive and not reason:

@@ -414,6 +414,11 @@ def judge_column(col: ColumnProfile, cur: dict[str, Any], n_cur: int, threshold:
             else:
                 cells_r, cells_c = merge_ordered(ref_counts, cur_counts, n_min, CHI_CELLS)
             effect = psi(cells_r, cells_c)
+            off = sum(c for r, c in zip(ref_counts, cur_counts) if r == 0)
+            if off:
+                # Numbers off the reference's own values (only gaps have no reference
+                # count): merging folds them into their neighbours, this share stays seen.
+                effect = max(effect, psi([sum(ref_counts), 0], [known_cur - off, off]))
             if "location" in components:
                 z_loc, z_spread = rank_tests(ref_counts, cur_counts)
                 tests.append({"test": "location", "statistic": z_loc,
