@@ -252,6 +252,8 @@ def check(
         if col.mode in ("bins", "values"):
             val = finite_expr(name, cur_types[col.name])
             exprs += [f"count({val})", f"avg({val})"]
+            if col.mode == "bins":  # a batch whose every value is one (stuck feed)
+                exprs += [f"min({val})::DOUBLE", f"max({val})::DOUBLE"]
         else:
             exprs.append(f"count({name})")
         if col.mode == "datetime":
@@ -272,6 +274,9 @@ def check(
         cur: dict[str, Any] = {"n_values": int(next(row))}
         if col.mode in ("bins", "values"):
             cur["mean"] = as_number(next(row))
+        if col.mode == "bins":
+            lowest, highest = next(row), next(row)
+            cur["single"] = lowest if lowest is not None and lowest == highest else None
         if col.mode == "datetime":
             cur["min"], cur["max"] = next(row), next(row)
         results = [next(row) for _ in count_exprs(col, cur_types[col.name])]
@@ -433,6 +438,9 @@ def judge_column(col: ColumnProfile, cur: dict[str, Any], n_cur: int, threshold:
                 test, new_values = _new_values(col, ref_counts, cur_counts, unseen,
                                                cur_values, min_h)
                 tests.append(test)
+            stuck = _constant(col, cur, ref_counts, known_cur, min_h)
+            if stuck is not None:
+                tests.append(stuck)
             cells = len(cells_r)
             if col.mode == "bins":
                 method = f"rank + chi-square tests on quantile bins ({cells} cells)"
@@ -450,9 +458,10 @@ def judge_column(col: ColumnProfile, cur: dict[str, Any], n_cur: int, threshold:
     else:
         method = f"missing rate only ({col.reason})"
 
-    k = len(components) if dist_tested else len(tests)
+    k = (len(components) + any(t["test"] == "constant" for t in tests) if dist_tested
+         else len(tests))
     if not dist_tested:
-        tests = [t for t in tests if t["test"] in ("missing", "new_values")]
+        tests = [t for t in tests if t["test"] in ("missing", "new_values", "constant")]
     for t in tests:
         t["p_adjusted"] = min(1.0, t["p_value"] * k)
         t["significant"] = t["p_adjusted"] < threshold
@@ -471,7 +480,7 @@ def judge_column(col: ColumnProfile, cur: dict[str, Any], n_cur: int, threshold:
     if drifted:
         note_parts.append(_explain(firing, col, miss_ref, miss_cur, new_values))
     name = "psi" if best["test"] in ("location", "spread", "shape") else (
-        "missing_h" if best["test"] == "missing" else "new_values_h")
+        f"{best['test']}_h")
     return ColumnDrift(
         name=col.name, type=col.kind, method=method, statistic=float(abs(best["effect"])),
         p_value=p_col, threshold=threshold, drifted=drifted, missing_reference=miss_ref,
@@ -479,6 +488,33 @@ def judge_column(col: ColumnProfile, cur: dict[str, Any], n_cur: int, threshold:
         note="; ".join(p for p in note_parts if p) or None, tests=tests,
         new_values=new_values, summary=summary, histogram=hist,
     )
+
+
+def _constant(col: ColumnProfile, cur: dict[str, Any], ref_counts: list[int], n_cur: int,
+              min_h: float) -> dict[str, Any] | None:
+    """The test for a batch whose every value is one, in a column that varied in the
+    reference (a stuck sensor, a default filled in): None unless the batch is so.
+
+    Equal values share a cell, so the chance that ``n_cur`` values drawn like the reference's
+    are all equal is at most the sum over its cells of (cell share)^n_cur."""
+    if col.mode == "bins":
+        single = cur.get("single")
+    else:
+        seen = [k for k, v in dict(cur.get("counts") or {}).items() if v]
+        single = seen[0] if len(seen) == 1 else None
+    if single is None or col.n_distinct < 2 or not col.n_values:
+        return None
+    shares = [r / col.n_values for r in [*ref_counts, col.other] if r]
+    p_value = min(1.0, sum(share ** n_cur for share in shares))
+    return {"test": "constant", "statistic": n_cur, "p_value": p_value,
+            "effect": cohen_h(max(shares), 1.0), "floor": min_h, "value": _as_held(single)}
+
+
+def _as_held(value: Any) -> Any:
+    """A value as the data holds it: a whole number without a decimal point."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _new_values(col: ColumnProfile, ref_counts: list[int], cur_counts: list[int],
@@ -515,6 +551,8 @@ def _explain(firing: list[dict[str, Any]], col: ColumnProfile, miss_ref: float,
         elif t["test"] == "new_values":
             shown = ", ".join(repr(v["value"]) for v in new_values[:3])
             parts.append(f"new values: {shown}")
+        elif t["test"] == "constant":
+            parts.append(f"every value is {t['value']!r}")
     return ", ".join(dict.fromkeys(parts))
 
 
