@@ -115,7 +115,8 @@ def test_drift_without_a_workspace_says_the_same(fair_ws, tmp_path) -> None:
     drifted = [c["name"] for c in got["columns"] if c["drifted"]]
     assert drifted == [SHIFTED]
     clean = tmp_path / "clean.csv"
-    _fair().sample(fraction=1.0, shuffle=True, seed=0)[3183:].write_csv(clean)
+    frame = _fair().sample(fraction=1.0, shuffle=True, seed=0)
+    frame[frame.height // 2:].write_csv(clean)
     assert not run_json("drift", str(reference), str(clean))["drift_detected"]
 
 
@@ -181,3 +182,20 @@ def test_a_guessed_role_is_overridden_by_data_role(tmp_path) -> None:
     text = " ".join(run_cli("data", "show", "cars", "latest", workspace=ws,
                             check=True).stdout.split())
     assert f"{column}: guessed an identifier" in text and "its role is set to feature" in text
+
+
+def test_an_input_stuck_at_one_value_is_a_system_issue(fair_ws) -> None:
+    from mlcycle.monitor import monitoring
+    from mlcycle.store.workspace import open_workspace
+
+    ws, batch, _ = fair_ws
+    stuck = batch.parent / "stuck.csv"
+    frame = _fair().sample(fraction=1.0, shuffle=True, seed=0)
+    frame[frame.height // 2:].drop("affair").with_columns(educ=pl.lit(14.0)).write_csv(stuck)
+    result = monitoring.check(open_workspace(ws)[0], "fair", stuck)
+    (system,) = [a for a in result["alert_details"] if a["kind"] == "system"]
+    assert "educ every value is 14 (it varied in training)" in system["message"]
+    assert any("stuck sensor" in step for step in system["playbook"])
+    moved = [m["input"] for a in result["alert_details"] if a["kind"] == "data_drift"
+             for m in a["evidence"].get("inputs", [])]
+    assert "educ" not in moved
