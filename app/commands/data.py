@@ -87,6 +87,8 @@ def _print_report(v, dictionary, report) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from mlcycle.data import report as data_report
+
     out = console()
     out.print(
         f"[bold]version {v.id}[/bold] of {v.project}: {report['rows']:,} rows × "
@@ -115,6 +117,8 @@ def _print_report(v, dictionary, report) -> None:
             Text(c["description"] or ""),
         )
     out.print(table)
+    for line in data_report.guessed_roles(v.project, dictionary, report):
+        out.print(Text(line))
     target = report["target"]
     if not target["present"]:
         out.print(Text(f"target {target['name']} is missing", style="red"))
@@ -150,9 +154,10 @@ def role(ctx: Context, project: str, column: str, role: str | None, allow_sensit
          reason: str | None) -> None:
     """Set a column's role, overriding the guess.
 
-    A column holding personal data is left out of the features until it is opted in with
-    --allow-sensitive and a --reason, both recorded; setting its role again without them
-    takes it out."""
+    A column guessed an identifier or free text (see 'data show') that is made a feature is
+    used as a categorical input, its values the categories. A column holding personal data
+    is left out of the features until it is opted in with --allow-sensitive and a --reason,
+    both recorded; setting its role again without them takes it out."""
     from mlcycle.data import datasets
 
     if allow_sensitive and not reason:

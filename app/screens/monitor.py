@@ -337,7 +337,7 @@ def _retrain_inputs(check: dict[str, Any] | None) -> tuple[str, str]:
     return check["source"], labels
 
 
-_STATISTIC = {"psi": "PSI", "missing_h": "h", "new_values_h": "h"}
+_STATISTIC = {"psi": "PSI", "missing_h": "h", "new_values_h": "h", "constant_h": "h"}
 
 
 def _floor(column: dict[str, Any]) -> float:

@@ -387,6 +387,9 @@ def dictionary(ws: Workspace, project: str, ref: str = "latest") -> list[dict[st
             # Personal data is no feature, nor an identifier shown beside predictions,
             # until a user opts the column in with a reason.
             chosen = "ignored"
+        if kind == "text" and role == "feature":
+            # A user made a high-cardinality string a feature: its values are the categories.
+            kind = "categorical"
         out.append(
             {
                 "name": name,

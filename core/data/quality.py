@@ -66,6 +66,8 @@ def compute(
                 f"avg({col})::DOUBLE",
                 f"stddev_samp({col})::DOUBLE",
             ]
+        elif kind == "string":
+            aggregates.append(columns.spaced_share_expr(col, dtype))
         elif kind == "datetime":
             aggregates += [f"min({col})::VARCHAR", f"max({col})::VARCHAR",
                            f"epoch(min({col}))::DOUBLE" if _dated(dtype) else "NULL",
@@ -79,17 +81,20 @@ def compute(
     for name, dtype, kind in zip(names, dtypes, storage):
         non_null, distinct = int(next(values)), int(next(values))
         distinct = min(distinct, non_null)  # the sketch can overshoot slightly
-        inferred, is_id = columns.infer_kind(name, dtype, non_null, distinct)
+        spaced = next(values) if kind == "string" else None
+        guessed = columns.guess(name, dtype, non_null, distinct, spaced)
         entry: dict[str, Any] = {
             "name": name,
             "dtype": str(dtype),
-            "kind": inferred,
-            "guessed_role": "identifier" if is_id else "feature",
+            "kind": guessed.kind,
+            "guessed_role": guessed.role,
             "missing": n_rows - non_null,
             "missing_share": (n_rows - non_null) / n_rows if n_rows else 0.0,
             "distinct": distinct,
             "constant": non_null > 0 and distinct <= 1,
         }
+        if guessed.reason:
+            entry["role_reason"] = guessed.reason
         if kind in ("numeric", "integer"):
             lo, hi, mean, std = (next(values) for _ in range(4))
             entry.update(min=_num(lo), max=_num(hi), mean=_num(mean), std=_num(std))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from mlcycle.data import quality
@@ -18,6 +19,26 @@ def _fmt(value: Any) -> str:
 
 def _cell(text: Any) -> str:
     return _fmt(text).replace("|", "\\|").replace("\n", " ")
+
+
+def guessed_roles(project: str, dictionary: list[dict[str, Any]], report: dict[str, Any]
+                  ) -> list[str]:
+    """One line per column guessed an identifier or free text: the guess, its reason, and
+    how to change it (or the role a user set instead)."""
+    roles = {c["name"]: c["role"] for c in dictionary}
+    lines = []
+    for s in report["column_stats"]:
+        reason, role = s.get("role_reason"), roles.get(s["name"])
+        if not reason or role == "target":
+            continue
+        guess = "an identifier" if s["guessed_role"] == "identifier" else "free text"
+        if role == s["guessed_role"]:
+            lines.append(f"{s['name']}: guessed {guess} ({reason}), left out of the model "
+                         "inputs and the drift tests; to use it as an input: mlcycle data role "
+                         f"{shlex.quote(project)} {shlex.quote(s['name'])} feature")
+        else:
+            lines.append(f"{s['name']}: guessed {guess} ({reason}); its role is set to {role}")
+    return lines
 
 
 def to_markdown(
@@ -52,6 +73,9 @@ def to_markdown(
         f"| {_cell(c['description'])} |"
         for c in dictionary
     ]
+    guessed = guessed_roles(version.project, dictionary, report)
+    if guessed:
+        lines += ["", *(f"- {_cell(line)}" for line in guessed)]
     lines += [
         "",
         "## Quality",

@@ -162,12 +162,14 @@ def check_table(ws: Workspace, table: Table, versions: list[registry.ModelVersio
             model_frame(raw, signature)
 
 
-def model_frame(raw: pl.DataFrame, signature: model_input.Signature) -> pl.DataFrame:
-    """Raw rows to model inputs: checked, then ``model_input.frame`` (the one shared path)."""
+def model_frame(raw: pl.DataFrame, signature: model_input.Signature, *,
+                exact: bool = False) -> pl.DataFrame:
+    """Raw rows to model inputs: checked, then ``model_input.frame`` (the one shared path;
+    ``exact``: numbers in 64 bits, for drift checks)."""
     import polars as pl
 
     try:
-        return model_input.frame(check_input(raw, signature), signature)
+        return model_input.frame(check_input(raw, signature), signature, exact=exact)
     except pl.exceptions.PolarsError as exc:
         raise InvalidInput(f"cannot prepare the input rows: {first_line(exc)}") from None
 

@@ -61,6 +61,7 @@ NaN and infinite numbers count as missing.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 from dataclasses import asdict, dataclass, field
@@ -251,6 +252,8 @@ def check(
         if col.mode in ("bins", "values"):
             val = finite_expr(name, cur_types[col.name])
             exprs += [f"count({val})", f"avg({val})"]
+            if col.mode == "bins":  # a batch whose every value is one (stuck feed)
+                exprs += [f"min({val})::DOUBLE", f"max({val})::DOUBLE"]
         else:
             exprs.append(f"count({name})")
         if col.mode == "datetime":
@@ -271,6 +274,9 @@ def check(
         cur: dict[str, Any] = {"n_values": int(next(row))}
         if col.mode in ("bins", "values"):
             cur["mean"] = as_number(next(row))
+        if col.mode == "bins":
+            lowest, highest = next(row), next(row)
+            cur["single"] = lowest if lowest is not None and lowest == highest else None
         if col.mode == "datetime":
             cur["min"], cur["max"] = next(row), next(row)
         results = [next(row) for _ in count_exprs(col, cur_types[col.name])]
@@ -388,11 +394,10 @@ def judge_column(col: ColumnProfile, cur: dict[str, Any], n_cur: int, threshold:
     method = ""
     dist_tested = False
     if col.mode in ("bins", "values", "categories"):
-        ref_counts = list(col.counts or [])
-        cur_counts, unseen = _current_counts(col, cur.get("counts"))
+        ref_counts, cur_counts, unseen, labels = _cells(col, cur.get("counts"))
         known_cur = sum(cur_counts)
         summary = _summary(col, cur)
-        hist = _histogram(col, ref_counts, cur_counts, unseen)
+        hist = _histogram(col, ref_counts, cur_counts, unseen, labels)
         if col.n_values < MIN_VALUES or known_cur < MIN_VALUES:
             which = "current" if known_cur < MIN_VALUES else "reference"
             have = known_cur if which == "current" else col.n_values
@@ -414,6 +419,11 @@ def judge_column(col: ColumnProfile, cur: dict[str, Any], n_cur: int, threshold:
             else:
                 cells_r, cells_c = merge_ordered(ref_counts, cur_counts, n_min, CHI_CELLS)
             effect = psi(cells_r, cells_c)
+            off = sum(c for r, c in zip(ref_counts, cur_counts) if r == 0)
+            if off:
+                # Numbers off the reference's own values (only gaps have no reference
+                # count): merging folds them into their neighbours, this share stays seen.
+                effect = max(effect, psi([sum(ref_counts), 0], [known_cur - off, off]))
             if "location" in components:
                 z_loc, z_spread = rank_tests(ref_counts, cur_counts)
                 tests.append({"test": "location", "statistic": z_loc,
@@ -428,11 +438,15 @@ def judge_column(col: ColumnProfile, cur: dict[str, Any], n_cur: int, threshold:
                 test, new_values = _new_values(col, ref_counts, cur_counts, unseen,
                                                cur_values, min_h)
                 tests.append(test)
+            stuck = _constant(col, cur, ref_counts, known_cur, min_h)
+            if stuck is not None:
+                tests.append(stuck)
             cells = len(cells_r)
             if col.mode == "bins":
                 method = f"rank + chi-square tests on quantile bins ({cells} cells)"
             elif col.mode == "values":
-                method = f"rank + chi-square tests on {len(ref_counts)} values ({cells} cells)"
+                method = (f"rank + chi-square tests on {len(col.values or [])} values "
+                          f"({cells} cells)")
             elif col.kind == "boolean":
                 method = "chi-square test on true/false"
             else:
@@ -444,9 +458,10 @@ def judge_column(col: ColumnProfile, cur: dict[str, Any], n_cur: int, threshold:
     else:
         method = f"missing rate only ({col.reason})"
 
-    k = len(components) if dist_tested else len(tests)
+    k = (len(components) + any(t["test"] == "constant" for t in tests) if dist_tested
+         else len(tests))
     if not dist_tested:
-        tests = [t for t in tests if t["test"] in ("missing", "new_values")]
+        tests = [t for t in tests if t["test"] in ("missing", "new_values", "constant")]
     for t in tests:
         t["p_adjusted"] = min(1.0, t["p_value"] * k)
         t["significant"] = t["p_adjusted"] < threshold
@@ -465,7 +480,7 @@ def judge_column(col: ColumnProfile, cur: dict[str, Any], n_cur: int, threshold:
     if drifted:
         note_parts.append(_explain(firing, col, miss_ref, miss_cur, new_values))
     name = "psi" if best["test"] in ("location", "spread", "shape") else (
-        "missing_h" if best["test"] == "missing" else "new_values_h")
+        f"{best['test']}_h")
     return ColumnDrift(
         name=col.name, type=col.kind, method=method, statistic=float(abs(best["effect"])),
         p_value=p_col, threshold=threshold, drifted=drifted, missing_reference=miss_ref,
@@ -473,6 +488,33 @@ def judge_column(col: ColumnProfile, cur: dict[str, Any], n_cur: int, threshold:
         note="; ".join(p for p in note_parts if p) or None, tests=tests,
         new_values=new_values, summary=summary, histogram=hist,
     )
+
+
+def _constant(col: ColumnProfile, cur: dict[str, Any], ref_counts: list[int], n_cur: int,
+              min_h: float) -> dict[str, Any] | None:
+    """The test for a batch whose every value is one, in a column that varied in the
+    reference (a stuck sensor, a default filled in): None unless the batch is so.
+
+    Equal values share a cell, so the chance that ``n_cur`` values drawn like the reference's
+    are all equal is at most the sum over its cells of (cell share)^n_cur."""
+    if col.mode == "bins":
+        single = cur.get("single")
+    else:
+        seen = [k for k, v in dict(cur.get("counts") or {}).items() if v]
+        single = seen[0] if len(seen) == 1 else None
+    if single is None or col.n_distinct < 2 or not col.n_values:
+        return None
+    shares = [r / col.n_values for r in [*ref_counts, col.other] if r]
+    p_value = min(1.0, sum(share ** n_cur for share in shares))
+    return {"test": "constant", "statistic": n_cur, "p_value": p_value,
+            "effect": cohen_h(max(shares), 1.0), "floor": min_h, "value": _as_held(single)}
+
+
+def _as_held(value: Any) -> Any:
+    """A value as the data holds it: a whole number without a decimal point."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _new_values(col: ColumnProfile, ref_counts: list[int], cur_counts: list[int],
@@ -509,23 +551,56 @@ def _explain(firing: list[dict[str, Any]], col: ColumnProfile, miss_ref: float,
         elif t["test"] == "new_values":
             shown = ", ".join(repr(v["value"]) for v in new_values[:3])
             parts.append(f"new values: {shown}")
+        elif t["test"] == "constant":
+            parts.append(f"every value is {t['value']!r}")
     return ", ".join(dict.fromkeys(parts))
 
 
-def _current_counts(col: ColumnProfile, counts: Any) -> tuple[list[int], dict[Any, int]]:
-    """The current batch's counts aligned with the profile's cells, and the values the
-    reference never had (key None: values outside a truncated category list)."""
+def _cells(col: ColumnProfile, counts: Any
+           ) -> tuple[list[int], list[int], dict[Any, int], list[str] | None]:
+    """The reference's and the current batch's counts in the same cells; the categories the
+    reference never had (key None: categories outside a truncated list); and, for few-valued
+    numbers, each cell's label."""
     if col.mode == "bins":
-        return [int(x) for x in counts or [0] * (len(col.edges or []) + 1)], {}
-    counts = dict(counts or {})
+        return (list(col.counts or []),
+                [int(x) for x in counts or [0] * (len(col.edges or []) + 1)], {}, None)
     if col.mode == "values":
-        counts = {float(k): int(v) for k, v in counts.items()}
-    else:
-        counts = {str(k): int(v) for k, v in counts.items()}
-    aligned = [counts.pop(v, 0) for v in col.values or []]
-    if col.mode == "categories" and col.other:
-        return aligned, {None: sum(counts.values())}
-    return aligned, counts
+        ref, cur, labels = _ordered_values(col, counts)
+        return ref, cur, {}, labels
+    current = {str(k): int(v) for k, v in dict(counts or {}).items()}
+    aligned = [current.pop(v, 0) for v in col.values or []]
+    if col.other:
+        return list(col.counts or []), aligned, {None: sum(current.values())}, None
+    return list(col.counts or []), aligned, current, None
+
+
+def _ordered_values(col: ColumnProfile, counts: Any) -> tuple[list[int], list[int], list[str]]:
+    """A few-valued number's cells in order, with their labels: each reference value, and a
+    cell wherever the batch has values below, between or above them. A number the reference
+    never had is no new category: it takes its place in the order, so a shift is tested (and
+    reported) as a shift."""
+    known = [float(v) for v in col.values or []]
+    current = {float(k): int(v) for k, v in dict(counts or {}).items()}
+    gaps = [0] * (len(known) + 1)
+    for value, n in current.items():
+        i = bisect.bisect_left(known, value)
+        if i == len(known) or known[i] != value:
+            gaps[i] += n
+    ref: list[int] = []
+    cur: list[int] = []
+    labels: list[str] = []
+    for i, gap in enumerate(gaps):
+        if gap:
+            ref.append(0)
+            cur.append(gap)
+            labels.append(f"below {_fmt(known[0])}" if i == 0 else
+                          f"above {_fmt(known[-1])}" if i == len(known) else
+                          f"between {_fmt(known[i - 1])} and {_fmt(known[i])}")
+        if i < len(known):
+            ref.append(int((col.counts or [])[i]))
+            cur.append(current.get(known[i], 0))
+            labels.append(_fmt(known[i]))
+    return ref, cur, labels
 
 
 def _summary(col: ColumnProfile, cur: dict[str, Any]) -> dict[str, Any]:
@@ -539,8 +614,8 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
 
-def _histogram(col: ColumnProfile, ref: list[int], cur: list[int], unseen: dict[Any, int]
-               ) -> dict[str, Any]:
+def _histogram(col: ColumnProfile, ref: list[int], cur: list[int], unseen: dict[Any, int],
+               labels: list[str] | None) -> dict[str, Any]:
     """Reference and current shares per cell, for reports (at most 20 cells)."""
     n_ref, n_cur = max(sum(ref) + col.other, 1), max(sum(cur) + sum(unseen.values()), 1)
     if col.mode == "bins":
@@ -549,10 +624,11 @@ def _histogram(col: ColumnProfile, ref: list[int], cur: list[int], unseen: dict[
             f"{_fmt(a)} – {_fmt(b)}" for a, b in itertools.pairwise(edges)
         ] + [f"> {_fmt(edges[-1])}"]
         rows = list(zip(labels, ref, cur))
+    elif col.mode == "values":
+        rows = list(zip(labels or [], ref, cur))
     else:
-        labels = [_fmt(v) if isinstance(v, float) else str(v) for v in col.values or []]
-        rows = list(zip(labels, ref, cur))
-        if col.mode == "categories" and len(rows) > 15:
+        rows = list(zip([str(v) for v in col.values or []], ref, cur))
+        if len(rows) > 15:
             rest = rows[15:]
             rows = [*rows[:15], ("(other)", sum(r[1] for r in rest), sum(r[2] for r in rest))]
         if col.other:

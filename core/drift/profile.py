@@ -40,7 +40,9 @@ MODES = ("bins", "values", "categories", "datetime", "missing_only", "skip")
 COUNTED = ("bins", "values", "categories")
 COMPONENTS = {
     "bins": ("location", "spread", "shape", "missing"),
-    "values": ("location", "spread", "shape", "new_values", "missing"),
+    # A number the reference never had takes its place in the order (mlcycle.drift.check):
+    # never-seen values are a categorical notion.
+    "values": ("location", "spread", "shape", "missing"),
     "categories": ("shape", "new_values", "missing"),
     "boolean": ("shape", "missing"),
     "datetime": ("missing",),
@@ -271,7 +273,7 @@ def profile(data: Any, *, sample_rows: int = SAMPLE_ROWS, _columnar: bool | None
     storage = [column_kinds.storage_type(t) for t in dtypes]
 
     exprs = ["count(*)"]
-    for name, kind in zip(names, storage):
+    for name, kind, dtype in zip(names, storage, dtypes):
         col = ident(name)
         exprs.append(f"count({col})")
         # A float column is numeric whatever its distinct count; whether it has few enough
@@ -281,6 +283,8 @@ def profile(data: Any, *, sample_rows: int = SAMPLE_ROWS, _columnar: bool | None
             exprs += [f"min({col})::DOUBLE", f"max({col})::DOUBLE"]
         elif kind == "datetime":
             exprs += [f"min({col})::VARCHAR", f"max({col})::VARCHAR"]
+        elif kind == "string":
+            exprs.append(column_kinds.spaced_share_expr(col, dtype))
     row = iter(aggregate(rel, exprs, label))
     n_rows = int(next(row))
     if not n_rows:
@@ -290,16 +294,19 @@ def profile(data: Any, *, sample_rows: int = SAMPLE_ROWS, _columnar: bool | None
     for name, dtype, kind in zip(names, dtypes, storage):
         non_null = int(next(row))
         distinct = min(int(next(row)), non_null)
-        inferred, is_id = column_kinds.infer_kind(name, dtype, non_null, max(distinct, 0))
         stats: dict[str, Any] = {}
+        spaced = None
         if kind in ("numeric", "integer"):
             stats = {"min": as_number(next(row)), "max": as_number(next(row))}
         elif kind == "datetime":
             stats = {"min": next(row), "max": next(row)}
-        col = ColumnProfile(name=name, dtype=dtype, kind=inferred, identifier=is_id, mode="skip",
-                            n=n_rows, n_missing=n_rows - non_null, n_distinct=distinct,
-                            stats=stats)
-        col.mode, col.reason = _mode(col, kind)
+        elif kind == "string":
+            spaced = next(row)
+        guessed = column_kinds.guess(name, dtype, non_null, max(distinct, 0), spaced)
+        col = ColumnProfile(name=name, dtype=dtype, kind=guessed.kind,
+                            identifier=guessed.identifier, mode="skip", n=n_rows,
+                            n_missing=n_rows - non_null, n_distinct=distinct, stats=stats)
+        col.mode, col.reason = _mode(col, kind, guessed.reason)
         cols.append(col)
     _leave_out_personal_data(rel, cols)
 
@@ -326,11 +333,11 @@ def _leave_out_personal_data(rel: duckdb.DuckDBPyRelation, cols: list[ColumnProf
             col.stats = {}
 
 
-def _mode(col: ColumnProfile, storage: str) -> tuple[str, str | None]:
+def _mode(col: ColumnProfile, storage: str, why: str | None = None) -> tuple[str, str | None]:
     if col.identifier:
-        return "skip", "identifier (nearly every value is distinct)"
+        return "skip", f"identifier ({why or 'nearly every value is distinct'})"
     if col.kind == "text":
-        return "skip", f"free text ({col.n_distinct:,} distinct values)"
+        return "skip", f"free text ({why or f'{col.n_distinct:,} distinct values'})"
     if col.kind == "datetime":
         return "datetime", "datetime values move on between batches"
     if col.n_values == 0:

@@ -142,11 +142,13 @@ def raw_columns(signature: Signature) -> list[str]:
     return out
 
 
-def frame(data: pl.DataFrame, signature: Signature) -> pl.DataFrame:
+def frame(data: pl.DataFrame, signature: Signature, *, exact: bool = False) -> pl.DataFrame:
     """The model's input columns, in order, typed as the model expects.
 
     This is the one path from raw rows to model inputs, for training and scoring alike: the
-    feature set's derived columns are computed here, then the columns are typed.
+    feature set's derived columns are computed here, then the columns are typed. ``exact``:
+    numbers as 64-bit floats instead of the model's 32-bit ones, so that what is shown about
+    them (drift checks) reads as the data holds them, not with float32 noise.
     """
     import polars as pl
 
@@ -158,7 +160,8 @@ def frame(data: pl.DataFrame, signature: Signature) -> pl.DataFrame:
 
         data = features.apply(features.FeatureSet.from_dict(signature.feature_set), data)
     inputs = data.select(
-        *[by_name(c).cast(pl.Float32, strict=False) for c in signature.numeric],
+        *[by_name(c).cast(pl.Float64 if exact else pl.Float32, strict=False)
+          for c in signature.numeric],
         *[by_name(c).cast(pl.Utf8).fill_null(MISSING_CATEGORY) for c in signature.categorical],
     )
     refuse_infinite(inputs, signature.numeric)

@@ -4,8 +4,11 @@ The lifecycle's stage 8 asks what caused a degradation, because each cause has i
 remedy, so each alert names its kind:
 
 - ``system``: the data broke, not the world. An input's missing rate jumped (or fell) in
-  this batch, or it holds categories the model never saw (a retyped column, codes instead
-  of names, a new product). Retraining on broken data teaches the model the breakage, so a
+  this batch, a categorical input holds categories the model never saw (a retyped column,
+  codes instead of names, a new product), or an input that varied in training holds one
+  value in every row (a stuck sensor, a default filled in). A number the model never saw is
+  no such thing: numbers are ordered, so a shift is data drift whatever the number of
+  distinct values. Retraining on broken data teaches the model the breakage, so a
   system alert alone does not recommend retraining: fix the upstream system. An input
   whose only change is such a burst is *not* counted as data drift. (A batch that cannot be
   scored at all, missing an input the model needs or holding text in a numeric input, is
@@ -47,7 +50,8 @@ KINDS = (SYSTEM, DATA_DRIFT, PREDICTION_DRIFT, CONCEPT_DRIFT, ESTIMATED_LOSS)
 # What retraining addresses; a system issue is fixed upstream instead.
 RETRAINABLE = frozenset({DATA_DRIFT, PREDICTION_DRIFT, CONCEPT_DRIFT, ESTIMATED_LOSS})
 
-_SYSTEM_TESTS = ("missing", "new_values")  # the drift engine's tests that show breakage
+# The drift engine's tests that show breakage ("new_values" is tested on categories only).
+_SYSTEM_TESTS = ("missing", "new_values", "constant")
 _SHOWN = 6  # inputs named in a message
 
 
@@ -73,8 +77,10 @@ def classify(data: DriftResult, scores: DriftResult, performance: dict[str, Any]
     max_loss, min_labelled = limits.max_loss, limits.min_labelled
     broken = sorted((_broken(c, importance) for c in data.drifted
                      if _firing(c, _SYSTEM_TESTS)), key=lambda b: -(b["importance"] or 0.0))
+    # A column stuck at one value moves too; that is the breakage, not drift.
     moved = sorted((_moved(c, importance) for c in data.drifted
-                    if _firing(c, ("location", "spread", "shape"))),
+                    if _firing(c, ("location", "spread", "shape"))
+                    and not _firing(c, ("constant",))),
                    key=lambda m: (-m["impact"], -m["drift"], m["input"]))
     source = shlex.quote(source)  # the playbook's commands are pasted into a shell
     retrain = _retrain_command(project, source, performance)
@@ -121,6 +127,8 @@ def _broken(column: ColumnDrift, importance: dict[str, float]) -> dict[str, Any]
         test = next(t for t in column.tests if t["test"] == "new_values")
         out["new_value_rows"] = int(test["statistic"])
         out["new_values"] = column.new_values[:5]
+    if "constant" in tests:
+        out["constant_value"] = next(t["value"] for t in column.tests if t["test"] == "constant")
     return out
 
 
@@ -141,6 +149,8 @@ def _what_broke(item: dict[str, Any]) -> str:
     if "new_value_rows" in item:
         shown = ", ".join(repr(v["value"]) for v in item["new_values"][:3])
         parts.append(f"{item['new_value_rows']:,} rows with never-seen categories ({shown})")
+    if "constant_value" in item:
+        parts.append(f"every value is {item['constant_value']!r} (it varied in training)")
     return f"{item['input']} " + " and ".join(parts)
 
 
@@ -158,6 +168,10 @@ def _system(broken: list[dict[str, Any]], project: str, source: str) -> dict[str
         playbook.append("Never-seen categories are scored as unknown. If a category is real "
                         "(a new product or payment method), collect labelled rows holding it "
                         f"and retrain (mlcycle retrain {project} --with FILE --labels FILE).")
+    if any("constant_value" in b for b in broken):
+        playbook.append("An input stuck at one value is scored as that value for every row: "
+                        "look for a stuck sensor, a default an export fills in, or a join "
+                        "that lost the column.")
     playbook += ["Fix the upstream system; do not retrain on this batch: a model trained on "
                  "broken data learns the breakage.",
                  f"Once fixed, check the batch again: mlcycle monitor {project} {source} --again"]

@@ -123,7 +123,7 @@ def reference(ws: Workspace, project: str, ref: str = registry.CHAMPION) -> Refe
     booleans = model_input.boolean_inputs(raw, signature)
     inputs = drift.profile(model_input.as_booleans(
         model_input.frame(_as_collected(ws, project, data, raw.filter(~mask), signature),
-                          signature), booleans))
+                          signature, exact=True), booleans))
     holdout = model_input.frame(raw.filter(mask), signature)
     pred = scorer.predict(holdout)
     scores = score_frame(pred, signature)
@@ -225,7 +225,8 @@ def earlier_check(ws: Workspace, project: str, content: Content, version: int, *
 
 @dataclass
 class _Collected:
-    """Model inputs, scores and join keys of a batch, gathered while it is scored."""
+    """Model inputs (numbers as the batch holds them, not as the model's float32), scores
+    and join keys of a batch, gathered while it is scored."""
 
     identifier: str | None
     inputs: list[Any] = field(default_factory=list)
@@ -236,7 +237,7 @@ class _Collected:
             predicted: pl.DataFrame, signature: model_input.Signature) -> None:
         import polars as pl
 
-        self.inputs.append(inputs)
+        self.inputs.append(scoring.model_frame(raw, signature, exact=True))
         self.scores.append(score_frame(pred, signature))
         keys = scoring.row_keys(raw, inputs, self.identifier)
         self.predictions.append(pl.concat([pl.DataFrame([keys]), predicted], how="horizontal"))
