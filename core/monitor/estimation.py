@@ -93,15 +93,21 @@ def expected_metrics(scores: np.ndarray, predicted: np.ndarray, p: np.ndarray,
     tp = np.bincount(predicted, weights=mine, minlength=k)
     fp = np.bincount(predicted, weights=1 - mine, minlength=k)
     fn = p.sum(axis=0) - tp
-    picked = slice(positive, positive + 1) if positive is not None else slice(None)
+    # A macro average counts only the classes that occur (in the labels, or in the labels
+    # or predictions for precision, recall and F1): each class weighs by its chance to.
+    occurs = 1 - np.exp(np.log1p(-np.clip(p, 0, 1 - 1e-12)).sum(axis=0))
+    shown = np.where(np.bincount(predicted, minlength=k) > 0, 1.0, occurs)
+    if positive is not None:
+        shown = np.arange(k) == positive
     q = np.clip(scores, 1e-15, 1)
-    aucs = [expected_auc(scores[:, c], p[:, c]) for c in range(k)[picked]]
+    aucs = [expected_auc(scores[:, c], p[:, c]) for c in ([positive] if positive is not None
+                                                          else range(k))]
     return {
         "accuracy": float(mine.mean()),
-        "balanced_accuracy": float(np.mean(_ratio(tp, tp + fn))),
-        "precision": float(np.mean(_ratio(tp, tp + fp)[picked])),
-        "recall": float(np.mean(_ratio(tp, tp + fn)[picked])),
-        "f1": float(np.mean(_ratio(2 * tp, 2 * tp + fp + fn)[picked])),
+        "balanced_accuracy": _mean(_ratio(tp, tp + fn), occurs),
+        "precision": _mean(_ratio(tp, tp + fp), shown),
+        "recall": _mean(_ratio(tp, tp + fn), shown),
+        "f1": _mean(_ratio(2 * tp, 2 * tp + fp + fn), shown),
         "roc_auc": float(np.mean(aucs)),
         "log_loss": float(-np.mean((p * np.log(q / q.sum(axis=1, keepdims=True))).sum(axis=1))),
     }
@@ -198,6 +204,12 @@ def expected_auc(scores: np.ndarray, p: np.ndarray) -> float:
     pairs = pos * (neg.sum() - neg)
     total = float(pairs.sum())
     return float(concordant.sum() / total) if total > 0 else float("nan")
+
+
+def _mean(values: np.ndarray, weights: np.ndarray) -> float:
+    import numpy as np
+
+    return float(np.average(values, weights=weights)) if weights.sum() > 0 else 0.0
 
 
 def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
