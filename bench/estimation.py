@@ -1,11 +1,12 @@
 """Performance estimated without labels: mlcycle against NannyML on the same shifted batches.
 
-For each task (binary: breast cancer, five of its inputs; multiclass: digits; regression: diabetes, all shipped
-with scikit-learn) and each of ``--splits`` random splits, a model is fitted on one part of
-the rows, the estimators on a second part (the reference: mlcycle's holdout), and batches
-of ``--batch`` rows are drawn from the rest under a covariate shift: rows are sampled
-without replacement with a weight exp(s · z) on one standardised input (the one most correlated with the target),
-s from -2 to 2 across the batches, so the true performance moves. On every batch:
+For each task (binary: breast cancer, five of its inputs; multiclass: digits; regression:
+diabetes, all shipped with scikit-learn) and each of ``--splits`` random splits, a model is
+fitted on a third of the rows, the estimators on another third (the reference: mlcycle's
+holdout), and batches of ``--batch`` rows are drawn from the last third under a covariate
+shift: rows are sampled without replacement with a weight exp(s · z) on one standardised
+input (the one most correlated with the target), s from -2 to 2 across the batches, so the
+true performance moves. On every batch:
 
 * mlcycle's estimate (``mlcycle.monitor.estimators``, the path ``mlcycle monitor`` takes:
   CBPE for classifiers, DLE for regression) and its 95 % interval;

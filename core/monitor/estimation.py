@@ -141,7 +141,8 @@ def _draw_spread(metric: str, scores: np.ndarray, predicted: np.ndarray, p: np.n
 
     n, k = p.shape
     ranks = rankdata(scores, axis=0) if metric == "roc_auc" else None
-    logq = np.log(np.clip(scores / scores.sum(axis=1, keepdims=True), 1e-15, 1))
+    logq = (np.log(np.clip(scores / scores.sum(axis=1, keepdims=True), 1e-15, 1))
+            if metric == "log_loss" else None)
     cumulative = np.cumsum(p, axis=1)
     values = []
     for _ in range(DRAWS):

@@ -66,8 +66,9 @@ def _confidence(signature: Signature, metric: str, inputs: pl.DataFrame,
     positive = (classes.index(evaluation.positive_class(classes)) if len(classes) == 2
                 else None)
     scores, _ = _classified(pred, classes)
-    index = {c: i for i, c in enumerate(classes)}
-    truth = np.array([index.get(str(v), -1) for v in y])
+    # Each row's class index; a class the model never learnt is no class's (-1).
+    seen, inverse = np.unique(np.asarray(y).astype(str), return_inverse=True)
+    truth = np.array([classes.index(c) if c in classes else -1 for c in seen])[inverse]
     return Confidence(metric, classes, estimation.calibrate(scores, truth, positive), anchor)
 
 
