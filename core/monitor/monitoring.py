@@ -511,7 +511,9 @@ def write_report(check: dict[str, Any], path: str | Path) -> Path:
         figure = check.get(key)
         if figure and figure["value"] is not None:
             reference = figure["reference"]
-            preface.append(f"{figure['metric']} {what}: {figure['value']:.4f}"
+            interval = (f" [{figure['low']:.4f}, {figure['high']:.4f}] (95 % interval)"
+                        if figure.get("low") is not None else "")
+            preface.append(f"{figure['metric']} {what}: {figure['value']:.4f}{interval}"
                            + (f" (holdout {reference:.4f})" if reference is not None else ""))
     return write(drift_result(check), path, title=f"Monitoring check of {name}",
                  preface=preface)
