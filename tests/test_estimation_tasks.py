@@ -4,6 +4,7 @@ regression (DLE) like binary, and an estimated loss alerts only beyond its sampl
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -142,9 +143,9 @@ def test_monitor_prints_the_estimate_with_its_interval(regression, tmp_path) -> 
     proc = run_cli("monitor", "reg", str(batch), workspace=regression.root)
     assert proc.returncode == 0, proc.stderr
     line = next(x for x in proc.stdout.splitlines() if "estimated without labels" in x)
-    value, low, high = (float(v) for v in
-                        line.split("~")[1].split(" (")[0].replace("[", "").replace("]", "")
-                        .replace(",", "").split())
+    shown = re.search(r"~([\d.]+) \[([\d.]+), ([\d.]+)\] \(95 % interval", line)
+    assert shown, line
+    value, low, high = (float(v) for v in shown.groups())
     assert low < value < high
     json_out = run_cli("monitor", "reg", str(batch), "--json", workspace=regression.root)
     estimate = json.loads(json_out.stdout)["estimated_performance"]
