@@ -22,9 +22,9 @@ remedy, so each alert names its kind:
   explain it (the ranked drifted or broken inputs).
 - ``concept_drift``: measured performance fell while no input moved: the relation between
   inputs and outcome changed.
-- ``estimated_loss``: the metric estimated without labels fell (labels come later): its
-  whole 95 % interval is worse than the holdout by more than the policy allows, so a loss
-  within the batch's sampling noise does not alert.
+- ``estimated_loss``: the metric estimated without labels fell (labels come later) by
+  more than the policy allows even at the better end of the batch's sampling interval
+  (``least_loss``), so a loss within the batch's sampling noise does not alert.
 
 Each alert is a JSON-able dict: ``kind``, ``message`` (the one line shown in lists, as
 before), ``evidence`` (the figures) and ``playbook`` (what to look at and what to do,

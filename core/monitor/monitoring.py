@@ -15,8 +15,9 @@ own training data:
   error (two bootstrap standard errors of the difference) is an alert (concept drift shows
   here, not in the inputs). Without labels, the metric is estimated with a 95 % interval
   (``mlcycle.monitor.estimators``: a classifier's from its calibrated scores, a regression
-  model's from a model of its errors), and an estimated loss alerts when the whole interval
-  is worse than the holdout by more than the policy's ``max_estimated_loss``.
+  model's from a model of its errors), and an estimated loss alerts when even the better
+  end of the batch's sampling interval is worse than the holdout's estimate by more than
+  the policy's ``max_estimated_loss``.
 
 Each alert names its cause (``mlcycle.monitor.alerts``: a system issue, data drift ranked by
 impact on this model, prediction drift, concept drift, an estimated loss) with its evidence
