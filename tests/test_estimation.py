@@ -25,16 +25,6 @@ from tests.deploy_fixtures import classification_workspace
 from tests.training_data import classification_frame
 
 
-class _Known:
-    """A calibration that returns the outcome itself: every row's label is certain."""
-
-    def __init__(self, outcome: np.ndarray) -> None:
-        self.outcome = outcome.astype(float)
-
-    def predict(self, _scores: np.ndarray) -> np.ndarray:
-        return self.outcome
-
-
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 6), st.booleans()), min_size=2, max_size=60))
 def test_expected_auc_with_certain_outcomes_is_the_roc_auc(rows) -> None:
@@ -48,10 +38,13 @@ def test_expected_auc_with_certain_outcomes_is_the_roc_auc(rows) -> None:
 
 def test_expected_metrics_with_certain_outcomes_are_the_metrics() -> None:
     rng = np.random.default_rng(4)
-    scores = rng.random(500)
-    y = rng.random(500) < scores
-    pred = scores > 0.5
-    got = estimation.expected_metrics(scores, pred, estimation.Calibration(_Known(y)))
+    positive = rng.random(500)
+    y = rng.random(500) < positive
+    pred = positive > 0.5
+    scores = np.column_stack([1 - positive, positive])
+    certain = np.column_stack([~y, y]).astype(float)  # every row's label is known
+    got = estimation.expected_metrics(scores, pred.astype(int), certain, positive=1)
+    scores = positive
     assert got["accuracy"] == pytest.approx(accuracy_score(y, pred), abs=1e-4)
     assert got["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y, pred), abs=1e-4)
     assert got["precision"] == pytest.approx(precision_score(y, pred), abs=1e-4)

@@ -117,8 +117,12 @@ def print_check(result: dict[str, Any]) -> None:
                   f"{_fmt(performance['value'])} (holdout {_fmt(performance['reference'])})")
     estimated = result["estimated_performance"]
     if estimated:
-        out.print(f"{estimated['metric']} estimated without labels: {_fmt(estimated['value'])} "
-                  f"(holdout estimate {_fmt(estimated['reference'])})")
+        # A check stored before estimates had intervals has none.
+        interval = (f" [{_fmt(estimated['low'])}, {_fmt(estimated['high'])}] (95 % interval, "
+                    if estimated.get("low") is not None else " (")
+        out.print(f"{estimated['metric']} estimated without labels: "
+                  f"~{_fmt(estimated['value'])}{interval}holdout estimate "
+                  f"{_fmt(estimated['reference'])})")
     print_result(monitoring.drift_result(result))
 
 

@@ -25,7 +25,9 @@ remedy, so each alert names its kind:
   explain it (the ranked drifted or broken inputs).
 - ``concept_drift``: measured performance fell while no input moved: the relation between
   inputs and outcome changed.
-- ``estimated_loss``: the metric estimated without labels fell (labels come later).
+- ``estimated_loss``: the metric estimated without labels fell (labels come later) by
+  more than the policy allows even at the better end of the batch's sampling interval
+  (``least_loss``), so a loss within the batch's sampling noise does not alert.
 
 Each alert is a JSON-able dict: ``kind``, ``message`` (the one line shown in lists, as
 before), ``evidence`` (the figures) and ``playbook`` (what to look at and what to do,
@@ -104,8 +106,8 @@ def classify(data: DriftResult, scores: DriftResult, performance: dict[str, Any]
     loss = _measured_loss(performance, max_loss, min_labelled)
     if loss is not None:
         out.append(_performance_loss(loss, moved, broken, retrain))
-    elif (performance is None and estimated and estimated["relative_loss"] is not None
-          and estimated["relative_loss"] > limits.max_estimated_loss
+    elif (performance is None and estimated and _least_loss(estimated) is not None
+          and _least_loss(estimated) > limits.max_estimated_loss
           and estimated["rows"] >= min_labelled):
         out.append(_estimated_loss(estimated, moved, project, source, retrain))
     return out
@@ -315,13 +317,24 @@ def _performance_loss(performance: dict[str, Any], moved: list[dict[str, Any]],
     return alert(CONCEPT_DRIFT, message, evidence, playbook)
 
 
+def _least_loss(estimated: dict[str, Any]) -> float | None:
+    """The relative loss at the better end of the estimate's interval (an estimate stored
+    before it had an interval: at its value)."""
+    return estimated.get("least_loss", estimated["relative_loss"])
+
+
 def _estimated_loss(estimated: dict[str, Any], moved: list[dict[str, Any]], project: str,
                     source: str, retrain: str) -> dict[str, Any]:
+    interval = (f" [{estimated['low']:.4f}, {estimated['high']:.4f}]"
+                if estimated.get("low") is not None else "")
+    least = (f", at least {estimated['least_loss']:.1%} at this batch's size"
+             if estimated.get("least_loss") is not None else "")
     message = (f"estimated {estimated['metric']} (labels not known yet) fell to "
-               f"{estimated['value']:.4f} from {estimated['reference']:.4f} on the holdout "
-               f"({estimated['relative_loss']:.1%} worse)")
+               f"{estimated['value']:.4f}{interval} from {estimated['reference']:.4f} on the "
+               f"holdout ({estimated['relative_loss']:.1%} worse{least})")
     evidence = _loss_evidence(estimated, estimated["rows"])
     evidence["method"] = estimated.get("method")
+    evidence["low"], evidence["high"] = estimated.get("low"), estimated.get("high")
     playbook = ["The estimate sees what shifted inputs cost"
                 + (f" ({_ranked(moved)})" if moved else "")
                 + ", not a changed relation between inputs and outcome.",

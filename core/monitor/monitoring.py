@@ -13,9 +13,11 @@ own training data:
 - performance, when labels are given: the version's metric on the labelled rows against
   its holdout figure. A relative loss above ``MAX_LOSS`` that is also clear of sampling
   error (two bootstrap standard errors of the difference) is an alert (concept drift shows
-  here, not in the inputs). Without labels, a binary classifier's metric is estimated from
-  its calibrated scores (``mlcycle.monitor.estimation``), and an estimated loss above ``MAX_LOSS``
-  alerts too.
+  here, not in the inputs). Without labels, the metric is estimated with a 95 % interval
+  (``mlcycle.monitor.estimators``: a classifier's from its calibrated scores, a regression
+  model's from a model of its errors), and an estimated loss alerts when even the better
+  end of the batch's sampling interval is worse than the holdout's estimate by more than
+  the policy's ``max_estimated_loss``.
 
 Each alert names its cause (``mlcycle.monitor.alerts``: a system issue, data drift ranked by
 impact on this model, prediction drift, concept drift, an estimated loss) with its evidence
@@ -49,8 +51,9 @@ from mlcycle.data import datasets, sources
 from mlcycle.deploy import scoring
 from mlcycle.models import evaluation, model_input, registry
 from mlcycle.monitor import alerts as alert_kinds
-from mlcycle.monitor import decisions, estimation, importance
+from mlcycle.monitor import decisions, estimators, importance
 from mlcycle.monitor import policy as policies
+from mlcycle.monitor.estimation import Z
 from mlcycle.projects.metrics import CATALOG
 from mlcycle.store import cancel as cancelling
 from mlcycle.store import events, files
@@ -81,9 +84,9 @@ class Reference:
     scores: Profile
     metric: str
     holdout_value: float | None
-    # Binary classifiers whose metric can be estimated without labels (mlcycle.monitor.estimation):
-    # the calibration, and the estimate on the holdout that later estimates are held to.
-    calibration: estimation.Calibration | None = None
+    # When the metric can be estimated without labels (mlcycle.monitor.estimators): the
+    # estimator fitted on the holdout, and its estimate there that later ones are held to.
+    estimator: estimators.Estimator | None = None
     estimated_holdout: float | None = None
     holdout_se: float | None = None  # sampling error of holdout_value (bootstrap)
     booleans: list[str] = field(default_factory=list)  # inputs profiled as booleans
@@ -133,12 +136,9 @@ def reference(ws: Workspace, project: str, ref: str = registry.CHAMPION) -> Refe
                      challenger=scoring.shadow_of(ws, project, scorer.version))
     base.holdout_se = _sampling_error(signature, metric, y[mask], pred)
     base.importance = importance.importances(scorer, holdout)
-    if _estimable(signature, metric):
-        positive = evaluation.positive_class(signature.classes)
-        values = scores.get_column(SCORE).to_numpy()
-        base.calibration = estimation.calibrate(values, y[mask] == positive)
-        base.estimated_holdout = estimation.expected_metrics(
-            values, pred["label"] == positive, base.calibration)[metric]
+    base.estimator = estimators.fit(signature, metric, holdout, pred, y[mask], base.holdout_se)
+    if base.estimator is not None:
+        base.estimated_holdout = base.estimator.estimate(holdout, pred).value
     return base
 
 
@@ -169,11 +169,6 @@ def _sampling_error(signature: model_input.Signature, metric: str, y: np.ndarray
     return evaluation.bootstrap_se("classification", metric, y, pred["label"],
                                    proba / proba.sum(axis=1, keepdims=True),
                                    signature.classes)
-
-
-def _estimable(signature: model_input.Signature, metric: str) -> bool:
-    return (signature.task == "classification" and len(signature.classes) == 2
-            and metric in estimation.METRICS)
 
 
 @dataclass(frozen=True)
@@ -325,8 +320,8 @@ def _check_table(ws: Workspace, project: str, base: Reference, batch: scoring.Ta
             raw, inputs, pred, predicted, base.signature))
     batch_scores = pl.concat(collected.scores)
     predictions = pl.concat(collected.predictions)
-    data = drift.check(base.inputs,
-                       model_input.as_booleans(pl.concat(collected.inputs), base.booleans),
+    inputs = pl.concat(collected.inputs)
+    data = drift.check(base.inputs, model_input.as_booleans(inputs, base.booleans),
                        min_psi=limits.min_psi, min_h=limits.min_h)
     cancelling.check(cancel)
     scores = drift.check(base.scores, batch_scores)
@@ -334,7 +329,7 @@ def _check_table(ws: Workspace, project: str, base: Reference, batch: scoring.Ta
     if labels is not None and truth is not None:
         performance = _performance(base, labels, truth, identifier, predictions,
                                    Path(batch.label))
-    estimated = _estimate(base, batch_scores, predictions)
+    estimated = _estimate(base, inputs, batch_scores, predictions)
     details = alert_kinds.classify(data, scores, performance, estimated, base.importance,
                                    project=project, source=batch.label, limits=limits)
     return {
@@ -391,22 +386,32 @@ def _performance(base: Reference, labels: Path, truth: pl.DataFrame, identifier:
     return out
 
 
-def _estimate(base: Reference, scores: pl.DataFrame, predictions: pl.DataFrame
-              ) -> dict[str, Any] | None:
-    """The metric expected on the batch without its labels (binary classifiers only)."""
-    if base.calibration is None or base.estimated_holdout is None:
+def _estimate(base: Reference, inputs: pl.DataFrame, scores: pl.DataFrame,
+              predictions: pl.DataFrame) -> dict[str, Any] | None:
+    """The metric expected on the batch without its labels, with its 95 % interval
+    (``low``, ``high``). ``least_loss``, which the estimated-loss alert is held to, is the
+    relative loss at the better end of the batch's sampling interval: the holdout's estimate
+    it is measured against shares the calibration's error (``mlcycle.monitor.estimation``)."""
+    import numpy as np
+
+    if base.estimator is None or base.estimated_holdout is None or not scores.height:
         return None
-    positive = evaluation.positive_class(base.signature.classes)
-    value = estimation.expected_metrics(
-        scores.get_column(SCORE).to_numpy(),
-        predictions.get_column("prediction").to_numpy() == positive,
-        base.calibration)[base.metric]
+    classes = base.signature.classes
+    pred = ({"label": predictions.get_column("prediction").cast(str).to_numpy(),
+             "proba": np.column_stack([predictions.get_column(f"probability_{c}").to_numpy()
+                                       for c in classes])}
+            if classes else {"value": scores.get_column(SCORE).to_numpy()})
+    figure = base.estimator.estimate(inputs, pred)
     sign = 1 if CATALOG[base.metric].greater_is_better else -1
-    loss = (sign * (base.estimated_holdout - value) / abs(base.estimated_holdout)
-            if base.estimated_holdout else None)
-    return {"metric": base.metric, "value": value, "reference": base.estimated_holdout,
-            "relative_loss": loss, "rows": scores.height,
-            "method": "calibrated confidence (CBPE)"}
+    reference = base.estimated_holdout
+
+    def loss(value: float) -> float | None:
+        return sign * (reference - value) / abs(reference) if reference else None
+
+    return {"metric": base.metric, "value": figure.value, "low": figure.low,
+            "high": figure.high, "reference": reference, "relative_loss": loss(figure.value),
+            "least_loss": loss(figure.value + sign * Z * figure.error),
+            "rows": scores.height, "method": base.estimator.method}
 
 
 def _record(ws: Workspace, result: dict[str, Any], run: scoring.Run, content: Content,
@@ -513,7 +518,9 @@ def write_report(check: dict[str, Any], path: str | Path) -> Path:
         figure = check.get(key)
         if figure and figure["value"] is not None:
             reference = figure["reference"]
-            preface.append(f"{figure['metric']} {what}: {figure['value']:.4f}"
+            interval = (f" [{figure['low']:.4f}, {figure['high']:.4f}] (95 % interval)"
+                        if figure.get("low") is not None else "")
+            preface.append(f"{figure['metric']} {what}: {figure['value']:.4f}{interval}"
                            + (f" (holdout {reference:.4f})" if reference is not None else ""))
     return write(drift_result(check), path, title=f"Monitoring check of {name}",
                  preface=preface)

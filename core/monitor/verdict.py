@@ -30,6 +30,9 @@ class Performance:
     estimated: bool
     method: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)
+    # An estimate's 95 % interval for the metric the labels will show (None when measured).
+    low: float | None = None
+    high: float | None = None
 
     @classmethod
     def measured(cls, d: dict[str, Any]) -> Performance:
@@ -39,7 +42,7 @@ class Performance:
     @classmethod
     def estimate(cls, d: dict[str, Any]) -> Performance:
         return cls(d["metric"], d["value"], d["reference"], d["relative_loss"], d["rows"],
-                   True, d.get("method"))
+                   True, d.get("method"), low=d.get("low"), high=d.get("high"))
 
 
 @dataclass(frozen=True)
