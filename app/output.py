@@ -78,3 +78,18 @@ def console():  # -> rich.console.Console
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+
+
+def inputs_summary(inputs: dict[str, Any], names: int = 5) -> str:
+    """A check's inputs as the engine counted them, in words every face uses alike: how many
+    of those tested drifted and which, then those broken by their source."""
+    drifted, broken = inputs["drifted"], inputs["broken"]
+
+    def listed(found: list[str]) -> str:
+        more = f", and {len(found) - names} more" if len(found) > names else ""
+        return f" ({', '.join(found[:names])}{more})" if found else ""
+
+    text = f"{len(drifted)} of {inputs['tested']} inputs drifted{listed(drifted)}"
+    if broken:
+        text += f"; {len(broken)} broken by their source, a system issue{listed(broken)}"
+    return text

@@ -27,7 +27,9 @@ RETRAIN = {
         "kinds": ["data_drift", "prediction_drift"],
         "alerts": ["data drift in 2 of 12 inputs: monthly_charges, total_charges",
                    "prediction drift: the model's scores moved (psi 0.214)"],
-        "figures": {"share_drifted": 0.1667, "drifted": ["monthly_charges", "total_charges"],
+        "figures": {"inputs": {"tested": 12, "drifted": ["monthly_charges", "total_charges"],
+                               "broken": []},
+                    "share_drifted": 0.1667, "drifted": ["monthly_charges", "total_charges"],
                     "prediction_drift": True, "metric": "roc_auc", "value": 0.7712,
                     "reference": 0.8391, "relative_loss": 0.0809}}]},
     "proposal": {"window": "all", "describe": "every labelled batch checked since the "

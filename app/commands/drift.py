@@ -7,6 +7,8 @@ import click
 from mlcycle.app.output import emit_json, json_option, note
 
 if TYPE_CHECKING:
+    from rich.text import Text
+
     from mlcycle.drift.check import ColumnDrift, DriftResult
 
 
@@ -75,7 +77,9 @@ def _order(col: ColumnDrift) -> tuple[int, float]:
     return 2, 0.0
 
 
-def print_result(result: DriftResult) -> None:
+def print_result(result: DriftResult, verdict: Text | None = None) -> None:
+    """The drift report: ``verdict`` (the table's own, unless a check counted its inputs),
+    the test's settings, then a row per column."""
     from rich.table import Table
     from rich.text import Text
 
@@ -83,8 +87,8 @@ def print_result(result: DriftResult) -> None:
     from mlcycle.drift.report import dataset_verdict, multivariate_line
 
     out = console()
-    out.print(Text(dataset_verdict(result).rstrip("."),
-                   style="bold red" if result.drift_detected else "bold green"))
+    out.print(verdict or Text(dataset_verdict(result).rstrip("."),
+                              style="bold red" if result.drift_detected else "bold green"))
     out.print(f"reference {result.n_reference:,} rows, current {result.n_current:,} rows; "
               f"false-alarm rate {result.alpha:g} for the whole table "
               f"(per column p < {result.threshold:.2g})")

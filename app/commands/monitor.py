@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from mlcycle.app.output import Context, console, emit_json, json_default, json_option, note
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 
 @click.command()
@@ -123,7 +126,19 @@ def print_check(result: dict[str, Any]) -> None:
         out.print(f"{estimated['metric']} estimated without labels: "
                   f"~{_fmt(estimated['value'])}{interval}holdout estimate "
                   f"{_fmt(estimated['reference'])})")
-    print_result(monitoring.drift_result(result))
+    print_result(monitoring.drift_result(result), _inputs_line(result.get("inputs")))
+
+
+def _inputs_line(inputs: dict[str, Any] | None) -> Text | None:
+    """The check's inputs as the engine counted them (None for a check made before)."""
+    from rich.text import Text
+
+    from mlcycle.app.output import inputs_summary
+
+    if inputs is None:
+        return None
+    return Text(inputs_summary(inputs, names=len(inputs["drifted"]) + len(inputs["broken"])),
+                style="bold red" if inputs["drifted"] or inputs["broken"] else "bold green")
 
 
 def _print_history(project: str, checks: list[dict[str, Any]]) -> None:

@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Header, Label, Static
 
+from mlcycle.app.output import inputs_summary
 from mlcycle.app.screens.base import DetailScreen
 from mlcycle.app.widgets.footer import AppFooter
 from mlcycle.app.widgets.paired_bars import PairedBars
@@ -38,8 +39,9 @@ class CheckScreen(DetailScreen):
         yield Header()
         yield Static(Text(
             f"{self.project}: check {self.check['id']} of {name} by v{self.check['version']}: "
-            f"{drift['n_drifted']} of {drift['n_tested']} inputs drifted "
-            f"({drift['n_current']:,} rows against {drift['n_reference']:,}); "
+            + (inputs_summary(self.check["inputs"]) if self.check.get("inputs") else
+               f"{drift['n_drifted']} of {drift['n_tested']} columns drifted")
+            + f" ({drift['n_current']:,} rows against {drift['n_reference']:,}); "
             "escape: back to the checks"), id="check-summary")
         with Horizontal():
             with Vertical(id="check-left", classes="pane"):

@@ -20,6 +20,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 from mlcycle.app.jobs import FAILED, RUNNING, Job, Lead
+from mlcycle.app.output import inputs_summary
 from mlcycle.store.errors import MlcycleError
 
 if TYPE_CHECKING:
@@ -46,9 +47,12 @@ def _firing(text: Text, firing: dict[str, Any]) -> None:
         text.append(f": {', '.join(k.replace('_', ' ') for k in firing.get('kinds', []))}")
         for alert in firing.get("alerts", [])[:3]:
             text.append(f"\n    {alert}", style="red")
-        parts = [f"{_percent(figures.get('share_drifted'))} of inputs drifted"]
-        if figures.get("drifted"):
-            parts.append("drifted: " + ", ".join(figures["drifted"][:5]))
+        if figures.get("inputs"):  # as the check counted them
+            parts = [inputs_summary(figures["inputs"])]
+        else:  # a decision raised before checks counted their inputs
+            parts = [f"{_percent(figures.get('share_drifted'))} of columns drifted"]
+            if figures.get("drifted"):
+                parts.append("drifted: " + ", ".join(figures["drifted"][:5]))
         if figures.get("prediction_drift") is not None:
             parts.append("scores " + ("moved" if figures["prediction_drift"] else "steady"))
         if figures.get("value") is not None:

@@ -5,12 +5,13 @@
 lands in a folder; :mod:`mlcycle.monitor.retraining` trains and judges a successor.
 """
 
-from mlcycle.monitor.verdict import Alert, Check, Decision, Performance, check
+from mlcycle.monitor.verdict import Alert, Check, Decision, Inputs, Performance, check
 
 __all__ = [
     "Alert",
     "Check",
     "Decision",
+    "Inputs",
     "Performance",
     "alerts",
     "check",

@@ -77,13 +77,7 @@ def classify(data: DriftResult, scores: DriftResult, performance: dict[str, Any]
     """The alerts of a check, each with its kind, evidence and playbook (see module), at
     the thresholds of the project's policy (``limits``)."""
     max_loss, min_labelled = limits.max_loss, limits.min_labelled
-    broken = sorted((_broken(c, importance) for c in data.drifted
-                     if _firing(c, _SYSTEM_TESTS)), key=lambda b: -(b["importance"] or 0.0))
-    # A column stuck at one value moves too; that is the breakage, not drift.
-    moved = sorted((_moved(c, importance) for c in data.drifted
-                    if _firing(c, ("location", "spread", "shape"))
-                    and not _firing(c, ("constant",))),
-                   key=lambda m: (-m["impact"], -m["drift"], m["input"]))
+    broken, moved = _partition(data, importance)
     source = shlex.quote(source)  # the playbook's commands are pasted into a shell
     retrain = _retrain_command(project, source, performance)
     out = []
@@ -111,6 +105,29 @@ def classify(data: DriftResult, scores: DriftResult, performance: dict[str, Any]
           and estimated["rows"] >= min_labelled):
         out.append(_estimated_loss(estimated, moved, project, source, retrain))
     return out
+
+
+def inputs(data: DriftResult, importance: dict[str, float]) -> dict[str, Any]:
+    """The inputs of a check counted the one way every face shows them: ``tested``, those
+    that ``drifted`` (moved: data drift, most impact first) and those ``broken`` by their
+    source (a system issue: missing-value bursts, never-seen categories, stuck values),
+    never counted as drift too."""
+    broken, moved = _partition(data, importance)
+    return {"tested": data.n_tested, "drifted": [m["input"] for m in moved],
+            "broken": [b["input"] for b in broken]}
+
+
+def _partition(data: DriftResult, importance: dict[str, float]
+               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The inputs a system broke, most important first, and those that moved, by impact."""
+    broken = sorted((_broken(c, importance) for c in data.drifted
+                     if _firing(c, _SYSTEM_TESTS)), key=lambda b: -(b["importance"] or 0.0))
+    # A column stuck at one value moves too; that is the breakage, not drift.
+    moved = sorted((_moved(c, importance) for c in data.drifted
+                    if _firing(c, ("location", "spread", "shape"))
+                    and not _firing(c, ("constant",))),
+                   key=lambda m: (-m["impact"], -m["drift"], m["input"]))
+    return broken, moved
 
 
 def _firing(column: ColumnDrift, tests: tuple[str, ...]) -> list[dict[str, Any]]:

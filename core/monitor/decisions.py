@@ -90,7 +90,8 @@ def _firings(con: duckdb.DuckDBPyConnection, check: dict[str, Any], policy: poli
         drift = check["data_drift"]
         out.append({"trigger": "on_alert", "key": f"on_alert:{check['id']}",
                     "kinds": sorted(kinds), "alerts": check["alerts"],
-                    "figures": {"share_drifted": drift.get("share_drifted"),
+                    "figures": {"inputs": check.get("inputs"),
+                                "share_drifted": drift.get("share_drifted"),
                                 "drifted": [c["name"] for c in drift.get("columns", [])
                                             if c.get("drifted")],
                                 "prediction_drift": check["prediction_drift"]

@@ -209,7 +209,7 @@ def earlier_check(ws: Workspace, project: str, content: Content, version: int, *
     result = {key: stored[key] for key in ("id", "version", "source", "rows", "scoring_run")}
     result["project"] = project
     result["seconds"] = stored.get("seconds")  # checks stored before it was kept have none
-    result.update({key: stored[key] for key in ("data_drift", "prediction_drift",
+    result.update({key: stored[key] for key in ("data_drift", "inputs", "prediction_drift",
                                                 "performance", "estimated_performance",
                                                 "alerts", "alert_details")})
     result["retrain_recommended"] = alert_kinds.retrain_recommended(stored["alert_details"])
@@ -341,6 +341,7 @@ def _check_table(ws: Workspace, project: str, base: Reference, batch: scoring.Ta
         "scoring_run": run.id,
         "seconds": round(time.perf_counter() - started, 3),
         "data_drift": data.to_dict(),
+        "inputs": alert_kinds.inputs(data, base.importance),
         "prediction_drift": scores.to_dict(),
         "performance": performance,
         "estimated_performance": estimated,
@@ -418,7 +419,7 @@ def _record(ws: Workspace, result: dict[str, Any], run: scoring.Run, content: Co
             in_transaction: Callable[[Any, dict[str, Any]], None] | None,
             policy: policies.Policy) -> None:
     performance = result["performance"] or {}
-    report = {k: result[k] for k in ("data_drift", "prediction_drift", "performance",
+    report = {k: result[k] for k in ("data_drift", "inputs", "prediction_drift", "performance",
                                      "estimated_performance", "seconds", "alert_details")}
     with ws.write() as con:
         scoring.record_run(con, run)
@@ -451,7 +452,8 @@ _HISTORY_COLUMNS = ("id", "ts", "version", "source", "rows", "scoring_run", "dat
                     "share_drifted", "prediction_drift", "metric", "metric_value",
                     "metric_reference", "labelled_rows", "estimated_value", "alerts", "sha256",
                     "labels_sha256")
-_SELECT = "SELECT " + ", ".join(_HISTORY_COLUMNS)
+# A check's inputs as counted when it was made (None for checks made before they were kept).
+_SELECT = "SELECT " + ", ".join(_HISTORY_COLUMNS) + ", json_extract(report, '$.inputs')"
 
 
 def history(ws: Workspace, project: str, limit: int = 50) -> list[dict[str, Any]]:
@@ -463,9 +465,10 @@ def history(ws: Workspace, project: str, limit: int = 50) -> list[dict[str, Any]
             "ORDER BY ts DESC LIMIT ?", [project, limit]).fetchall()
     out = []
     for row in reversed(rows):
-        item = dict(zip(_HISTORY_COLUMNS, row))
+        item = dict(zip((*_HISTORY_COLUMNS, "inputs"), row))
         item["ts"] = iso(item["ts"])
         item["alerts"] = json.loads(item["alerts"])
+        item["inputs"] = json.loads(item["inputs"]) if item["inputs"] else None
         out.append(item)
     return out
 
@@ -488,9 +491,10 @@ def get_check(ws: Workspace, project: str, check_id: str | None = None) -> dict[
     if not rows:
         what = f"check {check_id!r}" if check_id else "no checks yet"
         raise NotFound(f"project {project!r}: {what}; run 'mlcycle monitor {project} FILE'")
-    item = dict(zip((*_HISTORY_COLUMNS, "report"), rows[0]))
+    item = dict(zip((*_HISTORY_COLUMNS, "inputs", "report"), rows[0]))
     item["ts"] = iso(item["ts"])
     item["alerts"] = json.loads(item["alerts"])
+    item["inputs"] = None  # the report holds them, for checks made since they are kept
     item.update(json.loads(item.pop("report")))
     if "alert_details" not in item:  # stored before alerts were classed
         item["alert_details"] = alert_kinds.from_messages(item["alerts"])

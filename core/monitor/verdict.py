@@ -64,6 +64,19 @@ class Alert:
 
 
 @dataclass(frozen=True)
+class Inputs:
+    """A check's inputs counted the one way every face shows them."""
+
+    tested: int
+    drifted: tuple[str, ...]  # moved: data drift, most impact first
+    broken: tuple[str, ...]  # broken by their source: a system issue, not drift
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Inputs:
+        return cls(d["tested"], tuple(d["drifted"]), tuple(d["broken"]))
+
+
+@dataclass(frozen=True)
 class Decision:
     """A question a policy's trigger raised (retrain? promote?) and where it stands."""
 
@@ -128,6 +141,7 @@ class Check:
     alert_details: tuple[Alert, ...] = ()  # the alerts with their kind, evidence, playbook
     # What the check raised, as it ended up (carried out at once under mode auto).
     decision: Decision | None = None
+    inputs: Inputs | None = None  # None for checks made before inputs were counted
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Check:
@@ -143,6 +157,7 @@ class Check:
             tuple(Alert.from_dict(a) for a in d.get("alert_details")
                   or alerts.from_messages(d["alerts"])),
             Decision.from_dict(d["decision"]) if d.get("decision") else None,
+            Inputs.from_dict(d["inputs"]) if d.get("inputs") else None,
         )
 
 

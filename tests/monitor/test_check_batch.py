@@ -123,3 +123,53 @@ def test_a_decision_a_later_promotion_answered_is_closed_everywhere(
     assert run_json("status", "clf", workspace=ws.root)["pending_decisions"] == []
     text = run_cli("decisions", "clf", workspace=ws.root, check=True).stdout
     assert "superseded: answered by a later action" in text
+
+
+async def test_one_drifted_batch_reads_the_same_through_every_face(
+        clf_champion_root: Path, tmp_path: Path) -> None:
+    from mlcycle.app.ui import MlcycleApp
+    from mlcycle.monitor.verdict import Check
+    from tests.conftest import copy_workspace
+    from tests.test_tui import settle, visible_text
+    from tests.test_tui_deploy_monitor import _fill, _job
+    from tests.tui_keys import put_off_decision
+
+    folder = tmp_path / "batches"
+    folder.mkdir()
+    batch = folder / "moved.csv"
+    classification_frame(600, seed=41).with_columns(pl.col("x1") + 2.5).drop(
+        "label").write_csv(batch)
+    spaces = {face: copy_workspace(clf_champion_root, tmp_path / face)
+              for face in ("cli", "api", "watcher", "tui")}
+    seen: dict[str, Check] = {}
+    proc = run_cli("monitor", "clf", str(batch), "--json", workspace=spaces["cli"].root)
+    assert proc.returncode == 0, proc.stderr
+    seen["cli"] = Check.from_dict(json.loads(proc.stdout))
+    seen["api"] = mlcycle.monitor.check("clf", batch, workspace=spaces["api"])
+    outcomes = []
+    Watcher(spaces["watcher"], "clf", folder, settle=0, report=outcomes.append).scan()
+    seen["watcher"] = Check.from_dict(next(o.check for o in outcomes if o.status == "checked"))
+    app = MlcycleApp(spaces["tui"], project="clf")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("6")
+        await settle(pilot)
+        await pilot.press("c")
+        await _fill(pilot, file=batch)
+        job = await _job(pilot, "check: clf moved.csv", timeout=300)
+        seen["tui"] = Check.from_dict(job.result)
+        await put_off_decision(pilot)
+        await settle(pilot)
+        inputs = seen["tui"].inputs
+        assert f"{len(inputs.drifted)}/{inputs.tested}" in visible_text(app)  # checks table
+    first = seen["cli"]
+    assert first.inputs is not None and "x1" in first.inputs.drifted
+    for face, check in seen.items():
+        assert check.inputs == first.inputs, face
+        assert [a.kind for a in check.alert_details] == [a.kind for a in first.alert_details]
+        assert check.alerts == first.alerts, face
+        assert check.decision is not None and check.decision.status == "pending", face
+        assert (check.decision.kind, check.decision.trigger) == ("retrain", "on_alert"), face
+    # The alert's count is the inputs' count.
+    drift = next(a for a in first.alert_details if a.kind == "data_drift")
+    assert drift.message.startswith(
+        f"data drift in {len(first.inputs.drifted)} of {first.inputs.tested} inputs")
