@@ -17,8 +17,9 @@ import pytest
 
 from mlcycle import projects
 from mlcycle.data import datasets
+from mlcycle.models import paired as gate
 from mlcycle.models import registry, training
-from mlcycle.monitor import decisions, gate, monitoring, retraining
+from mlcycle.monitor import decisions, monitoring, retraining
 from mlcycle.monitor import policy as policies
 from mlcycle.monitor.watch import Watcher
 from mlcycle.store import events

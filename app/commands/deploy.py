@@ -169,8 +169,6 @@ def compare(ctx: Context, project: str, labels: str, promote: bool, reason: str 
                       f"{chall['metrics'].get(key, float('nan')):.4f}")
     click.echo(f"{result['rows']} labelled rows scored by both models")
     console().print(table)
-    verdict = {True: "the challenger is better", False: "the champion is better or equal",
-               None: "no verdict"}[result["challenger_better"]]
-    click.echo(f"on {result['metric']}: {verdict}")
+    click.echo(result["verdict"])
     if result["promoted"]:
         click.echo(f"promoted v{chall['version']} to champion: {result['reason']}")

@@ -152,8 +152,10 @@ class DeployScreen(ViewScreen):
             other = comparison["challenger"]["metrics"].get(key)
             table.add_row(key, f"{value:.4f}", "–" if other is None else f"{other:.4f}",
                           style="bold" if key == comparison["metric"] else "")
-        verdict = "the challenger is better" if comparison["challenger_better"] else \
-            "the champion holds"
+        # A comparison recorded before verdicts weighed the noise has none.
+        verdict = comparison.get("verdict") or (
+            "the challenger is better" if comparison["challenger_better"] else
+            "the champion holds")
         shadow.update(_stack(table, verdict))
 
     def _chart(self, index: int) -> None:

@@ -213,11 +213,9 @@ def compare(screen: DeployScreen, project: str) -> None:
         def done(job: Job) -> str:
             result = job.result
             screen.reload()
-            verdict = {True: "the challenger is better", False: "the champion holds",
-                       None: "no verdict"}[result["challenger_better"]]
             promoted = (f"; v{result['challenger']['version']} promoted to champion"
                         if result["promoted"] else "")
-            return f"on {result['rows']:,} rows, by {result['metric']}: {verdict}{promoted}"
+            return f"{result['verdict']}{promoted}"
 
         screen.start_job(f"compare: {project}", work, done=done, lead=Lead("deploy", project))
 

@@ -30,7 +30,7 @@ from mlcycle import deploy, projects
 from mlcycle.data import sources
 from mlcycle.data.columns import by_name
 from mlcycle.deploy import onnx_export
-from mlcycle.models import evaluation, model_input, registry
+from mlcycle.models import evaluation, model_input, paired, registry
 from mlcycle.store import cancel as cancelling
 from mlcycle.store import events, safety
 from mlcycle.store.errors import InvalidInput, NotFound, first_line
@@ -678,7 +678,7 @@ def compare(ws: Workspace, project: str, labels: str | Path,
     y = joined.get_column("y").to_numpy()
     if signature.task == "regression":
         y = y.astype(np.float64)
-    figures = {}
+    figures, sides = {}, {}
     for side in ("champion", "challenger"):
         pred = joined.get_column(f"{side}_prediction").to_numpy()
         proba = None
@@ -687,31 +687,35 @@ def compare(ws: Workspace, project: str, labels: str | Path,
                                      for c in signature.classes]).astype(np.float64)
             # float32 probabilities sum to 1 within 1e-7; log loss wants it exact
             proba = proba / proba.sum(axis=1, keepdims=True)
+        sides[side] = (pred, proba)
         figures[side] = evaluation.scores(signature.task, y, pred, proba,
                                           signature.classes or None)
     metric = proj.metric
-    better = evaluation.beats(metric, figures["challenger"].get(metric),
-                              figures["champion"].get(metric))
+    # Judged against noise: both models on the same resampled rows (the gate's bootstrap).
+    judged = paired.judge(metric, signature.task, list(signature.classes or []), y,
+                          sides["champion"], sides["challenger"])
+    better, verdict = paired.verdict(judged, f"the challenger v{challenger_v}",
+                                     f"the champion v{champion_v}")
     result: dict[str, Any] = {
         "project": project,
         "rows": joined.height,
         "metric": metric,
         "champion": {"version": champion_v, "metrics": figures["champion"]},
         "challenger": {"version": challenger_v, "metrics": figures["challenger"]},
-        "challenger_better": better,
+        "difference": {k: judged[k] for k in ("difference", "low", "high", "confidence",
+                                              "rounds")},
+        "challenger_better": better,  # None: no clear difference
+        "verdict": verdict,
         "promoted": False,
     }
     with ws.write() as con:
         events.record(con, "deploy.compared", project=project, subject=f"v{challenger_v}",
                       detail={k: result[k] for k in ("rows", "metric", "champion",
-                                                     "challenger", "challenger_better")})
+                                                     "challenger", "difference",
+                                                     "challenger_better", "verdict")})
     if promote:
         if not better:
-            raise InvalidInput(
-                f"challenger v{challenger_v} does not beat champion v{champion_v} on {metric} "
-                f"({_fmt(figures['challenger'].get(metric))} vs "
-                f"{_fmt(figures['champion'].get(metric))} on {joined.height} rows); not promoted"
-            )
+            raise InvalidInput(f"not promoted: {verdict}")
         why = (f"{reason or 'shadow comparison'}: {metric} "
                f"{_fmt(figures['challenger'].get(metric))} vs champion v{champion_v}'s "
                f"{_fmt(figures['champion'].get(metric))} on {joined.height} labelled rows")

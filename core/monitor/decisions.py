@@ -19,7 +19,7 @@ batches and label files the retraining adds).
 
 :func:`decide` approves or rejects a pending decision. Approving a retraining runs it
 (``mlcycle.monitor.retraining.retrain``) with the proposed window, through the policy's
-gate (``mlcycle.monitor.gate``). The candidate shadows the champion as challenger; if it
+gate (``mlcycle.models.paired``). The candidate shadows the champion as challenger; if it
 passed the gate, a second pending decision (kind ``promote``, showing the gate's figures)
 asks whether it becomes champion, or under ``auto`` it does at once. Every step is an
 event with its figures.

@@ -15,7 +15,7 @@ preparation):
    least ``MIN_RECENT`` of them (they describe the world the model scores next), else on
    the whole holdout. A better candidate replaces the champion with ``promote``; otherwise
    it becomes the challenger, which shadows the champion when scoring. With a ``gate``
-   (the policy's), "better" is the gate's verdict (``mlcycle.monitor.gate``): a margin and
+   (the policy's), "better" is the gate's verdict (``mlcycle.models.paired``): a margin and
    a paired bootstrap interval, not a bare comparison.
 
 New rows are found in the new version by a hash of their values, not by an identifier, so
@@ -333,7 +333,7 @@ def retrain(ws: Workspace, project: str, batches: list[tuple[Path, Path | None]]
            f"{figures[champion.version].get(metric):.4f} on {where}")
     verdict = None
     if gate is not None:
-        from mlcycle.monitor import gate as gates
+        from mlcycle.models import paired as gates
 
         say("the gate: a paired bootstrap of the difference on the same rows")
         y, base_pred, base_proba = predictions[basis][champion.version]

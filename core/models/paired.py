@@ -1,11 +1,14 @@
-"""The challenger gate: does a retrained candidate really beat the champion?
+"""Two models judged on the same rows: is one really better, or is the difference noise?
 
-Both are scored on the same rows, and the difference of the project metric (candidate
+The retraining gate (does a candidate beat the champion by the policy's margin?) and
+``mlcycle compare`` (champion against challenger on labelled shadow rows) both ask it here.
+Both models are scored on the same rows, and the difference of the project metric (candidate
 minus champion, signed so that positive means better) is judged with a **paired
 bootstrap**: each resample draws rows with replacement and scores both models on the same
 draw, so the noise the two share (a hard batch is hard for both) cancels and the interval
 is of the difference itself. The candidate passes when the difference is at least the
-policy's margin and the interval at the policy's confidence lies above zero.
+policy's margin and the interval at the policy's confidence lies above zero; a comparison
+with no margin says "no clear difference" while the interval holds zero (:func:`verdict`).
 
 Resamples are bootstrap counts (how often each row was drawn), so every metric is a
 weighted sum over rows: all resamples of a chunk are one matrix product. ROC AUC is the
@@ -119,7 +122,7 @@ def metric_values(metric: str, task: str, classes: list[str], y: np.ndarray,
                 values.append({"precision": _ratio(tp, predicted), "recall": _ratio(tp, actual),
                                "f1": _ratio(2 * tp, actual + predicted)}[metric])
             return np.mean(values, axis=0)
-    raise InvalidInput(f"the gate cannot judge metric {metric!r}")
+    raise InvalidInput(f"a paired comparison cannot judge metric {metric!r}")
 
 
 def judge(metric: str, task: str, classes: list[str], y: np.ndarray,
@@ -162,3 +165,17 @@ def judge(metric: str, task: str, classes: list[str], y: np.ndarray,
             "difference": difference, "low": low, "high": high, "confidence": confidence,
             "margin": margin, "rounds": rounds, "resamples_used": int(spread.size),
             "seed": seed, "passed": passed, "why": why}
+
+
+def verdict(judged: dict[str, Any], newer: str = "the candidate", older: str = "the champion"
+            ) -> tuple[bool | None, str]:
+    """Which of two judged models is better beyond the noise (None: no clear difference),
+    and that in words with the difference and its interval."""
+    low, high = judged["low"], judged["high"]
+    better = True if low > 0 else False if high < 0 else None
+    said = {True: f"{newer} is better", False: f"{older} is better",
+            None: "no clear difference"}[better]
+    return better, (f"{said}: {judged['metric']} {judged['candidate']:.4f} vs "
+                    f"{judged['champion']:.4f}, difference {judged['difference']:+.4f}, "
+                    f"{judged['confidence']:.0%} interval [{low:+.4f}, {high:+.4f}] "
+                    f"on {judged['rows']:,} rows")
