@@ -208,6 +208,7 @@ def bundle_signature(signature: model_input.Signature) -> dict[str, Any]:
         "task": signature.task,
         "target": signature.target,
         "classes": signature.classes,
+        "label_type": signature.label_type if signature.task == "classification" else None,
         "unseen_categories": "ignored (all one-hot columns zero), as in training",
         "feature_set": signature.feature_set,
         "model_input": signature.to_dict(),
@@ -549,5 +550,5 @@ def _scored(folder: Path, rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
     session = onnx_export.session((folder / "model.onnx").read_bytes())
     out = onnx_export.run(session, scoring.model_frame(raw, signature), signature)
     if signature.task == "classification":
-        return {"label": [str(v) for v in out[0]], "probabilities": out[1].tolist()}
+        return {"label": out[0].ravel().tolist(), "probabilities": out[1].tolist()}
     return {"variable": out[0].ravel().tolist()}
