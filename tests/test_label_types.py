@@ -17,8 +17,8 @@ from sklearn.datasets import load_wine
 import mlcycle
 from mlcycle import deploy, projects
 from mlcycle.data import datasets
-from mlcycle.deploy import serve, standalone
-from mlcycle.models import registry, training
+from mlcycle.deploy import scoring, serve, standalone
+from mlcycle.models import model_input, onnx_graph, registry, training
 from mlcycle.store.workspace import Workspace, open_workspace
 from tests.conftest import run_json
 from tests.test_oip import Server, _start
@@ -155,3 +155,22 @@ def test_text_classes_stay_text(tmp_path: Path) -> None:
     predicted = mlcycle.predict("clf", frame.drop("label").head(30), workspace=ws)
     assert predicted.schema["prediction"] == pl.Utf8
     assert set(predicted["prediction"]) <= {"yes", "no"}
+
+
+def test_a_version_from_before_label_types_still_predicts_text(wine) -> None:
+    """A signature stored without ``label_type`` (every version trained before) converts and
+    scores exactly as it did: a string label, a text prediction column."""
+    ws, _, rows = wine
+    version = registry.get(ws, "clf", "1")
+    stored = deploy.signature_of(ws, version).to_dict()
+    assert stored.pop("label_type") == "integer"
+    old = model_input.Signature.from_dict(stored)
+    _, pipeline = registry.load(ws, "clf", "1")
+    session = onnx_graph.session(onnx_graph.to_onnx(pipeline, old))
+    inputs = model_input.frame(rows, old)
+    label, _ = onnx_graph.run(session, inputs, old)
+    assert label.dtype == object and set(label.tolist()) == {"0", "1", "2"}
+    frame = scoring.prediction_frame(scoring.Scorer(version, old, session, None).predict(inputs),
+                                     old)
+    assert frame.schema["prediction"] == pl.Utf8
+    assert frame["prediction"].to_list() == label.tolist()

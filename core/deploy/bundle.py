@@ -225,7 +225,9 @@ profile for drift monitoring), `manifest.json` (sha256 of each file).
 One graph input per column: `float32` for numbers (booleans as 0/1, missing as NaN), `string`
 for categories (missing as ""; unseen categories are ignored as in training), shape [n, 1].
 Each input in `signature.json` gives its graph input `name` and the data `column` it is fed
-from; they differ where a column's name is not a plain identifier.
+from; they differ where a column's name is not a plain identifier. A classifier's `label`
+output has the target's type (`label_type` in `signature.json`): int64 for integer classes,
+bool for booleans, string for text.
 {feature_note}
 Score it with onnxruntime alone:
 
