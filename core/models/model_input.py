@@ -57,6 +57,9 @@ class Signature:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Signature:
+        if data.get("label_type", "string") not in LABEL_TYPES:
+            raise InvalidInput(f"the model's signature has an unknown label type "
+                               f"{data['label_type']!r}; train the model again")
         return cls(**data)
 
 
@@ -216,9 +219,11 @@ def as_booleans(inputs: pl.DataFrame, names: list[str]) -> pl.DataFrame:
 
 def label_type_of(dtype: pl.DataType) -> str:
     """The label type of a classification target stored as ``dtype`` (see LABEL_TYPES)."""
+    import polars as pl
+
     if dtype.is_integer():
         return "integer"
-    return "boolean" if str(dtype) == "Boolean" else "string"
+    return "boolean" if dtype == pl.Boolean else "string"
 
 
 def label_texts(labels: Any, signature: Signature) -> Any:

@@ -64,14 +64,16 @@ def _type_label(model: Any, signature: Signature) -> None:
     graph = model.graph
     taken = {n for node in graph.node for n in (*node.input, *node.output)}
     taken |= {i.name for i in graph.input}
-    text = next(name for n in range(1, len(taken) + 2)
-                if (name := f"label_text_{n}") not in taken)
+    # Names of the graph's own, clear of every name in it (an input may be "label_text").
+    n = next(n for n in range(1, len(taken) + 2)
+             if not {f"label_text_{n}", f"label_code_{n}"} & taken)
+    text, code = f"label_text_{n}", f"label_code_{n}"
     for node in graph.node:
         node.input[:] = [text if n == "label" else n for n in node.input]
         node.output[:] = [text if n == "label" else n for n in node.output]
     boolean = signature.label_type == "boolean"
     codes = [int(c == "true") if boolean else int(c) for c in signature.classes]
-    encoded = f"{text}_code" if boolean else "label"
+    encoded = code if boolean else "label"
     graph.node.append(helper.make_node(
         "LabelEncoder", [text], [encoded], domain="ai.onnx.ml",
         keys_strings=list(signature.classes), values_int64s=codes, default_int64=-1))
