@@ -20,7 +20,7 @@ from mlcycle.data import datasets
 from mlcycle.deploy import scoring, serve, standalone
 from mlcycle.models import model_input, onnx_graph, registry, training
 from mlcycle.store.workspace import Workspace, open_workspace
-from tests.conftest import run_json
+from tests.conftest import run_cli, run_json
 from tests.test_oip import Server, _start
 from tests.training_data import classification_frame
 
@@ -133,6 +133,10 @@ def test_boolean_classes_are_booleans(tmp_path: Path) -> None:
     assert predicted.schema["prediction"] == pl.Boolean
     assert predicted["prediction"].n_unique() == 2
     assert "probability_true" in predicted.columns
+    rows.write_csv(tmp_path / "rows.csv")
+    shown = run_cli("predict", "clf", str(tmp_path / "rows.csv"), "--no-shadow",
+                    workspace=ws.root, check=True).stdout
+    assert "true" in shown and "True" not in shown and "False" not in shown
 
     serving = serve.Serving(ws, "clf", "champion", "127.0.0.1", 0, shadow=False)
     thread = threading.Thread(target=serving.serve, daemon=True)
