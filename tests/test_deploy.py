@@ -98,13 +98,14 @@ feeds = {i["name"]: np.array([[num(r[i["name"]]) if i["type"] == "float32" else 
          for r in rows], dtype=np.float32 if i["type"] == "float32" else object)
          for i in sig["inputs"]}
 label, proba = sess.run(None, feeds)
-print(json.dumps({"label": [str(x) for x in label], "proba": proba.tolist()}))
+print(json.dumps({"label": label.tolist(), "proba": proba.tolist()}))
 """
     proc = subprocess.run([sys.executable, "-I", "-c", script, str(bundle),
                            str(tmp_path / "rows.csv")], capture_output=True, text=True,
                           check=True)
     plain = json.loads(proc.stdout)
-    assert plain["label"] == [str(x).lower() for x in predicted["prediction"].to_list()]
+    # The target (yes/no) is stored as a boolean: the graph's labels are booleans too.
+    assert plain["label"] == predicted["prediction"].to_list()
     classes = sig["classes"]
     for i, cls in enumerate(classes):
         got = predicted[f"probability_{cls}"].to_list()

@@ -142,7 +142,8 @@ def _agree(answer: dict, predicted: pl.DataFrame) -> None:
     label, proba = outputs["label"], outputs["probabilities"]
     classes = proba["parameters"]["classes"]
     assert label["shape"] == [predicted.height] and proba["shape"] == [predicted.height, 2]
-    assert label["data"] == predicted["prediction"].cast(pl.Utf8).str.to_lowercase().to_list()
+    # The target's yes/no is stored as a boolean: the labels are booleans, as predicted.
+    assert label["data"] == predicted["prediction"].to_list()
     got = np.asarray(proba["data"]).reshape(-1, len(classes))
     for i, cls in enumerate(classes):
         np.testing.assert_allclose(got[:, i], predicted[f"probability_{cls}"].to_numpy(),

@@ -51,7 +51,8 @@ def _inputs(client: triton.InferenceServerClient, rows: pl.DataFrame,
 
 def _as_answer(result: triton.InferResult) -> dict:
     """tritonclient's result in the shape of a JSON answer, for ``_agree``."""
-    labels = [v.decode() if isinstance(v, bytes) else v for v in result.as_numpy("label")]
+    labels = [v.decode() if isinstance(v, bytes) else v
+              for v in result.as_numpy("label").tolist()]
     proba = result.get_output("probabilities")
     return {"outputs": [{"name": "label", "shape": [len(labels)], "data": labels},
                         {**proba, "data": result.as_numpy("probabilities").ravel().tolist()}]}

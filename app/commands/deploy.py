@@ -112,11 +112,17 @@ def predict(ctx: Context, project: str, file: str, ref: str, out: str | None, no
         # takes a Text header only inside a Column).
         table = Table(*(Column(Text(k)) for k in result["preview"][0]))
         for row in result["preview"]:
-            table.add_row(*(Text(f"{v:.4f}" if isinstance(v, float) else str(v))
-                            for v in row.values()))
+            table.add_row(*(Text(_cell(v)) for v in row.values()))
         console().print(table)
         if result["rows"] > len(result["preview"]):
             note(f"first {len(result['preview'])} rows shown; use --out to write all")
+
+
+def _cell(value: object) -> str:
+    """A preview cell: probabilities to 4 places, booleans as the class names spell them."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
 @click.command()

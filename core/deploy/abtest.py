@@ -75,12 +75,13 @@ def _arm(frame: pl.DataFrame, task: str, classes: list[str]) -> abstats.Arm:
     import numpy as np
 
     y = frame.get_column("y").to_numpy()
-    pred = frame.get_column("prediction").to_numpy()
+    pred = frame.get_column("prediction")
     if task == "regression":
-        return abstats.Arm(y.astype(np.float64), pred.astype(np.float64))
+        return abstats.Arm(y.astype(np.float64), pred.to_numpy().astype(np.float64))
+    labels = pred.cast(str).to_numpy()  # class names, whatever the label type
     proba = np.column_stack([frame.get_column(f"probability_{c}").to_numpy()
                              for c in classes]).astype(np.float64)
-    return abstats.Arm(y.astype(str), pred.astype(str), proba / proba.sum(axis=1, keepdims=True))
+    return abstats.Arm(y.astype(str), labels, proba / proba.sum(axis=1, keepdims=True))
 
 
 def _stored_plan(ws: Workspace, project: str, control: int, treatment: int

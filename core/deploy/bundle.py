@@ -208,6 +208,7 @@ def bundle_signature(signature: model_input.Signature) -> dict[str, Any]:
         "task": signature.task,
         "target": signature.target,
         "classes": signature.classes,
+        "label_type": signature.label_type if signature.task == "classification" else None,
         "unseen_categories": "ignored (all one-hot columns zero), as in training",
         "feature_set": signature.feature_set,
         "model_input": signature.to_dict(),
@@ -224,7 +225,9 @@ profile for drift monitoring), `manifest.json` (sha256 of each file).
 One graph input per column: `float32` for numbers (booleans as 0/1, missing as NaN), `string`
 for categories (missing as ""; unseen categories are ignored as in training), shape [n, 1].
 Each input in `signature.json` gives its graph input `name` and the data `column` it is fed
-from; they differ where a column's name is not a plain identifier.
+from; they differ where a column's name is not a plain identifier. A classifier's `label`
+output has the target's type (`label_type` in `signature.json`): int64 for integer classes,
+bool for booleans, string for text.
 {feature_note}
 Score it with onnxruntime alone:
 
@@ -549,5 +552,5 @@ def _scored(folder: Path, rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
     session = onnx_export.session((folder / "model.onnx").read_bytes())
     out = onnx_export.run(session, scoring.model_frame(raw, signature), signature)
     if signature.task == "classification":
-        return {"label": [str(v) for v in out[0]], "probabilities": out[1].tolist()}
+        return {"label": out[0].ravel().tolist(), "probabilities": out[1].tolist()}
     return {"variable": out[0].ravel().tolist()}

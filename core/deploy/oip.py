@@ -13,7 +13,8 @@ and ``BYTES`` for categories. A request sends each input as ``{"name", "shape": 
 extension) and NaN (JSON's ``NaN`` token, or a NaN in a binary ``FP16``/``FP32``/``FP64``
 tensor, as numpy spells a missing value) are a missing value; infinity, and a number beyond
 float32's range (±3.4e38) for an ``FP32`` input, which would read it as infinity, are
-refused. Outputs are ``label`` (``BYTES``, ``[n]``) and ``probabilities`` (``FP32``,
+refused. Outputs are ``label`` (``[n]``: ``INT64``, ``BOOL`` or ``BYTES`` as the target's
+classes are integers, booleans or text) and ``probabilities`` (``FP32``,
 ``[n, classes]``, the class order in its ``parameters``) for a classifier, ``variable``
 (``FP32``, ``[n, 1]``) for a regression, as the ONNX graph names them. Errors are
 ``{"error": "one line"}``: 400 for a malformed request, 404 for another model or path, 405
@@ -45,6 +46,8 @@ PACKED = {"FP16": "e", "FP32": "f", "FP64": "d", "INT8": "b", "INT16": "h", "INT
           "INT64": "q", "UINT8": "B", "UINT16": "H", "UINT32": "I", "UINT64": "Q",
           "BOOL": "?"}
 NUMERIC = set(PACKED)
+# A classifier's label output datatype, by its label type (mlcycle.models.model_input).
+LABEL_DATATYPES = {"string": "BYTES", "integer": "INT64", "boolean": "BOOL"}
 FLOATS = {"FP16", "FP32", "FP64"}  # the datatypes that can hold NaN, a missing value
 HEADER_LENGTH = "Inference-Header-Content-Length"
 MAX_ROWS = 100_000
@@ -88,10 +91,11 @@ class Model:
     platform: str = "onnxruntime_onnx"
 
 
-def outputs(task: str, classes: list[str]) -> list[Tensor]:
-    """The graph's outputs for a task, as both servers answer them."""
+def outputs(task: str, classes: list[str], label_type: str = "string") -> list[Tensor]:
+    """The graph's outputs for a task, as both servers answer them: the label typed as the
+    target was (``LABEL_DATATYPES``; text for versions from before label types)."""
     if task == "classification":
-        return [Tensor("label", "BYTES", [-1]),
+        return [Tensor("label", LABEL_DATATYPES[label_type], [-1]),
                 Tensor("probabilities", "FP32", [-1, len(classes)], {"classes": classes})]
     return [Tensor("variable", "FP32", [-1, 1])]
 

@@ -35,7 +35,7 @@ def model(service: Service) -> oip.Model:
         numeric |= {c for c in read_only if kinds.get(c) in ("numeric", "boolean")}
     return oip.Model(service.project, str(main.version.version),
                      [oip.input_tensor(c, c in numeric) for c in fields],
-                     oip.outputs(sig.task, sig.classes))
+                     oip.outputs(sig.task, sig.classes, sig.label_type))
 
 
 _KINDS: dict[tuple[str, str, str], dict[str, str]] = {}

@@ -93,7 +93,7 @@ class Graph:
         out = dict(zip((o.name for o in self.session.get_outputs()), got))
         values: dict[str, list[Any]] = {}
         if "label" in out:
-            values["label"] = [str(v) for v in np.asarray(out["label"]).ravel()]
+            values["label"] = np.asarray(out["label"]).ravel().tolist()  # typed as the graph
             values["probabilities"] = np.asarray(out["probabilities"], dtype=np.float64).tolist()
         else:
             values["variable"] = np.asarray(out["variable"], dtype=np.float64).ravel().tolist()
@@ -133,7 +133,8 @@ def load(folder: Path, threads: int = 1) -> Graph:
              for i in sig["inputs"]]
     model = oip.Model(str(meta["project"]), str(meta["version"]),
                       [oip.input_tensor(column, numeric) for _, column, numeric in feeds],
-                      oip.outputs(sig["task"], sig["classes"]))
+                      oip.outputs(sig["task"], sig["classes"],
+                                  sig.get("label_type") or "string"))
     options = ort.SessionOptions()
     # Requests are answered in threads of their own; one core per run keeps concurrent
     # requests from fighting over a shared pool, and a single row gains nothing from two.

@@ -64,12 +64,14 @@ class Scorer:
     identifier: str | None
 
     def predict(self, inputs: pl.DataFrame) -> dict[str, np.ndarray]:
-        """``label`` and ``proba`` (rows × classes), or ``value``, for model inputs."""
+        """``label`` (class names) and ``proba`` (rows × classes), or ``value``, for model
+        inputs; :func:`prediction_frame` types the labels as the version predicts them."""
         import numpy as np
 
         out = onnx_export.run(self.session, inputs, self.signature)
         if self.signature.task == "classification":
-            return {"label": np.asarray(out[0]).astype(str), "proba": np.asarray(out[1])}
+            return {"label": model_input.label_texts(out[0], self.signature),
+                    "proba": np.asarray(out[1])}
         return {"value": np.asarray(out[0], dtype=np.float64).ravel()}
 
 
@@ -207,7 +209,8 @@ def prediction_frame(pred: dict[str, np.ndarray], signature: model_input.Signatu
     import polars as pl
 
     if signature.task == "classification":
-        cols = {f"{prefix}prediction": pred["label"]}
+        cols = {f"{prefix}prediction": model_input.label_series(
+            f"{prefix}prediction", pred["label"], signature)}
         for i, cls in enumerate(signature.classes):
             cols[f"{prefix}probability_{cls}"] = pred["proba"][:, i].astype("float64")
         return pl.DataFrame(cols)
@@ -680,7 +683,7 @@ def compare(ws: Workspace, project: str, labels: str | Path,
         y = y.astype(np.float64)
     figures, sides = {}, {}
     for side in ("champion", "challenger"):
-        pred = joined.get_column(f"{side}_prediction").to_numpy()
+        pred = model_input.predicted_values(joined.get_column(f"{side}_prediction"), signature)
         proba = None
         if signature.task == "classification":
             proba = np.column_stack([joined.get_column(f"{side}_probability_{c}").to_numpy()

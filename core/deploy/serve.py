@@ -61,6 +61,8 @@ FLUSH_SECONDS = 5.0
 MAX_BODY = 10 * 1024 * 1024
 MAX_ROWS = 100_000
 IDLE_TIMEOUT = 30.0  # seconds a connection may stay silent before it is closed
+# The JSON Schema type of a classifier's prediction, by its label type (model_input).
+_JSON_TYPES = {"string": "string", "integer": "integer", "boolean": "boolean"}
 
 
 class _Tally:
@@ -320,7 +322,8 @@ class Service:
                for c in fields if c not in sig.inputs},
         }}
         prediction: dict[str, Any] = {"type": "object", "properties": {
-            "prediction": {"type": "string" if sig.task == "classification" else "number"},
+            "prediction": {"type": _JSON_TYPES[sig.label_type]
+                           if sig.task == "classification" else "number"},
             "model_version": {"type": "integer", "description": "the version that made it"},
             "id": {"type": "string"},
         }}

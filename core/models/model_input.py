@@ -24,6 +24,9 @@ MISSING_CATEGORY = ""
 # The ONNX graph's output names (mlcycle.deploy.bundle.outputs): an input may not take one of them.
 GRAPH_OUTPUTS = ("label", "probabilities", "variable")
 _GRAPH_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# A classifier's label type, from its target column's type: a model learns class names as
+# text (``classes``), its graph and every prediction give the labels this type back.
+LABEL_TYPES = ("string", "integer", "boolean")
 
 
 @dataclass
@@ -37,6 +40,8 @@ class Signature:
     classes: list[str] = field(default_factory=list)
     categories: dict[str, list[str]] = field(default_factory=dict)
     feature_set: dict[str, Any] | None = None  # mlcycle.prep.features definition, applied first
+    # Versions from before label types were kept predict text, and still do.
+    label_type: str = "string"
 
     @property
     def inputs(self) -> list[str]:
@@ -52,6 +57,9 @@ class Signature:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Signature:
+        if data.get("label_type", "string") not in LABEL_TYPES:
+            raise InvalidInput(f"the model's signature has an unknown label type "
+                               f"{data['label_type']!r}; train the model again")
         return cls(**data)
 
 
@@ -207,6 +215,44 @@ def as_booleans(inputs: pl.DataFrame, names: list[str]) -> pl.DataFrame:
     import polars as pl
 
     return inputs.with_columns(by_name(c).cast(pl.Boolean) for c in names) if names else inputs
+
+
+def label_type_of(dtype: pl.DataType) -> str:
+    """The label type of a classification target stored as ``dtype`` (see LABEL_TYPES)."""
+    import polars as pl
+
+    if dtype.is_integer():
+        return "integer"
+    return "boolean" if dtype == pl.Boolean else "string"
+
+
+def label_texts(labels: Any, signature: Signature) -> Any:
+    """The graph's labels (typed as ``signature.label_type``) as class names, the text the
+    model learnt and ``signature.classes`` holds, for comparing with the target."""
+    import numpy as np
+
+    values = np.asarray(labels).ravel()
+    if values.dtype == np.bool_:  # the target was boolean: its names are lower case
+        return np.where(values, "true", "false")
+    return values.astype(str)
+
+
+def label_series(name: str, texts: Any, signature: Signature) -> pl.Series:
+    """Class names (see :func:`label_texts`) as predictions of the version's label type."""
+    import polars as pl
+
+    series = pl.Series(name, texts, dtype=pl.Utf8)
+    if signature.label_type == "integer":
+        return series.cast(pl.Int64)
+    if signature.label_type == "boolean":
+        return series == "true"
+    return series
+
+
+def predicted_values(column: pl.Series, signature: Signature) -> Any:
+    """A stored prediction column read back as the model's own values, comparable with
+    :func:`target_values`: class names (whatever the label type), or numbers."""
+    return (column.cast(str) if signature.task == "classification" else column).to_numpy()
 
 
 def target_values(data: pl.DataFrame, signature: Signature) -> Any:

@@ -4,7 +4,8 @@ Each input column is its own graph input (float32 for numbers, string for catego
 string categories need no encoding outside the graph. The input is named like the column when
 the column's name is a plain identifier, and otherwise as ``model_input.graph_names`` spells
 it; the signature carries that mapping, so a caller feeds the data's columns by it.
-Classifiers output plain label and probability tensors (ZipMap off). Nearest-neighbour models
+Classifiers output plain label and probability tensors (ZipMap off), the label typed as
+the target was (integers, booleans or strings). Nearest-neighbour models
 use onnxruntime's CDist operator, which plain onnxruntime runs.
 """
 
@@ -46,7 +47,45 @@ def to_onnx(pipeline: Any, signature: Signature) -> bytes:
     got = [i.name for i in model.graph.input]
     if got != [name for name, _ in types]:
         raise ValueError(f"the converter renamed the graph inputs to {got}")
+    if signature.task == "classification" and signature.label_type != "string":
+        _type_label(model, signature)
     return model.SerializeToString()
+
+
+def _type_label(model: Any, signature: Signature) -> None:
+    """Make the graph's ``label`` output integers or booleans, as the target was.
+
+    The pipeline learns class names as text, so the converter's label is a string tensor;
+    a LabelEncoder maps each class name to its integer (for booleans 0/1, then cast), so
+    that a plain onnxruntime caller gets the target's own type.
+    """
+    from onnx import TensorProto, helper
+
+    graph = model.graph
+    taken = {n for node in graph.node for n in (*node.input, *node.output)}
+    taken |= {i.name for i in graph.input}
+    # Names of the graph's own, clear of every name in it (an input may be "label_text").
+    n = next(n for n in range(1, len(taken) + 2)
+             if not {f"label_text_{n}", f"label_code_{n}"} & taken)
+    text, code = f"label_text_{n}", f"label_code_{n}"
+    for node in graph.node:
+        node.input[:] = [text if n == "label" else n for n in node.input]
+        node.output[:] = [text if n == "label" else n for n in node.output]
+    boolean = signature.label_type == "boolean"
+    codes = [int(c == "true") if boolean else int(c) for c in signature.classes]
+    encoded = code if boolean else "label"
+    graph.node.append(helper.make_node(
+        "LabelEncoder", [text], [encoded], domain="ai.onnx.ml",
+        keys_strings=list(signature.classes), values_int64s=codes, default_int64=-1))
+    if boolean:
+        graph.node.append(helper.make_node("Cast", [encoded], ["label"], to=TensorProto.BOOL))
+    label = next(o for o in graph.output if o.name == "label")
+    label.type.tensor_type.elem_type = TensorProto.BOOL if boolean else TensorProto.INT64
+    ml = next((o for o in model.opset_import if o.domain == "ai.onnx.ml"), None)
+    if ml is None:
+        model.opset_import.append(helper.make_opsetid("ai.onnx.ml", 2))
+    elif ml.version < 2:  # LabelEncoder's string-to-integer form
+        ml.version = 2
 
 
 def _with_graph_names(pipeline: Any, names: dict[str, str]) -> Any:

@@ -37,10 +37,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mlcycle.models.model_input import Signature, label_texts
+
 if TYPE_CHECKING:
     import polars as pl
-
-    from mlcycle.models.model_input import Signature
 
 U32 = 2.0**-24  # float32's unit roundoff
 OUTPUT_ULPS = 4  # a probability's own rounding and the softmax's exp, in units of u
@@ -169,7 +169,7 @@ def compare(pipeline: Any, outputs: list[Any], inputs: pl.DataFrame, signature: 
         proba = pipeline.predict_proba(inputs)
         limit = bound(pipeline, inputs, proba, scale)
         labels = pipeline.predict(inputs).astype(str)
-        differ = np.asarray(outputs[0]).astype(str) != labels
+        differ = label_texts(outputs[0], signature) != labels
         top_two = np.sort(proba, axis=1)[:, -2:] if proba.shape[1] > 1 else np.ones((len(proba), 2))
         tied = (top_two[:, 1] - top_two[:, 0]) <= 2 * limit.tolerance
         diff = float(np.max(np.abs(outputs[1] - proba))) if inputs.height else 0.0

@@ -145,6 +145,8 @@ def prepare(ws: Any, project: str, data: str, folds: int,
     raw = raw.filter(by_name(proj.target).is_not_null())
     y = model_input.target_values(raw, signature)
     signature.classes = evaluation.check_trainable(y, proj.task, folds)
+    if proj.task == "classification":
+        signature.label_type = model_input.label_type_of(raw.schema[proj.target])
     inputs = model_input.frame(raw, signature)
     signature.categories = {
         c: sorted(v for v in inputs.select(by_name(c).unique()).to_series().to_list()

@@ -363,7 +363,7 @@ def _performance(base: Reference, labels: Path, truth: pl.DataFrame, identifier:
     if not joined.height:
         raise scoring.unmatched_labels(labels, batch, identifier)
     y = joined.get_column("y").to_numpy()
-    pred = joined.get_column("prediction").to_numpy()
+    pred = model_input.predicted_values(joined.get_column("prediction"), signature)
     proba = None
     if signature.task == "classification":
         proba = np.column_stack([joined.get_column(f"probability_{c}").to_numpy()
@@ -398,7 +398,8 @@ def _estimate(base: Reference, inputs: pl.DataFrame, scores: pl.DataFrame,
     if base.estimator is None or base.estimated_holdout is None or not scores.height:
         return None
     classes = base.signature.classes
-    pred = ({"label": predictions.get_column("prediction").cast(str).to_numpy(),
+    pred = ({"label": model_input.predicted_values(predictions.get_column("prediction"),
+                                                   base.signature),
              "proba": np.column_stack([predictions.get_column(f"probability_{c}").to_numpy()
                                        for c in classes])}
             if classes else {"value": scores.get_column(SCORE).to_numpy()})
