@@ -44,8 +44,8 @@ async def _set_strategy(pilot, line: str) -> None:
     area = pilot.app.screen.query_one(TextArea)
     row = next(i for i, text in enumerate(area.text.splitlines())
                if text.startswith("strategy ="))
-    area.move_cursor((row, 0))
-    await pilot.press("shift+end", *line, "ctrl+s")
+    area.select_line(row)  # the whole line: at 80 columns it wraps, and `end` stops short
+    await pilot.press(*line, "ctrl+s")
     await settle(pilot)
 
 
