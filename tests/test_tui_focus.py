@@ -201,3 +201,30 @@ async def test_the_editor_asks_before_throwing_edits_away(ws: Workspace,
         await pilot.click("#confirm-yes")
         await until(pilot, lambda: app.current_mode == "data" and len(app.screen_stack) == 1)
         assert recipes.latest(ws, "clf") is None  # nothing stored
+
+
+def _marked(widget) -> bool:
+    """Whether the focus on ``widget`` shows without colour: a heavy bar of its own, or a
+    table's row cursor inside a pane drawn heavy."""
+    if widget.styles.border_left[0] == "heavy":
+        return True
+    pane = next((a for a in widget.ancestors_with_self if a.has_class("pane")), None)
+    return (isinstance(widget, DataTable) and widget.show_cursor and pane is not None
+            and pane.styles.border_left[0] == "heavy")
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_every_tab_stop_shows_it_has_the_focus(ws: Workspace,
+                                                     size: tuple[int, int]) -> None:
+    app = MlcycleApp(ws, project="clf")
+    async with app.run_test(size=size) as pilot:
+        for view in OPENERS:
+            await pilot.press(OPENERS[view])
+            await settle(pilot)
+            stops = []
+            while app.focused not in stops:
+                stops.append(app.focused)
+                assert _marked(app.focused), f"{view}: {app.focused!r} shows no focus"
+                await pilot.press("tab")
+                await pilot.pause()
+            assert len(stops) >= 2, f"{view}: one Tab stop only"
