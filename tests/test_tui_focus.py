@@ -227,4 +227,3 @@ async def test_every_tab_stop_shows_it_has_the_focus(ws: Workspace,
                 assert _marked(app.focused), f"{view}: {app.focused!r} shows no focus"
                 await pilot.press("tab")
                 await pilot.pause()
-            assert len(stops) >= 2, f"{view}: one Tab stop only"

@@ -101,7 +101,7 @@ class DeployScreen(ViewScreen):
     def show(self, data: Deployment | None) -> None:
         summary = self.query_one("#deploy-summary", Static)
         exports = self.query_one("#exports", DataTable)
-        runs = self.query_one("#scoring-runs", DataTable)
+        runs = self.query_one("#scoring-runs", VimTable)
         exports.clear(columns=True)
         runs.clear(columns=True)
         self._runs = data.scoring if data else []
@@ -137,8 +137,8 @@ class DeployScreen(ViewScreen):
                          f"{r['seconds']:.2f}", Text(r["source"].rsplit("/", 1)[-1]),
                          key=str(i))
         self._show_comparison(data.comparison)
-        if data.scoring:
-            self._chart(0)
+        if data.scoring:  # the run the cursor came back to (VimTable keeps it)
+            self._chart(int(runs.highlighted_key() or 0))
         else:
             self.query_one("#scores-chart", BarChart).plot(
                 "no scoring runs yet: press p to score a file or s to serve", [])
