@@ -72,7 +72,6 @@ class MlcycleApp(App[None]):
         self.set_reactive(MlcycleApp.project,
                           project or place.get("project") or self.settings.project)
         self._theme_at_start = prefs.chosen_theme(self.settings, state)
-        self._history: list[str] = []  # the views escape goes back through
         self._db_stamp = self._stamp()
         self.jobs = Jobs(self)
         self.background = Background()  # the server and watchers; they stop with the app
@@ -113,9 +112,7 @@ class MlcycleApp(App[None]):
         prefs.remember_place(self.workspace.root, self.current_mode, self.project)
 
     def switch_mode(self, mode: str) -> AwaitComplete:
-        """Switch views; the view left is where escape goes back to."""
-        if mode != self.current_mode:
-            self._history = [*self._history[-20:], self.current_mode]
+        """Switch views, remembering the view shown for the next start."""
         done = super().switch_mode(mode)
         self._remember_place()
         return done
@@ -130,13 +127,9 @@ class MlcycleApp(App[None]):
             await super().on_event(event)
 
     def action_back(self) -> None:
-        """Escape at a view's top level: back to the view shown before it."""
-        if not self._history:
-            self.notify("nothing to go back to (1-6 switch views, q quits)", timeout=3)
-            return
-        mode = self._history.pop()
-        super().switch_mode(mode)
-        self._remember_place()
+        """Escape with nothing open to close: the view stays (escape goes back one level,
+        never sideways into another view, where the next keys would act unseen)."""
+        self.notify("nothing open to close here (1-6 switch views, q quits)", timeout=3)
 
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
         """Save an SVG of the screen into the export folder and say where, or why not."""

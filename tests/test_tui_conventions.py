@@ -105,13 +105,10 @@ async def test_enter_drills_down_and_escape_goes_back_one_level(lived_in: Worksp
         await pilot.press("escape")
         assert app.screen.__class__.__name__ == "DataScreen"
 
-        # At a view's top, escape goes back to the view shown before, not to Projects.
-        await pilot.press("escape")
+        # At a view's top, escape has nothing to close: the view stays, never another.
+        await pilot.press("escape", "escape")
         await settle(pilot)
-        assert app.current_mode == "monitor"
-        await pilot.press("escape")
-        await settle(pilot)
-        assert app.current_mode == "experiments"
+        assert app.current_mode == "data"
 
 
 async def test_slash_filters_a_table_and_escape_clears_it(lived_in: Workspace) -> None:

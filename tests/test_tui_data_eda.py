@@ -123,11 +123,14 @@ async def test_editing_recipe_and_feature_set_checks_them_before_saving(
         assert stored is not None and stored.version == 1 and "customer_id" in stored.text
         text = visible_text(app)
         assert "Recipe v1" in text and "drop customer_id" in text
-        # Escape leaves the editor without saving anything.
+        # Escape leaves the editor without saving anything, once the user says so.
         await pilot.press("r")
         await pilot.pause()
         app.screen.query_one(TextArea).text = "garbage = ["
         await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen.__class__.__name__ == "ConfirmScreen"
+        await pilot.click("#confirm-yes")
         await pilot.pause()
         assert recipes.latest(churn_ws, "churn").version == 1
         assert app.screen.__class__.__name__ == "DataScreen"

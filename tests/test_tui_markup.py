@@ -75,7 +75,10 @@ async def test_an_error_quoting_markup_is_shown_and_the_editor_stays_open(
         assert app.screen.__class__.__name__ == "TextEditorScreen"
         status = str(app.screen.query_one("#editor-status").content)
         assert status.startswith("not saved:") and "'[/nope]'" in status
-        await pilot.press("escape")
+        await pilot.press("escape")  # the edits are thrown away once the user says so
+        await settle(pilot)
+        assert app.screen.__class__.__name__ == "ConfirmScreen"
+        await pilot.click("#confirm-yes")
         await settle(pilot)
         assert app.screen.__class__.__name__ == "DataScreen"
 

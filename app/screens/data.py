@@ -53,6 +53,8 @@ class DataScreen(ViewScreen):
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("v", "focus_versions", "Versions"),
     ]
+    # The column keys (c, o, x, enter) act on the columns table: it has the focus first.
+    AUTO_FOCUS = "#columns"
 
     def __init__(self) -> None:
         super().__init__()
@@ -160,7 +162,7 @@ class DataScreen(ViewScreen):
         return {s["name"]: s for s in self._view.report["column_stats"]}
 
     def _fill_columns(self) -> None:
-        table = self.query_one("#columns", DataTable)
+        table = self.query_one("#columns", VimTable)
         table.clear()
         if not self._view or not self._view.report:
             self.query_one("#column-detail", Static).update("")
@@ -185,8 +187,8 @@ class DataScreen(ViewScreen):
                 Text(_summary(s)),
                 key=entry["name"],
             )
-        if table.row_count:
-            self._show_column(str(table.coordinate_to_cell_key((0, 0)).row_key.value))
+        if table.row_count:  # the row the cursor came back to (VimTable keeps it)
+            self._show_column(str(table.highlighted_key()))
 
     def _show_column(self, name: str) -> None:
         s = self._stats().get(name)
@@ -420,7 +422,7 @@ class DataScreen(ViewScreen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "clear_filter":
-            # No filter open: escape goes on to the app, back to the view shown before.
+            # No filter open: escape goes on to the app, which stays in this view.
             return bool(self.query_one("#column-filter", Input).display)
         return True
 

@@ -1,10 +1,11 @@
 """The deployment view: parity-checked exports, what serves, the shadow comparison, scoring.
 
 Its actions are the CLI's deployment commands: export a bundle (x), verify one (v), score a
-file (p), serve on loopback (s, again to stop), compare champion and challenger (m), raise
-the canary a step (c), switch the blue/green slots (w), A/B test the canary (a). Export,
-verify, scoring, comparing and the A/B test are jobs; a step and a switch are confirmed
-with a reason, then written at once (a running server follows within a second); the server
+file (p), serve on loopback (s, again to stop), compare champion and challenger (m), edit
+the deployment config and its strategy (e), raise the canary a step or send it back (c, C),
+switch the blue/green slots or back (w, W), A/B test the canary (a). Export, verify,
+scoring, comparing and the A/B test are jobs; a step and a switch are confirmed with a
+reason, then written at once (a running server follows within a second); the server
 is a service the app owns (it stops when the UI quits), its address shown here.
 """
 
@@ -21,7 +22,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Header, Label, Static
 
-from mlcycle.app.screens import deploy_actions
+from mlcycle.app.screens import deploy_actions, deploy_strategy
 from mlcycle.app.screens.base import ViewScreen
 from mlcycle.app.widgets.bar_chart import BarChart
 from mlcycle.app.widgets.footer import AppFooter
@@ -47,11 +48,15 @@ class DeployScreen(ViewScreen):
         Binding("p", "score", "Score file"),
         Binding("s", "serve", "Serve/stop"),
         Binding("m", "compare", "Compare"),
+        Binding("e", "edit_strategy", "Strategy"),
         Binding("c", "canary_step", "Canary step"),
+        Binding("C", "canary_back", "Canary back", key_display="C"),
         Binding("w", "switch_slots", "Switch slots"),
+        Binding("W", "switch_back", "Switch back", key_display="W"),
         Binding("a", "abtest", "A/B test"),
     ]
     last_bundle: str = ""  # the folder the last export wrote, offered to verify
+    _strategy: str | None = None  # the loaded deployment strategy
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -96,10 +101,11 @@ class DeployScreen(ViewScreen):
     def show(self, data: Deployment | None) -> None:
         summary = self.query_one("#deploy-summary", Static)
         exports = self.query_one("#exports", DataTable)
-        runs = self.query_one("#scoring-runs", DataTable)
+        runs = self.query_one("#scoring-runs", VimTable)
         exports.clear(columns=True)
         runs.clear(columns=True)
         self._runs = data.scoring if data else []
+        self._strategy = data.strategy["strategy"] if data else None
         self.show_server()
         strategy = self.query_one("#strategy", Static)
         if data is None:
@@ -131,8 +137,8 @@ class DeployScreen(ViewScreen):
                          f"{r['seconds']:.2f}", Text(r["source"].rsplit("/", 1)[-1]),
                          key=str(i))
         self._show_comparison(data.comparison)
-        if data.scoring:
-            self._chart(0)
+        if data.scoring:  # the run the cursor came back to (VimTable keeps it)
+            self._chart(int(runs.highlighted_key() or 0))
         else:
             self.query_one("#scores-chart", BarChart).plot(
                 "no scoring runs yet: press p to score a file or s to serve", [])
@@ -221,13 +227,35 @@ class DeployScreen(ViewScreen):
         if project := self._project():
             deploy_actions.compare(self, project)
 
+    def action_edit_strategy(self) -> None:
+        if project := self._project():
+            deploy_strategy.edit_config(self, project)
+
     def action_canary_step(self) -> None:
         if project := self._project():
-            deploy_actions.canary_step(self, project)
+            deploy_strategy.canary_step(self, project)
+
+    def action_canary_back(self) -> None:
+        if project := self._project():
+            deploy_strategy.canary_step(self, project, back=True)
 
     def action_switch_slots(self) -> None:
         if project := self._project():
-            deploy_actions.switch(self, project)
+            deploy_strategy.switch(self, project)
+
+    def action_switch_back(self) -> None:
+        if project := self._project():
+            deploy_strategy.switch(self, project, back=True)
+
+    def strategy_name(self) -> str | None:
+        """The deployment strategy as last loaded (None before the first load)."""
+        return self._strategy
+
+    def edited(self, message: str | None) -> None:
+        """The editor closed: say what it stored, and show it."""
+        if message:
+            self.notify(message, markup=False)
+            self.reload()
 
     def action_abtest(self) -> None:
         if project := self._project():
@@ -248,8 +276,9 @@ def _strategy_line(view: dict[str, Any]) -> Text:
     """The deployment strategy and where it stands, with the keys that move it."""
     from mlcycle.deploy import strategies
 
-    keys = {"canary": " — c steps it", "blue_green": " — w switches"}.get(view["strategy"],
-                                                                       "")
+    keys = {"canary": "c steps it, C sends it back, ",
+            "blue_green": "w switches, W switches back, "}.get(view["strategy"], "")
+    keys = f" — {keys}e edits it"
     return Text.assemble(("strategy: ", "bold"), strategies.summary_line(view), (keys, "dim"))
 
 

@@ -2,9 +2,8 @@
 
 They mirror ``mlcycle.app.commands.deploy`` (the same core calls, the same checks): export
 is ``deploy.export``, verify ``deploy.verify``, scoring ``scoring.predict_file``, comparing
-``scoring.compare``, serving ``serve.Serving`` (the core of ``mlcycle serve``), the canary's
-step and the blue/green switch ``strategies.step`` / ``switch`` (after a confirmation that
-asks the reason the audit trail keeps), the A/B test ``abtest.report``.
+``scoring.compare``, serving ``serve.Serving`` (the core of ``mlcycle serve``), the A/B test
+``abtest.report``. The strategy's own actions are in ``deploy_strategy``.
 """
 
 from __future__ import annotations
@@ -233,49 +232,7 @@ def compare(screen: DeployScreen, project: str) -> None:
     screen.app.push_screen(deploy_forms.compare_form(project), submitted)
 
 
-# -- strategies: the canary's step, the blue/green switch, the A/B test ---------------------
-
-
-def _confirmed(screen: DeployScreen, question: str, default: str,
-               change: Any) -> None:
-    """Ask, then make the change (a short write) and say what it did."""
-    from mlcycle.app.screens.confirm import ConfirmScreen
-
-    def answered(reason: str | None) -> None:
-        if reason is None:
-            return
-        try:
-            said = change(reason)
-        except MlcycleError as exc:
-            screen.app.show_error(exc)
-            return
-        screen.notify(said, markup=False)
-        screen.reload()
-
-    screen.app.push_screen(ConfirmScreen(question, default), answered)
-
-
-def canary_step(screen: DeployScreen, project: str) -> None:
-    from mlcycle.deploy import strategies
-
-    def change(reason: str) -> str:
-        result = strategies.step(screen.app.workspace, project, reason=reason)
-        return (f"canary v{result['challenger']} now answers {result['to']:.0%} of rows "
-                f"(step {result['step']} of {result['steps']})")
-
-    _confirmed(screen, f"Raise {project}'s canary to its next share?", "canary step", change)
-
-
-def switch(screen: DeployScreen, project: str) -> None:
-    from mlcycle.deploy import strategies
-
-    def change(reason: str) -> str:
-        result = strategies.switch(screen.app.workspace, project, reason=reason)
-        return (f"{result['to']} slot live (v{result['to_version']}); {result['from']} idle "
-                f"(v{result['from_version']})")
-
-    _confirmed(screen, f"Switch {project}'s live blue/green slot?", "blue/green switch",
-               change)
+# -- the A/B test of the canary (its step and the switch: deploy_strategy.py) ---------
 
 
 def abtest(screen: DeployScreen, project: str) -> None:

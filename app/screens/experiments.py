@@ -56,6 +56,7 @@ class ExperimentsScreen(ViewScreen):
         Binding("s", "cycle_sort", "Sort"),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("escape", "close_compare", "Close comparison", show=False),
         Binding("space", "mark", "Mark"),
         Binding("c", "compare", "Compare"),
     ]
@@ -70,6 +71,7 @@ class ExperimentsScreen(ViewScreen):
         self._by_id: dict[str, RunRecord] = {}
         self._loading_more = False
         self._charted: tuple[str | None, str] | None = None  # (session, filter) on the chart
+        self._comparing = False  # the side pane shows the two marked runs, not the cursor's
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -296,15 +298,19 @@ class ExperimentsScreen(ViewScreen):
                     for r in shown], start=None, marks=marks)
 
     def _detail(self, run_id: str) -> None:
+        # The side pane shows the highlighted run: what a load or a highlight event names
+        # for a row the cursor has left since (a reload's way through row 0) is not shown.
         run = self._by_id.get(run_id)
-        if run is None:
+        if run is None or run_id != self._highlighted():
             return
+        self._comparing = False
         grid = run_detail.run_grid(run)
         self.query_one("#run-detail", Static).update(grid)
         self._history(run)
         self._chart(run)
 
     def _clear_detail(self) -> None:
+        self._comparing = False
         self.query_one("#run-detail", Static).update("")
         self.query_one("#history-title", Label).update("")
         self.query_one("#history", LinePlot).display = False
@@ -360,10 +366,19 @@ class ExperimentsScreen(ViewScreen):
         box.focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Escape closes what is open, the filter first, then the comparison; with nothing
+        # open it goes on to the app, which stays in this view.
         if action == "clear_filter":
-            # No filter open: escape goes on to the app, back to the view shown before.
             return bool(self.query_one("#runs-filter", Input).display)
+        if action == "close_compare":
+            return self._comparing
         return True
+
+    def action_close_compare(self) -> None:
+        self._comparing = False
+        run_id = self._highlighted()
+        if run_id is not None:
+            self._detail(run_id)
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#runs-filter", Input)
@@ -454,6 +469,7 @@ class ExperimentsScreen(ViewScreen):
                     style="" if row["same"] else "bold",
                 )
         self.query_one("#run-detail", Static).update(table)
+        self._comparing = True
 
 
 def _cell(value: Any) -> str:

@@ -84,7 +84,7 @@ class ModelsScreen(ViewScreen):
     def show(self, data: Registry | None) -> None:
         self._data = data
         summary = self.query_one("#models-summary", Static)
-        table = self.query_one("#versions-table", DataTable)
+        table = self.query_one("#versions-table", VimTable)
         table.clear(columns=True)
         history = self.query_one("#alias-history", DataTable)
         history.clear(columns=True)
@@ -124,8 +124,8 @@ class ModelsScreen(ViewScreen):
                 "No registered models yet: press **t** in the Experiments view (**3**) to "
                 "train one, or **r** there to register a run."
             )
-        elif table.row_count:
-            self._load_card(data.versions[0].version)
+        elif table.row_count:  # the version the cursor came back to (VimTable keeps it)
+            self._load_card(int(table.highlighted_key()))
 
     @work(thread=True, exclusive=True, group="card", exit_on_error=False)
     def _load_card(self, version: int) -> None:
@@ -138,9 +138,12 @@ class ModelsScreen(ViewScreen):
                 )
             except MlcycleError as exc:
                 self._cards[version] = f"Cannot show the card: {exc}"
-        self.app.call_from_thread(
-            self.query_one("#model-card", Markdown).update, self._cards[version]
-        )
+        self.app.call_from_thread(self._show_card, version)
+
+    def _show_card(self, version: int) -> None:
+        # A card read for a row the cursor has left since is not the one to show.
+        if str(version) == self.query_one("#versions-table", VimTable).highlighted_key():
+            self.query_one("#model-card", Markdown).update(self._cards[version])
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "versions-table" and event.row_key.value:

@@ -16,7 +16,8 @@ from mlcycle.store.errors import MlcycleError
 
 class TextEditorScreen(ModalScreen[str | None]):
     """Edit ``text``; ctrl+s runs ``save`` (which checks, then stores, or raises), escape
-    leaves without saving. A failed check shows its one-line error and keeps the draft."""
+    leaves without saving, asking first when there are edits to throw away. A failed check
+    shows its one-line error and keeps the draft."""
 
     BINDINGS = [
         Binding("ctrl+s", "save", "Check and save"),
@@ -63,4 +64,15 @@ class TextEditorScreen(ModalScreen[str | None]):
             area.scroll_cursor_visible()
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        if self.query_one(TextArea).text == self._text:
+            self.dismiss(None)
+            return
+        from mlcycle.app.screens.confirm import ConfirmScreen
+
+        def answered(answer: str | None) -> None:
+            if answer is not None:
+                self.dismiss(None)
+
+        # Cancel has the focus: a second escape or a stray Enter keeps the edits.
+        self.app.push_screen(ConfirmScreen(f"Throw away your edits to the {self._title}?",
+                                           ask_reason=False), answered)

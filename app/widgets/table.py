@@ -66,6 +66,10 @@ class VimTable(DataTable):
     When its columns do not fit its width, those named in ``shrink`` are cut with an
     ellipsis, then those named in ``drop`` are hidden, the first named first, until the rest
     fits; a wider table shows them again. Cells are kept whole, so nothing is lost.
+
+    A view refills its table on every reload (after a dialog closes, when another process
+    writes): the cursor comes back to the row it was on, by key, when that row comes back,
+    so a reload never moves what the user is on, nor undoes a `j` typed while it loaded.
     """
 
     BINDINGS = [
@@ -90,6 +94,7 @@ class VimTable(DataTable):
         self._columns: list[_Column] = []  # every column the view added, shown or not
         self._plan: column_fit.Plan | None = None  # None: every column, whole
         self._fit_due = False
+        self._keep: str | None = None  # the highlighted row's key when the rows were cleared
 
     # -- columns that fit the width --------------------------------------------------------
 
@@ -163,10 +168,15 @@ class VimTable(DataTable):
                 column.need = max(column.need, cell_len(_text(cell).plain))
         self._refit_later()
         if self._matches(cells, key):
-            return super().add_row(*self._shown(cells), key=key, **how)
+            added = super().add_row(*self._shown(cells), key=key, **how)
+            if key is not None and str(key) == self._keep:
+                self._keep = None
+                self.move_cursor(row=self.row_count - 1)
+            return added
         return RowKey(key)
 
     def clear(self, columns: bool = False) -> VimTable:
+        self._keep = self.highlighted_key() or self._keep
         self._rows = []
         if columns:
             self._columns, self._plan = [], None
