@@ -132,14 +132,14 @@ def clf_champion_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return ws.root
 
 
-def copy_workspace(root: Path, into: Path):
-    """A copy of the workspace at ``root``, opened, under the folder ``into``."""
+def copy_workspace(root: Path, into: Path, name: str = "ws"):
+    """A copy of the workspace at ``root``, opened, as ``into/name``."""
     import shutil
 
     from mlcycle.store.workspace import open_workspace
 
-    shutil.copytree(root, into / "ws")
-    return open_workspace(into / "ws")[0]
+    shutil.copytree(root, into / name)
+    return open_workspace(into / name)[0]
 
 
 @pytest.fixture

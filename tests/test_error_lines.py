@@ -8,7 +8,6 @@ and leaves paths, hashes, ids, column names and plain numbers readable.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import polars as pl
@@ -20,8 +19,8 @@ from mlcycle.models import registry
 from mlcycle.monitor.watch import Watcher
 from mlcycle.store.errors import InvalidInput, error_line
 from mlcycle.store.masking import mask_text
-from mlcycle.store.workspace import Workspace, open_workspace
-from tests.conftest import run_cli
+from mlcycle.store.workspace import Workspace
+from tests.conftest import copy_workspace, run_cli
 from tests.deploy_fixtures import classification_workspace
 from tests.training_data import classification_frame
 
@@ -77,9 +76,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def ws(built: Path, tmp_path: Path) -> Workspace:
-    target = tmp_path / "ws [2] é"
-    shutil.copytree(built, target)
-    return open_workspace(target)[0]
+    """A fresh copy of the built workspace, in a folder named as users name them."""
+    return copy_workspace(built, tmp_path, "ws [2] é")
 
 
 def test_an_error_naming_an_artifact_shows_its_hash_whole(ws: Workspace, tmp_path: Path) -> None:

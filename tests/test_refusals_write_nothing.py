@@ -17,8 +17,8 @@ import pytest
 
 from mlcycle.deploy.scoring import CHALLENGER
 from mlcycle.models import registry, training
-from mlcycle.store.workspace import Workspace, open_workspace
-from tests.conftest import run_cli
+from mlcycle.store.workspace import Workspace
+from tests.conftest import copy_workspace, run_cli
 from tests.deploy_fixtures import classification_workspace
 from tests.training_data import classification_frame
 
@@ -41,9 +41,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def ws(built: Path, tmp_path: Path) -> Workspace:
     """A fresh copy of the built workspace, in a folder named as users name them."""
-    target = tmp_path / "my ws [1] é"
-    shutil.copytree(built, target)
-    return open_workspace(target)[0]
+    return copy_workspace(built, tmp_path, "my ws [1] é")
 
 
 def state(ws: Workspace) -> dict[str, object]:

@@ -41,14 +41,18 @@ async def _shows_within(pilot, text: str, seconds: float) -> float:
     return time.monotonic() - started
 
 
+def _promote_v2_elsewhere(ws: Workspace, reason: str) -> None:
+    """Another process (a shell beside the TUI) makes version 2 the champion."""
+    run_cli("promote", "clf", "2", "--reason", reason, workspace=ws.root, check=True)
+
+
 async def test_a_promotion_by_another_process_shows_in_every_view(clf: Workspace) -> None:
     app = MlcycleApp(clf, project="clf")
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.press("4")
         await settle(pilot)
         assert "champion: version 1" in visible_text(app)
-        run_cli("promote", "clf", "2", "--reason", "better on the holdout",
-                workspace=clf.root, check=True)
+        _promote_v2_elsewhere(clf, "better on the holdout")
         await _shows_within(pilot, "champion: version 2", 2)
         for key, shown in (("5", "champion: version 2"), ("6", "champion v2")):
             await pilot.press(key)
@@ -72,7 +76,6 @@ async def test_a_promotion_since_the_check_leaves_no_view_recommending_a_retrain
         await pilot.press("6")
         await settle(pilot)
         assert "retraining recommended: press R" in visible_text(app)
-        run_cli("promote", "clf", "2", "--reason", "retrained elsewhere",
-                workspace=clf.root, check=True)
+        _promote_v2_elsewhere(clf, "retrained elsewhere")
         await _shows_within(pilot, "v2 has been champion since this check", 2)
         assert "retraining recommended" not in visible_text(app)
