@@ -43,15 +43,18 @@ async def settle(pilot) -> None:
 
     busy = (WorkerState.PENDING, WorkerState.RUNNING)
     started = time.monotonic()
+    seen = False
     while time.monotonic() - started < 10:
+        await pilot.pause()  # the key's handlers have run: a load they start exists now
+        if any(w.state in busy for w in pilot.app.workers):
+            seen = True
+            await pilot.pause(0.02)
+            continue
+        # Finished workers leave the app's list, so an empty list after a busy one means
+        # done; a key that started no load gets a short grace for a load queued behind it.
+        if seen or time.monotonic() - started > 0.25:
+            break
         await pilot.pause(0.02)
-        workers = list(pilot.app.workers)
-        if workers and not any(w.state in busy for w in workers):
-            break
-        # No worker yet may mean the view has not asked for its data: wait a little for
-        # it, but a key that loads nothing must not cost the whole timeout.
-        if not workers and time.monotonic() - started > 1.0:
-            break
     # Tables size their columns on the refresh after rows arrive: let that happen too.
     await pilot.wait_for_scheduled_animations()
     await pilot.pause()
