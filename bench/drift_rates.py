@@ -1,7 +1,7 @@
 """False-alarm and detection rates of the drift engine, from 100 rows to 10 million.
 
 End to end (generated table -> Parquet -> profile -> check) up to ``--max-rows`` (default
-1,000,000) with the scenarios of ``tests/test_drift_rates.py``. At 10 million rows, where
+1,000,000) with the scenarios of ``tests/drift/test_drift_rates.py``. At 10 million rows, where
 generating hundreds of table pairs would take hours, the false-alarm rate is measured on
 simulated *counts*: the reference's bin edges come from a 20,000-row sample as in the engine,
 both tables' bin and category counts are drawn from the true distribution, and the engine's
@@ -38,8 +38,8 @@ sys.path.insert(0, str(ROOT))
 from mlcycle import drift  # noqa: E402
 from mlcycle.drift.check import judge_column  # noqa: E402
 from mlcycle.drift.profile import BINS, SAMPLE_ROWS  # noqa: E402
-from tests.test_drift_multivariate import correlated  # noqa: E402
-from tests.test_drift_rates import (  # noqa: E402
+from tests.drift.test_drift_multivariate import correlated  # noqa: E402
+from tests.drift.test_drift_rates import (  # noqa: E402
     SCENARIOS,
     _new_category,
     detections,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from mlcycle import demo
 from mlcycle.store.workspace import Workspace, open_workspace
-from tests.test_snapshots import FIXED
+from tests.app.test_snapshots import FIXED
 
 MONTHS = ("2026-01", "2026-03")  # a calm month, then the price rise that drifts
 

@@ -12,7 +12,7 @@ from textual.widgets import Checkbox, Input, Select
 async def until(pilot, condition: Callable[[], object], seconds: float = 60) -> None:
     """Let the app run until ``condition()`` holds; fail with the screen's text if it never
     does within ``seconds``."""
-    from tests.test_tui import visible_text
+    from tests.app.test_tui import visible_text
 
     started = time.monotonic()
     while not condition():

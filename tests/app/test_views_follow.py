@@ -11,9 +11,9 @@ import pytest
 from mlcycle.app.ui import MlcycleApp
 from mlcycle.models import registry
 from mlcycle.store.workspace import Workspace
+from tests.app.test_tui import settle, visible_text
 from tests.conftest import AWKWARD_FOLDER, copy_workspace, run_cli
 from tests.deploy_fixtures import classification_workspace
-from tests.test_tui import settle, visible_text
 from tests.tui_keys import put_off_decision
 
 

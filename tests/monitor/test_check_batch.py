@@ -59,8 +59,8 @@ def _by_watcher(ws: Workspace, batch: Path, labels: Path) -> str:
 
 async def _by_tui(ws: Workspace, batch: Path, labels: Path) -> str:
     from mlcycle.app.ui import MlcycleApp
-    from tests.test_tui import settle
-    from tests.test_tui_deploy_monitor import _fill, _job
+    from tests.app.test_tui import settle
+    from tests.app.test_tui_deploy_monitor import _fill, _job
 
     app = MlcycleApp(ws, project="clf")
     async with app.run_test(size=(160, 48)) as pilot:
@@ -129,9 +129,9 @@ async def test_one_drifted_batch_reads_the_same_through_every_face(
         clf_champion_root: Path, tmp_path: Path) -> None:
     from mlcycle.app.ui import MlcycleApp
     from mlcycle.monitor.verdict import Check
+    from tests.app.test_tui import settle, visible_text
+    from tests.app.test_tui_deploy_monitor import _fill, _job
     from tests.conftest import copy_workspace
-    from tests.test_tui import settle, visible_text
-    from tests.test_tui_deploy_monitor import _fill, _job
     from tests.tui_keys import put_off_decision
 
     folder = tmp_path / "batches"
