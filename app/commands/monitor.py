@@ -111,9 +111,11 @@ def print_check(result: dict[str, Any]) -> None:
     else:
         out.print(Text("no alerts: inputs, scores and performance look like training",
                        style="bold green"))
+    from mlcycle.drift.check import effect_label
+
     score = result["prediction_drift"]["columns"][0]
     out.print(f"prediction drift: {'yes' if score['drifted'] else 'no'} "
-              f"({score['statistic_name']} {score['statistic'] or 0:.3f})")
+              f"({effect_label(score['statistic_name'])} {score['statistic'] or 0:.3f})")
     performance = result["performance"]
     if performance:
         out.print(f"{performance['metric']} on {performance['labelled_rows']:,} labelled rows: "

@@ -177,6 +177,8 @@ class MonitorScreen(ViewScreen):
             [s for s in (measured, estimated) if s.xs], references, "batch", data.metric)
 
     def _columns(self, check: dict[str, Any] | None) -> None:
+        from mlcycle.drift.check import effect_label
+
         self._check = check
         chart = self.query_one("#check-columns", BarChart)
         if check is None:
@@ -189,10 +191,11 @@ class MonitorScreen(ViewScreen):
         # Each input against its own floor (PSI or h): how far past it, not how it compares
         # with the batch's most drifted input, so a calm batch draws short bars.
         ratios = [(c["statistic"] or 0) / floors[c["name"]] for c in columns]
+
         chart.plot(f"drift effect per input, {name}, in multiples of the effect that counts "
                    "as drift (* drifted)",
                    [(("* " if c["drifted"] else "") + c["name"], ratio,
-                     f"{_STATISTIC.get(c['statistic_name'], c['statistic_name'])} "
+                     f"{effect_label(c['statistic_name'])} "
                      f"{c['statistic'] or 0:.3f} ({ratio:.1f}x)")
                     for c, ratio in zip(columns, ratios)],
                    unit="x", start=0, end=max(3.0, *ratios), marks=[Mark("drift", 1.0)])
@@ -337,7 +340,6 @@ def _retrain_inputs(check: dict[str, Any] | None) -> tuple[str, str]:
     return check["source"], labels
 
 
-_STATISTIC = {"psi": "PSI", "missing_h": "h", "new_values_h": "h", "constant_h": "h"}
 
 
 def _floor(column: dict[str, Any]) -> float:
@@ -402,11 +404,7 @@ def _summary(data: Monitoring) -> Text:
         return text
     latest = data.latest if data.latest and data.latest.get("id") == last["id"] else None
     details = (latest or {}).get("alert_details") or alerts.from_messages(last["alerts"])
-    for item in details:
-        text.append(f"\n[{item['kind'].replace('_', ' ')}] ", style="bold red")
-        text.append(item["message"])
-    if details and details[0].get("playbook"):
-        text.append(f"\nfirst: {details[0]['playbook'][0]}", style="yellow")
+    # What to do comes first: on a small terminal the alerts' lines below it may be cut.
     if data.champion not in (None, last["version"]):
         # Answered since: a retraining or a person made another version champion.
         text.append(f"\nv{data.champion} has been champion since this check: check a new "
@@ -417,6 +415,11 @@ def _summary(data: Monitoring) -> Text:
     else:
         text.append("\nnot a case for retraining: fix the source of the batch first",
                     style="yellow")
+    for item in details:
+        text.append(f"\n[{item['kind'].replace('_', ' ')}] ", style="bold red")
+        text.append(item["message"])
+    if details and details[0].get("playbook"):
+        text.append(f"\nfirst: {details[0]['playbook'][0]}", style="yellow")
     return text
 
 

@@ -152,7 +152,9 @@ def _broken(column: ColumnDrift, importance: dict[str, float]) -> dict[str, Any]
 
 
 def _moved(column: ColumnDrift, importance: dict[str, float]) -> dict[str, Any]:
-    drift = max(abs(t["effect"]) for t in _firing(column, ("location", "spread", "shape")))
+    # Ranked by PSI, the one effect every distribution test of a column shares (a location
+    # test's own effect is a shift in standard deviations, not comparable across inputs).
+    drift = next(abs(t["effect"]) for t in column.tests if t["test"] == "shape")
     weight = importance.get(column.name)
     return {"input": column.name, "type": column.type, "drift": drift,
             "statistic_name": "psi", "importance": weight,
@@ -284,8 +286,10 @@ def _prediction_drift(column: ColumnDrift, moved: list[dict[str, Any]],
     playbook += [f"Measure what it costs once labels arrive: mlcycle monitor {project} "
                  f"{source} --labels FILE",
                  f"If performance is lost, retrain: {retrain}"]
-    message = (f"prediction drift: the model's scores moved ({column.statistic_name} "
-               f"{column.statistic:.3f})")
+    from mlcycle.drift.check import effect_label
+
+    message = (f"prediction drift: the model's scores moved "
+               f"({effect_label(column.statistic_name)} {column.statistic:.3f})")
     return alert(PREDICTION_DRIFT, message, evidence, playbook)
 
 

@@ -515,9 +515,11 @@ def write_report(check: dict[str, Any], path: str | Path) -> Path:
     details = check.get("alert_details") or alert_kinds.from_messages(check["alerts"])
     preface += [(f"ALERT: {a['message']}", alert_kinds.report_lines(a))
                 for a in details] or ["no alerts"]
+    from mlcycle.drift.check import effect_label
+
     score = check["prediction_drift"]["columns"][0]
     preface.append(f"prediction drift: {'yes' if score['drifted'] else 'no'} "
-                   f"({score['statistic_name']} {score['statistic'] or 0:.3f})")
+                   f"({effect_label(score['statistic_name'])} {score['statistic'] or 0:.3f})")
     for key, what in (("performance", "on the labelled rows"),
                       ("estimated_performance", "estimated without labels")):
         figure = check.get(key)

@@ -201,3 +201,17 @@ def test_large_but_negligible_shift_is_not_flagged() -> None:
     assert col.p_value is not None and col.p_value < col.threshold
     assert not col.drifted
     assert col.note and "small" in col.note
+
+
+def test_a_tenth_of_a_standard_deviation_is_found_from_5000_rows() -> None:
+    """PSI grows with the square of a shift (0.1 sd is PSI 0.01, under its floor); the
+    location floor is a shift in standard deviations, so significant 0.1 sd shifts count."""
+    rng = np.random.default_rng(21)
+    found = 0
+    for _ in range(5):
+        ref, cur = split(rng, 5000, 5000)
+        cur["score"] = cur["score"] + 0.1
+        col = next(c for c in run_once(ref, cur).columns if c.name == "score")
+        found += col.drifted
+        assert col.statistic_name == "shift_sd" and 0.03 < col.statistic < 0.17, col.statistic
+    assert found >= 4, f"a 0.1 sd shift found in {found} of 5 checks of 5,000 rows"
