@@ -13,8 +13,9 @@ which waits until the file has stayed unchanged for ``settle`` seconds since its
 a file that changed meanwhile is not checked yet but taken again. On Linux the watcher also
 sees writers open and close files (inotify), so a file still open for writing is waited for
 however long its writer pauses, and a file is read as soon as its writer closes it: the
-reading and scoring overlap the settle wait. A file found without such news (at start, or
-on systems without close events) is read once unchanged for ``settle`` seconds.
+reading and scoring overlap the settle wait; a write heard while a file is checked stops
+its check at once, and the file is taken again. A file found without such news (at start,
+or on systems without close events) is read once unchanged for ``settle`` seconds.
 
 Files are read one ahead of the check in progress (a queue of ``QUEUE``), oldest first.
 
@@ -85,12 +86,14 @@ GIVE_UP = 60.0  # take(): seconds a file may keep changing before it is reported
 class Watcher:
     """Checks the files of one folder for one project; see the module docstring.
 
-    It composes the folder half (:class:`Folder`, :class:`Arrivals`, :class:`Reader`,
-    :class:`Quarantine`, :class:`Observer`, :class:`Heartbeat`) and the checking half
-    (:class:`Checker`). While it runs, three threads of its own share only the
-    :class:`Ledger`: the loop (the caller's thread: follows the folder and reads files, and
-    alone owns ``Arrivals``), the checker (checks files, and alone owns ``Checker``'s
-    reference) and the heartbeat; watchdog's observer tells the ledger of writers."""
+    It composes the folder half (:class:`Folder`: which files; :class:`Arrivals`: which
+    are due; :class:`Reader`; :class:`Quarantine`; :class:`Observer`; :class:`Heartbeat`)
+    and the checking half (:class:`Checker`). While it runs, its threads share only the
+    :class:`Ledger`, the token that stops a check and the report (under a lock): the loop
+    (the caller's thread) follows the folder and reads files, and alone uses ``Folder``
+    and ``Arrivals``; the checker thread checks them, and alone uses ``Checker``; the
+    heartbeat thread reads when the loop last moved on; watchdog's observer thread tells
+    the ledger of writers. ``scan`` and ``take`` do it all on the caller's thread."""
 
     def __init__(self, ws: Workspace, project: str, folder: str | Path, *,
                  labels: str | Path | None = None,
@@ -101,17 +104,16 @@ class Watcher:
         registry.get(ws, self.project, registry.CHAMPION)  # no champion: say so now
         self._report = report or (lambda _outcome: None)
         self._lock = threading.Lock()
-        self.files = Folder(ws, self.project, folder, labels, recursive, self.report)
+        self.entries = Folder(ws, self.project, folder, labels, recursive, self.report)
         files.limit(ws.temp_dir)  # a size limit set wrong: say so now, not at every file
-        self.folder = self.files.path
-        self.labels = self.files.labels
+        self.folder = self.entries.path
         self.settle = settle
         self.recursive = recursive
         self.ledger = Ledger()
-        self.quarantine = Quarantine(ws, self.project, self.files.rejected, self.ledger)
+        self.quarantine = Quarantine(ws, self.project, self.entries.rejected, self.ledger)
         self.reader = Reader(ws, self.folder, self.ledger, self.quarantine)
         # With ``again``, only the checks made from now on keep a content from a new one.
-        self.checker = Checker(ws, self.project, self.files, self.ledger, self.quarantine,
+        self.checker = Checker(ws, self.project, self.entries, self.ledger, self.quarantine,
                                self.report, settle, utcnow() if again else None)
         self._cancel = CancelToken()  # cancelled when the watching stops: a check gives up
 
@@ -120,7 +122,7 @@ class Watcher:
     def scan(self) -> list[Outcome]:
         """Check every file already in the folder, oldest first."""
         self.resume()
-        return [self.take(p) for p in self.files.candidates()]
+        return [self.take(p) for p in self.entries.candidates()]
 
     def resume(self) -> None:
         """Carry on the decisions a killed watcher (or 'decide') left half done, and carry
@@ -191,7 +193,7 @@ class Watcher:
                                    name="mlcycle-watch-heartbeat", daemon=True)
         beating.start()
         observer = Observer(self.folder, self.recursive, self.ledger, news)
-        arrivals = Arrivals(self.files, self.ledger, self.quarantine, self.report, self.settle)
+        arrivals = Arrivals(self.entries, self.ledger, self.quarantine, self.report, self.settle)
         next_scan = 0.0
         try:
             observer.start()
