@@ -39,8 +39,8 @@ def inside(path: Path, folder: Path) -> bool:
 class Folder:
     """The watched folder (with its subfolders when ``recursive``) and its labels folder.
 
-    Used by the thread that lists the folder (the watcher's loop, or the caller of
-    ``scan``); ``noticed`` is its own."""
+    Listed by one thread (the watcher's loop, or the caller of ``scan``), whose own is
+    what was noticed; ``labels_for`` reads only what never changes, from any thread."""
 
     def __init__(self, ws: Workspace, project: str, path: str | Path,
                  labels: str | Path | None, recursive: bool,
