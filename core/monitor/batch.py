@@ -13,20 +13,22 @@ from pathlib import Path
 from typing import Any
 
 from mlcycle.monitor import decisions, monitoring
+from mlcycle.monitor.batch_file import Batch
 from mlcycle.store.errors import WorkspaceError, error_line
 from mlcycle.store.workspace import Workspace
 
 
-def check_batch(ws: Workspace, project: str, path: str | Path, *,
+def check_batch(ws: Workspace, project: str, data: str | Path | Batch, *,
                 labels: str | Path | None = None, act: bool = True,
                 say: Callable[[str], None] | None = None, progress: Any = None,
                 **options: Any) -> dict[str, Any]:
-    """Check the batch file ``path`` (``monitoring.check``; ``options`` are its own) and,
-    with ``act``, carry out the decision it raised as the project's policy says
-    (:func:`act_on`). ``say`` hears why a decision could not be carried out yet; the
-    result's ``decision`` is the decision as it ends up, as ``decisions.get`` has it, with
-    ``new``: whether this check raised it (else it joined one already pending)."""
-    result = monitoring.check(ws, project, path, labels=labels, **options)
+    """Check the batch ``data``, a file (with its ``labels``) or a :class:`Batch` read
+    already (``monitoring.check``; ``options`` are its own) and, with ``act``, carry out
+    the decision it raised as the project's policy says (:func:`act_on`). ``say`` hears
+    why a decision could not be carried out yet; the result's ``decision`` is the decision
+    as it ends up, as ``decisions.get`` has it, with ``new``: whether this check raised it
+    (else it joined one already pending)."""
+    result = monitoring.check(ws, project, data, labels=labels, **options)
     raised = result.get("decision")
     if raised and not result.get("repeat_of"):
         if act:

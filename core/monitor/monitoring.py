@@ -40,7 +40,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -53,6 +52,7 @@ from mlcycle.models import evaluation, model_input, registry
 from mlcycle.monitor import alerts as alert_kinds
 from mlcycle.monitor import decisions, estimators, importance
 from mlcycle.monitor import policy as policies
+from mlcycle.monitor.batch_file import Batch, record_watched
 from mlcycle.monitor.estimation import Z
 from mlcycle.projects.metrics import CATALOG
 from mlcycle.store import cancel as cancelling
@@ -238,36 +238,35 @@ class _Collected:
         self.predictions.append(pl.concat([pl.DataFrame([keys]), predicted], how="horizontal"))
 
 
-def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path | None = None,
-          ref: str = registry.CHAMPION, cached: Reference | None = None,
-          note: scoring.Note | None = None, table: scoring.Table | None = None,
-          confirm: Callable[[], None] | None = None,
-          in_transaction: Callable[[Any, dict[str, Any]], None] | None = None,
-          digest: str | None = None, again: bool = False, since: datetime | None = None,
+def check(ws: Workspace, project: str, data: str | Path | Batch, *,
+          labels: str | Path | None = None, ref: str = registry.CHAMPION,
+          cached: Reference | None = None, note: scoring.Note | None = None,
+          again: bool = False, since: datetime | None = None,
           policy: policies.Policy | None = None, cancel: CancelToken | None = None
           ) -> dict[str, Any]:
     """Score a batch and check it for data drift, prediction drift and (with labels) a loss
     of performance; record the check with its scoring run, in one transaction.
 
+    ``data``: the batch file (with its ``labels``), or a :class:`Batch` that a caller which
+    read the file already (the watcher) hands over with its digest, its table and its stamp;
+    such a batch is recorded only once confirmed unchanged (:meth:`Batch.confirm`; raising
+    there abandons the check and writes nothing), and a watched one's ``watched_files`` row
+    is written in the transaction that records the check.
+
     A content (:class:`Content`) the same version checked before is not checked again
     unless ``again``: that check is returned, marked ``repeat_of``, and nothing is written.
     ``since``: only checks recorded after it count (the watcher's ``--again`` forgets the
-    checks made before it started). ``digest``: the SHA-256 of the batch's bytes when the
-    caller has it (the watcher hashes its copy); otherwise the file is hashed here, just
-    before it is read.
+    checks made before it started). ``cached``: a reference built earlier for the version
+    that scores the batch (the watcher keeps one, ``References``), so that it is not built
+    again for each batch.
 
-    The batch and its labels are read and checked before anything is written. ``cached``: a
-    reference built earlier for the same version (the watcher keeps one); ``table``: the
-    batch already read (``scoring.read_table``; the caller closes it). ``confirm()`` runs
-    once the check is computed and before anything is written; raising there abandons the
-    check (the watcher confirms its file did not change meanwhile). ``in_transaction(con,
-    result)`` runs in the transaction that records the check (the watcher marks its file
-    there, so a kill cannot leave a file checked but not marked). ``policy``: the thresholds
-    and triggers to apply (default: the project's current policy). Cancelling stops between
-    the steps (reading, scoring batch by batch, testing); nothing is written then."""
-    if labels is not None:
-        labels = Path(labels).expanduser()
-    content = Content(digest or content_hash(Path(path).expanduser()),
+    The batch and its labels are read and checked before anything is written. ``policy``:
+    the thresholds and triggers to apply (default: the project's current policy).
+    Cancelling stops between the steps (reading, scoring batch by batch, testing, waiting
+    for the file to settle); nothing is written then."""
+    batch = Batch.of(data, labels)
+    labels = batch.labels
+    content = Content(batch.digest or content_hash(batch.path.expanduser()),
                       content_hash(labels) if labels is not None else None)
     version = cached.version if cached else registry.get(ws, project, ref)
     if not again:
@@ -276,7 +275,7 @@ def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path |
             return earlier
     cancelling.check(cancel)
     policy = policy or policies.current(ws, project)
-    batch = table or scoring.read_table(path, cancel=cancel)
+    table = batch.table or scoring.read_table(batch.path, cancel=cancel)
     try:
         truth = None
         if labels is not None:
@@ -285,20 +284,19 @@ def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path |
             truth = scoring.labels_frame(labels, *keyed)
         if cached is None:  # building the reference may convert versions: a first write
             challenger = scoring.challenger_of(ws, project, version)
-            scoring.check_table(ws, batch, [version, *([challenger] if challenger else [])])
+            scoring.check_table(ws, table, [version, *([challenger] if challenger else [])])
         cancelling.check(cancel)
         # By number: the version looked up above, even if the alias moves meanwhile.
         base = cached or reference(ws, project, str(version.version))
-        result, run = _check_table(ws, project, base, batch, labels, truth, note,
+        result, run = _check_table(ws, project, base, table, labels, truth, note,
                                    policy.alerts, cancel)
     finally:
-        if table is None:
-            batch.close()
+        if batch.table is None:
+            table.close()
     cancelling.check(cancel)  # the last step before anything is written
-    if confirm is not None:
-        confirm()
+    batch.confirm(cancel)
     with scoring.recording(ws, run):
-        _record(ws, result, run, content, in_transaction, policy)
+        _record(ws, result, run, content, batch, policy)
     return result
 
 
@@ -417,8 +415,7 @@ def _estimate(base: Reference, inputs: pl.DataFrame, scores: pl.DataFrame,
 
 
 def _record(ws: Workspace, result: dict[str, Any], run: scoring.Run, content: Content,
-            in_transaction: Callable[[Any, dict[str, Any]], None] | None,
-            policy: policies.Policy) -> None:
+            batch: Batch, policy: policies.Policy) -> None:
     performance = result["performance"] or {}
     report = {k: result[k] for k in ("data_drift", "inputs", "prediction_drift", "performance",
                                      "estimated_performance", "seconds", "alert_details")}
@@ -445,8 +442,9 @@ def _record(ws: Workspace, result: dict[str, Any], run: scoring.Run, content: Co
             events.record(con, "monitor.alert", project=result["project"],
                           subject=f"v{result['version']}", detail={**detail, "kinds": kinds})
         result["decision"] = decisions.after_check(con, result, policy)
-        if in_transaction:
-            in_transaction(con, result)
+        if batch.watched:
+            record_watched(con, result["project"], batch.path, content.sha256, "checked",
+                           result["id"], None)
 
 
 _HISTORY_COLUMNS = ("id", "ts", "version", "source", "rows", "scoring_run", "data_drift",

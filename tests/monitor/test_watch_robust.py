@@ -21,8 +21,8 @@ import polars as pl
 import pytest
 
 from mlcycle.models import registry
-from mlcycle.monitor import watch as watch_module
 from mlcycle.monitor.watch import Watcher
+from mlcycle.monitor.watching import reading
 from mlcycle.store import events
 from tests.conftest import MLCYCLE, ROOT
 from tests.deploy_fixtures import classification_workspace
@@ -241,7 +241,7 @@ def test_a_rejection_that_cannot_be_moved_is_recorded_and_watching_goes_on(clf, 
     def full_disk(*_args, **_kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr("mlcycle.monitor.watch.shutil.move", full_disk)
+    monkeypatch.setattr("mlcycle.monitor.watching.quarantine.shutil.move", full_disk)
     outcome = watcher.take(bad)
     assert outcome.status == "rejected" and outcome.moved_to is None
     assert "could not be moved" in outcome.error and "No space left" in outcome.error
@@ -263,7 +263,7 @@ def test_the_hash_stored_is_of_the_bytes_checked_when_a_file_changes_while_read(
     path = folder / "growing.csv"
     first, whole = _rows(500, seed=901), _rows(1500, seed=901)
     path.write_bytes(first)
-    copy = watch_module.copy_file
+    copy = reading.copy_file
     calls = []
 
     def copy_then_grow(src: Path, dst: Path) -> tuple[str, int]:
@@ -273,7 +273,7 @@ def test_the_hash_stored_is_of_the_bytes_checked_when_a_file_changes_while_read(
         calls.append(src)
         return out
 
-    monkeypatch.setattr(watch_module, "copy_file", copy_then_grow)
+    monkeypatch.setattr(reading, "copy_file", copy_then_grow)
     outcome = Watcher(clf, "clf", folder, settle=0).take(path)
     assert len(calls) == 2  # the changed file was read again
     assert outcome.status == "checked" and outcome.check["rows"] == 1500
@@ -306,15 +306,15 @@ def test_a_file_that_cannot_be_read_is_reported_and_left_in_place(
     folder.mkdir()
     path = folder / "locked.csv"
     path.write_bytes(_rows(300, seed=961))
-    copy = watch_module.copy_file
+    copy = reading.copy_file
 
     def denied(src: Path, dst: Path) -> tuple[str, int]:
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(src))
 
     watcher = Watcher(clf, "clf", folder, settle=0)
-    monkeypatch.setattr(watch_module, "copy_file", denied)
+    monkeypatch.setattr(reading, "copy_file", denied)
     outcome = watcher.take(path)  # tests run as root, for whom chmod 000 still reads
     assert outcome.status == "error" and "cannot read it: Permission denied" in outcome.error
     assert path.exists()  # not the file's fault: left where it is
-    monkeypatch.setattr(watch_module, "copy_file", copy)
+    monkeypatch.setattr(reading, "copy_file", copy)
     assert watcher.take(path).status == "checked"

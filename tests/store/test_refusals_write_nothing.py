@@ -7,6 +7,7 @@ and after: dataset versions, runs, exports, scoring runs and every file under ar
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import time
@@ -153,8 +154,9 @@ def _labels(tmp_path: Path) -> Path:
 
 
 def test_a_check_that_fails_to_be_recorded_leaves_no_shadow_file(
-        ws: Workspace, tmp_path: Path) -> None:
+        ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from mlcycle.monitor import monitoring
+    from mlcycle.monitor.batch_file import Batch
 
     rows = tmp_path / "month.csv"
     classification_frame(80, seed=13).drop("label").write_csv(rows)
@@ -163,11 +165,13 @@ def test_a_check_that_fails_to_be_recorded_leaves_no_shadow_file(
     before = state(ws)
     assert any(f.startswith("scoring/") for f in before["files"])
 
-    def refuse(_con, _result):  # as a watcher whose file changed at the last moment
+    def refuse(*_args):  # the last step of the recording transaction fails
         raise RuntimeError("not this time")
 
     other = tmp_path / "other.csv"
     classification_frame(80, seed=14).drop("label").write_csv(other)
+    watched = Batch(other, digest=hashlib.sha256(other.read_bytes()).hexdigest(), watched=True)
+    monkeypatch.setattr(monitoring, "record_watched", refuse)
     with pytest.raises(RuntimeError, match="not this time"):
-        monitoring.check(ws, "clf", other, cached=base, in_transaction=refuse)
+        monitoring.check(ws, "clf", watched, cached=base)
     assert state(ws) == before

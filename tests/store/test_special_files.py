@@ -23,6 +23,7 @@ import pytest
 from mlcycle.monitor import status as statuses
 from mlcycle.monitor import watch as watch_module
 from mlcycle.monitor.watch import Watcher
+from mlcycle.monitor.watching import heartbeat
 from tests.conftest import run_cli
 from tests.monitor.test_watch_robust import _rows, clf, watched  # noqa: F401 - fixtures
 
@@ -136,7 +137,7 @@ def test_an_entry_that_cannot_be_moved_aside_is_recorded_once(clf, tmp_path,  # 
     def cannot(*_args, **_kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("mlcycle.monitor.watch.shutil.move", cannot)
+    monkeypatch.setattr("mlcycle.monitor.watching.quarantine.shutil.move", cannot)
     seen: list[tuple[str, str]] = []
     watcher = Watcher(clf, "clf", folder, settle=0,
                       report=lambda o: seen.append((o.path.name, o.status)))
@@ -160,7 +161,7 @@ def test_status_says_stalled_when_the_loop_stops_moving_on(clf, tmp_path,  # noq
                                                           monkeypatch) -> None:
     folder = tmp_path / "stalling"
     folder.mkdir()
-    monkeypatch.setattr(watch_module, "HEARTBEAT", 0.2)
+    monkeypatch.setattr(heartbeat, "HEARTBEAT", 0.2)
     stuck, release = threading.Event(), threading.Event()
     read = Watcher._read
 
