@@ -49,6 +49,8 @@ def retrain(ctx: Context, project: str, batches: tuple[str, ...], labels: tuple[
     click.echo(f"new data {result['dataset']}: +{result['rows_added']:,} labelled rows"
                + (f" ({result['unlabelled_rows_skipped']:,} without a label skipped)"
                   if result["unlabelled_rows_skipped"] else ""))
+    for line in result["labels_joined"]:
+        click.echo(line)
     for part, what in (("recent", "the new rows of the holdout"), ("holdout", "the holdout")):
         if part in candidate:
             click.echo(f"{metric} on {what}: v{candidate['version']} "

@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlcycle import deploy, projects
 from mlcycle.data import datasets, sources
-from mlcycle.deploy import scoring
+from mlcycle.deploy import label_join, scoring
 from mlcycle.models import evaluation, model_input, registry
 from mlcycle.monitor import alerts as alert_kinds
 from mlcycle.monitor import decisions, estimators, importance
@@ -282,7 +282,8 @@ def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path |
         if labels is not None:
             keyed = ((cached.signature, cached.scorer.identifier) if cached else
                      (deploy.signature_of(ws, version), deploy.identifier_of(ws, version)))
-            truth = scoring.labels_frame(labels, *keyed)
+            truth = label_join.read(labels, *keyed, batch_rows=batch.rows,
+                                    batch=Path(batch.label).name)
         if cached is None:  # building the reference may convert versions: a first write
             challenger = scoring.challenger_of(ws, project, version)
             scoring.check_table(ws, batch, [version, *([challenger] if challenger else [])])
@@ -303,7 +304,7 @@ def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path |
 
 
 def _check_table(ws: Workspace, project: str, base: Reference, batch: scoring.Table,
-                 labels: Path | None, truth: pl.DataFrame | None,
+                 labels: Path | None, truth: label_join.Labels | None,
                  note: scoring.Note | None, limits: policies.Alerts,
                  cancel: CancelToken | None = None
                  ) -> tuple[dict[str, Any], scoring.Run]:
@@ -351,18 +352,22 @@ def _check_table(ws: Workspace, project: str, base: Reference, batch: scoring.Ta
     }, run
 
 
-def _performance(base: Reference, labels: Path, truth: pl.DataFrame, identifier: str | None,
-                 predictions: pl.DataFrame, batch: Path) -> dict[str, Any]:
+def _performance(base: Reference, labels: Path, truth: label_join.Labels,
+                 identifier: str | None, predictions: pl.DataFrame, batch: Path
+                 ) -> dict[str, Any]:
     import numpy as np
+    import polars as pl
 
     signature = base.signature
-    joined = predictions.unique("id", keep="last").join(truth, on="id", how="inner")
+    given, counts = label_join.join(truth, predictions.get_column("id"), predictions.height,
+                                    batch.name, signature, identifier)
+    mask = given.is_not_null()
+    joined = predictions.filter(mask)
     out: dict[str, Any] = {"labels": str(labels), "labelled_rows": joined.height,
                            "metric": base.metric, "reference": base.holdout_value,
-                           "value": None, "relative_loss": None}
-    if not joined.height:
-        raise scoring.unmatched_labels(labels, batch, identifier)
-    y = joined.get_column("y").to_numpy()
+                           "value": None, "relative_loss": None,
+                           "join": counts.to_dict(), "join_note": counts.note(labels.name)}
+    y = model_input.target_values(pl.DataFrame([given.filter(mask)]), signature)
     pred = model_input.predicted_values(joined.get_column("prediction"), signature)
     proba = None
     if signature.task == "classification":
