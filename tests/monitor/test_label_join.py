@@ -1,12 +1,14 @@
 """Labels without an identifier, on a real table that has none (statsmodels' ``fair``): a file
 holding only the target, one per row in the batch's order, works in ``monitor``, ``retrain``
-and ``decide --approve``; a file of another length is refused by each with the same line,
-and nothing is written. A labels file of full rows keeps every row, however often its values
-repeat (``fair`` repeats many), and says how many repeat."""
+and ``decide --approve``; a file of another length is refused by each with the same line
+(``monitor`` and ``retrain`` writing nothing; the watcher sets the batch aside with it). A
+labels file of full rows keeps every row, however often its values repeat (``fair`` repeats
+many), and says how many repeat."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import polars as pl
@@ -81,7 +83,8 @@ def test_full_row_labels_keep_repeated_rows_and_say_so(fair, tmp_path: Path) -> 
 
 def test_a_target_only_file_of_another_length_is_refused_alike(fair, tmp_path: Path) -> None:
     ws, batch, frame = fair
-    labels = tmp_path / "short.csv"
+    labels = tmp_path / "labels" / "batch.csv"  # named like its batch, as the watcher reads
+    labels.parent.mkdir()
     frame[:-1].select(TARGET).write_csv(labels)
     checks = len(monitoring.history(ws, "fair"))
     versions = len(datasets.list_versions(ws, "fair"))
@@ -93,6 +96,13 @@ def test_a_target_only_file_of_another_length_is_refused_alike(fair, tmp_path: P
         lines.append(proc.stderr.strip())
     assert lines[0] == lines[1]
     assert f"has {BATCH_ROWS - 1:,} rows and batch.csv {BATCH_ROWS:,}" in lines[0]
+    # The watcher refuses the pair with the same line (its labels: the file of the same name).
+    folder = tmp_path / "watched"
+    folder.mkdir()
+    shutil.copy(batch, folder / "batch.csv")
+    watched = run_cli("watch", "fair", str(folder), "--labels", str(labels.parent), "--once",
+                      workspace=ws.root, timeout=300)
+    assert lines[0].removeprefix("error: ") in watched.stdout + watched.stderr
     assert len(monitoring.history(ws, "fair")) == checks
     assert len(datasets.list_versions(ws, "fair")) == versions
     assert len(registry.versions(ws, "fair")) == 1
