@@ -54,11 +54,11 @@ class Counts:
         if self.repeated:
             kept = ("the last label of each counts" if self.how == IDENTIFIER
                     else "matched in order of appearance")
-            parts.append(f"{self.repeated:,} labels rows repeat another's key ({kept}"
-                         + (f"; {self.disagreeing:,} groups disagree on the label"
+            parts.append(f"{self.repeated:,} labels row(s) repeat another's key ({kept}"
+                         + (f"; {self.disagreeing:,} group(s) disagree on the label"
                             if self.disagreeing else "") + ")")
         if self.unmatched:
-            parts.append(f"{self.unmatched:,} labels rows match no row of the batch")
+            parts.append(f"{self.unmatched:,} labels row(s) match no row of the batch")
         return "; ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:

@@ -78,7 +78,7 @@ def test_full_row_labels_keep_repeated_rows_and_say_so(fair, tmp_path: Path) -> 
     assert performance["join"]["repeated"] == repeated
     text = run_cli("monitor", "fair", str(batch), "--labels", str(labels), "--again",
                    workspace=ws.root, timeout=300).stdout
-    assert f"{repeated} labels rows repeat another's key (matched in order of appearance" in text
+    assert f"{repeated} labels row(s) repeat another's key (matched in order of appearance" in text
 
 
 def test_a_target_only_file_of_another_length_is_refused_alike(fair, tmp_path: Path) -> None:
@@ -126,3 +126,45 @@ def test_target_only_labels_retrain_and_approve(fair, tmp_path: Path) -> None:
                    "--json", workspace=ws.root, timeout=300)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["status"] == "done"
+
+
+def _labels(tmp_path: Path, frame: pl.DataFrame, signature, identifier: str | None):
+    from mlcycle.deploy import label_join
+
+    path = tmp_path / "labels é.csv"
+    frame.write_csv(path)
+    return label_join.read(path, signature, identifier)
+
+
+def test_repeats_are_counted_and_never_dropped(tmp_path: Path) -> None:
+    from mlcycle.deploy import label_join
+    from mlcycle.models.model_input import Signature
+
+    signature = Signature(numeric=["size m²"], categorical=['kind "a/b"'], target="y %",
+                          task="classification", classes=["down", "up"])
+    batch = pl.DataFrame({"size m²": [1.0, 1.0, 2.0, 3.0], 'kind "a/b"': ["x", "x", "y", "z"]})
+    # Full rows: the two identical batch rows take the two labels given for those values in
+    # order, though they disagree; the row 9.0 matches nothing; 3.0 has no label.
+    rows = _labels(tmp_path, pl.DataFrame({
+        "size m²": [1.0, 2.0, 1.0, 9.0], 'kind "a/b"': ["x", "y", "x", "q"],
+        "y %": ["up", "down", "down", "up"]}), signature, None)
+    assert rows.how == label_join.ROWS
+    keys = label_join.keys(batch, rows.how, signature, None)
+    given, counts = label_join.join(rows, keys, batch.height, "batch.csv", signature, None)
+    assert given.to_list() == ["up", "down", "down", None]
+    assert (counts.labelled, counts.unlabelled, counts.repeated, counts.disagreeing,
+            counts.unmatched) == (3, 1, 2, 1, 1)
+    assert ("2 labels row(s) repeat another's key (matched in order of appearance; 1 group(s) "
+            "disagree on the label); 1 labels row(s) match no row of the batch"
+            in counts.note("l"))
+    # By identifier: a label given twice for one identifier, the last one counts.
+    keyed = batch.with_columns(pl.Series("row id", ["a", "b", "c", "d"]))
+    labels = _labels(tmp_path, pl.DataFrame({"row id": ["a", "b", "a"],
+                                             "y %": ["down", "up", "up"]}), signature, "row id")
+    given, counts = label_join.join(labels, label_join.keys(keyed, labels.how, signature,
+                                                            "row id"),
+                                    keyed.height, "batch.csv", signature, "row id")
+    assert given.to_list() == ["up", "up", None, None]
+    assert (counts.how, counts.repeated, counts.disagreeing, counts.unmatched) == (
+        "identifier", 2, 1, 0)
+    assert "the last label of each counts" in counts.note("l")
