@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 @click.argument("project")
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
 @click.option("--labels", type=click.Path(dir_okay=False),
-              help="Labels for the batch (identifier and target): also check performance.")
+              help="Labels for the batch: identifier and target, the target alone (one per "
+                   "row, in order) or the batch's rows with their target. Also checks "
+                   "performance.")
 @click.option("--model", "ref", default="champion", show_default=True,
               help="Version number or alias that scores the batch.")
 @click.option("--report", type=click.Path(dir_okay=False), metavar="FILE.md|FILE.html",
@@ -120,6 +122,8 @@ def print_check(result: dict[str, Any]) -> None:
     if performance:
         out.print(f"{performance['metric']} on {performance['labelled_rows']:,} labelled rows: "
                   f"{_fmt(performance['value'])} (holdout {_fmt(performance['reference'])})")
+        if performance.get("join_note"):  # a check stored before joins were counted has none
+            out.print(performance["join_note"])
     estimated = result["estimated_performance"]
     if estimated:
         # A check stored before estimates had intervals has none.

@@ -13,8 +13,9 @@ from mlcycle.app.output import Context, console, emit_json, json_option
               type=click.Path(dir_okay=False), metavar="FILE",
               help="A batch of new rows (repeat for several).")
 @click.option("--labels", multiple=True, type=click.Path(dir_okay=False), metavar="FILE",
-              help="Labels for the batches, in the same order (identifier and target); "
-                   "not needed when a batch holds its target.")
+              help="Labels for the batches, in the same order (identifier and target, the "
+                   "target alone with one label per row, or full rows with their target, as "
+                   "'monitor --labels'); not needed when a batch holds its target.")
 @click.option("--trials", default=10, show_default=True, type=click.IntRange(1),
               help="Parameter settings to try for the champion's model.")
 @click.option("--promote", is_flag=True,
@@ -49,6 +50,8 @@ def retrain(ctx: Context, project: str, batches: tuple[str, ...], labels: tuple[
     click.echo(f"new data {result['dataset']}: +{result['rows_added']:,} labelled rows"
                + (f" ({result['unlabelled_rows_skipped']:,} without a label skipped)"
                   if result["unlabelled_rows_skipped"] else ""))
+    for line in result["labels_joined"]:
+        click.echo(line)
     for part, what in (("recent", "the new rows of the holdout"), ("holdout", "the holdout")):
         if part in candidate:
             click.echo(f"{metric} on {what}: v{candidate['version']} "

@@ -29,6 +29,11 @@ remedy, so each alert names its kind:
   more than the policy allows even at the better end of the batch's sampling interval
   (``least_loss``), so a loss within the batch's sampling noise does not alert.
 
+The kinds share one error budget per check (``mlcycle.monitor.budget``): the drift and
+breakage tests of the inputs and their joint test, the test of the scores, and the estimated
+and measured losses each fire at their share of it, so an unshifted batch raises any alert
+in at most 2 % of checks.
+
 Each alert is a JSON-able dict: ``kind``, ``message`` (the one line shown in lists, as
 before), ``evidence`` (the figures) and ``playbook`` (what to look at and what to do,
 written from the figures).

@@ -12,12 +12,16 @@ own training data:
   how much it matters to this model;
 - performance, when labels are given: the version's metric on the labelled rows against
   its holdout figure. A relative loss above ``MAX_LOSS`` that is also clear of sampling
-  error (two bootstrap standard errors of the difference) is an alert (concept drift shows
-  here, not in the inputs). Without labels, the metric is estimated with a 95 % interval
-  (``mlcycle.monitor.estimators``: a classifier's from its calibrated scores, a regression
-  model's from a model of its errors), and an estimated loss alerts when even the better
-  end of the batch's sampling interval is worse than the holdout's estimate by more than
-  the policy's ``max_estimated_loss``.
+  error (the bootstrap standard error of the difference, times the quantile of the check's
+  budget share) is an alert (concept drift shows here, not in the inputs). Without labels,
+  the metric is estimated with a 95 % interval (``mlcycle.monitor.estimators``: a
+  classifier's from its calibrated scores, a regression model's from a model of its
+  errors), and an estimated loss alerts when even the better end of a one-sided interval at
+  its budget share is worse than the holdout's estimate by more than the policy's
+  ``max_estimated_loss``.
+
+All of these share one error budget per check (``mlcycle.monitor.budget``): an unshifted
+batch raises some alert in at most 2 % of checks, at any size.
 
 Each alert names its cause (``mlcycle.monitor.alerts``: a system issue, data drift ranked by
 impact on this model, prediction drift, concept drift, an estimated loss) with its evidence
@@ -47,13 +51,12 @@ from typing import TYPE_CHECKING, Any
 
 from mlcycle import deploy, projects
 from mlcycle.data import datasets, sources
-from mlcycle.deploy import scoring
+from mlcycle.deploy import label_join, scoring
 from mlcycle.models import evaluation, model_input, registry
 from mlcycle.monitor import alerts as alert_kinds
-from mlcycle.monitor import decisions, estimators, importance
+from mlcycle.monitor import budget, decisions, estimators, importance
 from mlcycle.monitor import policy as policies
 from mlcycle.monitor.batch_file import Batch, record_watched
-from mlcycle.monitor.estimation import Z
 from mlcycle.projects.metrics import CATALOG
 from mlcycle.store import cancel as cancelling
 from mlcycle.store import events, files
@@ -281,7 +284,8 @@ def check(ws: Workspace, project: str, data: str | Path | Batch, *,
         if labels is not None:
             keyed = ((cached.signature, cached.scorer.identifier) if cached else
                      (deploy.signature_of(ws, version), deploy.identifier_of(ws, version)))
-            truth = scoring.labels_frame(labels, *keyed)
+            truth = label_join.read(labels, *keyed, batch_rows=table.rows,
+                                    batch=Path(table.label).name)
         if cached is None:  # building the reference may convert versions: a first write
             challenger = scoring.challenger_of(ws, project, version)
             scoring.check_table(ws, table, [version, *([challenger] if challenger else [])])
@@ -301,7 +305,7 @@ def check(ws: Workspace, project: str, data: str | Path | Batch, *,
 
 
 def _check_table(ws: Workspace, project: str, base: Reference, batch: scoring.Table,
-                 labels: Path | None, truth: pl.DataFrame | None,
+                 labels: Path | None, truth: label_join.Labels | None,
                  note: scoring.Note | None, limits: policies.Alerts,
                  cancel: CancelToken | None = None
                  ) -> tuple[dict[str, Any], scoring.Run]:
@@ -319,10 +323,11 @@ def _check_table(ws: Workspace, project: str, base: Reference, batch: scoring.Ta
     batch_scores = pl.concat(collected.scores)
     predictions = pl.concat(collected.predictions)
     inputs = pl.concat(collected.inputs)
+    # Each question gets its share of the check's budget (mlcycle.monitor.budget).
     data = drift.check(base.inputs, model_input.as_booleans(inputs, base.booleans),
-                       min_psi=limits.min_psi, min_h=limits.min_h)
+                       alpha=budget.INPUTS, min_psi=limits.min_psi, min_h=limits.min_h)
     cancelling.check(cancel)
-    scores = drift.check(base.scores, batch_scores)
+    scores = drift.check(base.scores, batch_scores, alpha=budget.PREDICTIONS)
     performance = None
     if labels is not None and truth is not None:
         performance = _performance(base, labels, truth, identifier, predictions,
@@ -349,18 +354,22 @@ def _check_table(ws: Workspace, project: str, base: Reference, batch: scoring.Ta
     }, run
 
 
-def _performance(base: Reference, labels: Path, truth: pl.DataFrame, identifier: str | None,
-                 predictions: pl.DataFrame, batch: Path) -> dict[str, Any]:
+def _performance(base: Reference, labels: Path, truth: label_join.Labels,
+                 identifier: str | None, predictions: pl.DataFrame, batch: Path
+                 ) -> dict[str, Any]:
     import numpy as np
+    import polars as pl
 
     signature = base.signature
-    joined = predictions.unique("id", keep="last").join(truth, on="id", how="inner")
+    given, counts = label_join.join(truth, predictions.get_column("id"), predictions.height,
+                                    batch.name, signature, identifier)
+    mask = given.is_not_null()
+    joined = predictions.filter(mask)
     out: dict[str, Any] = {"labels": str(labels), "labelled_rows": joined.height,
                            "metric": base.metric, "reference": base.holdout_value,
-                           "value": None, "relative_loss": None}
-    if not joined.height:
-        raise scoring.unmatched_labels(labels, batch, identifier)
-    y = joined.get_column("y").to_numpy()
+                           "value": None, "relative_loss": None,
+                           "join": counts.to_dict(), "join_note": counts.note(labels.name)}
+    y = model_input.target_values(pl.DataFrame([given.filter(mask)]), signature)
     pred = model_input.predicted_values(joined.get_column("prediction"), signature)
     proba = None
     if signature.task == "classification":
@@ -376,11 +385,12 @@ def _performance(base: Reference, labels: Path, truth: pl.DataFrame, identifier:
     if value is not None and base.holdout_value:
         sign = 1 if CATALOG[base.metric].greater_is_better else -1
         out["relative_loss"] = sign * (base.holdout_value - value) / abs(base.holdout_value)
-        # A loss must also be clear of the sampling error of both figures (two standard
-        # errors of their difference): a small holdout or batch moves a metric by chance.
+        # A loss must also be clear of the sampling error of both figures (the standard
+        # error of their difference at the measured loss's share of the check's budget): a
+        # small holdout or batch moves a metric by chance.
         errors = [base.holdout_se, evaluation.bootstrap_se(
             signature.task, base.metric, y, pred, proba, signature.classes or None)]
-        out["noise"] = (2 * float(np.hypot(*errors))
+        out["noise"] = (budget.Z_MEASURED * float(np.hypot(*errors))
                         if all(e is not None for e in errors) else None)
     return out
 
@@ -389,8 +399,9 @@ def _estimate(base: Reference, inputs: pl.DataFrame, scores: pl.DataFrame,
               predictions: pl.DataFrame) -> dict[str, Any] | None:
     """The metric expected on the batch without its labels, with its 95 % interval
     (``low``, ``high``). ``least_loss``, which the estimated-loss alert is held to, is the
-    relative loss at the better end of the batch's sampling interval: the holdout's estimate
-    it is measured against shares the calibration's error (``mlcycle.monitor.estimation``)."""
+    relative loss at the better end of a one-sided sampling interval at the estimated loss's
+    share of the check's budget (``budget.Z_ESTIMATED``): the holdout's estimate it is
+    measured against shares the calibration's error (``mlcycle.monitor.estimation``)."""
     import numpy as np
 
     if base.estimator is None or base.estimated_holdout is None or not scores.height:
@@ -410,7 +421,7 @@ def _estimate(base: Reference, inputs: pl.DataFrame, scores: pl.DataFrame,
 
     return {"metric": base.metric, "value": figure.value, "low": figure.low,
             "high": figure.high, "reference": reference, "relative_loss": loss(figure.value),
-            "least_loss": loss(figure.value + sign * Z * figure.error),
+            "least_loss": loss(figure.value + sign * budget.Z_ESTIMATED * figure.error),
             "rows": scores.height, "method": base.estimator.method}
 
 

@@ -3,7 +3,8 @@
 ``retrain`` closes the loop the way the lifecycle draws it (retraining leads back to data
 preparation):
 
-1. the new batches, joined to their labels on the identifier, are appended to the raw data
+1. the new batches, joined to their labels as monitoring joins them (by identifier, by
+   position or by full rows: ``mlcycle.deploy.label_join``), are appended to the raw data
    the champion was trained on: a new dataset version, with lineage to its parent and to
    the files it took;
 2. if the champion's data was prepared by a recipe, the same recipe version prepares the
@@ -39,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 from mlcycle import deploy, projects
 from mlcycle.data import datasets, sources
 from mlcycle.data.columns import by_name
-from mlcycle.deploy import scoring
+from mlcycle.deploy import label_join
 from mlcycle.deploy.scoring import CHALLENGER
 from mlcycle.models import evaluation, model_input, registry
 from mlcycle.store import events
@@ -56,29 +57,24 @@ Progress = Callable[[str], None]
 MIN_RECENT = 100  # new holdout rows needed to judge a candidate on the new rows alone
 
 
-def labelled_rows(batch: Path, labels: Path | None, target: str, identifier: str | None,
-                  schema: dict[str, Any]) -> tuple[pl.DataFrame, int]:
+def labelled_rows(batch: Path, labels: Path | None, signature: model_input.Signature,
+                  identifier: str | None, schema: dict[str, Any]
+                  ) -> tuple[pl.DataFrame, int, label_join.Counts | None]:
     """A batch's rows that have a label, in the parent's columns and types (extra columns
-    are dropped, missing ones refused); and how many rows had none."""
+    are dropped, missing ones refused); how many rows had none; and how ``labels`` were
+    joined (``mlcycle.deploy.label_join``, as monitoring joins them)."""
     import polars as pl
 
+    target = signature.target
     rows = sources.read_frame(batch)
+    counts = None
     if labels is not None:
-        if not identifier:
-            raise InvalidInput("the training data has no identifier column, so labels in a "
-                               "separate file cannot be joined; put the target in the batch")
-        truth = sources.read_frame(labels)
-        if identifier not in truth.columns:
-            raise scoring.unjoinable_labels(labels, identifier)
-        for name, frame, file in ((identifier, rows, batch), (target, truth, labels)):
-            if name not in frame.columns:
-                raise InvalidInput(f"{file.name} has no column {name!r}")
-        truth = truth.select(by_name(identifier).cast(pl.Utf8), by_name(target)).unique(
-            identifier, keep="last")
-        rows = rows.drop(target, strict=False).with_columns(
-            by_name(identifier).cast(pl.Utf8)).join(truth, on=identifier, how="left")
-        if rows.get_column(target).is_null().all():
-            raise scoring.unmatched_labels(labels, batch, identifier)
+        truth = label_join.read(labels, signature, identifier)
+        keys = (None if truth.how == label_join.POSITION else
+                label_join.keys(rows, truth.how, signature, identifier))
+        given, counts = label_join.join(truth, keys, rows.height, batch.name, signature,
+                                        identifier)
+        rows = rows.with_columns(given.alias(target))
     elif target not in rows.columns:
         raise InvalidInput(f"{batch.name} has no target column {target!r}; give its labels "
                            "with --labels")
@@ -98,7 +94,7 @@ def labelled_rows(batch: Path, labels: Path | None, target: str, identifier: str
         except Exception:  # polars raises several types for a failed cast
             raise InvalidInput(f"{batch.name}: column {name!r} cannot be read as {dtype} like "
                                "the training data") from None
-    return rows.select(columns), unlabelled
+    return rows.select(columns), unlabelled, counts
 
 
 _TRUTH = {"true": True, "t": True, "yes": True, "y": True, "1": True,
@@ -121,8 +117,8 @@ def _booleans(column: pl.Series) -> pl.Series:
 
 def combine(ws: Workspace, project: str, parent: datasets.DatasetVersion,
             batches: list[tuple[Path, Path | None]], identifier: str | None,
-            progress: Progress | None = None, *, keep_old: bool = True,
-            finite: Sequence[str] = ()) -> dict[str, Any]:
+            signature: model_input.Signature, progress: Progress | None = None, *,
+            keep_old: bool = True, finite: Sequence[str] = ()) -> dict[str, Any]:
     """A new raw version: ``parent``'s rows plus the labelled rows of ``batches``; with
     ``keep_old`` false, the batches' rows alone (in ``parent``'s schema): a model retrained
     on a sliding window forgets a world that has changed. Every batch is read and checked
@@ -131,7 +127,6 @@ def combine(ws: Workspace, project: str, parent: datasets.DatasetVersion,
     import polars as pl
 
     say = progress or (lambda _msg: None)
-    proj = projects.get(ws, project)
     old = datasets.frame(ws, parent) if keep_old else None
     schema = old.schema if old is not None else datasets.scan(ws, parent).collect_schema()
     parts, added, unlabelled = [old] if old is not None else [], [], 0
@@ -139,12 +134,14 @@ def combine(ws: Workspace, project: str, parent: datasets.DatasetVersion,
     blob = hashlib.blake2b(f"mlcycle-retrain\0{parent.id}{kept}".encode(), digest_size=20)
     for batch, labels in batches:
         say(f"reading {batch.name}")
-        rows, missing = labelled_rows(batch, labels, proj.target, identifier, schema)
+        rows, missing, joined = labelled_rows(batch, labels, signature, identifier, schema)
         model_input.refuse_infinite(rows, list(finite), batch.name)
         parts.append(rows)
         unlabelled += missing
         added.append({"batch": str(batch), "labels": str(labels) if labels else None,
-                      "rows": rows.height, "unlabelled": missing})
+                      "rows": rows.height, "unlabelled": missing,
+                      "join": joined.to_dict() if joined else None,
+                      "join_note": joined.note(labels.name) if joined and labels else None})
         for file in (batch, labels):
             if file is not None:
                 blob.update(b"\0" + file_sha256(file).encode())
@@ -279,9 +276,9 @@ def retrain(ws: Workspace, project: str, batches: list[tuple[Path, Path | None]]
     raw_parent, recipe_id = prep.collected_parent(ws, project, lineage["dataset"])
     identifier = deploy.identifier_of(ws, champion)
     prepared = recipes.get(ws, project, recipe_id).recipe if recipe_id else None
-    combined = combine(ws, project, raw_parent, batches, identifier, say,
-                       keep_old=old_rows != "drop",
-                       finite=_finite_columns(deploy.signature_of(ws, champion), prepared))
+    signature = deploy.signature_of(ws, champion)
+    combined = combine(ws, project, raw_parent, batches, identifier, signature, say,
+                       keep_old=old_rows != "drop", finite=_finite_columns(signature, prepared))
     data = combined["version"]
     check_cancel(cancel)
     if recipe_id:
@@ -354,6 +351,7 @@ def retrain(ws: Workspace, project: str, batches: list[tuple[Path, Path | None]]
         "raw_dataset": combined["version"].id,
         "rows_added": combined["rows_added"],
         "unlabelled_rows_skipped": combined["unlabelled"],
+        "labels_joined": [a["join_note"] for a in combined["added"] if a["join_note"]],
         "prepared_with": recipe_id,
         "judged_on": basis,
         "champion": {"version": champion.version,

@@ -165,9 +165,10 @@ def check(project: str, data: str | os.PathLike[str], labels: str | os.PathLike[
           *, model: str = registry.CHAMPION, workspace: Workspace | str | None = None,
           again: bool = False, act: bool = True) -> Check:
     """Score the batch file ``data`` with ``model`` and check it for data drift, prediction
-    drift and, with ``labels`` (identifier + target), lost performance; the check is
-    recorded, and its decision carried out under the policy's mode ``auto`` (``act=False``
-    leaves it pending), as ``mlcycle monitor`` and the watcher do.
+    drift and, with ``labels`` (joined as ``mlcycle.deploy.label_join`` says), lost
+    performance; the check is recorded, and its decision carried out under the policy's
+    mode ``auto`` (``act=False`` leaves it pending), as ``mlcycle monitor`` and the watcher
+    do.
 
     The same content (the batch's bytes and its labels') already checked by the same
     version is not checked again unless ``again``: its earlier check is returned, with
