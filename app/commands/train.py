@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 import click
 
 from mlcycle.app.output import Context, console, emit_json, json_option, note
-from mlcycle.models import training
+from mlcycle.models import events, training
 
 
 @click.command()
@@ -59,27 +62,7 @@ def train(
         transient=True,
         disable=as_json,
     ) as bar:
-        task = bar.add_task("preparing data", total=None)
-
-        def show(event: dict) -> None:
-            if event["event"] == "start":
-                bar.update(task, total=event["total"], description="training")
-                if event["dropped_target_rows"]:
-                    note(f"left out {event['dropped_target_rows']} rows without a target")
-                if not as_json:
-                    bar.console.print(_plan(event))
-            elif event["event"] == "eta" and not as_json:
-                bar.console.print(f"estimated: about {event['seconds']:.0f}s more "
-                                  f"({event['elapsed']:.0f}s so far)")
-            elif event["event"] == "trial":
-                bar.update(
-                    task,
-                    completed=event["index"],
-                    description=f"{event['model']}: {event['metric']} {event['value']:.4f}",
-                )
-            elif event["event"] == "evaluate":
-                bar.update(task, description=f"holdout: {event['model']}")
-
+        show = _Bar(bar, bar.add_task("preparing data", total=None), as_json)
         result = training.train(ws, config, progress=show, register=not no_register)
     if as_json:
         emit_json(result.to_dict())
@@ -89,15 +72,48 @@ def train(
         raise click.exceptions.Exit(130)
 
 
-def _plan(start: dict) -> str:
+class _Bar:
+    """The training's events on a rich progress bar (nothing but notes under --json)."""
+
+    def __init__(self, bar: Any, task: Any, as_json: bool) -> None:
+        self.bar, self.task, self.as_json = bar, task, as_json
+
+    @functools.singledispatchmethod
+    def __call__(self, event: events.TrainEvent) -> None:
+        """Events a terminal has nothing to show for."""
+
+    @__call__.register(events.TrainStarted)
+    def _started(self, event: events.TrainStarted) -> None:
+        self.bar.update(self.task, total=event.total, description="training")
+        if event.dropped_target_rows:
+            note(f"left out {event.dropped_target_rows} rows without a target")
+        if not self.as_json:
+            self.bar.console.print(_plan(event))
+
+    @__call__.register(events.Eta)
+    def _eta(self, event: events.Eta) -> None:
+        if not self.as_json:
+            self.bar.console.print(f"estimated: about {event.seconds:.0f}s more "
+                                   f"({event.elapsed:.0f}s so far)")
+
+    @__call__.register(events.TrialFinished)
+    def _trial(self, event: events.TrialFinished) -> None:
+        self.bar.update(self.task, completed=event.progress.settled,
+                        description=f"{event.model}: {event.metric} {event.value:.4f}")
+
+    @__call__.register(events.Evaluating)
+    def _evaluating(self, event: events.Evaluating) -> None:
+        self.bar.update(self.task, description=f"holdout: {event.model}")
+
+
+def _plan(start: events.TrainStarted) -> str:
     """What the training will do: its families, their trials and rungs, the budget."""
     lines = []
-    for f in start["families"]:
-        rungs = " → ".join(f"{r:,}" for r in f["rows"])
-        lines.append(f"  {f['model']}: {f['trials']} trial(s), rows {rungs}")
-    budget = start["budget"]
-    limit = f"a time budget of {budget:g}s" if budget else "no time budget"
-    return (f"training on {start['dataset']}: {start['folds']}-fold CV, {limit}\n"
+    for f in start.families:
+        rungs = " → ".join(f"{r:,}" for r in f.rows)
+        lines.append(f"  {f.model}: {f.trials} trial(s), rows {rungs}")
+    limit = f"a time budget of {start.budget:g}s" if start.budget else "no time budget"
+    return (f"training on {start.dataset}: {start.folds}-fold CV, {limit}\n"
             + "\n".join(lines))
 
 

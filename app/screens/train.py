@@ -8,13 +8,14 @@ every finished trial (they are runs) and registers nothing.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from mlcycle.app.jobs import Job, Lead
 from mlcycle.app.screens.form import CHECK, FLOAT, INT, TEXT, Field, refusal
-from mlcycle.models import training
+from mlcycle.models import events, training
 from mlcycle.store.cancel import Cancelled
 
 TRIAL_COLUMNS = ("#", "model", "cv {metric}", "best so far")
@@ -75,30 +76,38 @@ class TrialFeed:
         self.sign = 1 if greater_is_better else -1
         self.best: tuple[float, str] | None = None  # value, model; the baseline never counts
 
-    def __call__(self, event: dict[str, Any]) -> None:
-        kind = event["event"]
-        if kind == "start":
-            self.job.progress(0, event["total"], f"training {event['total']} trials "
-                              f"on dataset {event['dataset']}")
-        elif kind == "trial":
-            self._trial(event)
-        elif kind == "evaluate":
-            self.job.say(f"judging {event['model']} on the holdout{self._best_text()}")
-        elif kind == "unexportable":
-            self.job.say(f"{event['model']} will not be registered: {event['reason']}")
-        elif kind == "stopped":
-            self.job.say(f"stopping: {event['finished']} finished trials are kept")
+    @functools.singledispatchmethod
+    def __call__(self, event: events.TrainEvent) -> None:
+        """Events the panel has nothing to show for."""
 
-    def _trial(self, event: dict[str, Any]) -> None:
-        value, model = event["value"], event["model"]
+    @__call__.register(events.TrainStarted)
+    def _started(self, event: events.TrainStarted) -> None:
+        self.job.progress(0, event.total, f"training {event.total} trials "
+                          f"on dataset {event.dataset}")
+
+    @__call__.register(events.TrialFinished)
+    def _trial(self, event: events.TrialFinished) -> None:
+        value, model = event.value, event.model
         scored = not math.isnan(value)
         if model != "baseline" and scored and (
                 self.best is None or self.sign * value > self.sign * self.best[0]):
             self.best = (value, model)
-        self.job.add_row(event["index"], model, f"{value:.4f}" if scored else "–",
+        self.job.add_row(event.index, model, f"{value:.4f}" if scored else "–",
                          f"{self.best[0]:.4f} ({self.best[1]})" if self.best else "–")
-        self.job.progress(event["index"], event["total"],
+        self.job.progress(event.progress.settled, event.total,
                           f"{model}: {self.metric} {value:.4f}{self._best_text()}")
+
+    @__call__.register(events.Evaluating)
+    def _evaluating(self, event: events.Evaluating) -> None:
+        self.job.say(f"judging {event.model} on the holdout{self._best_text()}")
+
+    @__call__.register(events.Unexportable)
+    def _unexportable(self, event: events.Unexportable) -> None:
+        self.job.say(f"{event.model} will not be registered: {event.reason}")
+
+    @__call__.register(events.Stopped)
+    def _stopped(self, event: events.Stopped) -> None:
+        self.job.say(f"stopping: {event.finished} finished trials are kept")
 
     def _best_text(self) -> str:
         if self.best is None:

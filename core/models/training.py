@@ -18,7 +18,6 @@ import platform
 import shlex
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +27,7 @@ from mlcycle.data.columns import by_name
 from mlcycle.models import (
     catalog,
     evaluation,
+    events,
     exportable,
     model_input,
     search,
@@ -35,11 +35,9 @@ from mlcycle.models import (
     tracking,
 )
 from mlcycle.projects.metrics import CATALOG as METRICS
-from mlcycle.store import events
+from mlcycle.store import events as store_events
 from mlcycle.store.cancel import CancelToken
 from mlcycle.store.errors import InvalidInput
-
-Progress = Callable[[dict[str, Any]], None]
 
 # What `mlcycle train` gives itself unless told otherwise: the sample data's default search
 # (every family, successive halving) fits in it on this project's shared 2-core machine.
@@ -421,7 +419,7 @@ def _prune(ws: Any, pruned: list[search.Candidate]) -> None:
 
 
 def train(
-    ws: Any, config: TrainConfig, progress: Progress | None = None, register: bool = True,
+    ws: Any, config: TrainConfig, progress: events.Progress | None = None, register: bool = True,
     cancel: CancelToken | None = None,
 ) -> TrainResult:
     """Search the catalog for the project's best model; see the module docstring."""
@@ -450,13 +448,10 @@ def train(
             name, [search.Candidate(name, p) for p in sampled],
             search.rung_rows(full_rows, len(sampled))))
     total = sum(sum(f.left) for f in families)
-    say({
-        "event": "start", "total": total, "group": job.group, "dataset": prepared.version.id,
-        "dropped_target_rows": prepared.dropped_target_rows, "budget": config.time_budget,
-        "folds": config.cv,
-        "families": [{"model": f.name, "trials": len(f.candidates), "rows": f.rows}
-                     for f in families],
-    })
+    say(events.TrainStarted(
+        total, job.group, prepared.version.id, prepared.dropped_target_rows,
+        config.time_budget, config.cv,
+        tuple(events.FamilyPlan(f.name, len(f.candidates), tuple(f.rows)) for f in families)))
     costs = search.Costs()
     budget = config.time_budget
     steps = max(len(f.rows) for f in families)
@@ -509,12 +504,10 @@ def train(
                 done += 1
                 if rung == 0:
                     result.trials_finished += 1
-                say({
-                    "event": "trial", "index": done, "total": total, "model": family.name,
-                    "run": cand.run_id, "value": cand.score, "metric": metric,
-                    "rows": rows, "rung": rung, "iterations": cand.iterations,
-                    "seconds": seconds, "eta": search.eta(families, costs, config.cv),
-                })
+                say(events.TrialFinished(
+                    done, total, family.name, cand.run_id, cand.score, metric, rows, rung,
+                    cand.iterations, seconds, search.eta(families, costs, config.cv),
+                    events.Tally(total, done)))
             for family, rung in active:
                 if rung < len(family.rows) - 1:
                     keep, _ = search.survivors(
@@ -522,14 +515,14 @@ def train(
                     _prune(ws, [c for c in family.candidates if not c.pruned and c not in keep])
                     family.left[rung + 1] = min(family.left[rung + 1], len(keep))
             if step == 0 and steps > 1:
-                say({"event": "eta", "seconds": search.eta(families, costs, config.cv),
-                     "elapsed": time.monotonic() - started})
+                say(events.Eta(search.eta(families, costs, config.cv),
+                               time.monotonic() - started))
     except KeyboardInterrupt:
         result.stopped = "interrupted"
     except _Stop as stop:
         result.stopped = str(stop)
     if result.stopped in ("interrupted", "cancelled"):
-        say({"event": "stopped", "finished": result.trials_finished})
+        say(events.Stopped(result.trials_finished))
         return result
 
     bests = [(f.name, f.best(sign)) for f in families]
@@ -547,7 +540,7 @@ def train(
         if cancel is not None and cancel.cancelled:
             # Judging is not finished: record nothing as the training's outcome.
             result.stopped = "cancelled"
-            say({"event": "stopped", "finished": result.trials_finished})
+            say(events.Stopped(result.trials_finished))
             return result
         if budget is not None and judged_one and (
             time.monotonic() - started + costs.evaluation(name, full_rows, config.cv, False)
@@ -555,7 +548,7 @@ def train(
         ):
             result.stopped = f"time budget of {budget:g}s used"
             continue
-        say({"event": "evaluate", "model": name, "run": cand.run_id})
+        say(events.Evaluating(name, cand.run_id))
         holdout, verdict = evaluate_on_holdout(
             ws, prepared, entries[name], cand.params, config.seed, cand.run_id, analyse=full,
             deadline=None if budget is None else started + budget,
@@ -567,8 +560,7 @@ def train(
         if not verdict.passed and name != "baseline":
             result.unexportable.append({"model": name, "run": cand.run_id,
                                         "reason": verdict.reason, "parity": verdict.figures})
-            say({"event": "unexportable", "model": name, "run": cand.run_id,
-                 "reason": verdict.reason})
+            say(events.Unexportable(name, cand.run_id, verdict.reason))
         if name == "baseline":
             result.baseline = summary
         else:
@@ -612,9 +604,10 @@ def _record(ws: Any, proj: projects.Project, result: TrainResult) -> None:
 
         detail["meets_goal"] = meets_goal(proj.metric, best[key], proj.goal)
     with ws.write() as con:
-        events.record(con, "train.finished", project=proj.name, subject=result.group, detail=detail)
+        store_events.record(con, "train.finished", project=proj.name, subject=result.group,
+                            detail=detail)
         if best:
-            events.record(
+            store_events.record(
                 con,
                 "evaluate.holdout",
                 project=proj.name,
