@@ -41,11 +41,10 @@ def _scripted_training(ws: Any, config: training.TrainConfig, progress=None, reg
                                       "roc_auc", 300, 0, None, 0.1, 0.0,
                                       events.Tally(len(trials), index)))
     progress(events.Evaluating("hist_gradient_boosting", "run00000004"))
-    result = training.TrainResult("g0", "d0", "roc_auc", trials_finished=len(trials),
-                                  best_run="run00000004", registered_version=2)
-    result.models = [{"model": "hist_gradient_boosting", "run": "run00000004",
-                      "cv.roc_auc": 0.8655, "holdout.roc_auc": 0.8601}]
-    return result
+    return training.TrainResult(
+        "g0", "d0", "roc_auc", trials_finished=len(trials), best_run="run00000004",
+        registered_version=2, models=[{"model": "hist_gradient_boosting", "run": "run00000004",
+                                       "cv.roc_auc": 0.8655, "holdout.roc_auc": 0.8601}])
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")

@@ -98,12 +98,31 @@ class _Bar:
 
     @__call__.register(events.TrialFinished)
     def _trial(self, event: events.TrialFinished) -> None:
-        self.bar.update(self.task, completed=event.progress.settled,
-                        description=f"{event.model}: {event.metric} {event.value:.4f}")
+        self._count(event.progress, f"{event.model}: {event.metric} {event.value:.4f}")
+
+    @__call__.register(events.TrialStopped)
+    def _trial_stopped(self, event: events.TrialStopped) -> None:
+        self._count(event.progress, f"{event.model}: stopped at the deadline")
+
+    @__call__.register(events.TrialsSkipped)
+    def _skipped(self, event: events.TrialsSkipped) -> None:
+        self._count(event.progress, event.progress.text())
+
+    @__call__.register(events.FamilySkipped)
+    def _family_skipped(self, event: events.FamilySkipped) -> None:
+        if not self.as_json:
+            self.bar.console.print(f"{event.model}: skipped for time: {event.reason}",
+                                   markup=False)
 
     @__call__.register(events.Evaluating)
     def _evaluating(self, event: events.Evaluating) -> None:
         self.bar.update(self.task, description=f"holdout: {event.model}")
+
+    def _count(self, tally: events.Tally, description: str) -> None:
+        # The bar counts the trials that ran out of those that will: one skipped for time
+        # shrinks the total rather than counting as done.
+        self.bar.update(self.task, completed=tally.run + tally.pruned,
+                        total=tally.planned - tally.skipped, description=description)
 
 
 def _plan(start: events.TrainStarted) -> str:
@@ -117,7 +136,11 @@ def _plan(start: events.TrainStarted) -> str:
             + "\n".join(lines))
 
 
-def _print(result, project: str) -> None:
+def _figure(value: float | None) -> str:
+    return "–" if value is None else f"{value:.4f}"
+
+
+def _print(result: training.TrainResult, project: str) -> None:
     from rich.table import Table
 
     out = console()
@@ -127,22 +150,15 @@ def _print(result, project: str) -> None:
             f"(training group {result.group})"
         )
         return
-    key = f"holdout.{result.metric}"
-    table = Table(
-        "model",
-        "run",
-        f"cv {result.metric}",
-        f"holdout {result.metric}",
-        title=f"training {result.group} on dataset {result.dataset}",
-    )
-    for m in ([result.baseline] if result.baseline else []) + result.models:
-        table.add_row(
-            m["model"],
-            m["run"],
-            f"{m[f'cv.{result.metric}']:.4f}",
-            f"{m.get(key, float('nan')):.4f}",
-        )
+    table = Table("model", "run", "rows", f"cv {result.metric}", f"holdout {result.metric}",
+                  "", title=f"training {result.group} on dataset {result.dataset}")
+    for row in result.families:
+        table.add_row(row.model, row.run or "–", f"{row.rows:,}" if row.rows else "–",
+                      _figure(row.cv), _figure(row.holdout),
+                      "" if row.status == "judged" else f"{row.status}: {row.reason}")
     out.print(table)
+    if result.progress:
+        out.print(result.progress.text())
     if result.stopped:
         out.print(f"stopped early: {result.stopped}")
     for failed in result.unexportable:

@@ -15,7 +15,7 @@ from typing import Any
 
 from mlcycle.app.jobs import Job, Lead
 from mlcycle.app.screens.form import CHECK, FLOAT, INT, TEXT, Field, refusal
-from mlcycle.models import events, training
+from mlcycle.models import events, judging, training
 from mlcycle.store.cancel import Cancelled
 
 TRIAL_COLUMNS = ("#", "model", "cv {metric}", "best so far")
@@ -94,8 +94,25 @@ class TrialFeed:
             self.best = (value, model)
         self.job.add_row(event.index, model, f"{value:.4f}" if scored else "–",
                          f"{self.best[0]:.4f} ({self.best[1]})" if self.best else "–")
-        self.job.progress(event.progress.settled, event.total,
-                          f"{model}: {self.metric} {value:.4f}{self._best_text()}")
+        self._count(event.progress, f"{model}: {self.metric} {value:.4f}{self._best_text()}")
+        self.job.expect(event.eta)
+
+    @__call__.register(events.TrialStopped)
+    def _trial_stopped(self, event: events.TrialStopped) -> None:
+        self.job.add_row("–", event.model, "stopped at the deadline", "–")
+        self._count(event.progress, f"{event.model}: {event.reason}")
+
+    @__call__.register(events.TrialsSkipped)
+    def _skipped(self, event: events.TrialsSkipped) -> None:
+        self._count(event.progress, event.progress.text())
+
+    @__call__.register(events.FamilySkipped)
+    def _family_skipped(self, event: events.FamilySkipped) -> None:
+        self.job.add_row("–", event.model, "skipped for time", event.reason)
+
+    @__call__.register(events.Eta)
+    def _eta(self, event: events.Eta) -> None:
+        self.job.expect(event.seconds)
 
     @__call__.register(events.Evaluating)
     def _evaluating(self, event: events.Evaluating) -> None:
@@ -108,6 +125,11 @@ class TrialFeed:
     @__call__.register(events.Stopped)
     def _stopped(self, event: events.Stopped) -> None:
         self.job.say(f"stopping: {event.finished} finished trials are kept")
+
+    def _count(self, tally: events.Tally, message: str) -> None:
+        # Trials that ran out of those that will: one skipped for time shrinks the total
+        # rather than counting as done.
+        self.job.progress(tally.run + tally.pruned, tally.planned - tally.skipped, message)
 
     def _best_text(self) -> str:
         if self.best is None:
@@ -130,6 +152,9 @@ def start(view: Any, project: str, values: dict[str, Any], metric: str,
         if result.stopped == "cancelled":
             raise Cancelled(f"cancelled: {result.trials_finished} trials kept, "
                             "nothing registered")
+        for row in result.families:  # the summary: every family's best, or why none
+            job.add_row("best", row.model, "–" if row.cv is None else f"{row.cv:.4f}",
+                        summary_note(row, metric))
         return result
 
     def done(job: Job) -> str:
@@ -143,6 +168,13 @@ def start(view: Any, project: str, values: dict[str, Any], metric: str,
     )
     view.app.push_screen(JobsScreen(select=job.id))
     return job
+
+
+def summary_note(row: judging.FamilyBest, metric: str) -> str:
+    """The last cell of a family's summary row: its holdout figure, or why it has none."""
+    if row.holdout is not None:
+        return f"holdout {metric} {row.holdout:.4f}"
+    return row.status if row.status == "judged" else f"{row.status}: {row.reason}"
 
 
 def outcome(result: training.TrainResult, metric: str) -> str:

@@ -105,15 +105,22 @@ class TrialStopped(TrainEvent):
 
 @dataclass(frozen=True)
 class TrialsSkipped(TrainEvent):
-    """``count`` trials of ``model`` not started for lack of time; ``untried`` when the
-    family gets no trial at all (it is a row of the summary, 'skipped for time')."""
+    """``count`` planned trials of ``model`` will not run: there is no time for them."""
 
     name: ClassVar[str] = "skipped"
     model: str
     count: int
-    reason: str
-    untried: bool
     progress: Tally
+
+
+@dataclass(frozen=True)
+class FamilySkipped(TrainEvent):
+    """A family gets no trial at all, and why: it is a row of the summary, 'skipped for
+    time'."""
+
+    name: ClassVar[str] = "family_skipped"
+    model: str
+    reason: str
 
 
 @dataclass(frozen=True)
