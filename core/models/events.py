@@ -55,7 +55,16 @@ class TrainEvent:
     name: ClassVar[str] = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"event": self.name, **asdict(self)}
+        return {"event": self.name, **_plain(asdict(self))}
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists, as JSON reads them back."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)

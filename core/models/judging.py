@@ -72,8 +72,11 @@ def judge(ws: Any, prepared: Prepared, entries: dict[str, catalog.Entry],
             full = False  # the metrics in time rather than the error analysis late
         if cancel is not None and cancel.cancelled:
             raise Stop("cancelled")
+        # A model beyond the first is judged only if twice its estimate fits: judging's
+        # cost is the refit and the predictions, which a CV fit's time foretells loosely
+        # (nearest neighbours predict slowly), and the budget is a promise.
         if clock.budget is not None and judged_one and (
-                clock.elapsed() + costs.evaluation(name, full_rows, folds, False)
+                clock.elapsed() + 2 * costs.evaluation(name, full_rows, folds, False)
                 > clock.budget):
             stopped = clock.used
             continue
@@ -106,9 +109,10 @@ def _row(family: search.Family, best: search.Candidate | None, models: list[dict
     if family.name in outcome.untried:
         return FamilyBest(family.name, "skipped for time", reason=outcome.untried[family.name])
     if best is None:
-        stopped = any(c.run_id and c.pruned and c.rung < 0 for c in family.candidates)
-        return FamilyBest(family.name, "no score", reason="stopped at the deadline" if stopped
-                          else "every trial failed")
+        stopped = [c for c in family.candidates if c.run_id and c.pruned and c.rung < 0]
+        run = next((c.run_id for c in family.candidates if c.run_id), None)
+        return FamilyBest(family.name, "no score", run, reason="stopped at the deadline"
+                          if stopped else "every trial failed")
     judged = baseline if family.name == "baseline" else next(
         (m for m in models if m["run"] == best.run_id), None)
     holdout = None if judged is None else judged.get(f"holdout.{metric}")
