@@ -50,6 +50,16 @@ class Judged:
 
 
 
+def load_libraries() -> None:
+    """Import what judging uses (skl2onnx, onnxruntime, skops: 2-4 s together under load,
+    skops alone scanning every scikit-learn estimator): a training does it before its
+    search, so the time judging takes is the refit's and the conversion's, which the search
+    reserves, and not also the imports'."""
+    import onnxruntime  # noqa: F401
+    import skl2onnx  # noqa: F401
+    import skops.io  # noqa: F401
+
+
 def judge(ws: Any, prepared: Prepared, entries: dict[str, catalog.Entry],
           families: list[search.Family], costs: search.Costs, clock: Clock,
           outcome: Outcome, parity_scale: dict[str, float], seed: int, folds: int,

@@ -26,14 +26,6 @@ OPSET = 17
 SESSION_ROWS = 16_384
 
 
-def load_converters() -> None:
-    """Import skl2onnx and onnxruntime now: a training does it before its search, so the
-    time the first holdout judging takes is the conversion's, which the search reserves,
-    and not also the imports' (1-3 s, more under load)."""
-    import onnxruntime  # noqa: F401
-    import skl2onnx  # noqa: F401
-
-
 def to_onnx(pipeline: Any, signature: Signature) -> bytes:
     """The pipeline, preprocessing included, as serialised ONNX."""
     from skl2onnx import to_onnx as convert

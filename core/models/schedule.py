@@ -26,6 +26,8 @@ from mlcycle.store.cancel import CancelToken
 # training's record and the registered version (0.3-0.8 s measured under load on 2 cores).
 RECORDING = 0.5
 
+USED_UP = "the time budget was used up before its first trial"
+
 # Runs one trial: (family, rung, candidate, rows, deadline) -> seconds it took. Past the
 # deadline it raises ``search.OutOfTime``, its run kept and marked pruned.
 RunTrial = Callable[[search.Family, int, search.Candidate, int, float | None], float]
@@ -190,8 +192,9 @@ class Schedule:
         if self.outcome.stopped is None:
             self.outcome.stopped = self.clock.used
         if first and family.name not in self.outcome.untried:
-            why = (f"its first trial, estimated at {needed:.1f}s on {family.rows[rung]:,} "
-                   f"rows, does not fit in the {max(left, 0.0):.1f}s left")
+            why = USED_UP if left <= 0 else (
+                f"its first trial, estimated at {needed:.1f}s on {family.rows[rung]:,} rows, "
+                f"does not fit in the {left:.1f}s left")
             self.outcome.untried[family.name] = why
             self.say(events.FamilySkipped(family.name, why))
         self.say(events.TrialsSkipped(family.name, 1, self.tally()))
@@ -228,6 +231,5 @@ class Schedule:
                 self.say(events.TrialsSkipped(family.name, left, self.tally()))
             if not any(c.run_id for c in family.candidates) and (
                     family.name not in self.outcome.untried):
-                why = "the time budget ended before its first trial"
-                self.outcome.untried[family.name] = why
-                self.say(events.FamilySkipped(family.name, why))
+                self.outcome.untried[family.name] = USED_UP
+                self.say(events.FamilySkipped(family.name, USED_UP))

@@ -31,7 +31,6 @@ from mlcycle.models import (
     events,
     judging,
     model_input,
-    onnx_graph,
     schedule,
     search,
     threads,
@@ -372,7 +371,7 @@ def train(
         "mlcycle.features": feature_id, "mlcycle.seed": config.seed,
         "mlcycle.environment": json.dumps(environment()),
     }, full_rows)
-    onnx_graph.load_converters()
+    judging.load_libraries()
     costs = search.Costs()
     plan = schedule.Schedule(_families(entries, names, config, full_rows), costs, clock,
                              config.cv, proj.metric, sign, say)
