@@ -2,11 +2,13 @@
 
 ``train`` checks everything that could fail before any work starts, then for the baseline
 and each catalog model samples parameter sets (scikit-learn's ParameterSampler, seeded) and
-cross-validates each on the training part of the stored holdout split. The best trial of each
-model is refit on the whole training part, converted to ONNX and judged on the holdout
-(parity of its graph, metrics, error analysis, model file); the best of all whose graph keeps
-parity (``mlcycle.models.exportable``) is registered, so every registered version can be
-scored. A model whose graph fails is named in the result with its figures. Ctrl-C, or
+cross-validates each on the training part of the stored holdout split, in the order and the
+time ``mlcycle.models.schedule`` gives. The best trial of each model is refit on the whole
+training part, converted to ONNX and judged on the holdout (``mlcycle.models.judging``:
+parity of its graph, metrics, error analysis, model file); the best of all whose graph keeps
+parity (``mlcycle.models.exportable``) is registered here, so every registered version can be
+scored. A model whose graph fails is named in the result with its figures. Progress goes to
+the ``progress`` callback as typed events (``mlcycle.models.events``). Ctrl-C, or
 cancelling the ``CancelToken`` passed as ``cancel``, stops between trials, keeps every
 trial that finished and registers nothing.
 """
