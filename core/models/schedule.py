@@ -91,7 +91,8 @@ class Schedule:
 
     def eta(self) -> float:
         """The estimate of the seconds left; under a budget, never more than it has left
-        nor than the last estimate shown (the end it promised never moves later)."""
+        nor than the last estimate given (it counts down, and does not jump back up as the
+        costs measured change: the budget bounds the training's end anyway)."""
         seconds = search.eta(self.families, self.costs, self.folds)
         left = self.clock.left()
         if left is not None:
