@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlcycle.models import catalog, evaluation, events, exportable, search, threads, tracking
-from mlcycle.models.schedule import Clock, Outcome, Stop
+from mlcycle.models.schedule import RECORDING, Clock, Outcome, Stop
 from mlcycle.projects.metrics import CATALOG as METRICS
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ def judge(ws: Any, prepared: Prepared, entries: dict[str, catalog.Entry],
         # (nearest neighbours predict slowly), and the budget is a promise.
         if clock.budget is not None and judged_one and (
                 clock.elapsed() + 2 * costs.evaluation(name, full_rows, folds, False)
-                > clock.budget):
+                + RECORDING > clock.budget):
             stopped = clock.used
             continue
         say(events.Evaluating(name, cand.run_id))
