@@ -19,7 +19,8 @@ from mlcycle.models import events, training
 @click.option("--cv", type=int, default=5, show_default=True, help="Cross-validation folds.")
 @click.option("--time-budget", type=float, default=training.DEFAULT_TIME_BUDGET, show_default=True,
               help="Seconds for the whole training, holdout judging included; a trial that "
-              "would not finish in it is not started. 0: no limit.")
+              "would not finish in it is not started, one running at the deadline stops "
+              "between its folds. 0: no limit.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--features", "feature_ref", default="latest", show_default=True,
               help="Feature set to train with (NAME, NAME@N or id); 'none' for raw columns.")

@@ -89,6 +89,9 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class TrainResult:
+    """One training's answer, which every face shows: the judged models, every family's
+    best (``families``), the trials counted (``progress``) and what was registered."""
+
     group: str
     dataset: str
     metric: str
