@@ -386,7 +386,6 @@ def train(
                   deadline: float | None) -> float:
         return _trial(job, entries[family.name], cand, rung, rows, deadline)[1]
 
-    outcome = schedule.Outcome()
     try:
         outcome = plan.search(run_trial, lambda pruned: _prune(ws, pruned), cancel)
         judged = judging.judge(ws, prepared, entries, plan.families, costs, clock, outcome,
@@ -398,10 +397,12 @@ def train(
     scorable = [m for m in judged.models if m["exportable"]]
     best_run = scorable[0]["run"] if scorable else None
     result = TrainResult(
-        job.group, prepared.version.id, proj.metric, judged.baseline, judged.models, best_run,
-        None, plan.outcome.trials_finished, judged.stopped, judged.unexportable,
-        _why_none(judged.unexportable) if judged.models and not scorable else None,
-        judged.families, plan.tally())
+        job.group, prepared.version.id, proj.metric, baseline=judged.baseline,
+        models=judged.models, best_run=best_run, trials_finished=outcome.trials_finished,
+        stopped=judged.stopped, unexportable=judged.unexportable,
+        not_registered=(_why_none(judged.unexportable) if judged.models and not scorable
+                        else None),
+        families=judged.families, progress=plan.tally())
     _record(ws, proj, result)
     if register and best_run:
         from mlcycle.models import registry
