@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from mlcycle.models import catalog, evaluation, events, exportable, search, threads, tracking
 from mlcycle.models.schedule import RECORDING, Clock, Outcome, Stop
 from mlcycle.projects.metrics import CATALOG as METRICS
+from mlcycle.store.cancel import CancelToken
 
 if TYPE_CHECKING:
     from mlcycle.models.training import Prepared
@@ -34,9 +35,6 @@ class FamilyBest:
     holdout: float | None = None
     reason: str | None = None  # why it was not judged, when it was not
 
-    def to_dict(self) -> dict[str, Any]:
-        return self.__dict__.copy()
-
 
 @dataclass(frozen=True)
 class Judged:
@@ -47,7 +45,6 @@ class Judged:
     unexportable: list[dict[str, Any]]
     families: tuple[FamilyBest, ...]
     stopped: str | None
-
 
 
 def load_libraries() -> None:
@@ -63,7 +60,7 @@ def load_libraries() -> None:
 def judge(ws: Any, prepared: Prepared, entries: dict[str, catalog.Entry],
           families: list[search.Family], costs: search.Costs, clock: Clock,
           outcome: Outcome, parity_scale: dict[str, float], seed: int, folds: int,
-          say: events.Progress, cancel: Any = None) -> Judged:
+          say: events.Progress, cancel: CancelToken | None = None) -> Judged:
     """Judge the families' bests as the module docstring says; ``Stop('cancelled')`` when
     ``cancel`` fires before judging is done (nothing of it is the training's outcome)."""
     metric = prepared.project.metric
