@@ -51,6 +51,8 @@ class Job:
     outcome: str = ""  # one line once it ended: what it made, or why it failed
     columns: tuple[str, ...] = ()  # the live table's header, when the work keeps one
     rows: list[tuple[Any, ...]] = field(default_factory=list)
+    # The work's own estimate of the seconds left, and when it was given (time.monotonic()).
+    estimate: tuple[float, float] | None = None
     lead: Lead | None = None
     result: Any = None
     cancel: CancelToken = field(default_factory=CancelToken)
@@ -65,6 +67,13 @@ class Job:
                 self.total = total
             if message is not None:
                 self.message = message
+        self._changed(self)
+
+    def expect(self, seconds: float) -> None:
+        """The work knows better than its pace how long it has left (a training under a
+        time budget): the ETA counts down from ``seconds``."""
+        with self._lock:
+            self.estimate = (seconds, time.monotonic())
         self._changed(self)
 
     def say(self, message: str) -> None:
@@ -84,8 +93,14 @@ class Job:
 
     @property
     def eta(self) -> float | None:
-        """Seconds left, from the pace so far; None until there is a pace to go by."""
-        if self.state != RUNNING or not self.total or self.done <= 0:
+        """Seconds left: the work's own estimate, counted down, or from the pace so far;
+        None until there is either."""
+        if self.state != RUNNING:
+            return None
+        if self.estimate is not None:
+            seconds, given = self.estimate
+            return max(seconds - (time.monotonic() - given), 0.0)
+        if not self.total or self.done <= 0:
             return None
         return self.elapsed / self.done * max(self.total - self.done, 0)
 

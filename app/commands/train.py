@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 import click
 
 from mlcycle.app.output import Context, console, emit_json, json_option, note
-from mlcycle.models import training
+from mlcycle.models import events, training
 
 
 @click.command()
@@ -16,7 +19,8 @@ from mlcycle.models import training
 @click.option("--cv", type=int, default=5, show_default=True, help="Cross-validation folds.")
 @click.option("--time-budget", type=float, default=training.DEFAULT_TIME_BUDGET, show_default=True,
               help="Seconds for the whole training, holdout judging included; a trial that "
-              "would not finish in it is not started. 0: no limit.")
+              "would not finish in it is not started, one running at the deadline stops "
+              "between its folds. 0: no limit.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--features", "feature_ref", default="latest", show_default=True,
               help="Feature set to train with (NAME, NAME@N or id); 'none' for raw columns.")
@@ -59,27 +63,7 @@ def train(
         transient=True,
         disable=as_json,
     ) as bar:
-        task = bar.add_task("preparing data", total=None)
-
-        def show(event: dict) -> None:
-            if event["event"] == "start":
-                bar.update(task, total=event["total"], description="training")
-                if event["dropped_target_rows"]:
-                    note(f"left out {event['dropped_target_rows']} rows without a target")
-                if not as_json:
-                    bar.console.print(_plan(event))
-            elif event["event"] == "eta" and not as_json:
-                bar.console.print(f"estimated: about {event['seconds']:.0f}s more "
-                                  f"({event['elapsed']:.0f}s so far)")
-            elif event["event"] == "trial":
-                bar.update(
-                    task,
-                    completed=event["index"],
-                    description=f"{event['model']}: {event['metric']} {event['value']:.4f}",
-                )
-            elif event["event"] == "evaluate":
-                bar.update(task, description=f"holdout: {event['model']}")
-
+        show = _Bar(bar, bar.add_task("preparing data", total=None), as_json)
         result = training.train(ws, config, progress=show, register=not no_register)
     if as_json:
         emit_json(result.to_dict())
@@ -89,19 +73,75 @@ def train(
         raise click.exceptions.Exit(130)
 
 
-def _plan(start: dict) -> str:
+class _Bar:
+    """The training's events on a rich progress bar (nothing but notes under --json)."""
+
+    def __init__(self, bar: Any, task: Any, as_json: bool) -> None:
+        self.bar, self.task, self.as_json = bar, task, as_json
+
+    @functools.singledispatchmethod
+    def __call__(self, event: events.TrainEvent) -> None:
+        """Events a terminal has nothing to show for."""
+
+    @__call__.register(events.TrainStarted)
+    def _started(self, event: events.TrainStarted) -> None:
+        self.bar.update(self.task, total=event.total, description="training")
+        if event.dropped_target_rows:
+            note(f"left out {event.dropped_target_rows} rows without a target")
+        if not self.as_json:
+            self.bar.console.print(_plan(event))
+
+    @__call__.register(events.Eta)
+    def _eta(self, event: events.Eta) -> None:
+        if not self.as_json:
+            self.bar.console.print(f"estimated: about {event.seconds:.0f}s more "
+                                   f"({event.elapsed:.0f}s so far)")
+
+    @__call__.register(events.TrialFinished)
+    def _trial(self, event: events.TrialFinished) -> None:
+        self._count(event.progress, f"{event.model}: {event.metric} {event.value:.4f}")
+
+    @__call__.register(events.TrialStopped)
+    def _trial_stopped(self, event: events.TrialStopped) -> None:
+        self._count(event.progress, f"{event.model}: stopped at the deadline")
+
+    @__call__.register(events.TrialsSkipped)
+    def _skipped(self, event: events.TrialsSkipped) -> None:
+        self._count(event.progress, event.progress.text())
+
+    @__call__.register(events.FamilySkipped)
+    def _family_skipped(self, event: events.FamilySkipped) -> None:
+        if not self.as_json:
+            self.bar.console.print(f"{event.model}: skipped for time: {event.reason}",
+                                   markup=False)
+
+    @__call__.register(events.Evaluating)
+    def _evaluating(self, event: events.Evaluating) -> None:
+        self.bar.update(self.task, description=f"holdout: {event.model}")
+
+    def _count(self, tally: events.Tally, description: str) -> None:
+        # The bar counts the trials that ran out of those that will: one skipped for time
+        # shrinks the total rather than counting as done.
+        self.bar.update(self.task, completed=tally.run + tally.pruned,
+                        total=tally.planned - tally.skipped, description=description)
+
+
+def _plan(start: events.TrainStarted) -> str:
     """What the training will do: its families, their trials and rungs, the budget."""
     lines = []
-    for f in start["families"]:
-        rungs = " → ".join(f"{r:,}" for r in f["rows"])
-        lines.append(f"  {f['model']}: {f['trials']} trial(s), rows {rungs}")
-    budget = start["budget"]
-    limit = f"a time budget of {budget:g}s" if budget else "no time budget"
-    return (f"training on {start['dataset']}: {start['folds']}-fold CV, {limit}\n"
+    for f in start.families:
+        rungs = " → ".join(f"{r:,}" for r in f.rows)
+        lines.append(f"  {f.model}: {f.trials} trial(s), rows {rungs}")
+    limit = f"a time budget of {start.budget:g}s" if start.budget else "no time budget"
+    return (f"training on {start.dataset}: {start.folds}-fold CV, {limit}\n"
             + "\n".join(lines))
 
 
-def _print(result, project: str) -> None:
+def _figure(value: float | None) -> str:
+    return "–" if value is None else f"{value:.4f}"
+
+
+def _print(result: training.TrainResult, project: str) -> None:
     from rich.table import Table
 
     out = console()
@@ -111,22 +151,15 @@ def _print(result, project: str) -> None:
             f"(training group {result.group})"
         )
         return
-    key = f"holdout.{result.metric}"
-    table = Table(
-        "model",
-        "run",
-        f"cv {result.metric}",
-        f"holdout {result.metric}",
-        title=f"training {result.group} on dataset {result.dataset}",
-    )
-    for m in ([result.baseline] if result.baseline else []) + result.models:
-        table.add_row(
-            m["model"],
-            m["run"],
-            f"{m[f'cv.{result.metric}']:.4f}",
-            f"{m.get(key, float('nan')):.4f}",
-        )
+    table = Table("model", "run", "rows", f"cv {result.metric}", f"holdout {result.metric}",
+                  "", title=f"training {result.group} on dataset {result.dataset}")
+    for row in result.families:
+        table.add_row(row.model, row.run or "–", f"{row.rows:,}" if row.rows else "–",
+                      _figure(row.cv), _figure(row.holdout),
+                      "" if row.status == "judged" else f"{row.status}: {row.reason}")
     out.print(table)
+    if result.progress:
+        out.print(result.progress.text())
     if result.stopped:
         out.print(f"stopped early: {result.stopped}")
     for failed in result.unexportable:

@@ -8,13 +8,14 @@ every finished trial (they are runs) and registers nothing.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from mlcycle.app.jobs import Job, Lead
 from mlcycle.app.screens.form import CHECK, FLOAT, INT, TEXT, Field, refusal
-from mlcycle.models import training
+from mlcycle.models import events, judging, training
 from mlcycle.store.cancel import Cancelled
 
 TRIAL_COLUMNS = ("#", "model", "cv {metric}", "best so far")
@@ -75,30 +76,60 @@ class TrialFeed:
         self.sign = 1 if greater_is_better else -1
         self.best: tuple[float, str] | None = None  # value, model; the baseline never counts
 
-    def __call__(self, event: dict[str, Any]) -> None:
-        kind = event["event"]
-        if kind == "start":
-            self.job.progress(0, event["total"], f"training {event['total']} trials "
-                              f"on dataset {event['dataset']}")
-        elif kind == "trial":
-            self._trial(event)
-        elif kind == "evaluate":
-            self.job.say(f"judging {event['model']} on the holdout{self._best_text()}")
-        elif kind == "unexportable":
-            self.job.say(f"{event['model']} will not be registered: {event['reason']}")
-        elif kind == "stopped":
-            self.job.say(f"stopping: {event['finished']} finished trials are kept")
+    @functools.singledispatchmethod
+    def __call__(self, event: events.TrainEvent) -> None:
+        """Events the panel has nothing to show for."""
 
-    def _trial(self, event: dict[str, Any]) -> None:
-        value, model = event["value"], event["model"]
+    @__call__.register(events.TrainStarted)
+    def _started(self, event: events.TrainStarted) -> None:
+        self.job.progress(0, event.total, f"training {event.total} trials "
+                          f"on dataset {event.dataset}")
+
+    @__call__.register(events.TrialFinished)
+    def _trial(self, event: events.TrialFinished) -> None:
+        value, model = event.value, event.model
         scored = not math.isnan(value)
         if model != "baseline" and scored and (
                 self.best is None or self.sign * value > self.sign * self.best[0]):
             self.best = (value, model)
-        self.job.add_row(event["index"], model, f"{value:.4f}" if scored else "–",
+        self.job.add_row(event.index, model, f"{value:.4f}" if scored else "–",
                          f"{self.best[0]:.4f} ({self.best[1]})" if self.best else "–")
-        self.job.progress(event["index"], event["total"],
-                          f"{model}: {self.metric} {value:.4f}{self._best_text()}")
+        self._count(event.progress, f"{model}: {self.metric} {value:.4f}{self._best_text()}")
+        self.job.expect(event.eta)
+
+    @__call__.register(events.TrialStopped)
+    def _trial_stopped(self, event: events.TrialStopped) -> None:
+        self.job.add_row("–", event.model, "stopped at the deadline", "–")
+        self._count(event.progress, f"{event.model}: {event.reason}")
+
+    @__call__.register(events.TrialsSkipped)
+    def _skipped(self, event: events.TrialsSkipped) -> None:
+        self._count(event.progress, event.progress.text())
+
+    @__call__.register(events.FamilySkipped)
+    def _family_skipped(self, event: events.FamilySkipped) -> None:
+        self.job.add_row("–", event.model, "skipped for time", event.reason)
+
+    @__call__.register(events.Eta)
+    def _eta(self, event: events.Eta) -> None:
+        self.job.expect(event.seconds)
+
+    @__call__.register(events.Evaluating)
+    def _evaluating(self, event: events.Evaluating) -> None:
+        self.job.say(f"judging {event.model} on the holdout{self._best_text()}")
+
+    @__call__.register(events.Unexportable)
+    def _unexportable(self, event: events.Unexportable) -> None:
+        self.job.say(f"{event.model} will not be registered: {event.reason}")
+
+    @__call__.register(events.Stopped)
+    def _stopped(self, event: events.Stopped) -> None:
+        self.job.say(f"stopping: {event.finished} finished trials are kept")
+
+    def _count(self, tally: events.Tally, message: str) -> None:
+        # Trials that ran out of those that will: one skipped for time shrinks the total
+        # rather than counting as done.
+        self.job.progress(tally.run + tally.pruned, tally.planned - tally.skipped, message)
 
     def _best_text(self) -> str:
         if self.best is None:
@@ -121,6 +152,9 @@ def start(view: Any, project: str, values: dict[str, Any], metric: str,
         if result.stopped == "cancelled":
             raise Cancelled(f"cancelled: {result.trials_finished} trials kept, "
                             "nothing registered")
+        for row in result.families:  # the summary: every family's best, or why none
+            job.add_row("best", row.model, "–" if row.cv is None else f"{row.cv:.4f}",
+                        summary_note(row, metric))
         return result
 
     def done(job: Job) -> str:
@@ -134,6 +168,13 @@ def start(view: Any, project: str, values: dict[str, Any], metric: str,
     )
     view.app.push_screen(JobsScreen(select=job.id))
     return job
+
+
+def summary_note(row: judging.FamilyBest, metric: str) -> str:
+    """The last cell of a family's summary row: its holdout figure, or why it has none."""
+    if row.holdout is not None:
+        return f"holdout {metric} {row.holdout:.4f}"
+    return row.status if row.status == "judged" else f"{row.status}: {row.reason}"
 
 
 def outcome(result: training.TrainResult, metric: str) -> str:

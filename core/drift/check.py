@@ -14,7 +14,7 @@ How a column is judged, and why
 -------------------------------
 Users of drift tools mostly complain about two failures: alarms on large data for shifts
 far too small to matter (any p-value becomes tiny at a million rows), and silence on small
-data. The rules below are designed against both, and ``tests/test_drift_rates.py`` and
+data. The rules below are designed against both, and ``tests/drift/test_drift_rates.py`` and
 ``bench/drift_rates.py`` measure the result on generated data.
 
 1. *Exact counts, no sketch error.* Bin edges are reference quantiles taken from a sample

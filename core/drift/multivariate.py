@@ -23,7 +23,7 @@ test looks at the inputs together, by *data reconstruction error* (as NannyML do
 
 The held-out part is never used to fit, so under "same distribution" its errors and the
 batch's are draws from one distribution and the p-value is valid at any size;
-``tests/test_drift_multivariate.py`` and ``bench/drift_rates.py`` measure the rates. The
+``tests/drift/test_drift_multivariate.py`` and ``bench/drift_rates.py`` measure the rates. The
 test is one more member of the dataset's Bonferroni family (see :mod:`mlcycle.drift.check`).
 A change of one input's own distribution usually moves the error too, so this test fires
 alongside the column that drifted; its own job is the change no column shows.

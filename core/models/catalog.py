@@ -178,7 +178,7 @@ def get(name: str, task: str) -> Entry:
 
 # What a fitted catalog pipeline holds besides its estimators and transformers: the state
 # scikit-learn builds while fitting (trees, histogram binners, losses, neighbour indexes), and
-# the containers, numpy and scipy types skops stores it in. tests/test_trust.py fits every
+# the containers, numpy and scipy types skops stores it in. tests/store/test_trust.py fits every
 # entry and checks that its skops file names nothing outside trusted_types().
 FITTED_STATE_TYPES = (
     "builtins.bool", "builtins.dict", "builtins.float", "builtins.int", "builtins.list",

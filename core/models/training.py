@@ -2,23 +2,25 @@
 
 ``train`` checks everything that could fail before any work starts, then for the baseline
 and each catalog model samples parameter sets (scikit-learn's ParameterSampler, seeded) and
-cross-validates each on the training part of the stored holdout split. The best trial of each
-model is refit on the whole training part, converted to ONNX and judged on the holdout
-(parity of its graph, metrics, error analysis, model file); the best of all whose graph keeps
-parity (``mlcycle.models.exportable``) is registered, so every registered version can be
-scored. A model whose graph fails is named in the result with its figures. Ctrl-C, or
+cross-validates each on the training part of the stored holdout split, in the order and the
+time ``mlcycle.models.schedule`` gives. The best trial of each model is refit on the whole
+training part, converted to ONNX and judged on the holdout (``mlcycle.models.judging``:
+parity of its graph, metrics, error analysis, model file); the best of all whose graph keeps
+parity (``mlcycle.models.exportable``) is registered here, so every registered version can be
+scored. A model whose graph fails is named in the result with its figures. Progress goes to
+the ``progress`` callback as typed events (``mlcycle.models.events``). Ctrl-C, or
 cancelling the ``CancelToken`` passed as ``cancel``, stops between trials, keeps every
 trial that finished and registers nothing.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import platform
 import shlex
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,18 +30,18 @@ from mlcycle.data.columns import by_name
 from mlcycle.models import (
     catalog,
     evaluation,
-    exportable,
+    events,
+    judging,
     model_input,
+    schedule,
     search,
     threads,
     tracking,
 )
 from mlcycle.projects.metrics import CATALOG as METRICS
-from mlcycle.store import events
+from mlcycle.store import events as store_events
 from mlcycle.store.cancel import CancelToken
 from mlcycle.store.errors import InvalidInput
-
-Progress = Callable[[dict[str, Any]], None]
 
 # What `mlcycle train` gives itself unless told otherwise: the sample data's default search
 # (every family, successive halving) fits in it on this project's shared 2-core machine.
@@ -85,13 +87,16 @@ class TrainConfig:
             raise InvalidInput("a parity scale must be a number of at least 0")
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainResult:
+    """One training's answer, which every face shows: the judged models, every family's
+    best (``families``), the trials counted (``progress``) and what was registered."""
+
     group: str
     dataset: str
     metric: str
     baseline: dict[str, Any] | None = None
-    models: list[dict[str, Any]] = field(default_factory=list)
+    models: list[dict[str, Any]] = field(default_factory=list)  # judged, best first
     best_run: str | None = None
     registered_version: int | None = None
     trials_finished: int = 0
@@ -99,9 +104,12 @@ class TrainResult:
     # Models whose ONNX graph failed parity: model, run, reason (with the figures), parity.
     unexportable: list[dict[str, Any]] = field(default_factory=list)
     not_registered: str | None = None  # why nothing was registered, when models were judged
+    # Every family's best with its figures, or why it has none (skipped for time...).
+    families: tuple[judging.FamilyBest, ...] = ()
+    progress: events.Tally | None = None  # the trials planned, run, pruned and skipped
 
     def to_dict(self) -> dict[str, Any]:
-        return self.__dict__.copy()
+        return dataclasses.asdict(self)
 
 
 @dataclass
@@ -226,9 +234,9 @@ def cross_validate(
     ``rows``: cross-validate on that many rows of the training part only (a rung of the
     search: the first rows of ``search.nested_order``); None, all of them. Gradient boosting
     also reports ``iterations``, the mean its early stopping kept. ``deadline`` (a
-    ``time.monotonic()`` value): folds run one at a time, and once it has passed no further
-    fold starts (``search.OutOfTime``): a fit slower than its estimate must not carry the
-    search past its budget.
+    ``time.monotonic()`` value): folds run one at a time, and no fold starts that would end
+    past it at the pace of the folds before it (``search.OutOfTime``): a fit slower than its
+    estimate must not carry the search past its budget.
     """
     import numpy as np
     from sklearn.model_selection import cross_validate as sk_cross_validate
@@ -243,9 +251,12 @@ def cross_validate(
                                        error_score=np.nan, n_jobs=n_jobs,
                                        return_estimator=True)
         else:
-            parts = []
+            parts, began = [], time.monotonic()
             for done, fold in enumerate(splits.split(inputs, y)):
-                if done and time.monotonic() > deadline:
+                # A fold is not started if, taking as long as those before it, it would
+                # end past the deadline: the budget is a promise, a fold the unit kept.
+                pace = (time.monotonic() - began) / done if done else 0.0
+                if time.monotonic() + pace > deadline:
                     raise search.OutOfTime(f"stopped after {done} of {folds} folds: the time "
                                            "budget would be overrun")
                 parts.append(sk_cross_validate(model, inputs, y, cv=[fold], scoring=scoring,
@@ -271,82 +282,6 @@ def _training_rows(prepared: Prepared, seed: int, rows: int | None) -> tuple[Any
     order = search.nested_order(y, seed, prepared.project.task == "classification")
     chosen = order[:rows]
     return inputs[chosen], y[chosen]
-
-
-def evaluate_on_holdout(
-    ws: Any,
-    prepared: Prepared,
-    entry: catalog.Entry,
-    params: dict[str, Any],
-    seed: int,
-    run_id: str,
-    analyse: bool = True,
-    deadline: float | None = None,
-    parity_scale: float = 1.0,
-) -> tuple[dict[str, float], exportable.Verdict]:
-    """Refit on the training part, prove its ONNX graph on the holdout, judge it there, and
-    store the model, its parity verdict and its analysis.
-
-    The verdict (``exportable.check``, its bound times ``parity_scale``) is kept as the run's
-    ``parity.json`` and tags; a model whose graph fails gets no error analysis (it will not
-    be registered).
-
-    ``analyse=False`` stores the holdout metrics only: the error analysis (permutation
-    importance above all) costs several refits' time on a forest, so a training spends it
-    on the model it registers. With a ``deadline`` (a ``time.monotonic()`` value) the
-    analysis is made only if one timed prediction over the holdout, times the predictions
-    it needs, ends before it: on digits' 64 inputs a nearest-neighbour model's analysis took
-    14 s, where an estimate from its fitting took it for under one.
-    """
-    from skops.io import dumps
-
-    train, hold = ~prepared.holdout, prepared.holdout
-    model = catalog.pipeline(entry, prepared.signature, seed, params)
-    with threads.fitting():
-        model.fit(prepared.inputs.filter(train), prepared.y[train])
-    verdict = exportable.check(model, prepared.signature, prepared.inputs.filter(hold),
-                               parity_scale)
-    analyse = analyse and verdict.passed
-    if analyse and deadline is not None:
-        started = time.monotonic()
-        model.predict(prepared.inputs.filter(hold))
-        took = time.monotonic() - started
-        needed = took * evaluation.analysis_predictions(prepared.inputs.width)
-        analyse = time.monotonic() + needed <= deadline
-    if analyse:
-        analysis = evaluation.analyse(
-            model,
-            prepared.inputs.filter(hold),
-            prepared.y[hold],
-            prepared.raw.filter(hold),
-            prepared.project.task,
-            prepared.project.metric,
-            prepared.identifier,
-            seed,
-        )
-    else:
-        inputs, task = prepared.inputs.filter(hold), prepared.project.task
-        proba = model.predict_proba(inputs) if task == "classification" else None
-        analysis = {"rows": int(hold.sum()), "analysed": False, "permutation_importance": [],
-                    "segments": {}, "worst_rows": [],
-                    "metrics": evaluation.scores(task, prepared.y[hold], model.predict(inputs),
-                                                 proba, prepared.signature.classes or None)}
-    metrics = {f"holdout.{k}": v for k, v in analysis["metrics"].items()}
-    run = tracking.resume_run(ws, run_id)
-    run.log_metrics(metrics)
-    run.log_dict(analysis, "evaluation.json")
-    run.log_dict(prepared.signature.to_dict(), "signature.json")
-    run.log_bytes(dumps(model), "model.skops")
-    run.log_dict(verdict.figures, "parity.json")
-    run.set_tags({exportable.TAG: exportable.PASSED if verdict.passed else exportable.FAILED,
-                  exportable.REASON_TAG: verdict.reason})
-    run.set_tag("mlcycle.evaluated", "true")
-    run.end()
-    return metrics, verdict
-
-
-class _Stop(Exception):
-    """Ends the search loop early; its message is ``TrainResult.stopped``."""
 
 
 @dataclass
@@ -421,11 +356,11 @@ def _prune(ws: Any, pruned: list[search.Candidate]) -> None:
 
 
 def train(
-    ws: Any, config: TrainConfig, progress: Progress | None = None, register: bool = True,
-    cancel: CancelToken | None = None,
+    ws: Any, config: TrainConfig, progress: events.Progress | None = None,
+    register: bool = True, cancel: CancelToken | None = None,
 ) -> TrainResult:
     """Search the catalog for the project's best model; see the module docstring."""
-    started = time.monotonic()
+    clock = schedule.Clock(time.monotonic(), config.time_budget)
     config.validate()
     proj = projects.get(ws, config.project)
     names = config.models or catalog.names(proj.task)
@@ -434,162 +369,71 @@ def train(
     prepared = prepare(ws, config.project, config.data, config.cv, config.features)
     feature_id = (prepared.signature.feature_set or {}).get("id")
     say = progress or (lambda _event: None)
-    metric = proj.metric
-    sign = 1 if METRICS[metric].greater_is_better else -1
+    sign = 1 if METRICS[proj.metric].greater_is_better else -1
     full_rows = int((~prepared.holdout).sum())
     job = _Search(ws, config, prepared, uuid.uuid4().hex[:12], {
         "mlcycle.dataset": prepared.version.id,
         "mlcycle.features": feature_id, "mlcycle.seed": config.seed,
         "mlcycle.environment": json.dumps(environment()),
     }, full_rows)
-    result = TrainResult(job.group, prepared.version.id, metric)
+    judging.load_libraries()
+    costs = search.Costs()
+    plan = schedule.Schedule(_families(entries, names, config, full_rows), costs, clock,
+                             config.cv, proj.metric, sign, say)
+    say(plan.started(job.group, prepared.version.id, prepared.dropped_target_rows))
+
+    def run_trial(family: search.Family, rung: int, cand: search.Candidate, rows: int,
+                  deadline: float | None) -> float:
+        return _trial(job, entries[family.name], cand, rung, rows, deadline)[1]
+
+    try:
+        outcome = plan.search(run_trial, lambda pruned: _prune(ws, pruned), cancel)
+        judged = judging.judge(ws, prepared, entries, plan.families, costs, clock, outcome,
+                               config.parity_scale, config.seed, config.cv, say, cancel)
+    except KeyboardInterrupt:
+        return _stopped(job.group, prepared, plan, "interrupted", say)
+    except schedule.Stop as stop:
+        return _stopped(job.group, prepared, plan, str(stop), say)
+    scorable = [m for m in judged.models if m["exportable"]]
+    best_run = scorable[0]["run"] if scorable else None
+    result = TrainResult(
+        job.group, prepared.version.id, proj.metric, baseline=judged.baseline,
+        models=judged.models, best_run=best_run, trials_finished=outcome.trials_finished,
+        stopped=judged.stopped, unexportable=judged.unexportable,
+        not_registered=(_why_none(judged.unexportable) if judged.models and not scorable
+                        else None),
+        families=judged.families, progress=plan.tally())
+    _record(ws, proj, result)
+    if register and best_run:
+        from mlcycle.models import registry
+
+        version = registry.register(ws, config.project, best_run,
+                                    reason=f"best of training {job.group}")
+        result = dataclasses.replace(result, registered_version=version.version)
+    return result
+
+
+def _families(entries: dict[str, catalog.Entry], names: list[str], config: TrainConfig,
+              full_rows: int) -> list[search.Family]:
+    """The plan: the baseline once on every row, then each model's sampled trials and
+    rungs, cheapest model first."""
     families = [search.Family("baseline", [search.Candidate("baseline", {})], [full_rows])]
-    for name in sorted(names, key=lambda n: search.PRIOR_COST.get(n, 10.0)):  # cheap first
+    for name in sorted(names, key=lambda n: search.PRIOR_COST.get(n, 10.0)):
         sampled = _sampled(entries[name], config.trials, config.seed)
         families.append(search.Family(
             name, [search.Candidate(name, p) for p in sampled],
             search.rung_rows(full_rows, len(sampled))))
-    total = sum(sum(f.left) for f in families)
-    say({
-        "event": "start", "total": total, "group": job.group, "dataset": prepared.version.id,
-        "dropped_target_rows": prepared.dropped_target_rows, "budget": config.time_budget,
-        "folds": config.cv,
-        "families": [{"model": f.name, "trials": len(f.candidates), "rows": f.rows}
-                     for f in families],
-    })
-    costs = search.Costs()
-    budget = config.time_budget
-    steps = max(len(f.rows) for f in families)
-    done = 0
+    return families
 
-    def leader() -> str:
-        bests = [(f.best(sign), f.name) for f in families[1:]]
-        scored = [(c.score, n) for c, n in bests if c is not None]
-        return max(scored, key=lambda t: sign * t[0])[1] if scored else families[-1].name
 
-    def offset(family: search.Family) -> int:  # the baseline runs first, once
-        return 0 if family.name == "baseline" else steps - len(family.rows)
-
-    try:
-        for step in range(steps):
-            active = [(f, step - offset(f)) for f in families
-                      if 0 <= step - offset(f) < len(f.rows)]
-            # The families share each rung's clock, cheapest first: a rung cut short by the
-            # budget has tried some of every family rather than all of a few.
-            spent: dict[str, float] = {}
-            queue = search.by_time_spent([
-                [(f, rung, c) for c in f.candidates if not c.pruned and c.rung == rung - 1]
-                for f, rung in active
-            ], spent)
-            # Each rung but the last may spend up to its share of the budget (successive
-            # halving spends about equally per rung); what a rung leaves goes to the next.
-            share = None if budget is None else budget * (step + 1) / steps
-            for family, rung, cand in queue:
-                if cancel is not None and cancel.cancelled:
-                    raise _Stop("cancelled")
-                rows = family.rows[rung]
-                deadline = None
-                if budget is not None and done > 0:
-                    elapsed = time.monotonic() - started
-                    needed = costs.estimate(family.name, rows)
-                    reserve = costs.evaluation(leader(), full_rows, config.cv)
-                    if elapsed + needed + reserve > min(share, budget):
-                        result.stopped = f"time budget of {budget:g}s used"
-                        family.left[rung] -= 1
-                        continue
-                    deadline = started + budget - reserve
-                try:
-                    _, seconds = _trial(job, entries[family.name], cand, rung, rows,
-                                        deadline)
-                except search.OutOfTime:
-                    raise _Stop(f"time budget of {budget:g}s used") from None
-                costs.record(family.name, rows, seconds)
-                spent[family.name] = spent.get(family.name, 0.0) + seconds
-                family.left[rung] -= 1
-                done += 1
-                if rung == 0:
-                    result.trials_finished += 1
-                say({
-                    "event": "trial", "index": done, "total": total, "model": family.name,
-                    "run": cand.run_id, "value": cand.score, "metric": metric,
-                    "rows": rows, "rung": rung, "iterations": cand.iterations,
-                    "seconds": seconds, "eta": search.eta(families, costs, config.cv),
-                })
-            for family, rung in active:
-                if rung < len(family.rows) - 1:
-                    keep, _ = search.survivors(
-                        [c for c in family.candidates if not c.pruned and c.rung == rung], sign)
-                    _prune(ws, [c for c in family.candidates if not c.pruned and c not in keep])
-                    family.left[rung + 1] = min(family.left[rung + 1], len(keep))
-            if step == 0 and steps > 1:
-                say({"event": "eta", "seconds": search.eta(families, costs, config.cv),
-                     "elapsed": time.monotonic() - started})
-    except KeyboardInterrupt:
-        result.stopped = "interrupted"
-    except _Stop as stop:
-        result.stopped = str(stop)
-    if result.stopped in ("interrupted", "cancelled"):
-        say({"event": "stopped", "finished": result.trials_finished})
-        return result
-
-    bests = [(f.name, f.best(sign)) for f in families]
-    chosen = [(n, c) for n, c in bests if c is not None]
-    # The baseline first (cheap; the best is compared with it), then the best family first:
-    # under a budget the others are judged only while the estimate fits.
-    chosen.sort(key=lambda nc: (nc[0] != "baseline", -sign * nc[1].score))
-    judged_one = False
-    for name, cand in chosen:
-        full = name != "baseline" and not judged_one
-        if full and budget is not None and (
-            time.monotonic() - started + costs.evaluation(name, full_rows, config.cv) > budget
-        ):
-            full = False  # the metrics in time rather than the error analysis late
-        if cancel is not None and cancel.cancelled:
-            # Judging is not finished: record nothing as the training's outcome.
-            result.stopped = "cancelled"
-            say({"event": "stopped", "finished": result.trials_finished})
-            return result
-        if budget is not None and judged_one and (
-            time.monotonic() - started + costs.evaluation(name, full_rows, config.cv, False)
-            > budget
-        ):
-            result.stopped = f"time budget of {budget:g}s used"
-            continue
-        say({"event": "evaluate", "model": name, "run": cand.run_id})
-        holdout, verdict = evaluate_on_holdout(
-            ws, prepared, entries[name], cand.params, config.seed, cand.run_id, analyse=full,
-            deadline=None if budget is None else started + budget,
-            parity_scale=config.parity_scale.get(name, 1.0))
-        costs.exported(verdict.checking)
-        summary = {"model": name, "run": cand.run_id, f"cv.{metric}": cand.score,
-                   "rows": cand.rows, **holdout, "exportable": verdict.passed,
-                   "parity": verdict.figures}
-        if not verdict.passed and name != "baseline":
-            result.unexportable.append({"model": name, "run": cand.run_id,
-                                        "reason": verdict.reason, "parity": verdict.figures})
-            say({"event": "unexportable", "model": name, "run": cand.run_id,
-                 "reason": verdict.reason})
-        if name == "baseline":
-            result.baseline = summary
-        else:
-            result.models.append(summary)
-            # Until a model that can be scored is judged, the next best is judged too.
-            judged_one = judged_one or verdict.passed
-    result.models.sort(key=lambda m: -sign * m[f"cv.{metric}"])
-    scorable = [m for m in result.models if m["exportable"]]
-    if scorable:
-        result.best_run = scorable[0]["run"]
-    elif result.models:
-        result.not_registered = _why_none(result.unexportable)
-    _record(ws, proj, result)
-    if register and result.best_run:
-        from mlcycle.models import registry
-
-        version = registry.register(
-            ws, config.project, result.best_run, reason=f"best of training {job.group}"
-        )
-        result.registered_version = version.version
-    return result
+def _stopped(group: str, prepared: Prepared, plan: schedule.Schedule, why: str,
+             say: events.Progress) -> TrainResult:
+    """Interrupted or cancelled: the finished trials are kept, nothing is judged or
+    registered."""
+    finished = plan.outcome.trials_finished
+    say(events.Stopped(finished))
+    return TrainResult(group, prepared.version.id, prepared.project.metric,
+                       trials_finished=finished, stopped=why, progress=plan.tally())
 
 
 def _why_none(unexportable: list[dict[str, Any]]) -> str:
@@ -612,9 +456,10 @@ def _record(ws: Any, proj: projects.Project, result: TrainResult) -> None:
 
         detail["meets_goal"] = meets_goal(proj.metric, best[key], proj.goal)
     with ws.write() as con:
-        events.record(con, "train.finished", project=proj.name, subject=result.group, detail=detail)
+        store_events.record(con, "train.finished", project=proj.name, subject=result.group,
+                            detail=detail)
         if best:
-            events.record(
+            store_events.record(
                 con,
                 "evaluate.holdout",
                 project=proj.name,

@@ -16,7 +16,7 @@ the same quantity the prediction-drift test watches (the model's output), and it
 negative; the metric's loss under shuffling is noisy on a small holdout (an unimportant
 input's figure is often below zero) and reads the target, which a new batch does not have.
 Measured (logistic models): an input without any link to the target gets 0.033 against
-0.967 for the one that drives it (tests/test_alert_classes.py); on the sample data, contract
+0.967 for the one that drives it (tests/monitor/test_alert_classes.py); on the sample data, contract
 0.19, tenure_months 0.18, monthly_charges 0.15 down to total_charges 0.014. It is one
 scoring call over inputs × 2,000 rows, 0.05 s for the sample data's 11 inputs, done once
 per version when its monitoring reference is built.

@@ -9,7 +9,7 @@ import pytest
 
 from mlcycle.app.jobs import DONE
 from mlcycle.app.ui import MlcycleApp
-from mlcycle.models import training
+from mlcycle.models import events, training
 from tests.app.test_snapshots import fixed_app  # noqa: F401 - the fixture
 from tests.app.test_tui import settle
 
@@ -35,17 +35,16 @@ def _scripted_training(ws: Any, config: training.TrainConfig, progress=None, reg
     """A training whose figures and run ids never change, told through the real events."""
     trials = [("baseline", 0.5), ("logistic", 0.8412), ("logistic", 0.8377),
               ("hist_gradient_boosting", 0.8655), ("hist_gradient_boosting", 0.8590)]
-    progress({"event": "start", "total": len(trials), "group": "g0", "dataset": "d0",
-              "dropped_target_rows": 0})
+    progress(events.TrainStarted(len(trials), "g0", "d0", 0, None, 2, ()))
     for index, (model, value) in enumerate(trials, 1):
-        progress({"event": "trial", "index": index, "total": len(trials), "model": model,
-                  "run": f"run{index:08d}", "value": value, "metric": "roc_auc"})
-    progress({"event": "evaluate", "model": "hist_gradient_boosting", "run": "run00000004"})
-    result = training.TrainResult("g0", "d0", "roc_auc", trials_finished=len(trials),
-                                  best_run="run00000004", registered_version=2)
-    result.models = [{"model": "hist_gradient_boosting", "run": "run00000004",
-                      "cv.roc_auc": 0.8655, "holdout.roc_auc": 0.8601}]
-    return result
+        progress(events.TrialFinished(index, len(trials), model, f"run{index:08d}", value,
+                                      "roc_auc", 300, 0, None, 0.1, 0.0,
+                                      events.Tally(len(trials), index)))
+    progress(events.Evaluating("hist_gradient_boosting", "run00000004"))
+    return training.TrainResult(
+        "g0", "d0", "roc_auc", trials_finished=len(trials), best_run="run00000004",
+        registered_version=2, models=[{"model": "hist_gradient_boosting", "run": "run00000004",
+                                       "cv.roc_auc": 0.8655, "holdout.roc_auc": 0.8601}])
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")

@@ -68,9 +68,12 @@ async def test_train_from_the_form_watch_the_trials_and_open_the_version(
         assert job.state == DONE, job.outcome
         await pilot.pause(0.6)
         rows = app.screen.query_one("#job-rows", DataTable)
-        assert rows.row_count == 3  # the baseline and two logistic trials
+        # The baseline and two logistic trials, then each family's best with its figures.
+        assert rows.row_count == 5
         cells = [str(c) for c in rows.get_row_at(2)]
         assert cells[:2] == ["3", "logistic"] and "(logistic)" in cells[3]
+        best = [str(c) for c in rows.get_row_at(4)]
+        assert best[:2] == ["best", "logistic"] and best[3].startswith("holdout roc_auc 0.")
         header = [str(c.label) for c in rows.columns.values()]
         assert header == ["#", "model", "cv roc_auc", "best so far"]
         assert job.outcome.startswith("best logistic (run ")

@@ -14,7 +14,7 @@ from mlcycle import projects
 from mlcycle.app.screens.train import outcome
 from mlcycle.data import datasets
 from mlcycle.deploy import scoring
-from mlcycle.models import catalog, exportable, parity, registry, tracking, training
+from mlcycle.models import catalog, exportable, judging, parity, registry, tracking, training
 from mlcycle.monitor.status import status as loop_status
 from mlcycle.store.errors import InvalidInput
 from mlcycle.store.workspace import Workspace, open_workspace
@@ -90,7 +90,7 @@ def test_each_family_registers_a_model_that_exports_and_predict_scores(
     entry = catalog.get(name, prepared.project.task)
     run = tracking.start_run(ws, "p", name=name, kind="trial", tags={
         "mlcycle.model": name, "mlcycle.dataset": prepared.version.id})
-    _, verdict = training.evaluate_on_holdout(ws, prepared, entry, PARAMS.get(name, {}), 0,
+    _, verdict = judging.evaluate_on_holdout(ws, prepared, entry, PARAMS.get(name, {}), 0,
                                               run.id, analyse=False)
     figures = verdict.figures
     assert verdict.passed, (name, kind, figures)

@@ -1,4 +1,4 @@
-"""The search's use of time: a time budget honoured within 10 %, successive halving's pruned
+"""The search's use of time: a time budget honoured within 5 %, successive halving's pruned
 trials kept as runs and marked with the rows and iterations they got."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def _project(ws: Workspace, tmp_path: Path, rows: int) -> None:
 
 
 @pytest.mark.slow
-def test_the_time_budget_is_honoured_within_ten_percent(ws: Workspace, tmp_path: Path) -> None:
+def test_the_time_budget_is_honoured_within_five_percent(ws: Workspace, tmp_path: Path) -> None:
     _project(ws, tmp_path, 6000)
     budget = 15.0
     config = training.TrainConfig("clf", models=["random_forest", "hist_gradient_boosting"],
@@ -30,7 +30,7 @@ def test_the_time_budget_is_honoured_within_ten_percent(ws: Workspace, tmp_path:
     started = time.monotonic()
     result = training.train(ws, config)
     elapsed = time.monotonic() - started
-    assert elapsed <= 1.1 * budget, elapsed
+    assert elapsed <= 1.05 * budget, elapsed
     assert elapsed >= 0.6 * budget, elapsed  # the budget was spent, not given up early
     assert result.stopped == "time budget of 15s used"
     # The best so far is judged on the holdout and registered.
@@ -70,7 +70,8 @@ def test_a_trial_past_its_deadline_stops_between_folds(ws: Workspace, tmp_path: 
     _project(ws, tmp_path, 600)
     prepared = training.prepare(ws, "clf", "latest", 3)
     entry = catalog.get("logistic", "classification")
-    with pytest.raises(search.OutOfTime, match="stopped after 1 of 3 folds"):
+    # No fold starts after the deadline, not even the first.
+    with pytest.raises(search.OutOfTime, match="stopped after 0 of 3 folds"):
         training.cross_validate(prepared, entry, {}, 0, 3, deadline=time.monotonic())
     # In time, the folds one by one give what the folds together give.
     assert training.cross_validate(prepared, entry, {}, 0, 3,
