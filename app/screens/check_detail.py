@@ -16,6 +16,7 @@ from mlcycle.app.screens.base import DetailScreen
 from mlcycle.app.widgets.footer import AppFooter
 from mlcycle.app.widgets.paired_bars import PairedBars
 from mlcycle.app.widgets.table import VimTable
+from mlcycle.drift.check import effect_label
 
 
 def _g(value: Any) -> str:
@@ -60,7 +61,7 @@ class CheckScreen(DetailScreen):
                 Text(c["name"]),
                 Text("drifted", style="bold red") if c["drifted"]
                 else Text("no" if c["tested"] else "not tested", style="green"),
-                f"{c.get('statistic_name') or ''} {_g(c['statistic'])}".strip(),
+                f"{effect_label(c.get('statistic_name') or '')} {_g(c['statistic'])}".strip(),
                 _g(c.get("p_value")), c["type"], key=c["name"])
         if self.columns:
             self._show(self.columns[0]["name"])
@@ -73,7 +74,8 @@ class CheckScreen(DetailScreen):
         c = next(c for c in self.columns if c["name"] == name)
         text = Text(c["name"], style="bold")
         text.append(f"  {c['type']}, {c.get('method') or ''}\n")
-        text.append(f"{c.get('statistic_name') or 'statistic'} {_g(c['statistic'])}")
+        text.append(f"{effect_label(c.get('statistic_name') or 'statistic')} "
+                    f"{_g(c['statistic'])}")
         if c.get("p_value") is not None and c.get("threshold"):
             # Drift is a p-value under its (multiple-testing adjusted) threshold.
             text.append(f", p-value {c['p_value']:.3g} against its threshold "
