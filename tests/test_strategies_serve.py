@@ -21,7 +21,7 @@ import pytest
 
 from mlcycle import deploy, projects
 from mlcycle.data import datasets
-from mlcycle.deploy import abtest, scoring, serve, strategies
+from mlcycle.deploy import abtest, score_input, scoring, serve, strategies
 from mlcycle.models import registry, training
 from mlcycle.store import events
 from mlcycle.store.errors import InvalidInput
@@ -208,7 +208,7 @@ def test_a_blue_green_switch_under_200_concurrent_requests_drops_none_and_mixes_
     expected = {}
     for version in (1, 2):
         scorer = scoring.scorer(ws, "clf", str(version))
-        pred = scorer.predict(scoring.model_frame(pl.from_dicts(rows), scorer.signature))
+        pred = scorer.predict(score_input.model_frame(pl.from_dicts(rows), scorer.signature))
         expected[version] = pred["proba"][:, 1]
         positive = scorer.signature.classes[1]
     assert not np.allclose(expected[1], expected[2], atol=1e-4)

@@ -159,9 +159,9 @@ def serve(ctx: Context, project: str, ref: str, host: str, port: int, no_shadow:
 def compare(ctx: Context, project: str, labels: str, promote: bool, reason: str | None,
             as_json: bool) -> None:
     """Champion vs challenger on shadowed rows whose labels arrived (LABELS: id + target)."""
-    from mlcycle.deploy import scoring
+    from mlcycle.deploy import comparison
 
-    result = scoring.compare(ctx.workspace(), project, labels, promote, reason)
+    result = comparison.compare(ctx.workspace(), project, labels, promote, reason)
     if as_json:
         emit_json(result)
         return

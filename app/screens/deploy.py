@@ -84,7 +84,7 @@ class DeployScreen(ViewScreen):
 
     def fetch(self) -> Deployment | None:
         from mlcycle import deploy
-        from mlcycle.deploy import abtest, scoring, strategies
+        from mlcycle.deploy import abtest, comparison, runs, strategies
         from mlcycle.models import registry
 
         project = self.app.project
@@ -94,8 +94,8 @@ class DeployScreen(ViewScreen):
         serving = {alias: v.version for v in registry.versions(ws, project)
                    for alias in v.aliases}
         return Deployment(project, serving, deploy.exports(ws, project),
-                          scoring.last_comparison(ws, project),
-                          scoring.recent_runs(ws, project),
+                          comparison.last_comparison(ws, project),
+                          runs.recent_runs(ws, project),
                           strategies.overview(ws, project), abtest.last(ws, project))
 
     def show(self, data: Deployment | None) -> None:

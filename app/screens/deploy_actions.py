@@ -2,7 +2,7 @@
 
 They mirror ``mlcycle.app.commands.deploy`` (the same core calls, the same checks): export
 is ``deploy.export``, verify ``deploy.verify``, scoring ``scoring.predict_file``, comparing
-``scoring.compare``, serving ``serve.Serving`` (the core of ``mlcycle serve``), the A/B test
+``comparison.compare``, serving ``serve.Serving`` (the core of ``mlcycle serve``), the A/B test
 ``abtest.report``. The strategy's own actions are in ``deploy_strategy``.
 """
 
@@ -204,10 +204,10 @@ def compare(screen: DeployScreen, project: str) -> None:
 
     def run(labels: str, promote: bool, reason: str | None) -> None:
         def work(job: Job) -> dict[str, Any]:
-            from mlcycle.deploy import scoring
+            from mlcycle.deploy import comparison
 
             job.say("scoring the labelled rows both models scored")
-            return scoring.compare(screen.app.workspace, project, labels, promote, reason)
+            return comparison.compare(screen.app.workspace, project, labels, promote, reason)
 
         def done(job: Job) -> str:
             result = job.result

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlcycle import deploy, projects
-from mlcycle.deploy import abstats, scoring
+from mlcycle.deploy import abstats, predictions, score_input, scoring
+from mlcycle.deploy.labels import labels_frame
 from mlcycle.models import registry
 from mlcycle.store import events
 from mlcycle.store.errors import InvalidInput, NotFound
@@ -107,8 +108,8 @@ def _make_plan(ws: Workspace, project: str, metric: str, control: int, treatment
     _data, raw, y, mask = deploy.training_data(ws, version, signature)
     holdout = raw.filter(mask)
     pred = scoring.scorer(ws, project, str(control)).predict(
-        scoring.model_frame(holdout, signature))
-    arm = _arm(scoring.prediction_frame(pred, signature).with_columns(
+        score_input.model_frame(holdout, signature))
+    arm = _arm(predictions.prediction_frame(pred, signature).with_columns(
         pl.Series("y", y[mask])), signature.task, signature.classes)
     variance = abstats.row_variance(metric, signature.task, arm, signature.classes)
     plan = abstats.Plan(metric, mde, alpha, power,
@@ -144,8 +145,8 @@ def report(ws: Workspace, project: str, labels: str | Path, mde: float | None = 
     control, treatment, answers = _answers(ws, project)
     version = registry.get(ws, project, str(control))
     signature = deploy.signature_of(ws, version)
-    truth = scoring.labels_frame(Path(labels).expanduser(), signature,
-                                 deploy.identifier_of(ws, version))
+    truth = labels_frame(Path(labels).expanduser(), signature,
+                         deploy.identifier_of(ws, version))
     joined = answers.join(truth, on="id", how="inner", maintain_order="left")
     stored = _stored_plan(ws, project, control, treatment)
     if stored is None:

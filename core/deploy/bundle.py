@@ -539,18 +539,18 @@ def verify(folder: str | Path, server: bool = True,
 
 def _scored(folder: Path, rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
     """The bundle's graph scoring ``rows`` the way ``mlcycle predict`` does: checked and
-    typed by ``scoring.model_frame``, scored by ``onnx_export.run``. The rows are the
+    typed by ``score_input.model_frame``, scored by ``onnx_export.run``. The rows are the
     graph's inputs already (a feature set's derived columns computed), so no feature set
     is applied again."""
     import polars as pl
 
-    from mlcycle.deploy import scoring
+    from mlcycle.deploy import score_input
 
     sig = json.loads((folder / "signature.json").read_text(encoding="utf-8"))
     signature = model_input.Signature.from_dict({**sig["model_input"], "feature_set": None})
     raw = pl.from_dicts(rows, infer_schema_length=None)
     session = onnx_export.session((folder / "model.onnx").read_bytes())
-    out = onnx_export.run(session, scoring.model_frame(raw, signature), signature)
+    out = onnx_export.run(session, score_input.model_frame(raw, signature), signature)
     if signature.task == "classification":
         return {"label": out[0].ravel().tolist(), "probabilities": out[1].tolist()}
     return {"variable": out[0].ravel().tolist()}

@@ -48,7 +48,8 @@ from typing import TYPE_CHECKING, Any
 
 from mlcycle import deploy, projects
 from mlcycle.data import datasets, sources
-from mlcycle.deploy import scoring
+from mlcycle.deploy import runs, score_files, score_input, scoring
+from mlcycle.deploy.labels import labels_frame, row_keys, unmatched_labels
 from mlcycle.models import evaluation, model_input, registry
 from mlcycle.monitor import alerts as alert_kinds
 from mlcycle.monitor import decisions, estimators, importance
@@ -232,15 +233,15 @@ class _Collected:
             predicted: pl.DataFrame, signature: model_input.Signature) -> None:
         import polars as pl
 
-        self.inputs.append(scoring.model_frame(raw, signature, exact=True))
+        self.inputs.append(score_input.model_frame(raw, signature, exact=True))
         self.scores.append(score_frame(pred, signature))
-        keys = scoring.row_keys(raw, inputs, self.identifier)
+        keys = row_keys(raw, inputs, self.identifier)
         self.predictions.append(pl.concat([pl.DataFrame([keys]), predicted], how="horizontal"))
 
 
 def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path | None = None,
           ref: str = registry.CHAMPION, cached: Reference | None = None,
-          note: scoring.Note | None = None, table: scoring.Table | None = None,
+          note: scoring.Note | None = None, table: score_files.Table | None = None,
           confirm: Callable[[], None] | None = None,
           in_transaction: Callable[[Any, dict[str, Any]], None] | None = None,
           digest: str | None = None, again: bool = False, since: datetime | None = None,
@@ -258,7 +259,7 @@ def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path |
 
     The batch and its labels are read and checked before anything is written. ``cached``: a
     reference built earlier for the same version (the watcher keeps one); ``table``: the
-    batch already read (``scoring.read_table``; the caller closes it). ``confirm()`` runs
+    batch already read (``score_files.read_table``; the caller closes it). ``confirm()`` runs
     once the check is computed and before anything is written; raising there abandons the
     check (the watcher confirms its file did not change meanwhile). ``in_transaction(con,
     result)`` runs in the transaction that records the check (the watcher marks its file
@@ -276,16 +277,16 @@ def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path |
             return earlier
     cancelling.check(cancel)
     policy = policy or policies.current(ws, project)
-    batch = table or scoring.read_table(path, cancel=cancel)
+    batch = table or score_files.read_table(path, cancel=cancel)
     try:
         truth = None
         if labels is not None:
             keyed = ((cached.signature, cached.scorer.identifier) if cached else
                      (deploy.signature_of(ws, version), deploy.identifier_of(ws, version)))
-            truth = scoring.labels_frame(labels, *keyed)
+            truth = labels_frame(labels, *keyed)
         if cached is None:  # building the reference may convert versions: a first write
             challenger = scoring.challenger_of(ws, project, version)
-            scoring.check_table(ws, batch, [version, *([challenger] if challenger else [])])
+            score_input.check_table(ws, batch, [version, *([challenger] if challenger else [])])
         cancelling.check(cancel)
         # By number: the version looked up above, even if the alias moves meanwhile.
         base = cached or reference(ws, project, str(version.version))
@@ -297,16 +298,16 @@ def check(ws: Workspace, project: str, path: str | Path, *, labels: str | Path |
     cancelling.check(cancel)  # the last step before anything is written
     if confirm is not None:
         confirm()
-    with scoring.recording(ws, run):
+    with runs.recording(ws, run):
         _record(ws, result, run, content, in_transaction, policy)
     return result
 
 
-def _check_table(ws: Workspace, project: str, base: Reference, batch: scoring.Table,
+def _check_table(ws: Workspace, project: str, base: Reference, batch: score_files.Table,
                  labels: Path | None, truth: pl.DataFrame | None,
                  note: scoring.Note | None, limits: policies.Alerts,
                  cancel: CancelToken | None = None
-                 ) -> tuple[dict[str, Any], scoring.Run]:
+                 ) -> tuple[dict[str, Any], runs.Run]:
     import polars as pl
 
     from mlcycle import drift
@@ -361,7 +362,7 @@ def _performance(base: Reference, labels: Path, truth: pl.DataFrame, identifier:
                            "metric": base.metric, "reference": base.holdout_value,
                            "value": None, "relative_loss": None}
     if not joined.height:
-        raise scoring.unmatched_labels(labels, batch, identifier)
+        raise unmatched_labels(labels, batch, identifier)
     y = joined.get_column("y").to_numpy()
     pred = model_input.predicted_values(joined.get_column("prediction"), signature)
     proba = None
@@ -416,14 +417,14 @@ def _estimate(base: Reference, inputs: pl.DataFrame, scores: pl.DataFrame,
             "rows": scores.height, "method": base.estimator.method}
 
 
-def _record(ws: Workspace, result: dict[str, Any], run: scoring.Run, content: Content,
+def _record(ws: Workspace, result: dict[str, Any], run: runs.Run, content: Content,
             in_transaction: Callable[[Any, dict[str, Any]], None] | None,
             policy: policies.Policy) -> None:
     performance = result["performance"] or {}
     report = {k: result[k] for k in ("data_drift", "inputs", "prediction_drift", "performance",
                                      "estimated_performance", "seconds", "alert_details")}
     with ws.write() as con:
-        scoring.record_run(con, run)
+        runs.record_run(con, run)
         con.execute(
             "INSERT INTO monitor_checks VALUES "
             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

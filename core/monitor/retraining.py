@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from mlcycle import deploy, projects
 from mlcycle.data import datasets, sources
 from mlcycle.data.columns import by_name
-from mlcycle.deploy import scoring
+from mlcycle.deploy.labels import unjoinable_labels, unmatched_labels
 from mlcycle.deploy.scoring import CHALLENGER
 from mlcycle.models import evaluation, model_input, registry
 from mlcycle.store import events
@@ -69,7 +69,7 @@ def labelled_rows(batch: Path, labels: Path | None, target: str, identifier: str
                                "separate file cannot be joined; put the target in the batch")
         truth = sources.read_frame(labels)
         if identifier not in truth.columns:
-            raise scoring.unjoinable_labels(labels, identifier)
+            raise unjoinable_labels(labels, identifier)
         for name, frame, file in ((identifier, rows, batch), (target, truth, labels)):
             if name not in frame.columns:
                 raise InvalidInput(f"{file.name} has no column {name!r}")
@@ -78,7 +78,7 @@ def labelled_rows(batch: Path, labels: Path | None, target: str, identifier: str
         rows = rows.drop(target, strict=False).with_columns(
             by_name(identifier).cast(pl.Utf8)).join(truth, on=identifier, how="left")
         if rows.get_column(target).is_null().all():
-            raise scoring.unmatched_labels(labels, batch, identifier)
+            raise unmatched_labels(labels, batch, identifier)
     elif target not in rows.columns:
         raise InvalidInput(f"{batch.name} has no target column {target!r}; give its labels "
                            "with --labels")

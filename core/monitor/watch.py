@@ -62,7 +62,7 @@ from typing import Any, BinaryIO, NamedTuple
 
 from mlcycle import projects
 from mlcycle.data import sources
-from mlcycle.deploy import scoring
+from mlcycle.deploy import score_files, scoring
 from mlcycle.models import registry
 from mlcycle.monitor import batch, decisions, monitoring
 from mlcycle.store import allocator, events, files
@@ -137,7 +137,7 @@ class _Read:
     read_at: float  # wall-clock time the copy started
     digest: str
     snapshot: Path
-    table: scoring.Table | None = None
+    table: score_files.Table | None = None
     error: str | None = None  # why the file cannot be read as a table
 
 
@@ -590,7 +590,7 @@ class Watcher:
             return Outcome(path, "seen", check=earlier)
         read = _Read(path, after, read_at, digest, snapshot)
         try:
-            read.table = scoring.read_table(snapshot, label=str(path))
+            read.table = score_files.read_table(snapshot, label=str(path))
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:  # a reader's own failure (a panic, too) on a bad file
