@@ -297,7 +297,7 @@ def test_the_refusals_say_what_is_wrong(files, name, words) -> None:
 
 def test_a_cr_only_file_is_scored_whole(clf, files) -> None:
     result = scoring.predict_file(clf, "clf", files["cr-only.csv"], shadow=False)
-    assert result["rows"] == ROWS
+    assert result.rows == ROWS
 
 
 # -- the same, as a user runs them --------------------------------------------------------
@@ -391,7 +391,7 @@ def test_a_check_and_its_scoring_run_are_stored_together_or_not_at_all(clf, file
     monkeypatch.undo()
     assert len(runs.recent_runs(clf, "clf", limit=10_000)) == scored
     result = monitoring.check(clf, "clf", files["good.csv"], again=True)
-    assert runs.recent_runs(clf, "clf", limit=1)[0]["id"] == result["scoring_run"]
+    assert runs.recent_runs(clf, "clf", limit=1)[0].id == result["scoring_run"]
 
 
 def test_a_panic_in_a_compiled_library_is_one_line_and_exit_1(clf, files, monkeypatch,

@@ -99,5 +99,5 @@ def test_serves_200_concurrent_requests_reloads_the_champion_and_logs(served) ->
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=30)
     logged = runs.recent_runs(ws, "clf")
-    assert sum(r["rows"] for r in logged if r["source"] == "serve") == 200 + 5 + 1
-    assert {r["version"] for r in logged} == {1, 2}
+    assert sum(r.rows for r in logged if r.source == "serve") == 200 + 5 + 1
+    assert {r.version for r in logged} == {1, 2}

@@ -191,7 +191,8 @@ def test_an_ab_test_joins_labels_to_both_arms_and_keeps_its_plan(setup) -> None:
     with pytest.raises(InvalidInput, match="the plan of this test was fixed on"):
         abtest.report(ws, "clf", labels, mde=0.1)
     again = abtest.report(ws, "clf", labels)
-    assert again["result"] == result["result"]  # decided once: looking again changes nothing
+    # Decided once: looking again changes nothing.
+    assert again.to_dict()["result"] == result["result"]
     text = run_cli("abtest", "clf", str(labels), workspace=ws.root).stdout
     assert "method: fixed-horizon" in text and "recommendation:" in text
     strategies.step(ws, "clf", back=True)

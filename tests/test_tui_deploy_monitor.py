@@ -178,7 +178,7 @@ async def test_serve_from_the_view_answers_then_stops(clf: Workspace) -> None:
     # What it scored was logged when it stopped.
     from mlcycle.deploy import runs
 
-    assert [r["source"] for r in runs.recent_runs(clf, "clf")] == ["serve"]
+    assert [r.source for r in runs.recent_runs(clf, "clf")] == ["serve"]
 
 
 async def test_the_server_stops_when_the_ui_quits(clf: Workspace) -> None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from mlcycle import deploy, projects
 from mlcycle.deploy import abstats, predictions, score_input, scoring
 from mlcycle.deploy.labels import labels_frame
+from mlcycle.deploy.results import ABDifference, ABLook, ABPlan, Arm
 from mlcycle.models import registry
 from mlcycle.store import events
 from mlcycle.store.errors import InvalidInput, NotFound
@@ -129,7 +130,7 @@ ALPHA, POWER = 0.05, 0.8  # a new plan's, unless told otherwise
 
 def report(ws: Workspace, project: str, labels: str | Path, mde: float | None = None,
            alpha: float | None = None, power: float | None = None, rounds: int = 1000
-           ) -> dict[str, Any]:
+           ) -> ABLook:
     """The A/B test of the newest canary on the rows whose labels arrived; the first call
     plans it (``mde`` required then; ``alpha`` and ``power`` default to ALPHA and POWER),
     later calls follow that plan, and every call is recorded in the audit trail."""
@@ -168,21 +169,18 @@ def report(ws: Workspace, project: str, labels: str | Path, mde: float | None = 
             for side, v in (("control", control), ("treatment", treatment))}
     analysis = abstats.analyse(plan.metric, signature.task, arms["control"],
                                arms["treatment"], signature.classes, plan, rounds)
-    result = {
-        "project": project, "metric": plan.metric, "method": abstats.METHOD,
-        "test": abstats.fitting_test(plan.metric),
-        "control": {"version": control, "rows": analysis["rows"]["control"]},
-        "treatment": {"version": treatment, "rows": analysis["rows"]["treatment"]},
-        "answered_rows": answers.height, "labelled_rows": joined.height,
-        "plan": {**plan.to_dict(), "planned_at": planned_at},
-        **{k: analysis[k] for k in ("verdict", "result", "still_needed")},
-        "recommendation": _recommend(project, plan, control, treatment, analysis),
-    }
+    difference = analysis["result"]
+    look = ABLook(
+        project, plan.metric, Arm(control, analysis["rows"]["control"]),
+        Arm(treatment, analysis["rows"]["treatment"]), analysis["verdict"],
+        ABDifference.from_dict(difference) if difference else None,
+        dict(analysis["still_needed"]), abstats.METHOD, abstats.fitting_test(plan.metric),
+        answers.height, joined.height, ABPlan(**plan.to_dict(), planned_at=planned_at),
+        _recommend(project, plan, control, treatment, analysis))
     with ws.write() as con:
         events.record(con, "deploy.abtest", project=project, subject=f"v{treatment}",
-                      detail={k: result[k] for k in ("metric", "control", "treatment",
-                                                     "verdict", "result", "still_needed")})
-    return result
+                      detail=look.recorded())
+    return look
 
 
 def _recommend(project: str, plan: abstats.Plan, control: int, treatment: int,
@@ -200,9 +198,9 @@ def _recommend(project: str, plan: abstats.Plan, control: int, treatment: int,
             f"v{treatment} is wanted for other reasons")
 
 
-def last(ws: Workspace, project: str) -> dict[str, Any] | None:
+def last(ws: Workspace, project: str) -> ABLook | None:
     """The newest A/B test look recorded, for the terminal UI."""
     for event in events.recent(ws, project, limit=200):
         if event["kind"] == "deploy.abtest":
-            return {"ts": iso(event["ts"]), **event["detail"]}
+            return ABLook.from_event(project, iso(event["ts"]), event["detail"])
     return None

@@ -37,6 +37,7 @@ from mlcycle.data import datasets
 from mlcycle.data.columns import by_name
 from mlcycle.deploy import kserve as kserving
 from mlcycle.deploy import onnx_export, standalone
+from mlcycle.deploy.results import BundleCheck, ExportResult, KServeFile, SmokeTest
 from mlcycle.models import exportable, model_input, registry
 from mlcycle.models.exportable import signature_of, training_data
 from mlcycle.models.parity import line as parity_line
@@ -290,7 +291,7 @@ def _parity_text(figures: dict[str, Any]) -> str:
 
 def export(ws: Workspace, project: str, ref: str, out: str | Path,
            force: bool = False, *, kserve: bool = False, note: Note | None = None,
-           cancel: CancelToken | None = None) -> dict[str, Any]:
+           cancel: CancelToken | None = None) -> ExportResult:
     """Write the bundle of a version to ``out`` (a new or empty folder, or ``force``);
     with ``kserve``, its ``inferenceservice.yaml`` too (``mlcycle.deploy.kserve``).
 
@@ -404,14 +405,11 @@ def export(ws: Workspace, project: str, ref: str, out: str | Path,
     with ws.write() as con:
         events.record(con, "deploy.exported", project=project, subject=f"v{version.version}",
                       detail={"out": str(target_dir), "sha256": exported.sha256})
-    return {
-        **exported.to_dict(),
-        "out": str(target_dir),
-        "files": hashes,
-        "kserve": {"file": str(target_dir / kserving.FILE),
-                   "canary_traffic_percent": percent} if kserve else None,
-        "seconds": round(time.perf_counter() - started, 3),
-    }
+    return ExportResult(
+        exported.project, exported.version, exported.sha256, exported.size_bytes,
+        round(exported.seconds, 3), exported.parity, iso(exported.created_at), str(target_dir),
+        hashes, KServeFile(str(target_dir / kserving.FILE), percent) if kserve else None,
+        round(time.perf_counter() - started, 3))
 
 
 def _check_replaceable(folder: Path, out: str | Path) -> None:
@@ -478,7 +476,7 @@ print(json.dumps({"ok": worst <= 1e-5, "rows": len(rows), "max_diff": worst}))
 
 
 def verify(folder: str | Path, server: bool = True,
-           note: Note | None = None) -> dict[str, Any]:
+           note: Note | None = None) -> BundleCheck:
     """Re-check a bundle's hashes, then score its smoke rows in a fresh process; with
     ``server``, start its standalone server too (``mlcycle.deploy.standalone.check``) and
     compare its answers with mlcycle's scoring of the same rows. ``note`` hears the steps."""
@@ -526,15 +524,10 @@ def verify(folder: str | Path, server: bool = True,
             "onnxruntime")
         rows = meta["smoke_test"]["inputs"]
         served = standalone.check(path.resolve(), _scored(path, rows), rows, say)
-    return {
-        "folder": str(path.resolve()),
-        "project": meta.get("project"),
-        "version": meta.get("version"),
-        "hashes": "ok",
-        "smoke_test": result,
-        "server": served,
-        "extra_files": extra,
-    }
+    return BundleCheck(str(path.resolve()), meta.get("project"), meta.get("version"),
+                       SmokeTest(bool(result["ok"]), int(result["rows"]),
+                                 float(result["max_diff"])),
+                       served, tuple(extra))
 
 
 def _scored(folder: Path, rows: list[dict[str, Any]]) -> dict[str, list[Any]]:

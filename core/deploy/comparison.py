@@ -3,11 +3,13 @@ arrived, judged against noise (the gate's paired bootstrap), and the promotion i
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mlcycle import deploy, projects
 from mlcycle.deploy.labels import labels_frame
+from mlcycle.deploy.results import Comparison, Side
 from mlcycle.models import evaluation, model_input, paired, registry
 from mlcycle.store import events
 from mlcycle.store.errors import InvalidInput, NotFound
@@ -18,7 +20,7 @@ if TYPE_CHECKING:
 
 
 def compare(ws: Workspace, project: str, labels: str | Path,
-            promote: bool = False, reason: str | None = None) -> dict[str, Any]:
+            promote: bool = False, reason: str | None = None) -> Comparison:
     """Both models' metrics on the shadowed rows that now have labels."""
     import numpy as np
     import polars as pl
@@ -70,23 +72,14 @@ def compare(ws: Workspace, project: str, labels: str | Path,
                           sides["champion"], sides["challenger"])
     better, verdict = paired.verdict(judged, f"the challenger v{challenger_v}",
                                      f"the champion v{champion_v}")
-    result: dict[str, Any] = {
-        "project": project,
-        "rows": joined.height,
-        "metric": metric,
-        "champion": {"version": champion_v, "metrics": figures["champion"]},
-        "challenger": {"version": challenger_v, "metrics": figures["challenger"]},
-        "difference": {k: judged[k] for k in ("difference", "low", "high", "confidence",
-                                              "rounds")},
-        "challenger_better": better,  # None: no clear difference
-        "verdict": verdict,
-        "promoted": False,
-    }
+    result = Comparison(
+        project, joined.height, metric,
+        Side(champion_v, figures["champion"]), Side(challenger_v, figures["challenger"]),
+        {k: judged[k] for k in ("difference", "low", "high", "confidence", "rounds")},
+        better, verdict)
     with ws.write() as con:
         events.record(con, "deploy.compared", project=project, subject=f"v{challenger_v}",
-                      detail={k: result[k] for k in ("rows", "metric", "champion",
-                                                     "challenger", "difference",
-                                                     "challenger_better", "verdict")})
+                      detail=result.recorded())
     if promote:
         if not better:
             raise InvalidInput(f"not promoted: {verdict}")
@@ -94,8 +87,7 @@ def compare(ws: Workspace, project: str, labels: str | Path,
                f"{_fmt(figures['challenger'].get(metric))} vs champion v{champion_v}'s "
                f"{_fmt(figures['champion'].get(metric))} on {joined.height} labelled rows")
         registry.promote(ws, project, str(challenger_v), registry.CHAMPION, why)
-        result["promoted"] = True
-        result["reason"] = why
+        result = replace(result, promoted=True, reason=why)
     return result
 
 
@@ -103,8 +95,9 @@ def _fmt(value: float | None) -> str:
     return "–" if value is None else f"{value:.4f}"
 
 
-def last_comparison(ws: Workspace, project: str) -> dict[str, Any] | None:
+def last_comparison(ws: Workspace, project: str) -> Comparison | None:
+    """The project's newest comparison, as its event recorded it."""
     for event in events.recent(ws, project, limit=200):
         if event["kind"] == "deploy.compared":
-            return {"ts": iso(event["ts"]), **event["detail"]}
+            return Comparison.from_event(project, iso(event["ts"]), event["detail"])
     return None

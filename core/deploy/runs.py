@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mlcycle import projects
+from mlcycle.deploy.results import PredictionSummary, ScoringRun
 from mlcycle.deploy.shadows import save_shadow
 from mlcycle.store import events
 from mlcycle.store.schema import iso, utcnow
@@ -87,7 +88,8 @@ def log_run(ws: Workspace, project: str, version: int, source: str, rows: int, s
     return run.id
 
 
-def recent_runs(ws: Workspace, project: str, limit: int = 20) -> list[dict[str, Any]]:
+def recent_runs(ws: Workspace, project: str, limit: int = 20) -> list[ScoringRun]:
+    """The project's newest scoring runs, newest first."""
     projects.get(ws, project)
     with ws.read() as con:
         rows = con.execute(
@@ -95,9 +97,5 @@ def recent_runs(ws: Workspace, project: str, limit: int = 20) -> list[dict[str, 
             "FROM scoring_runs WHERE project = ? ORDER BY ts DESC LIMIT ?",
             [project, limit],
         ).fetchall()
-    return [
-        {"id": r[0], "ts": iso(r[1]), "version": r[2],
-         "shadow_version": r[3], "source": r[4], "rows": r[5], "seconds": r[6],
-         "summary": json.loads(r[7])}
-        for r in rows
-    ]
+    return [ScoringRun(r[0], iso(r[1]), r[2], r[3], r[4], r[5], r[6],
+                       PredictionSummary.from_dict(json.loads(r[7]))) for r in rows]

@@ -22,6 +22,7 @@ from mlcycle import deploy
 from mlcycle.deploy import onnx_export
 from mlcycle.deploy.labels import row_keys
 from mlcycle.deploy.predictions import Summary, prediction_frame
+from mlcycle.deploy.results import PredictionSummary, Scoring
 from mlcycle.deploy.runs import Run, record_run, recording
 from mlcycle.deploy.score_files import BATCH_ROWS, Table, Writer, read_table
 from mlcycle.deploy.score_input import (
@@ -99,7 +100,7 @@ def predict_file(ws: Workspace, project: str, path: str | Path, ref: str = regis
                  out: str | Path | None = None, shadow: bool = True,
                  batch_rows: int = BATCH_ROWS, note: Note | None = None,
                  progress: Progress | None = None,
-                 cancel: CancelToken | None = None) -> dict[str, Any]:
+                 cancel: CancelToken | None = None) -> Scoring:
     """Score a file with a version (and the challenger in its shadow); log the run.
 
     The file is read and checked (:func:`check_table`) before anything is converted, scored
@@ -130,9 +131,9 @@ def score_table(ws: Workspace, project: str, table: Table, main: Scorer,
                 on_batch: Callable[[pl.DataFrame, pl.DataFrame, dict[str, np.ndarray],
                                     pl.DataFrame], None] | None = None,
                 progress: Progress | None = None, cancel: CancelToken | None = None
-                ) -> tuple[dict[str, Any], Run]:
+                ) -> tuple[Scoring, Run]:
     """Score a table with ``main`` (and ``second``, the challenger, in its shadow): the
-    result, and the run for the caller to record (monitoring records it with its check, in
+    scoring, and the run for the caller to record (monitoring records it with its check, in
     one transaction).
 
     ``on_batch`` sees each batch's raw rows, model inputs, predictions and their
@@ -190,17 +191,11 @@ def score_table(ws: Workspace, project: str, table: Table, main: Scorer,
     run = Run(project, main.version.version, table.label, summary.rows, seconds,
               summary.to_dict(), second.version.version if second else None,
               shadow_summary.to_dict() if shadow_summary else None, shadow_rows)
-    return {
-        "run": run.id,
-        "project": project,
-        "version": main.version.version,
-        "shadow_version": second.version.version if second else None,
-        "rows": summary.rows,
-        "seconds": round(seconds, 3),
-        "rows_per_second": round(summary.rows / seconds) if seconds > 0 else None,
-        "summary": summary.to_dict(),
-        "shadow_summary": shadow_summary.to_dict() if shadow_summary else None,
-        "unseen_categories": unseen,
-        "out": str(writer.out) if writer else None,
-        "preview": preview if not writer else [],
-    }, run
+    return Scoring(
+        run.id, project, main.version.version, second.version.version if second else None,
+        summary.rows, round(seconds, 3),
+        round(summary.rows / seconds) if seconds > 0 else None,
+        PredictionSummary.from_dict(run.summary),
+        PredictionSummary.from_dict(run.shadow_summary) if run.shadow_summary else None,
+        unseen, str(writer.out) if writer else None, tuple(preview) if not writer else (),
+    ), run

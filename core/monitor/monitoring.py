@@ -338,7 +338,7 @@ def _check_table(ws: Workspace, project: str, base: Reference, batch: score_file
         "project": project,
         "version": base.version.version,
         "source": batch.label,
-        "rows": scored["rows"],
+        "rows": scored.rows,
         "scoring_run": run.id,
         "seconds": round(time.perf_counter() - started, 3),
         "data_drift": data.to_dict(),
