@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 from rich.text import Text
@@ -29,6 +29,7 @@ from mlcycle.app.widgets.footer import AppFooter
 from mlcycle.app.widgets.table import VimTable
 
 if TYPE_CHECKING:
+    from mlcycle.deploy.bundle import Export
     from mlcycle.deploy.results import ABLook, Comparison, ScoringRun, Strategy
 
 
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 class Deployment:
     project: str
     serving: dict[str, int]  # alias -> version
-    exports: list[Any]
+    exports: list[Export]
     comparison: Comparison | None
     scoring: list[ScoringRun]
     strategy: Strategy

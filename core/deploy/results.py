@@ -328,7 +328,7 @@ class Strategy:
 
     project: str
     strategy: str  # shadow, canary or blue_green
-    config_version: int
+    config_version: int | None  # None: no config stored, the defaults apply
     revision: int  # of the deployment state; 0 before any change
     updated_at: str | None
     champion: int | None = None  # shadow and canary
