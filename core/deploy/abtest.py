@@ -13,12 +13,12 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mlcycle import deploy, projects
 from mlcycle.deploy import abstats, predictions, score_input, scoring
 from mlcycle.deploy.labels import labels_frame
-from mlcycle.deploy.results import ABDifference, ABLook, ABPlan, Arm
+from mlcycle.deploy.results import ABLook, ABPlan, Arm
 from mlcycle.models import registry
 from mlcycle.store import events
 from mlcycle.store.errors import InvalidInput, NotFound
@@ -169,12 +169,10 @@ def report(ws: Workspace, project: str, labels: str | Path, mde: float | None = 
             for side, v in (("control", control), ("treatment", treatment))}
     analysis = abstats.analyse(plan.metric, signature.task, arms["control"],
                                arms["treatment"], signature.classes, plan, rounds)
-    difference = analysis["result"]
     look = ABLook(
-        project, plan.metric, Arm(control, analysis["rows"]["control"]),
-        Arm(treatment, analysis["rows"]["treatment"]), analysis["verdict"],
-        ABDifference.from_dict(difference) if difference else None,
-        dict(analysis["still_needed"]), abstats.METHOD, abstats.fitting_test(plan.metric),
+        project, plan.metric, Arm(control, analysis.control_rows),
+        Arm(treatment, analysis.treatment_rows), analysis.verdict, analysis.result,
+        dict(analysis.still_needed), abstats.METHOD, abstats.fitting_test(plan.metric),
         answers.height, joined.height, ABPlan(**plan.to_dict(), planned_at=planned_at),
         _recommend(project, plan, control, treatment, analysis))
     with ws.write() as con:
@@ -184,10 +182,10 @@ def report(ws: Workspace, project: str, labels: str | Path, mde: float | None = 
 
 
 def _recommend(project: str, plan: abstats.Plan, control: int, treatment: int,
-               analysis: dict[str, Any]) -> str:
-    verdict = analysis["verdict"]
+               analysis: abstats.Analysis) -> str:
+    verdict = analysis.verdict
     if verdict == abstats.COLLECTING:
-        more = max(analysis["still_needed"].values())
+        more = max(analysis.still_needed.values())
         return (f"keep the canary answering: {more:,} more labelled rows per arm are needed "
                 "before the test concludes")
     if verdict == abstats.BETTER:
