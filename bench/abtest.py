@@ -70,7 +70,7 @@ def run(metric: str, task: str, make, base: float, effect: float, mde: float, si
         for _ in range(sims):
             control, treatment = make(rng, plan.per_arm, base), make(rng, plan.per_arm, other)
             out = abstats.analyse(metric, task, control, treatment, CLASSES, plan, rounds=200)
-            decided = out["verdict"] != abstats.NO_DIFFERENCE
+            decided = out.verdict != abstats.NO_DIFFERENCE
             found[label] += decided
             theirs = scipy_p(metric, control, treatment)
             if theirs is not None:

@@ -104,12 +104,12 @@ def workspace(folder: Path, table: pl.DataFrame) -> tuple[object, object]:
 
 def alert_kinds(ws: object, base: object, rows: pl.DataFrame, file: Path) -> list[str]:
     """The kinds of the alerts ``mlcycle monitor`` would raise on ``rows`` (not stored)."""
-    from mlcycle.deploy import scoring
+    from mlcycle.deploy import score_files
     from mlcycle.monitor import monitoring
     from mlcycle.monitor import policy as policies
 
     rows.drop(TARGET).write_parquet(file)
-    table = scoring.read_table(file)
+    table = score_files.read_table(file)
     try:
         result, _run = monitoring._check_table(ws, "fair", base, table, None, None, None,
                                                policies.Alerts())

@@ -71,8 +71,8 @@ def export(project: str, out: str | os.PathLike[str], *, version: int | str = "c
 
     ws = use(workspace)
     done = bundle.export(ws, project, str(version), out, force)
-    exported = next(e for e in bundle.exports(ws, project) if e.version == done["version"])
-    return Bundle(exported, Path(done["out"]), dict(done["files"]), done["seconds"])
+    exported = next(e for e in bundle.exports(ws, project) if e.version == done.version)
+    return Bundle(exported, Path(done.out), dict(done.files), done.seconds)
 
 
 def retrain(project: str, batches: list[str | os.PathLike[str]],

@@ -127,7 +127,7 @@ def test_any_column_names_train_export_predict_and_score_in_plain_onnxruntime(
         assert sorted(i["column"] for i in sig["inputs"]) == sorted(names)
         assert all(IDENTIFIER.fullmatch(i["name"]) for i in sig["inputs"])
         # The standalone server on such names: tests/deploy/test_oip.py.
-        assert deploy.verify(bundle, server=False)["smoke_test"]["ok"]
+        assert deploy.verify(bundle, server=False).smoke_test.ok
 
         rows = _frame(names, 40, seed=7).drop("label")
         rows.write_csv(root / "score.csv")

@@ -26,15 +26,15 @@ def export(ctx: Context, project: str, version: str, out: str, force: bool, kser
 
     result = deploy.export(ctx.workspace(), project, version, out, force=force, kserve=kserve)
     if as_json:
-        emit_json(result)
+        emit_json(result.to_dict())
         return
-    click.echo(f"exported {project} v{result['version']} to {result['out']} "
-               f"({result['size_bytes'] / 1024:.1f} KiB ONNX, converted in "
-               f"{result['export_seconds']:.2f}s)")
-    click.echo(deploy.parity_line(result["parity"]))
-    if result["kserve"]:
-        percent = result["kserve"]["canary_traffic_percent"]
-        click.echo(f"wrote {result['kserve']['file']}" + (
+    click.echo(f"exported {project} v{result.version} to {result.out} "
+               f"({result.size_bytes / 1024:.1f} KiB ONNX, converted in "
+               f"{result.export_seconds:.2f}s)")
+    click.echo(deploy.parity_line(result.parity))
+    if result.kserve:
+        percent = result.kserve.canary_traffic_percent
+        click.echo(f"wrote {result.kserve.file}" + (
             f" (a canary: {percent}% of requests)" if percent is not None else ""))
 
 
@@ -57,17 +57,17 @@ def verify(folder: str, no_server: bool, as_json: bool) -> None:
 
     result = deploy.verify(folder, server=not no_server, note=note)
     if as_json:
-        emit_json(result)
+        emit_json(result.to_dict())
         return
-    click.echo(f"bundle {result['folder']} ({result['project']} v{result['version']}): hashes "
-               f"ok, smoke test ok on {result['smoke_test']['rows']} rows")
-    if result["server"]:
-        served = result["server"]
-        click.echo(f"server.py ok: answers {served['rows']} rows as mlcycle does (within "
-                   f"{served['max_diff']:.2g}), in an environment with only numpy "
-                   f"{served['numpy']} and onnxruntime {served['onnxruntime']}")
-    if result["extra_files"]:
-        note(f"note: files outside the bundle: {', '.join(result['extra_files'])}")
+    click.echo(f"bundle {result.folder} ({result.project} v{result.version}): hashes "
+               f"ok, smoke test ok on {result.smoke_test.rows} rows")
+    if result.server:
+        served = result.server
+        click.echo(f"server.py ok: answers {served.rows} rows as mlcycle does (within "
+                   f"{served.max_diff:.2g}), in an environment with only numpy "
+                   f"{served.numpy} and onnxruntime {served.onnxruntime}")
+    if result.extra_files:
+        note(f"note: files outside the bundle: {', '.join(result.extra_files)}")
 
 
 @click.command()
@@ -88,34 +88,34 @@ def predict(ctx: Context, project: str, file: str, ref: str, out: str | None, no
     result = scoring.predict_file(ctx.workspace(), project, file, ref, out,
                                   shadow=not no_shadow, batch_rows=batch_rows, note=note)
     if as_json:
-        emit_json(result)
+        emit_json(result.to_dict())
         return
-    shadow = f", challenger v{result['shadow_version']} in shadow" if result["shadow_version"] \
+    shadow = f", challenger v{result.shadow_version} in shadow" if result.shadow_version \
         else ""
-    click.echo(f"scored {result['rows']} rows with v{result['version']}{shadow} in "
-               f"{result['seconds']:.2f}s (run {result['run']})")
-    summary = result["summary"]
-    if "class_shares" in summary:
+    click.echo(f"scored {result.rows} rows with v{result.version}{shadow} in "
+               f"{result.seconds:.2f}s (run {result.run})")
+    summary = result.summary
+    if summary.class_shares is not None:
         click.echo("predicted: " + ", ".join(
-            f"{k} {v:.1%}" for k, v in summary["class_shares"].items()))
-    elif summary.get("rows"):
-        q = summary["quantiles"]
-        click.echo(f"predicted: mean {summary['mean']:.4g}, median {q['p50']:.4g}, "
-                   f"p05–p95 {q['p05']:.4g}–{q['p95']:.4g}")
-    if result["out"]:
-        click.echo(f"wrote {result['out']}")
-    elif result["preview"]:
+            f"{k} {v:.1%}" for k, v in summary.class_shares.items()))
+    elif summary.quantiles is not None:
+        q = summary.quantiles
+        click.echo(f"predicted: mean {summary.mean:.4g}, median {q.p50:.4g}, "
+                   f"p05–p95 {q.p05:.4g}–{q.p95:.4g}")
+    if result.out:
+        click.echo(f"wrote {result.out}")
+    elif result.preview:
         from rich.table import Column, Table
         from rich.text import Text
 
         # Column names and identifiers come from the data: Text, never markup (a Table
         # takes a Text header only inside a Column).
-        table = Table(*(Column(Text(k)) for k in result["preview"][0]))
-        for row in result["preview"]:
+        table = Table(*(Column(Text(k)) for k in result.preview[0]))
+        for row in result.preview:
             table.add_row(*(Text(_cell(v)) for v in row.values()))
         console().print(table)
-        if result["rows"] > len(result["preview"]):
-            note(f"first {len(result['preview'])} rows shown; use --out to write all")
+        if result.rows > len(result.preview):
+            note(f"first {len(result.preview)} rows shown; use --out to write all")
 
 
 def _cell(value: object) -> str:
@@ -159,22 +159,22 @@ def serve(ctx: Context, project: str, ref: str, host: str, port: int, no_shadow:
 def compare(ctx: Context, project: str, labels: str, promote: bool, reason: str | None,
             as_json: bool) -> None:
     """Champion vs challenger on shadowed rows whose labels arrived (LABELS: id + target)."""
-    from mlcycle.deploy import scoring
+    from mlcycle.deploy import comparison
 
-    result = scoring.compare(ctx.workspace(), project, labels, promote, reason)
+    result = comparison.compare(ctx.workspace(), project, labels, promote, reason)
     if as_json:
-        emit_json(result)
+        emit_json(result.to_dict())
         return
     from rich.table import Table
 
-    champ, chall = result["champion"], result["challenger"]
-    table = Table("metric", f"champion v{champ['version']}", f"challenger v{chall['version']}")
-    for key in champ["metrics"]:
-        mark = " ◀" if key == result["metric"] else ""
-        table.add_row(key + mark, f"{champ['metrics'][key]:.4f}",
-                      f"{chall['metrics'].get(key, float('nan')):.4f}")
-    click.echo(f"{result['rows']} labelled rows scored by both models")
+    champ, chall = result.champion, result.challenger
+    table = Table("metric", f"champion v{champ.version}", f"challenger v{chall.version}")
+    for key, value in champ.metrics.items():
+        mark = " ◀" if key == result.metric else ""
+        table.add_row(key + mark, f"{value:.4f}",
+                      f"{chall.metrics.get(key, float('nan')):.4f}")
+    click.echo(f"{result.rows} labelled rows scored by both models")
     console().print(table)
-    click.echo(result["verdict"])
-    if result["promoted"]:
-        click.echo(f"promoted v{chall['version']} to champion: {result['reason']}")
+    click.echo(result.verdict)
+    if result.promoted:
+        click.echo(f"promoted v{chall.version} to champion: {result.reason}")

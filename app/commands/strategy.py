@@ -35,7 +35,7 @@ def show(ctx: Context, project: str, version: str, as_json: bool) -> None:
     shown = configs.get(ws, project, version)
     view = strategies.overview(ws, project)
     if as_json:
-        emit_json({"project": project, **shown.to_dict(), "state": view})
+        emit_json({"project": project, **shown.to_dict(), "state": view.to_dict()})
         return
     click.echo(configs.render(shown, project), nl=False)
     click.echo(f"\n# now: {strategies.summary_line(view)}")
@@ -76,14 +76,14 @@ def step(ctx: Context, project: str, back: bool, reason: str | None, as_json: bo
 
     result = strategies.step(ctx.workspace(), project, back=back, reason=reason)
     if as_json:
-        emit_json(result)
+        emit_json(result.to_dict())
     elif back:
-        click.echo(f"canary v{result['challenger']} of {project} sent back: the champion "
-                   f"v{result['champion']} answers every row")
+        click.echo(f"canary v{result.challenger} of {project} sent back: the champion "
+                   f"v{result.champion} answers every row")
     else:
-        click.echo(f"canary v{result['challenger']} of {project} now answers "
-                   f"{result['to']:.0%} of rows (step {result['step']} of {result['steps']}; "
-                   f"champion v{result['champion']} the rest)")
+        click.echo(f"canary v{result.challenger} of {project} now answers "
+                   f"{result.to_share:.0%} of rows (step {result.step} of {result.steps}; "
+                   f"champion v{result.champion} the rest)")
 
 
 @deploy.command("switch")
@@ -99,10 +99,10 @@ def switch(ctx: Context, project: str, back: bool, reason: str | None, as_json: 
 
     result = strategies.switch(ctx.workspace(), project, back=back, reason=reason)
     if as_json:
-        emit_json(result)
+        emit_json(result.to_dict())
         return
-    click.echo(f"{project}: {result['to']} slot live (v{result['to_version']}); "
-               f"{result['from']} idle (v{result['from_version']})")
+    click.echo(f"{project}: {result.to_slot} slot live (v{result.to_version}); "
+               f"{result.from_slot} idle (v{result.from_version})")
 
 
 @click.command()
@@ -134,21 +134,22 @@ def abtest(ctx: Context, project: str, labels: str, mde: float | None, alpha: fl
 
     result = tests.report(ctx.workspace(), project, labels, mde, alpha, power)
     if as_json:
-        emit_json(result)
+        emit_json(result.to_dict())
         return
-    plan, res = result["plan"], result["result"]
-    click.echo(f"A/B test of {project} on {result['metric']}: champion "
-               f"v{result['control']['version']} ({result['control']['rows']:,} labelled rows) "
-               f"vs canary v{result['treatment']['version']} "
-               f"({result['treatment']['rows']:,} labelled rows)")
-    click.echo(f"method: {plan['method']}, {plan['per_arm']:,} rows per arm planned on "
-               f"{plan['planned_at']} for an MDE of {plan['mde']:g} (alpha {plan['alpha']:g}, "
-               f"power {plan['power']:g}); test: {result['test']}")
+    plan, res = result.plan, result.result
+    click.echo(f"A/B test of {project} on {result.metric}: champion "
+               f"v{result.control.version} ({result.control.rows:,} labelled rows) "
+               f"vs canary v{result.treatment.version} "
+               f"({result.treatment.rows:,} labelled rows)")
+    if plan is not None:
+        click.echo(f"method: {plan.method}, {plan.per_arm:,} rows per arm planned on "
+                   f"{plan.planned_at} for an MDE of {plan.mde:g} (alpha {plan.alpha:g}, "
+                   f"power {plan.power:g}); test: {result.test}")
     if res:
-        interim = " (interim: not a conclusion)" if result["verdict"] == "collecting" else ""
-        click.echo(f"difference {res['difference']:+.4f} ({res['treatment']:.4f} vs "
-                   f"{res['control']:.4f}), {res['confidence']:.0%} CI "
-                   f"[{res['ci'][0]:+.4f}, {res['ci'][1]:+.4f}], p = {res['p_value']:.4f}"
+        interim = " (interim: not a conclusion)" if result.verdict == "collecting" else ""
+        click.echo(f"difference {res.difference:+.4f} ({res.treatment:.4f} vs "
+                   f"{res.control:.4f}), {res.confidence:.0%} CI "
+                   f"[{res.low:+.4f}, {res.high:+.4f}], p = {res.p_value:.4f}"
                    f"{interim}")
-    click.echo(f"verdict: {result['verdict']}")
-    click.echo(f"recommendation: {result['recommendation']}")
+    click.echo(f"verdict: {result.verdict}")
+    click.echo(f"recommendation: {result.recommendation}")

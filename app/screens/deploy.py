@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 from rich.text import Text
@@ -28,16 +28,20 @@ from mlcycle.app.widgets.bar_chart import BarChart
 from mlcycle.app.widgets.footer import AppFooter
 from mlcycle.app.widgets.table import VimTable
 
+if TYPE_CHECKING:
+    from mlcycle.deploy.bundle import Export
+    from mlcycle.deploy.results import ABLook, Comparison, ScoringRun, Strategy
+
 
 @dataclass
 class Deployment:
     project: str
     serving: dict[str, int]  # alias -> version
-    exports: list[Any]
-    comparison: dict[str, Any] | None
-    scoring: list[dict[str, Any]]
-    strategy: dict[str, Any]  # strategies.overview
-    abtest: dict[str, Any] | None  # the newest A/B test look
+    exports: list[Export]
+    comparison: Comparison | None
+    scoring: list[ScoringRun]
+    strategy: Strategy
+    abtest: ABLook | None  # the newest A/B test look
 
 
 class DeployScreen(ViewScreen):
@@ -84,7 +88,7 @@ class DeployScreen(ViewScreen):
 
     def fetch(self) -> Deployment | None:
         from mlcycle import deploy
-        from mlcycle.deploy import abtest, scoring, strategies
+        from mlcycle.deploy import abtest, comparison, runs, strategies
         from mlcycle.models import registry
 
         project = self.app.project
@@ -94,18 +98,20 @@ class DeployScreen(ViewScreen):
         serving = {alias: v.version for v in registry.versions(ws, project)
                    for alias in v.aliases}
         return Deployment(project, serving, deploy.exports(ws, project),
-                          scoring.last_comparison(ws, project),
-                          scoring.recent_runs(ws, project),
+                          comparison.last_comparison(ws, project),
+                          runs.recent_runs(ws, project),
                           strategies.overview(ws, project), abtest.last(ws, project))
 
     def show(self, data: Deployment | None) -> None:
+        from mlcycle.models import parity
+
         summary = self.query_one("#deploy-summary", Static)
         exports = self.query_one("#exports", DataTable)
         runs = self.query_one("#scoring-runs", VimTable)
         exports.clear(columns=True)
         runs.clear(columns=True)
         self._runs = data.scoring if data else []
-        self._strategy = data.strategy["strategy"] if data else None
+        self._strategy = data.strategy.strategy if data else None
         self.show_server()
         strategy = self.query_one("#strategy", Static)
         if data is None:
@@ -120,21 +126,20 @@ class DeployScreen(ViewScreen):
         text.append(f"champion: version {champion}" if champion
                     else "no champion: promote a version in the models view (4)")
         challenger = data.serving.get("challenger")
-        if challenger and data.strategy["strategy"] == "shadow":
+        if challenger and data.strategy.strategy == "shadow":
             text.append(f", challenger version {challenger} (scored in its shadow)")
         summary.update(text)
         exports.add_columns("version", "size", "export", "labels differ", "max difference")
         for e in data.exports:
-            p = e.parity
-            diff = p.get("max_abs_proba_diff", p.get("max_rel_diff", p.get("max_abs_diff")))
+            diff, mismatches = parity.max_difference(e.parity), parity.label_mismatches(e.parity)
             exports.add_row(str(e.version), f"{e.size_bytes / 1024:,.0f} KiB",
-                            f"{e.seconds:.2f} s", str(p.get("label_mismatches", "–")),
+                            f"{e.seconds:.2f} s", "–" if mismatches is None else str(mismatches),
                             "–" if diff is None else f"{diff:.2g}")
         runs.add_columns("when", "version", "shadow", "rows", "seconds", "source")
         for i, r in enumerate(data.scoring):
-            runs.add_row(r["ts"][5:16].replace("T", " "), str(r["version"]),
-                         str(r["shadow_version"] or "–"), f"{r['rows']:,}",
-                         f"{r['seconds']:.2f}", Text(r["source"].rsplit("/", 1)[-1]),
+            runs.add_row(r.ts[5:16].replace("T", " "), str(r.version),
+                         str(r.shadow_version or "–"), f"{r.rows:,}",
+                         f"{r.seconds:.2f}", Text(r.source.rsplit("/", 1)[-1]),
                          key=str(i))
         self._show_comparison(data.comparison)
         if data.scoring:  # the run the cursor came back to (VimTable keeps it)
@@ -143,39 +148,34 @@ class DeployScreen(ViewScreen):
             self.query_one("#scores-chart", BarChart).plot(
                 "no scoring runs yet: press p to score a file or s to serve", [])
 
-    def _show_comparison(self, comparison: dict[str, Any] | None) -> None:
+    def _show_comparison(self, comparison: Comparison | None) -> None:
         shadow = self.query_one("#shadow", Static)
         if not comparison:
             shadow.update(Text("No shadow comparison yet: with a challenger, score new data "
                                "(p or s), then press m with its labels.", style="dim"))
             return
-        table = Table(title=f"shadow comparison on {comparison['rows']:,} labelled rows "
-                            f"({comparison['ts'].replace('T', ' ')})")
+        table = Table(title=f"shadow comparison on {comparison.rows:,} labelled rows "
+                            f"({(comparison.ts or '').replace('T', ' ')})")
         table.add_column("metric")
-        table.add_column(f"champion v{comparison['champion']['version']}")
-        table.add_column(f"challenger v{comparison['challenger']['version']}")
-        for key, value in comparison["champion"]["metrics"].items():
-            other = comparison["challenger"]["metrics"].get(key)
+        table.add_column(f"champion v{comparison.champion.version}")
+        table.add_column(f"challenger v{comparison.challenger.version}")
+        for key, value in comparison.champion.metrics.items():
+            other = comparison.challenger.metrics.get(key)
             table.add_row(key, f"{value:.4f}", "–" if other is None else f"{other:.4f}",
-                          style="bold" if key == comparison["metric"] else "")
-        # A comparison recorded before verdicts weighed the noise has none.
-        verdict = comparison.get("verdict") or (
-            "the challenger is better" if comparison["challenger_better"] else
-            "the champion holds")
-        shadow.update(_stack(table, verdict))
+                          style="bold" if key == comparison.metric else "")
+        shadow.update(_stack(table, comparison.verdict))
 
     def _chart(self, index: int) -> None:
         run = self._runs[index]
-        summary = run["summary"]
+        summary = run.summary
         chart = self.query_one("#scores-chart", BarChart)
-        shares = summary.get("class_shares")
-        if shares:
-            when = run["ts"][:16].replace("T", " ")  # stored in UTC, shown to the minute
+        if summary.class_shares:
+            when = run.ts[:16].replace("T", " ")  # stored in UTC, shown to the minute
             chart.plot(f"predicted classes, run of {when} UTC",
-                       [(str(k), round(v * run["rows"])) for k, v in shares.items()])
-        elif isinstance(summary.get("quantiles"), dict):
+                       [(str(k), round(v * run.rows)) for k, v in summary.class_shares.items()])
+        elif summary.quantiles is not None:
             chart.plot("predicted value quantiles",
-                       [(str(k), float(v)) for k, v in summary["quantiles"].items()])
+                       [(k, float(v)) for k, v in summary.quantiles.to_dict().items()])
         else:
             chart.plot("", [])
 
@@ -272,30 +272,29 @@ def _stack(table: Table, verdict: str) -> Table:
     return grid
 
 
-def _strategy_line(view: dict[str, Any]) -> Text:
+def _strategy_line(view: Strategy) -> Text:
     """The deployment strategy and where it stands, with the keys that move it."""
     from mlcycle.deploy import strategies
 
     keys = {"canary": "c steps it, C sends it back, ",
-            "blue_green": "w switches, W switches back, "}.get(view["strategy"], "")
+            "blue_green": "w switches, W switches back, "}.get(view.strategy, "")
     keys = f" — {keys}e edits it"
     return Text.assemble(("strategy: ", "bold"), strategies.summary_line(view), (keys, "dim"))
 
 
-def _abtest_text(look: dict[str, Any] | None) -> Text:
+def _abtest_text(look: ABLook | None) -> Text:
     if not look:
         return Text("No A/B test yet: with a canary answering, press a with its labels.",
                     style="dim")
-    res = look["result"]
-    text = Text(f"A/B test on {look['metric']} ({look['ts'].replace('T', ' ')}): "
-                f"champion v{look['control']['version']} ({look['control']['rows']:,} rows) vs "
-                f"canary v{look['treatment']['version']} ({look['treatment']['rows']:,})\n")
+    res = look.result
+    text = Text(f"A/B test on {look.metric} ({(look.ts or '').replace('T', ' ')}): "
+                f"champion v{look.control.version} ({look.control.rows:,} rows) vs "
+                f"canary v{look.treatment.version} ({look.treatment.rows:,})\n")
     if res:
-        text.append(f"difference {res['difference']:+.4f}, {res['confidence']:.0%} CI "
-                    f"[{res['ci'][0]:+.4f}, {res['ci'][1]:+.4f}], p = {res['p_value']:.4f} "
-                    f"({res['test']}, fixed-horizon)\n")
-    text.append(f"verdict: {look['verdict']}", style="bold")
-    more = max(look["still_needed"].values())
-    if more:
-        text.append(f" ({more:,} more labelled rows per arm before it concludes)")
+        text.append(f"difference {res.difference:+.4f}, {res.confidence:.0%} CI "
+                    f"[{res.low:+.4f}, {res.high:+.4f}], p = {res.p_value:.4f} "
+                    f"({res.test}, fixed-horizon)\n")
+    text.append(f"verdict: {look.verdict}", style="bold")
+    if look.rows_needed:
+        text.append(f" ({look.rows_needed:,} more labelled rows per arm before it concludes)")
     return text

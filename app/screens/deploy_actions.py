@@ -2,7 +2,7 @@
 
 They mirror ``mlcycle.app.commands.deploy`` (the same core calls, the same checks): export
 is ``deploy.export``, verify ``deploy.verify``, scoring ``scoring.predict_file``, comparing
-``scoring.compare``, serving ``serve.Serving`` (the core of ``mlcycle serve``), the A/B test
+``comparison.compare``, serving ``serve.Serving`` (the core of ``mlcycle serve``), the A/B test
 ``abtest.report``. The strategy's own actions are in ``deploy_strategy``.
 """
 
@@ -19,6 +19,7 @@ from mlcycle.store.errors import MlcycleError
 
 if TYPE_CHECKING:
     from mlcycle.app.screens.deploy import DeployScreen
+    from mlcycle.deploy.results import ABLook, BundleCheck, Comparison, ExportResult, Scoring
 
 HOST = "127.0.0.1"  # the TUI serves on loopback only; 'mlcycle serve --host' for more
 
@@ -51,47 +52,29 @@ def export(screen: DeployScreen, project: str) -> None:
         if version is None:
             return
 
-        def work(job: Job) -> dict[str, Any]:
+        def work(job: Job) -> ExportResult:
             from mlcycle import deploy
+            from mlcycle.models import parity
 
             result = deploy.export(ws, project, str(version), values["out"],
                                    force=values["force"], note=job.say, cancel=job.cancel)
-            for name, value in parity_rows(result["parity"]):
+            for name, value in parity.figure_rows(result.parity):
                 job.add_row(name, value)
             return result
 
         def done(job: Job) -> str:
-            result = job.result
-            screen.bundle_written(result["out"])
+            result: ExportResult = job.result
+            screen.bundle_written(result.out)
             screen.reload()
-            verdict = "passed" if result["parity"]["passed"] else "FAILED"
-            return (f"bundle at {result['out']} ({result['size_bytes'] / 1024:.1f} KiB ONNX); "
-                    f"parity {verdict} on {result['parity']['rows']} holdout rows")
+            verdict = "passed" if result.parity_passed else "FAILED"
+            return (f"bundle at {result.out} ({result.size_bytes / 1024:.1f} KiB ONNX); "
+                    f"parity {verdict} on {result.parity_rows} holdout rows")
 
         screen.start_job(f"export: {project} v{version}", work, done=done,
                          lead=Lead("deploy", project, f"v{version}"),
                          columns=("parity", "figure"))
 
     screen.app.push_screen(deploy_forms.export_form(project, ws.root), submitted)
-
-
-def parity_rows(figures: dict[str, Any]) -> list[tuple[str, str]]:
-    """An export's parity figures as rows for the job's table."""
-    rows = [("rows compared (holdout)", f"{figures['rows']:,}")]
-    if "label_mismatches" in figures:
-        rows += [("labels that differ", str(figures["label_mismatches"])),
-                 ("max probability difference", f"{figures['max_abs_proba_diff']:.2g}")]
-    elif "max_rel_diff" in figures:  # checked before bounds were derived per model
-        rows += [("max relative difference", f"{figures['max_rel_diff']:.2g}"),
-                 ("max absolute difference", f"{figures['max_abs_diff']:.3g}")]
-    else:
-        rows.append(("max difference", f"{figures['max_abs_diff']:.3g}"))
-    if "bound" in figures:
-        rows.append(("bound", f"{figures['bound']['kind']}: {figures['bound']['terms']} "
-                              f"float32 terms, magnitude {figures['bound']['magnitude']:.3g}"))
-    rows += [("allowed", f"{figures['tolerance']:.2g}"),
-             ("parity", "pass" if figures["passed"] else "fail")]
-    return rows
 
 
 # -- verify --------------------------------------------------------------------------------
@@ -103,19 +86,19 @@ def verify(screen: DeployScreen, default: str) -> None:
             return
         folder, server = values["folder"], values["server"]
 
-        def work(job: Job) -> dict[str, Any]:
+        def work(job: Job) -> BundleCheck:
             from mlcycle import deploy
 
             job.say("checking hashes, then scoring the smoke rows in a fresh process")
             return deploy.verify(folder, server=server, note=job.say)
 
         def done(job: Job) -> str:
-            result = job.result
-            extra = (f"; files outside the bundle: {', '.join(result['extra_files'])}"
-                     if result["extra_files"] else "")
-            server = ", server.py agrees" if result["server"] else ""
-            return (f"ok: {result['project']} v{result['version']}, hashes ok, smoke test ok "
-                    f"on {result['smoke_test']['rows']} rows{server}{extra}")
+            result: BundleCheck = job.result
+            extra = (f"; files outside the bundle: {', '.join(result.extra_files)}"
+                     if result.extra_files else "")
+            server = ", server.py agrees" if result.server else ""
+            return (f"ok: {result.project} v{result.version}, hashes ok, smoke test ok "
+                    f"on {result.smoke_test.rows} rows{server}{extra}")
 
         screen.start_job(f"verify: {Path(folder).name}", work, done=done)
 
@@ -132,7 +115,7 @@ def score(screen: DeployScreen, project: str) -> None:
         if values is None:
             return
 
-        def work(job: Job) -> dict[str, Any]:
+        def work(job: Job) -> Scoring:
             from mlcycle.deploy import scoring
 
             def progress(rows: int, total: int) -> None:
@@ -144,12 +127,12 @@ def score(screen: DeployScreen, project: str) -> None:
                                         note=job.say, progress=progress, cancel=job.cancel)
 
         def done(job: Job) -> str:
-            result = job.result
+            result: Scoring = job.result
             screen.reload()
-            shadow = (f", challenger v{result['shadow_version']} in shadow"
-                      if result["shadow_version"] else "")
-            return (f"scored {result['rows']:,} rows with v{result['version']}{shadow} in "
-                    f"{result['seconds']:.2f}s; wrote {result['out']}")
+            shadow = (f", challenger v{result.shadow_version} in shadow"
+                      if result.shadow_version else "")
+            return (f"scored {result.rows:,} rows with v{result.version}{shadow} in "
+                    f"{result.seconds:.2f}s; wrote {result.out}")
 
         screen.start_job(f"score: {project} {Path(values['file']).name}", work, done=done,
                          lead=Lead("deploy", project))
@@ -203,18 +186,18 @@ def compare(screen: DeployScreen, project: str) -> None:
     from mlcycle.app.screens.confirm import ConfirmScreen
 
     def run(labels: str, promote: bool, reason: str | None) -> None:
-        def work(job: Job) -> dict[str, Any]:
-            from mlcycle.deploy import scoring
+        def work(job: Job) -> Comparison:
+            from mlcycle.deploy import comparison
 
             job.say("scoring the labelled rows both models scored")
-            return scoring.compare(screen.app.workspace, project, labels, promote, reason)
+            return comparison.compare(screen.app.workspace, project, labels, promote, reason)
 
         def done(job: Job) -> str:
-            result = job.result
+            result: Comparison = job.result
             screen.reload()
-            promoted = (f"; v{result['challenger']['version']} promoted to champion"
-                        if result["promoted"] else "")
-            return f"{result['verdict']}{promoted}"
+            promoted = (f"; v{result.challenger.version} promoted to champion"
+                        if result.promoted else "")
+            return f"{result.verdict}{promoted}"
 
         screen.start_job(f"compare: {project}", work, done=done, lead=Lead("deploy", project))
 
@@ -240,7 +223,7 @@ def abtest(screen: DeployScreen, project: str) -> None:
         if values is None:
             return
 
-        def work(job: Job) -> dict[str, Any]:
+        def work(job: Job) -> ABLook:
             from mlcycle.deploy import abtest as tests
 
             job.say("joining the labels to the rows each arm answered")
@@ -249,7 +232,8 @@ def abtest(screen: DeployScreen, project: str) -> None:
 
         def done(job: Job) -> str:
             screen.reload()
-            return f"{job.result['verdict']}: {job.result['recommendation']}"
+            look: ABLook = job.result
+            return f"{look.verdict}: {look.recommendation}"
 
         screen.start_job(f"A/B test: {project}", work, done=done, lead=Lead("deploy", project))
 

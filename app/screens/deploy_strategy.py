@@ -83,10 +83,10 @@ def canary_step(screen: DeployScreen, project: str, back: bool = False) -> None:
     def change(reason: str) -> str:
         result = strategies.step(screen.app.workspace, project, back=back, reason=reason)
         if back:
-            return (f"canary v{result['challenger']} answers no rows: every row back to "
-                    f"champion v{result['champion']}")
-        return (f"canary v{result['challenger']} now answers {result['to']:.0%} of rows "
-                f"(step {result['step']} of {result['steps']})")
+            return (f"canary v{result.challenger} answers no rows: every row back to "
+                    f"champion v{result.champion}")
+        return (f"canary v{result.challenger} now answers {result.to_share:.0%} of rows "
+                f"(step {result.step} of {result.steps})")
 
     if back:
         _confirmed(screen, f"Send every row of {project} back to the champion (the canary "
@@ -104,8 +104,8 @@ def switch(screen: DeployScreen, project: str, back: bool = False) -> None:
 
     def change(reason: str) -> str:
         result = strategies.switch(screen.app.workspace, project, back=back, reason=reason)
-        return (f"{result['to']} slot live (v{result['to_version']}); {result['from']} idle "
-                f"(v{result['from_version']})")
+        return (f"{result.to_slot} slot live (v{result.to_version}); {result.from_slot} idle "
+                f"(v{result.from_version})")
 
     question = (f"Switch {project} back to the slot live before the last switch?" if back
                 else f"Switch {project}'s live blue/green slot?")

@@ -16,9 +16,10 @@ false-positive rate stays at alpha.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from mlcycle.deploy.results import ABDifference
 from mlcycle.drift.statistics import normal_sf2, proportion_test
 from mlcycle.models import evaluation
 from mlcycle.projects.metrics import CATALOG
@@ -60,6 +61,19 @@ class Plan:
     def to_dict(self) -> dict[str, Any]:
         return {"method": METHOD, "metric": self.metric, "mde": self.mde, "alpha": self.alpha,
                 "power": self.power, "per_arm": self.per_arm, "variance": self.variance}
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """A test judged under its plan: the interim figures while collecting, else the
+    decision on the first ``decided_on`` rows of each arm."""
+
+    control_rows: int
+    treatment_rows: int
+    still_needed: dict[str, int]  # arm (control, treatment) -> labelled rows
+    verdict: str
+    result: ABDifference | None  # None below two labelled rows per arm
+    decided_on: int | None = None
 
 
 def fitting_test(metric: str) -> str:
@@ -119,7 +133,7 @@ def row_variance(metric: str, task: str, arm: Arm, classes: list[str]) -> float:
 
 
 def difference(metric: str, task: str, control: Arm, treatment: Arm, classes: list[str],
-               alpha: float, rounds: int = 1000, seed: int = 0) -> dict[str, Any]:
+               alpha: float, rounds: int = 1000, seed: int = 0) -> ABDifference:
     """The treatment's metric minus the control's, its confidence interval at ``1 - alpha``
     and the two-sided p-value of no difference, by the test that fits the metric."""
     import numpy as np
@@ -160,8 +174,7 @@ def difference(metric: str, task: str, control: Arm, treatment: Arm, classes: li
         se = float(np.nanstd(diffs, ddof=1))
         p = normal_sf2(diff / se) if se > 0 else 1.0
         low, high = (float(q) for q in np.nanquantile(diffs, [alpha / 2, 1 - alpha / 2]))
-    return {"test": test, "control": a, "treatment": b, "difference": diff,
-            "ci": [low, high], "p_value": float(p), "confidence": 1 - alpha}
+    return ABDifference(test, a, b, diff, low, high, float(p), 1 - alpha)
 
 
 COLLECTING, NO_DIFFERENCE, BETTER, WORSE = ("collecting", "no difference",
@@ -169,24 +182,23 @@ COLLECTING, NO_DIFFERENCE, BETTER, WORSE = ("collecting", "no difference",
 
 
 def analyse(metric: str, task: str, control: Arm, treatment: Arm, classes: list[str],
-            plan: Plan, rounds: int = 1000) -> dict[str, Any]:
+            plan: Plan, rounds: int = 1000) -> Analysis:
     """The test under its plan: below the planned rows, the interim figures and no
     conclusion; at them, the decision on the first ``plan.per_arm`` rows of each arm."""
     short = max(0, plan.per_arm - len(control)), max(0, plan.per_arm - len(treatment))
-    out: dict[str, Any] = {"rows": {"control": len(control), "treatment": len(treatment)},
-                           "still_needed": {"control": short[0], "treatment": short[1]}}
+    out = Analysis(len(control), len(treatment),
+                   {"control": short[0], "treatment": short[1]}, COLLECTING, None)
     if min(len(control), len(treatment)) < 2:
-        return {**out, "verdict": COLLECTING, "result": None}
+        return out
     if any(short):
         # Shown for information; deciding on it would be peeking.
-        return {**out, "verdict": COLLECTING,
-                "result": difference(metric, task, control, treatment, classes, plan.alpha,
-                                     rounds)}
+        return replace(out, result=difference(metric, task, control, treatment, classes,
+                                              plan.alpha, rounds))
     result = difference(metric, task, control.head(plan.per_arm),
                         treatment.head(plan.per_arm), classes, plan.alpha, rounds)
-    if result["p_value"] >= plan.alpha:
+    if result.p_value >= plan.alpha:
         verdict = NO_DIFFERENCE
     else:
-        higher = result["difference"] > 0
+        higher = result.difference > 0
         verdict = BETTER if higher == CATALOG[metric].greater_is_better else WORSE
-    return {**out, "verdict": verdict, "result": result, "decided_on": plan.per_arm}
+    return replace(out, verdict=verdict, result=result, decided_on=plan.per_arm)

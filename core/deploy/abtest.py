@@ -13,10 +13,12 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mlcycle import deploy, projects
-from mlcycle.deploy import abstats, scoring
+from mlcycle.deploy import abstats, predictions, score_input, scoring
+from mlcycle.deploy.labels import labels_frame
+from mlcycle.deploy.results import ABLook, ABPlan, Arm
 from mlcycle.models import registry
 from mlcycle.store import events
 from mlcycle.store.errors import InvalidInput, NotFound
@@ -107,8 +109,8 @@ def _make_plan(ws: Workspace, project: str, metric: str, control: int, treatment
     _data, raw, y, mask = deploy.training_data(ws, version, signature)
     holdout = raw.filter(mask)
     pred = scoring.scorer(ws, project, str(control)).predict(
-        scoring.model_frame(holdout, signature))
-    arm = _arm(scoring.prediction_frame(pred, signature).with_columns(
+        score_input.model_frame(holdout, signature))
+    arm = _arm(predictions.prediction_frame(pred, signature).with_columns(
         pl.Series("y", y[mask])), signature.task, signature.classes)
     variance = abstats.row_variance(metric, signature.task, arm, signature.classes)
     plan = abstats.Plan(metric, mde, alpha, power,
@@ -128,7 +130,7 @@ ALPHA, POWER = 0.05, 0.8  # a new plan's, unless told otherwise
 
 def report(ws: Workspace, project: str, labels: str | Path, mde: float | None = None,
            alpha: float | None = None, power: float | None = None, rounds: int = 1000
-           ) -> dict[str, Any]:
+           ) -> ABLook:
     """The A/B test of the newest canary on the rows whose labels arrived; the first call
     plans it (``mde`` required then; ``alpha`` and ``power`` default to ALPHA and POWER),
     later calls follow that plan, and every call is recorded in the audit trail."""
@@ -144,8 +146,8 @@ def report(ws: Workspace, project: str, labels: str | Path, mde: float | None = 
     control, treatment, answers = _answers(ws, project)
     version = registry.get(ws, project, str(control))
     signature = deploy.signature_of(ws, version)
-    truth = scoring.labels_frame(Path(labels).expanduser(), signature,
-                                 deploy.identifier_of(ws, version))
+    truth = labels_frame(Path(labels).expanduser(), signature,
+                         deploy.identifier_of(ws, version))
     joined = answers.join(truth, on="id", how="inner", maintain_order="left")
     stored = _stored_plan(ws, project, control, treatment)
     if stored is None:
@@ -167,28 +169,23 @@ def report(ws: Workspace, project: str, labels: str | Path, mde: float | None = 
             for side, v in (("control", control), ("treatment", treatment))}
     analysis = abstats.analyse(plan.metric, signature.task, arms["control"],
                                arms["treatment"], signature.classes, plan, rounds)
-    result = {
-        "project": project, "metric": plan.metric, "method": abstats.METHOD,
-        "test": abstats.fitting_test(plan.metric),
-        "control": {"version": control, "rows": analysis["rows"]["control"]},
-        "treatment": {"version": treatment, "rows": analysis["rows"]["treatment"]},
-        "answered_rows": answers.height, "labelled_rows": joined.height,
-        "plan": {**plan.to_dict(), "planned_at": planned_at},
-        **{k: analysis[k] for k in ("verdict", "result", "still_needed")},
-        "recommendation": _recommend(project, plan, control, treatment, analysis),
-    }
+    look = ABLook(
+        project, plan.metric, Arm(control, analysis.control_rows),
+        Arm(treatment, analysis.treatment_rows), analysis.verdict, analysis.result,
+        dict(analysis.still_needed), abstats.METHOD, abstats.fitting_test(plan.metric),
+        answers.height, joined.height, ABPlan(**plan.to_dict(), planned_at=planned_at),
+        _recommend(project, plan, control, treatment, analysis))
     with ws.write() as con:
         events.record(con, "deploy.abtest", project=project, subject=f"v{treatment}",
-                      detail={k: result[k] for k in ("metric", "control", "treatment",
-                                                     "verdict", "result", "still_needed")})
-    return result
+                      detail=look.recorded())
+    return look
 
 
 def _recommend(project: str, plan: abstats.Plan, control: int, treatment: int,
-               analysis: dict[str, Any]) -> str:
-    verdict = analysis["verdict"]
+               analysis: abstats.Analysis) -> str:
+    verdict = analysis.verdict
     if verdict == abstats.COLLECTING:
-        more = max(analysis["still_needed"].values())
+        more = max(analysis.still_needed.values())
         return (f"keep the canary answering: {more:,} more labelled rows per arm are needed "
                 "before the test concludes")
     if verdict == abstats.BETTER:
@@ -199,9 +196,9 @@ def _recommend(project: str, plan: abstats.Plan, control: int, treatment: int,
             f"v{treatment} is wanted for other reasons")
 
 
-def last(ws: Workspace, project: str) -> dict[str, Any] | None:
+def last(ws: Workspace, project: str) -> ABLook | None:
     """The newest A/B test look recorded, for the terminal UI."""
     for event in events.recent(ws, project, limit=200):
         if event["kind"] == "deploy.abtest":
-            return {"ts": iso(event["ts"]), **event["detail"]}
+            return ABLook.from_event(project, iso(event["ts"]), event["detail"])
     return None

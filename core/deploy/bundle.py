@@ -37,6 +37,7 @@ from mlcycle.data import datasets
 from mlcycle.data.columns import by_name
 from mlcycle.deploy import kserve as kserving
 from mlcycle.deploy import onnx_export, standalone
+from mlcycle.deploy.results import BundleCheck, ExportResult, KServeFile, SmokeTest
 from mlcycle.models import exportable, model_input, registry
 from mlcycle.models.exportable import signature_of, training_data
 from mlcycle.models.parity import line as parity_line
@@ -290,7 +291,7 @@ def _parity_text(figures: dict[str, Any]) -> str:
 
 def export(ws: Workspace, project: str, ref: str, out: str | Path,
            force: bool = False, *, kserve: bool = False, note: Note | None = None,
-           cancel: CancelToken | None = None) -> dict[str, Any]:
+           cancel: CancelToken | None = None) -> ExportResult:
     """Write the bundle of a version to ``out`` (a new or empty folder, or ``force``);
     with ``kserve``, its ``inferenceservice.yaml`` too (``mlcycle.deploy.kserve``).
 
@@ -404,14 +405,11 @@ def export(ws: Workspace, project: str, ref: str, out: str | Path,
     with ws.write() as con:
         events.record(con, "deploy.exported", project=project, subject=f"v{version.version}",
                       detail={"out": str(target_dir), "sha256": exported.sha256})
-    return {
-        **exported.to_dict(),
-        "out": str(target_dir),
-        "files": hashes,
-        "kserve": {"file": str(target_dir / kserving.FILE),
-                   "canary_traffic_percent": percent} if kserve else None,
-        "seconds": round(time.perf_counter() - started, 3),
-    }
+    return ExportResult(
+        exported.project, exported.version, exported.sha256, exported.size_bytes,
+        round(exported.seconds, 3), exported.parity, iso(exported.created_at), str(target_dir),
+        hashes, KServeFile(str(target_dir / kserving.FILE), percent) if kserve else None,
+        round(time.perf_counter() - started, 3))
 
 
 def _check_replaceable(folder: Path, out: str | Path) -> None:
@@ -478,7 +476,7 @@ print(json.dumps({"ok": worst <= 1e-5, "rows": len(rows), "max_diff": worst}))
 
 
 def verify(folder: str | Path, server: bool = True,
-           note: Note | None = None) -> dict[str, Any]:
+           note: Note | None = None) -> BundleCheck:
     """Re-check a bundle's hashes, then score its smoke rows in a fresh process; with
     ``server``, start its standalone server too (``mlcycle.deploy.standalone.check``) and
     compare its answers with mlcycle's scoring of the same rows. ``note`` hears the steps."""
@@ -526,31 +524,26 @@ def verify(folder: str | Path, server: bool = True,
             "onnxruntime")
         rows = meta["smoke_test"]["inputs"]
         served = standalone.check(path.resolve(), _scored(path, rows), rows, say)
-    return {
-        "folder": str(path.resolve()),
-        "project": meta.get("project"),
-        "version": meta.get("version"),
-        "hashes": "ok",
-        "smoke_test": result,
-        "server": served,
-        "extra_files": extra,
-    }
+    return BundleCheck(str(path.resolve()), meta.get("project"), meta.get("version"),
+                       SmokeTest(bool(result["ok"]), int(result["rows"]),
+                                 float(result["max_diff"])),
+                       served, tuple(extra))
 
 
 def _scored(folder: Path, rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
     """The bundle's graph scoring ``rows`` the way ``mlcycle predict`` does: checked and
-    typed by ``scoring.model_frame``, scored by ``onnx_export.run``. The rows are the
+    typed by ``score_input.model_frame``, scored by ``onnx_export.run``. The rows are the
     graph's inputs already (a feature set's derived columns computed), so no feature set
     is applied again."""
     import polars as pl
 
-    from mlcycle.deploy import scoring
+    from mlcycle.deploy import score_input
 
     sig = json.loads((folder / "signature.json").read_text(encoding="utf-8"))
     signature = model_input.Signature.from_dict({**sig["model_input"], "feature_set": None})
     raw = pl.from_dicts(rows, infer_schema_length=None)
     session = onnx_export.session((folder / "model.onnx").read_bytes())
-    out = onnx_export.run(session, scoring.model_frame(raw, signature), signature)
+    out = onnx_export.run(session, score_input.model_frame(raw, signature), signature)
     if signature.task == "classification":
         return {"label": out[0].ravel().tolist(), "probabilities": out[1].tolist()}
     return {"variable": out[0].ravel().tolist()}

@@ -45,11 +45,24 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
-from mlcycle.deploy import abtest, canary_watch, oip, oip_serve, routing, scoring, strategies
+from mlcycle.deploy import (
+    abtest,
+    canary_watch,
+    oip,
+    oip_serve,
+    predictions,
+    routing,
+    runs,
+    score_input,
+    scoring,
+    shadows,
+    strategies,
+)
 from mlcycle.deploy import config as configs
+from mlcycle.deploy.labels import row_keys
 from mlcycle.deploy.oip_server import JsonHandler, JsonServer
 from mlcycle.models import model_input
-from mlcycle.store.errors import MlcycleError, first_line
+from mlcycle.store.errors import InvalidInput, MlcycleError, first_line
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -69,8 +82,8 @@ class _Tally:
     """Predictions served by one (version, shadow version) pair since the last flush."""
 
     def __init__(self, task: str, classes: list[str], shadow: bool) -> None:
-        self.summary = scoring.Summary(task, classes)
-        self.shadow_summary = scoring.Summary(task, classes) if shadow else None
+        self.summary = predictions.Summary(task, classes)
+        self.shadow_summary = predictions.Summary(task, classes) if shadow else None
         self.seconds = 0.0
         self.shadow_rows: list[Any] = []
 
@@ -183,12 +196,12 @@ class Service:
             missing = [c for c in needed if c not in row]
             if missing:
                 where = "the row" if len(rows) == 1 else f"row {number}"
-                raise scoring.InvalidInput(f"{where} is missing column(s) the model needs: "
-                                           f"{', '.join(missing)}")
+                raise InvalidInput(f"{where} is missing column(s) the model needs: "
+                                   f"{', '.join(missing)}")
         try:
             raw = pl.from_dicts(rows, infer_schema_length=None)
         except (pl.exceptions.PolarsError, TypeError, ValueError) as exc:
-            raise scoring.InvalidInput(f"rows could not be read: {first_line(exc)}") from None
+            raise InvalidInput(f"rows could not be read: {first_line(exc)}") from None
         canary = route.canary
         # Under a canary config the keys are read even at a share of 0, so that a request
         # the canary would refuse (a routing header sent twice) is refused at every share.
@@ -202,7 +215,7 @@ class Service:
             part = raw[picked]
             began = time.perf_counter()
             try:
-                inputs = scoring.model_frame(part, canary.signature)
+                inputs = score_input.model_frame(part, canary.signature)
                 pred = canary.predict(inputs)
             except Exception:  # the champion answers these rows instead
                 failed = time.perf_counter() - began, picked
@@ -215,7 +228,7 @@ class Service:
         rest = [i for i in range(len(rows)) if i not in chosen]
         if rest:
             part = raw if not chosen else raw[rest]
-            inputs = scoring.model_frame(part, main.signature)
+            inputs = score_input.model_frame(part, main.signature)
             pred = main.predict(inputs)
             answered.append((rest, main, part, inputs, pred))
             if canary is not None:
@@ -227,7 +240,7 @@ class Service:
         shadow_pred = None
         second = route.shadow
         if second is not None:
-            shadow_pred = second.predict(scoring.model_frame(raw, second.signature))
+            shadow_pred = second.predict(score_input.model_frame(raw, second.signature))
         seconds = time.perf_counter() - started
         self._tally(route, answered, raw, shadow_pred, seconds)
         if canary is not None and watch.requests >= route.limits.min_requests and (
@@ -261,15 +274,15 @@ class Service:
                 if shadow_pred is not None and second is not None:
                     assert tally.shadow_summary is not None
                     tally.shadow_summary.add(shadow_pred)
-                    tally.shadow_rows.append(scoring.shadow_frame(
-                        scoring.row_keys(raw, inputs, main.identifier), pred, shadow_pred,
+                    tally.shadow_rows.append(shadows.shadow_frame(
+                        row_keys(raw, inputs, main.identifier), pred, shadow_pred,
                         main.signature))
                 if route.canary is not None:
                     pair = (main.version.version, route.canary.version.version)
                     self._answers.setdefault(pair, []).append(pl.concat([
-                        pl.DataFrame([scoring.row_keys(part, inputs, main.identifier)]),
+                        pl.DataFrame([row_keys(part, inputs, main.identifier)]),
                         pl.DataFrame({"model_version": [scorer.version.version] * part.height}),
-                        scoring.prediction_frame(pred, scorer.signature)], how="horizontal"))
+                        predictions.prediction_frame(pred, scorer.signature)], how="horizontal"))
 
     def flush(self) -> None:
         """Log what was scored since the last flush: one scoring run per version pair, and
@@ -280,7 +293,7 @@ class Service:
         for (version, shadow_version), tally in tallies.items():
             if not tally.summary.rows:
                 continue
-            scoring.log_run(
+            runs.log_run(
                 self.ws, self.project, version, "serve", tally.summary.rows, tally.seconds,
                 tally.summary.to_dict(), shadow_version,
                 tally.shadow_summary.to_dict() if tally.shadow_summary else None,
@@ -411,7 +424,7 @@ def _items(scorer: scoring.Scorer, raw: Any, pred: dict[str, Any]) -> list[dict[
 
     out = []
     version = scorer.version.version
-    for record in scoring.prediction_frame(pred, scorer.signature).to_dicts():
+    for record in predictions.prediction_frame(pred, scorer.signature).to_dicts():
         item: dict[str, Any] = {"prediction": record.pop("prediction"), "model_version": version}
         if record:
             item["probabilities"] = {k.removeprefix("probability_"): v
@@ -529,8 +542,7 @@ class Serving:
             self.server = make_server(self.service, host, port, max_body=max_body,
                                       idle_timeout=idle_timeout, say=self.say)
         except OSError as exc:
-            raise scoring.InvalidInput(f"cannot listen on {host}:{port}: {exc.strerror}"
-                                       ) from None
+            raise InvalidInput(f"cannot listen on {host}:{port}: {exc.strerror}") from None
         self.host, self.port = self.server.server_address[:2]
         self._started = threading.Event()
         self._stopped = threading.Event()

@@ -25,6 +25,7 @@ from importlib import metadata as package_metadata
 from pathlib import Path
 from typing import Any
 
+from mlcycle.deploy.results import ServerCheck
 from mlcycle.store.errors import InvalidInput
 
 PORT = 8080
@@ -150,7 +151,7 @@ def infer_body(rows: list[dict[str, Any]], signature: dict[str, Any],
 
 
 def check(folder: Path, expected: dict[str, list[Any]], rows: list[dict[str, Any]],
-          note: Callable[[str], None]) -> dict[str, Any]:
+          note: Callable[[str], None]) -> ServerCheck:
     """Start the bundle's server.py in the clean environment and compare its answers on
     ``rows`` with ``expected`` (output name -> values, row by row)."""
     meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
@@ -188,8 +189,8 @@ def check(folder: Path, expected: dict[str, list[Any]], rows: list[dict[str, Any
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.communicate()
-    return {"ok": True, "rows": len(rows), "max_diff": worst, "environment": str(python.parent
-            .parent), "numpy": pinned["numpy"], "onnxruntime": pinned["onnxruntime"]}
+    return ServerCheck(True, len(rows), worst, str(python.parent.parent), pinned["numpy"],
+                       pinned["onnxruntime"])
 
 
 def _started(proc: subprocess.Popen[bytes]) -> str:

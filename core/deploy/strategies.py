@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mlcycle import projects
 from mlcycle.deploy import canary_watch
 from mlcycle.deploy import config as configs
+from mlcycle.deploy.results import CanaryStep, SlotSwitch, Strategy
 from mlcycle.models import registry
 from mlcycle.store import events
 from mlcycle.store.errors import InvalidInput, MlcycleError
@@ -95,7 +96,7 @@ def _versions(ws: Workspace, project: str, refs: dict[str, str]) -> dict[str, in
 
 
 def step(ws: Workspace, project: str, back: bool = False, reason: str | None = None
-         ) -> dict[str, Any]:
+         ) -> CanaryStep:
     """Raise the canary to its next share (``back``: return it to 0, by hand); recorded
     with the ``reason`` given."""
     cfg = configs.current(ws, project)
@@ -124,15 +125,15 @@ def step(ws: Workspace, project: str, back: bool = False, reason: str | None = N
             new = State(now.revision, share, cfg.canary.steps.index(share) + 1, now.active,
                         now.previous, None)
         saved = _save(con, project, new)
-        detail = {"from": now.share, "to": saved.share, "step": saved.step,
-                  "steps": len(cfg.canary.steps), **arms, "reason": reason}
+        done = CanaryStep(project, now.share, saved.share, saved.step, len(cfg.canary.steps),
+                          arms["champion"], arms["challenger"], reason, saved.to_dict())
         events.record(con, "deploy.canary_back" if back else "deploy.canary_step",
-                      project=project, subject=f"v{arms['challenger']}", detail=detail)
-    return {"project": project, **detail, "state": saved.to_dict()}
+                      project=project, subject=f"v{arms['challenger']}", detail=done.detail())
+    return done
 
 
 def switch(ws: Workspace, project: str, back: bool = False, reason: str | None = None
-           ) -> dict[str, Any]:
+           ) -> SlotSwitch:
     """Make the idle blue/green slot live (``back``: the slot live before the last switch);
     recorded with the ``reason`` given. A running server swaps between requests: each is
     answered by one slot."""
@@ -151,10 +152,11 @@ def switch(ws: Workspace, project: str, back: bool = False, reason: str | None =
         new = State(now.revision, now.share, now.step, target,
                     None if back else now.active, now.rollback)
         saved = _save(con, project, new)
-        detail = {"from": now.active, "to": target, "from_version": slots[now.active],
-                  "to_version": slots[target], "back": back, "reason": reason}
-        events.record(con, "deploy.switched", project=project, subject=target, detail=detail)
-    return {"project": project, **detail, "state": saved.to_dict()}
+        done = SlotSwitch(project, now.active, target, slots[now.active], slots[target], back,
+                          reason, saved.to_dict())
+        events.record(con, "deploy.switched", project=project, subject=target,
+                      detail=done.detail())
+    return done
 
 
 def other_slot(slot: str) -> str:
@@ -176,7 +178,7 @@ def rollback(ws: Workspace, project: str, figures: dict[str, Any], revision: int
     return True
 
 
-def overview(ws: Workspace, project: str) -> dict[str, Any]:
+def overview(ws: Workspace, project: str) -> Strategy:
     """Where the deployment stands: strategy, the versions in play, the canary's share and
     last rollback, or the live slot (a ref that names no version shows as None)."""
     cfg = configs.current(ws, project)
@@ -188,41 +190,40 @@ def overview(ws: Workspace, project: str) -> dict[str, Any]:
         except MlcycleError:
             return None
 
-    out: dict[str, Any] = {"project": project, "strategy": cfg.strategy,
-                           "config_version": cfg.version, "revision": now.revision,
-                           "updated_at": now.to_dict()["updated_at"]}
+    base = Strategy(project, cfg.strategy, cfg.version, now.revision,
+                    iso(now.updated_at) if now.updated_at else None)
     if cfg.strategy == configs.BLUE_GREEN:
-        slots = {"blue": version(cfg.blue_green.blue), "green": version(cfg.blue_green.green)}
-        out.update(active_slot=now.active, slots=slots, can_switch_back=now.previous is not None)
-    else:
-        out.update(champion=version(registry.CHAMPION), challenger=version("challenger"))
+        return replace(base, active_slot=now.active, can_switch_back=now.previous is not None,
+                       slots={"blue": version(cfg.blue_green.blue),
+                              "green": version(cfg.blue_green.green)})
+    arms = replace(base, champion=version(registry.CHAMPION), challenger=version("challenger"))
     if cfg.strategy == configs.CANARY:
-        out.update(share=now.share, step=now.step, steps=list(cfg.canary.steps),
-                   rollback=now.rollback)
-    return out
+        return replace(arms, share=now.share, step=now.step, steps=tuple(cfg.canary.steps),
+                       rollback=now.rollback)
+    return arms
 
 
-def summary_line(view: dict[str, Any]) -> str:
+def summary_line(view: Strategy) -> str:
     """The overview in one line: ``canary v4 at 10% (step 1 of 5) beside champion v3``."""
     def v(number: int | None) -> str:
         return f"v{number}" if number is not None else "none"
 
-    if view["strategy"] == configs.BLUE_GREEN:
-        live, slots = view["active_slot"], view["slots"]
+    if view.strategy == configs.BLUE_GREEN and view.slots is not None:
+        live, slots = view.active_slot or SLOTS[0], view.slots
         idle = other_slot(live)
         return (f"blue/green: {live} slot live ({v(slots[live])}), "
                 f"{idle} idle ({v(slots[idle])})")
-    if view["strategy"] == configs.CANARY:
-        text = (f"canary {v(view['challenger'])} at {view['share']:.0%} (step {view['step']} of "
-                f"{len(view['steps'])}) beside champion {v(view['champion'])}")
-        rolled = view["rollback"]
-        if rolled and not view["share"]:
+    if view.strategy == configs.CANARY:
+        text = (f"canary {v(view.challenger)} at {view.share or 0:.0%} (step {view.step} of "
+                f"{len(view.steps)}) beside champion {v(view.champion)}")
+        rolled = view.rollback
+        if rolled and not view.share:
             text += (f"; rolled back at {rolled['share']:.0%}: " + "; ".join(rolled["crossed"]))
             if rolled.get("drivers"):  # a rollback saved before keys were named has none
                 text += f" ({canary_watch.drivers_line(rolled['drivers'])})"
         return text
-    if view["champion"] is None:
+    if view.champion is None:
         return "shadow: no champion yet"
-    recorded = (f"challenger v{view['challenger']} recorded" if view["challenger"] is not None
+    recorded = (f"challenger v{view.challenger} recorded" if view.challenger is not None
                 else "no challenger to record")
-    return f"shadow: champion v{view['champion']} answers, {recorded}"
+    return f"shadow: champion v{view.champion} answers, {recorded}"

@@ -208,6 +208,37 @@ def line(figures: dict[str, Any]) -> str:
             f"(allowed {figures['tolerance']:.2g}{made})")
 
 
+def figure_rows(figures: dict[str, Any]) -> list[tuple[str, str]]:
+    """The parity figures as (name, value) rows, as the TUI's export job lists them."""
+    rows = [("rows compared (holdout)", f"{figures['rows']:,}")]
+    if "label_mismatches" in figures:
+        rows += [("labels that differ", str(figures["label_mismatches"])),
+                 ("max probability difference", f"{figures['max_abs_proba_diff']:.2g}")]
+    elif "max_rel_diff" in figures:  # checked before bounds were derived per model
+        rows += [("max relative difference", f"{figures['max_rel_diff']:.2g}"),
+                 ("max absolute difference", f"{figures['max_abs_diff']:.3g}")]
+    else:
+        rows.append(("max difference", f"{figures['max_abs_diff']:.3g}"))
+    if "bound" in figures:
+        rows.append(("bound", f"{figures['bound']['kind']}: {figures['bound']['terms']} "
+                              f"float32 terms, magnitude {figures['bound']['magnitude']:.3g}"))
+    rows += [("allowed", f"{figures['tolerance']:.2g}"),
+             ("parity", "pass" if figures["passed"] else "fail")]
+    return rows
+
+
+def label_mismatches(figures: dict[str, Any]) -> int | None:
+    """Labels that differ between the graph and the pipeline (a classifier's figure)."""
+    return figures.get("label_mismatches")
+
+
+def max_difference(figures: dict[str, Any]) -> float | None:
+    """The largest difference found: in probabilities for a classifier, else in values
+    (relative, for exports checked before bounds were derived per model)."""
+    return figures.get("max_abs_proba_diff", figures.get("max_rel_diff",
+                                                          figures.get("max_abs_diff")))
+
+
 def failure(figures: dict[str, Any]) -> str:
     """Why a graph was refused, with its figures, in one clause."""
     if "error" in figures:

@@ -23,7 +23,7 @@ from mlcycle.store import events
 from mlcycle.store.schema import utcnow
 
 if TYPE_CHECKING:
-    from mlcycle.deploy import scoring
+    from mlcycle.deploy import score_files
     from mlcycle.store.cancel import CancelToken
 
 POLL = 0.05  # seconds between looks at a file waiting to settle
@@ -64,7 +64,7 @@ class Batch:
 
     The rest is what a caller that read the file already knows. ``digest``: the SHA-256 of
     the bytes checked (else the file is hashed just before it is read). ``table``: the
-    batch already read (``scoring.read_table``; its caller closes it). ``stamp``: the file
+    batch already read (``score_files.read_table``; its caller closes it). ``stamp``: the file
     when it was read; with it, the check is stored only once the file still has it and it
     is ``settled_at`` (wall-clock time) or later. ``watched``: the file is in a watched
     folder, and its ``watched_files`` row is written with its check."""
@@ -72,7 +72,7 @@ class Batch:
     path: Path
     labels: Path | None = None
     digest: str | None = None
-    table: scoring.Table | None = None
+    table: score_files.Table | None = None
     stamp: Stamp | None = None
     settled_at: float = 0.0
     watched: bool = False

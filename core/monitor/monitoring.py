@@ -51,7 +51,8 @@ from typing import TYPE_CHECKING, Any
 
 from mlcycle import deploy, projects
 from mlcycle.data import datasets, sources
-from mlcycle.deploy import label_join, scoring
+from mlcycle.deploy import label_join, runs, score_files, score_input, scoring
+from mlcycle.deploy.labels import row_keys
 from mlcycle.models import evaluation, model_input, registry
 from mlcycle.monitor import alerts as alert_kinds
 from mlcycle.monitor import budget, decisions, estimators, importance
@@ -235,9 +236,9 @@ class _Collected:
             predicted: pl.DataFrame, signature: model_input.Signature) -> None:
         import polars as pl
 
-        self.inputs.append(scoring.model_frame(raw, signature, exact=True))
+        self.inputs.append(score_input.model_frame(raw, signature, exact=True))
         self.scores.append(score_frame(pred, signature))
-        keys = scoring.row_keys(raw, inputs, self.identifier)
+        keys = row_keys(raw, inputs, self.identifier)
         self.predictions.append(pl.concat([pl.DataFrame([keys]), predicted], how="horizontal"))
 
 
@@ -278,7 +279,7 @@ def check(ws: Workspace, project: str, data: str | Path | Batch, *,
             return earlier
     cancelling.check(cancel)
     policy = policy or policies.current(ws, project)
-    table = batch.table or scoring.read_table(batch.path, cancel=cancel)
+    table = batch.table or score_files.read_table(batch.path, cancel=cancel)
     try:
         truth = None
         if labels is not None:
@@ -288,7 +289,7 @@ def check(ws: Workspace, project: str, data: str | Path | Batch, *,
                                     batch=Path(table.label).name)
         if cached is None:  # building the reference may convert versions: a first write
             challenger = scoring.challenger_of(ws, project, version)
-            scoring.check_table(ws, table, [version, *([challenger] if challenger else [])])
+            score_input.check_table(ws, table, [version, *([challenger] if challenger else [])])
         cancelling.check(cancel)
         # By number: the version looked up above, even if the alias moves meanwhile.
         base = cached or reference(ws, project, str(version.version))
@@ -299,16 +300,16 @@ def check(ws: Workspace, project: str, data: str | Path | Batch, *,
             table.close()
     cancelling.check(cancel)  # the last step before anything is written
     batch.confirm(cancel)
-    with scoring.recording(ws, run):
+    with runs.recording(ws, run):
         _record(ws, result, run, content, batch, policy)
     return result
 
 
-def _check_table(ws: Workspace, project: str, base: Reference, batch: scoring.Table,
+def _check_table(ws: Workspace, project: str, base: Reference, batch: score_files.Table,
                  labels: Path | None, truth: label_join.Labels | None,
                  note: scoring.Note | None, limits: policies.Alerts,
                  cancel: CancelToken | None = None
-                 ) -> tuple[dict[str, Any], scoring.Run]:
+                 ) -> tuple[dict[str, Any], runs.Run]:
     import polars as pl
 
     from mlcycle import drift
@@ -340,7 +341,7 @@ def _check_table(ws: Workspace, project: str, base: Reference, batch: scoring.Ta
         "project": project,
         "version": base.version.version,
         "source": batch.label,
-        "rows": scored["rows"],
+        "rows": scored.rows,
         "scoring_run": run.id,
         "seconds": round(time.perf_counter() - started, 3),
         "data_drift": data.to_dict(),
@@ -425,13 +426,13 @@ def _estimate(base: Reference, inputs: pl.DataFrame, scores: pl.DataFrame,
             "rows": scores.height, "method": base.estimator.method}
 
 
-def _record(ws: Workspace, result: dict[str, Any], run: scoring.Run, content: Content,
+def _record(ws: Workspace, result: dict[str, Any], run: runs.Run, content: Content,
             batch: Batch, policy: policies.Policy) -> None:
     performance = result["performance"] or {}
     report = {k: result[k] for k in ("data_drift", "inputs", "prediction_drift", "performance",
                                      "estimated_performance", "seconds", "alert_details")}
     with ws.write() as con:
-        scoring.record_run(con, run)
+        runs.record_run(con, run)
         con.execute(
             "INSERT INTO monitor_checks VALUES "
             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -10,8 +10,8 @@ from textual.widgets import DataTable
 
 from mlcycle import deploy
 from mlcycle.app.ui import MlcycleApp
+from mlcycle.deploy import comparison, scoring, strategies
 from mlcycle.deploy import config as configs
-from mlcycle.deploy import scoring, strategies
 from mlcycle.models import registry
 from mlcycle.store import events
 from tests.app.test_tui import settle, visible_text
@@ -32,7 +32,7 @@ async def test_deploy_view_shows_parity_serving_shadow_scoring_and_strategies(
     labels = tmp_path / "labels.csv"
     fresh.select("id", pl.col("label").cast(pl.Utf8).str.replace("yes", "true")
                  .str.replace("no", "false")).write_csv(labels)
-    scoring.compare(ws, "clf", labels)
+    comparison.compare(ws, "clf", labels)
 
     app = MlcycleApp(ws, project="clf")
     async with app.run_test(size=(160, 48)) as pilot:

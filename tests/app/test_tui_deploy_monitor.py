@@ -176,9 +176,9 @@ async def test_serve_from_the_view_answers_then_stops(clf: Workspace) -> None:
         with pytest.raises(OSError):
             urllib.request.urlopen(url + "/health", timeout=2)
     # What it scored was logged when it stopped.
-    from mlcycle.deploy import scoring
+    from mlcycle.deploy import runs
 
-    assert [r["source"] for r in scoring.recent_runs(clf, "clf")] == ["serve"]
+    assert [r.source for r in runs.recent_runs(clf, "clf")] == ["serve"]
 
 
 async def test_the_server_stops_when_the_ui_quits(clf: Workspace) -> None:

@@ -28,7 +28,7 @@ import pytest
 
 from mlcycle import drift, projects
 from mlcycle.data import datasets, sources
-from mlcycle.deploy import scoring
+from mlcycle.deploy import runs, scoring
 from mlcycle.models import registry
 from mlcycle.monitor import monitoring, retraining
 from mlcycle.monitor.watch import Watcher
@@ -297,7 +297,7 @@ def test_the_refusals_say_what_is_wrong(files, name, words) -> None:
 
 def test_a_cr_only_file_is_scored_whole(clf, files) -> None:
     result = scoring.predict_file(clf, "clf", files["cr-only.csv"], shadow=False)
-    assert result["rows"] == ROWS
+    assert result.rows == ROWS
 
 
 # -- the same, as a user runs them --------------------------------------------------------
@@ -356,7 +356,7 @@ def test_an_empty_batch_is_an_error_for_drift_and_monitor_and_nothing_is_written
         clf, files, tmp_path) -> None:
     good = tmp_path / "reference.csv"
     good.write_bytes(_csv())
-    runs = len(scoring.recent_runs(clf, "clf", limit=10_000))
+    scored = len(runs.recent_runs(clf, "clf", limit=10_000))
     checks = len(monitoring.history(clf, "clf", limit=10_000))
     for name in ("header-only.csv", "cr-only-header.csv"):
         path = tmp_path / name
@@ -366,7 +366,7 @@ def test_an_empty_batch_is_an_error_for_drift_and_monitor_and_nothing_is_written
             proc = _cli(clf, *args)
             assert proc.returncode == 2 and "has a header but no rows" in proc.stderr, (
                 args, proc.stderr)
-    assert len(scoring.recent_runs(clf, "clf", limit=10_000)) == runs
+    assert len(runs.recent_runs(clf, "clf", limit=10_000)) == scored
     assert len(monitoring.history(clf, "clf", limit=10_000)) == checks
 
 
@@ -377,7 +377,7 @@ def test_a_check_and_its_scoring_run_are_stored_together_or_not_at_all(clf, file
                                                                       monkeypatch) -> None:
     from mlcycle.store import events
 
-    runs = len(scoring.recent_runs(clf, "clf", limit=10_000))
+    scored = len(runs.recent_runs(clf, "clf", limit=10_000))
     record = events.record
 
     def fail_on_check(con, kind, **kwargs):
@@ -389,9 +389,9 @@ def test_a_check_and_its_scoring_run_are_stored_together_or_not_at_all(clf, file
     with pytest.raises(RuntimeError):  # again: other tests may have checked this content
         monitoring.check(clf, "clf", files["good.csv"], again=True)
     monkeypatch.undo()
-    assert len(scoring.recent_runs(clf, "clf", limit=10_000)) == runs
+    assert len(runs.recent_runs(clf, "clf", limit=10_000)) == scored
     result = monitoring.check(clf, "clf", files["good.csv"], again=True)
-    assert scoring.recent_runs(clf, "clf", limit=1)[0]["id"] == result["scoring_run"]
+    assert runs.recent_runs(clf, "clf", limit=1)[0].id == result["scoring_run"]
 
 
 def test_a_panic_in_a_compiled_library_is_one_line_and_exit_1(clf, files, monkeypatch,

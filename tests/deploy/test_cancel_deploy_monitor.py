@@ -55,8 +55,8 @@ def test_export_cancelled_while_parity_is_checked_leaves_no_bundle_and_no_record
     # Not cancelled, the same call writes the bundle and says what parity found.
     heard.clear()
     result = deploy.export(clf, "clf", "champion", tmp_path / "bundle", note=heard.append)
-    assert (tmp_path / "bundle" / "manifest.json").is_file() and result["parity"]["passed"]
-    assert deploy.parity_line(result["parity"]) in heard
+    assert (tmp_path / "bundle" / "manifest.json").is_file() and result.parity_passed
+    assert deploy.parity_line(result.parity) in heard
 
 
 def test_scoring_cancelled_between_batches_writes_no_output_and_logs_no_run(
@@ -79,7 +79,7 @@ def test_scoring_cancelled_between_batches_writes_no_output_and_logs_no_run(
     assert _runs(clf) == before
 
     result = scoring.predict_file(clf, "clf", batch, out=out, batch_rows=100)
-    assert pl.read_parquet(out).height == result["rows"] == 400
+    assert pl.read_parquet(out).height == result.rows == 400
 
 
 def test_a_check_cancelled_before_it_starts_records_nothing(clf: Workspace,

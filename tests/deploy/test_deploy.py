@@ -12,7 +12,7 @@ import pytest
 
 from mlcycle import deploy
 from mlcycle.deploy import bundle as bundles
-from mlcycle.deploy import scoring
+from mlcycle.deploy import runs, scoring
 from mlcycle.models import catalog, parity, registry
 from mlcycle.store.errors import InvalidInput
 from tests.conftest import run_cli, run_json
@@ -167,11 +167,10 @@ def test_batches_are_bounded_and_logged(clf, tmp_path: Path) -> None:
     written = pl.read_parquet(out)
     assert written.height == 1000 and written["id"].to_list() == data["id"].to_list()
     whole = scoring.predict_file(clf, "clf", tmp_path / "rows.parquet", "1", shadow=False)
-    assert whole["summary"]["class_shares"] == result["summary"]["class_shares"]
-    assert whole["summary"]["mean_probability"] == pytest.approx(
-        result["summary"]["mean_probability"])
-    logged = scoring.recent_runs(clf, "clf")
-    assert logged[0]["rows"] == 1000 and logged[0]["version"] == 1
+    assert whole.summary.class_shares == result.summary.class_shares
+    assert whole.summary.mean_probability == pytest.approx(result.summary.mean_probability)
+    logged = runs.recent_runs(clf, "clf")
+    assert logged[0].rows == 1000 and logged[0].version == 1
 
 
 def test_shadow_scoring_then_compare_and_promote(reg, tmp_path: Path) -> None:

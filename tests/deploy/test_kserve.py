@@ -66,7 +66,7 @@ def test_export_kserve_writes_the_inference_service_and_the_canary_share(
         clf_champion, tmp_path: Path) -> None:
     ws = clf_champion
     # Without --kserve, no InferenceService.
-    assert deploy.export(ws, "clf", "champion", tmp_path / "plain")["kserve"] is None
+    assert deploy.export(ws, "clf", "champion", tmp_path / "plain").kserve is None
     assert not (tmp_path / "plain" / kserve.FILE).exists()
 
     # Shadow (the default strategy): the champion takes every request once ready.
@@ -80,7 +80,7 @@ def test_export_kserve_writes_the_inference_service_and_the_canary_share(
     assert '        image: "clf:v1"\n' in text and "          - containerPort: 8080\n" in text
     manifest = json.loads((tmp_path / "b1" / "manifest.json").read_text())
     assert manifest[kserve.FILE] == hashlib.sha256(text.encode()).hexdigest()
-    assert deploy.verify(tmp_path / "b1", server=False)["extra_files"] == []  # listed
+    assert deploy.verify(tmp_path / "b1", server=False).extra_files == ()  # listed
 
     # A canary: the challenger v2 at the config's first step, then at the step it reached.
     training.train(ws, training.TrainConfig("clf", models=["logistic"], trials=1, cv=2))
@@ -95,5 +95,5 @@ def test_export_kserve_writes_the_inference_service_and_the_canary_share(
     deploy.export(ws, "clf", "challenger", tmp_path / "b2", force=True, kserve=True)
     assert _yaml(tmp_path / "b2") == kserve.inference_service("clf", 2, 10)
     # The champion, exported under the same config, is no canary.
-    assert deploy.export(ws, "clf", "champion", tmp_path / "b3", kserve=True)["kserve"][
-        "canary_traffic_percent"] is None
+    exported = deploy.export(ws, "clf", "champion", tmp_path / "b3", kserve=True)
+    assert exported.kserve is not None and exported.kserve.canary_traffic_percent is None

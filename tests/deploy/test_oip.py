@@ -401,7 +401,7 @@ def test_a_bundle_from_before_the_server_still_verifies_with_a_note(
     (copy / "manifest.json").write_text(json.dumps(manifest))
     heard: list[str] = []
     result = deploy.verify(copy, note=heard.append)
-    assert result["server"] is None and result["smoke_test"]["ok"] and not result["extra_files"]
+    assert result.server is None and result.smoke_test.ok and not result.extra_files
     assert heard == ["note: this bundle predates the standalone server; export it again to "
                      "have one"]
 
@@ -433,4 +433,4 @@ def test_serve_takes_the_raw_columns_a_feature_set_reads_and_the_bundle_its_grap
     sig = json.loads((bundle / "signature.json").read_text())
     assert "twice" in [i["column"] for i in sig["inputs"]]
     assert NAMES[1] not in [i["column"] for i in sig["inputs"]]
-    assert deploy.verify(bundle)["server"]["ok"]  # fed the graph's inputs, derived ones too
+    assert deploy.verify(bundle).server.ok  # fed the graph's inputs, derived ones too

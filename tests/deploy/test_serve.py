@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mlcycle.deploy import scoring
+from mlcycle.deploy import runs
 from mlcycle.models import registry
 from tests.conftest import MLCYCLE, ROOT, free_port, wait_until_serving
 from tests.deploy_fixtures import classification_workspace
@@ -98,6 +98,6 @@ def test_serves_200_concurrent_requests_reloads_the_champion_and_logs(served) ->
 
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=30)
-    logged = scoring.recent_runs(ws, "clf")
-    assert sum(r["rows"] for r in logged if r["source"] == "serve") == 200 + 5 + 1
-    assert {r["version"] for r in logged} == {1, 2}
+    logged = runs.recent_runs(ws, "clf")
+    assert sum(r.rows for r in logged if r.source == "serve") == 200 + 5 + 1
+    assert {r.version for r in logged} == {1, 2}

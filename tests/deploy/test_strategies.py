@@ -187,9 +187,9 @@ def test_the_plan_is_the_textbook_size_and_nothing_is_concluded_below_it() -> No
     early = abstats.analyse("accuracy", "classification", _arm(rng, 400, 0.6),
                             _arm(rng, 400, 0.95), ["no", "yes"], plan)
     # A huge interim difference, yet no conclusion: the plan is not reached.
-    assert early["verdict"] == abstats.COLLECTING
-    assert early["result"]["p_value"] < 1e-6
-    assert early["still_needed"] == {"control": 605, "treatment": 605}
+    assert early.verdict == abstats.COLLECTING
+    assert early.result is not None and early.result.p_value < 1e-6
+    assert early.still_needed == {"control": 605, "treatment": 605}
 
 
 def test_a_known_effect_is_found_at_the_planned_size() -> None:
@@ -199,11 +199,11 @@ def test_a_known_effect_is_found_at_the_planned_size() -> None:
     for _ in range(200):
         out = abstats.analyse("accuracy", "classification", _arm(rng, plan.per_arm, 0.80),
                               _arm(rng, plan.per_arm, 0.85), ["no", "yes"], plan)
-        found += out["verdict"] == abstats.BETTER
+        found += out.verdict == abstats.BETTER
     assert found / 200 >= 0.72  # planned power 0.8 (binomial spread over 200: ±0.03)
     one = abstats.analyse("accuracy", "classification", _arm(rng, plan.per_arm, 0.80),
                           _arm(rng, plan.per_arm, 0.90), ["no", "yes"], plan)
-    assert one["verdict"] == abstats.BETTER and one["result"]["ci"][0] > 0
+    assert one.verdict == abstats.BETTER and one.result is not None and one.result.low > 0
 
 
 def test_without_an_effect_repeated_looks_conclude_no_difference_at_most_5_percent() -> None:
@@ -214,7 +214,7 @@ def test_without_an_effect_repeated_looks_conclude_no_difference_at_most_5_perce
         control, treatment = _arm(rng, 2 * plan.per_arm, 0.8), _arm(rng, 2 * plan.per_arm, 0.8)
         # Looks at a quarter, half, the plan, and beyond it: only the plan's rows decide.
         verdicts = [abstats.analyse("accuracy", "classification", control.head(n),
-                                    treatment.head(n), ["no", "yes"], plan)["verdict"]
+                                    treatment.head(n), ["no", "yes"], plan).verdict
                     for n in (plan.per_arm // 4, plan.per_arm // 2, plan.per_arm,
                               2 * plan.per_arm)]
         assert verdicts[:2] == [abstats.COLLECTING] * 2 and verdicts[2] == verdicts[3]
@@ -228,10 +228,10 @@ def test_welch_for_regression_errors_and_bootstrap_for_roc_auc() -> None:
     near, far = (abstats.Arm(y[:1500], y[:1500] + rng.normal(0, 0.5, 1500)),
                  abstats.Arm(y[1500:], y[1500:] + rng.normal(0, 0.7, 1500)))
     out = abstats.difference("rmse", "regression", near, far, [], 0.05)
-    assert out["test"] == abstats.WELCH and out["p_value"] < 1e-6
-    assert out["ci"][0] < 0.2 < out["ci"][1]  # RMSE 0.7 - 0.5
+    assert out.test == abstats.WELCH and out.p_value < 1e-6
+    assert out.low < 0.2 < out.high  # RMSE 0.7 - 0.5
     same = abstats.difference("mae", "regression", near, near, [], 0.05)
-    assert same["p_value"] > 0.99
+    assert same.p_value > 0.99
 
     labels = rng.random(800) < 0.5
     noisy = np.clip(labels * 0.3 + rng.random(800) * 0.7, 0, 1)
@@ -241,8 +241,8 @@ def test_welch_for_regression_errors_and_bootstrap_for_roc_auc() -> None:
             for p, s in ((noisy, slice(0, 400)), (sharp, slice(400, 800)))]
     auc = abstats.difference("roc_auc", "classification", *arms, ["no", "yes"], 0.05,
                              rounds=200)
-    assert auc["test"] == abstats.BOOTSTRAP and auc["difference"] > 0.1
-    assert auc["p_value"] < 0.001 and 0 < auc["ci"][0] < auc["difference"] < auc["ci"][1]
+    assert auc.test == abstats.BOOTSTRAP and auc.difference > 0.1
+    assert auc.p_value < 0.001 and 0 < auc.low < auc.difference < auc.high
 
 
 def test_the_p_values_are_scipys_yates_chi_square_and_welch_t_test() -> None:
@@ -253,12 +253,12 @@ def test_the_p_values_are_scipys_yates_chi_square_and_welch_t_test() -> None:
     ours = abstats.difference("accuracy", "classification", control, treatment, [], 0.05)
     right = [int((a.pred == a.y).sum()) for a in (control, treatment)]
     table = [[right[0], 700 - right[0]], [right[1], 650 - right[1]]]
-    assert ours["p_value"] == pytest.approx(chi2_contingency(table, correction=True)[1],
+    assert ours.p_value == pytest.approx(chi2_contingency(table, correction=True)[1],
                                             rel=1e-9)
     y = rng.normal(size=900)
     arms = (abstats.Arm(y[:400], y[:400] + rng.normal(0, 1.0, 400)),
             abstats.Arm(y[400:], y[400:] + rng.normal(0, 1.1, 500)))
     welch = abstats.difference("mae", "regression", *arms, [], 0.05)
     errors = [np.abs(a.pred - a.y) for a in arms]
-    assert welch["p_value"] == pytest.approx(
+    assert welch.p_value == pytest.approx(
         ttest_ind(errors[1], errors[0], equal_var=False).pvalue, rel=1e-9)

@@ -21,7 +21,7 @@ import pytest
 
 from mlcycle import deploy, projects
 from mlcycle.data import datasets
-from mlcycle.deploy import abtest, scoring, serve, strategies
+from mlcycle.deploy import abtest, score_input, scoring, serve, strategies
 from mlcycle.models import registry, training
 from mlcycle.store import events
 from mlcycle.store.errors import InvalidInput
@@ -191,7 +191,8 @@ def test_an_ab_test_joins_labels_to_both_arms_and_keeps_its_plan(setup) -> None:
     with pytest.raises(InvalidInput, match="the plan of this test was fixed on"):
         abtest.report(ws, "clf", labels, mde=0.1)
     again = abtest.report(ws, "clf", labels)
-    assert again["result"] == result["result"]  # decided once: looking again changes nothing
+    # Decided once: looking again changes nothing.
+    assert again.to_dict()["result"] == result["result"]
     text = run_cli("abtest", "clf", str(labels), workspace=ws.root).stdout
     assert "method: fixed-horizon" in text and "recommendation:" in text
     strategies.step(ws, "clf", back=True)
@@ -208,7 +209,7 @@ def test_a_blue_green_switch_under_200_concurrent_requests_drops_none_and_mixes_
     expected = {}
     for version in (1, 2):
         scorer = scoring.scorer(ws, "clf", str(version))
-        pred = scorer.predict(scoring.model_frame(pl.from_dicts(rows), scorer.signature))
+        pred = scorer.predict(score_input.model_frame(pl.from_dicts(rows), scorer.signature))
         expected[version] = pred["proba"][:, 1]
         positive = scorer.signature.classes[1]
     assert not np.allclose(expected[1], expected[2], atol=1e-4)

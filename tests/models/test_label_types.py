@@ -17,7 +17,7 @@ from sklearn.datasets import load_wine
 import mlcycle
 from mlcycle import deploy, projects
 from mlcycle.data import datasets
-from mlcycle.deploy import scoring, serve, standalone
+from mlcycle.deploy import predictions, scoring, serve, standalone
 from mlcycle.models import model_input, onnx_graph, registry, training
 from mlcycle.store.workspace import Workspace, open_workspace
 from tests.conftest import run_cli, run_json
@@ -174,7 +174,7 @@ def test_a_version_from_before_label_types_still_predicts_text(wine) -> None:
     inputs = model_input.frame(rows, old)
     label, _ = onnx_graph.run(session, inputs, old)
     assert label.dtype == object and set(label.tolist()) == {"0", "1", "2"}
-    frame = scoring.prediction_frame(scoring.Scorer(version, old, session, None).predict(inputs),
-                                     old)
+    scorer = scoring.Scorer(version, old, session, None)
+    frame = predictions.prediction_frame(scorer.predict(inputs), old)
     assert frame.schema["prediction"] == pl.Utf8
     assert frame["prediction"].to_list() == label.tolist()

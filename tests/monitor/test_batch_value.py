@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mlcycle.deploy import scoring
+from mlcycle.deploy import score_files
 from mlcycle.monitor import monitoring
 from mlcycle.monitor.batch_file import Batch, Changed, stamp
 from mlcycle.monitor.watch import Watcher
@@ -44,7 +44,7 @@ def _counts(ws: Workspace) -> tuple[int, ...]:
 def _read(path: Path) -> Batch:
     """As the watcher hands a file over: hashed, read, stamped, settled at once."""
     return Batch(path, digest=hashlib.sha256(path.read_bytes()).hexdigest(),
-                 table=scoring.read_table(path), stamp=stamp(path), watched=True)
+                 table=score_files.read_table(path), stamp=stamp(path), watched=True)
 
 
 def _rewrite_while_scored(monkeypatch: pytest.MonkeyPatch, path: Path, seed: int) -> list[int]:

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlcycle.data import datasets
-from mlcycle.deploy import scoring
+from mlcycle.deploy import runs
 from mlcycle.models import registry
 from mlcycle.monitor import monitoring
 from mlcycle.monitor.watch import Watcher
@@ -92,11 +92,11 @@ def test_bad_monitor_input_is_one_line_and_exit_2(clf, tmp_path: Path) -> None:
     batch, _ = _batch(tmp_path, "b.csv", seed=14)
     nolabel = tmp_path / "nolabel.csv"
     nolabel.write_text("id,other\nU00001,1\n")
-    runs_before = len(scoring.recent_runs(clf, "clf", limit=1000))
+    runs_before = len(runs.recent_runs(clf, "clf", limit=1000))
     proc = run_cli("monitor", "clf", str(batch), "--labels", str(nolabel), workspace=clf.root)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "no target column 'label'" in proc.stderr
-    assert len(scoring.recent_runs(clf, "clf", limit=1000)) == runs_before  # nothing scored
+    assert len(runs.recent_runs(clf, "clf", limit=1000)) == runs_before  # nothing scored
 
 
 def test_watch_once_checks_good_files_and_sets_malformed_ones_aside(clf, tmp_path) -> None:

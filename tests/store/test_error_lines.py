@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from mlcycle import deploy
-from mlcycle.deploy import scoring
+from mlcycle.deploy import score_files
 from mlcycle.models import registry
 from mlcycle.monitor.watch import Watcher
 from mlcycle.store.errors import InvalidInput, error_line
@@ -130,7 +130,7 @@ def test_a_readers_own_error_quoting_a_value_is_masked_where_the_watcher_records
     def failing_reader(*_args, **_kwargs):  # as a library's parser says what it choked on
         raise ValueError(f"unexpected token at {EMAIL!r}\n  line 4")
 
-    monkeypatch.setattr(scoring, "read_table", failing_reader)
+    monkeypatch.setattr(score_files, "read_table", failing_reader)
     outcome = Watcher(ws, "clf", folder, settle=0).take(folder / "batch.csv")
     assert outcome.status == "rejected"
     assert outcome.error == "ValueError: unexpected token at 'j***@***.org'"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from mlcycle import deploy
-from mlcycle.deploy import scoring
+from mlcycle.deploy import runs
 from mlcycle.store import safety
 from mlcycle.store.workspace import Workspace
 from tests.conftest import run_cli
@@ -109,7 +109,7 @@ def test_predict_never_writes_over_its_input_or_into_the_workspace(
     classification_frame(20, seed=4).write_csv(rows)
     os.link(rows, tmp_path / "alias.csv")
     before = {**_snapshot(tmp_path), **_snapshot(ws.root)}
-    runs = len(scoring.recent_runs(ws, "clf"))
+    scored = len(runs.recent_runs(ws, "clf"))
     for out, why in ((rows, "is the command's input"),
                      (tmp_path / "alias.csv", "is the command's input"),  # a hard link
                      (ws.artifacts / "pred.csv", "is inside the workspace"),
@@ -117,7 +117,7 @@ def test_predict_never_writes_over_its_input_or_into_the_workspace(
         proc = run_cli("predict", "clf", str(rows), "--out", str(out), workspace=ws.root)
         _refused(proc, f"--out {out} {why}")
     assert {**_snapshot(tmp_path), **_snapshot(ws.root)} == before
-    assert len(scoring.recent_runs(ws, "clf")) == runs  # nothing was scored
+    assert len(runs.recent_runs(ws, "clf")) == scored  # nothing was scored
 
 
 def test_reports_never_replace_their_inputs(ws: Workspace, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from mlcycle.deploy import scoring
+from mlcycle.deploy import score_files
 from mlcycle.monitor.batch_file import Batch, Stamp, stamp
 from mlcycle.monitor.watching.ledger import Ledger
 from mlcycle.monitor.watching.outcome import Outcome
@@ -32,7 +32,7 @@ class Read:
     read_at: float  # wall-clock time the copy started
     digest: str
     snapshot: Path
-    table: scoring.Table | None = None
+    table: score_files.Table | None = None
     error: str | None = None  # why the file cannot be read as a table
 
     def batch(self, labels: Path | None, settle: float) -> Batch:
@@ -105,7 +105,7 @@ class Reader:
     def load(read: Read) -> Read:
         """Read the copy as a table, or say why it cannot be."""
         try:
-            read.table = scoring.read_table(read.snapshot, label=str(read.path))
+            read.table = score_files.read_table(read.snapshot, label=str(read.path))
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:  # a reader's own failure (a panic, too) on a bad file
