@@ -67,6 +67,7 @@ def train(
                 if event["dropped_target_rows"]:
                     note(f"left out {event['dropped_target_rows']} rows without a target")
                 if not as_json:
+                    bar.console.print(_columns(event), markup=False, highlight=False)
                     bar.console.print(_plan(event))
             elif event["event"] == "eta" and not as_json:
                 bar.console.print(f"estimated: about {event['seconds']:.0f}s more "
@@ -87,6 +88,17 @@ def train(
         _print(result, config.project)
     if result.stopped == "interrupted":
         raise click.exceptions.Exit(130)
+
+
+def _columns(start: dict) -> str:
+    """The model's inputs, the derived ones among them, and every other column's reason."""
+    lines = [f"inputs ({len(start['inputs'])}): {', '.join(start['inputs'])}"]
+    if start["derived"]:
+        lines.append(f"  derived by feature set {start['feature_set']}: "
+                     f"{', '.join(start['derived'])}")
+    lines += [f"left out ({group['reason']}): {', '.join(group['columns'])}"
+              for group in start["left_out"]]
+    return "\n".join(lines)
 
 
 def _plan(start: dict) -> str:

@@ -142,6 +142,45 @@ def raw_columns(signature: Signature) -> list[str]:
     return out
 
 
+def left_out(dictionary: list[dict[str, Any]], signature: Signature) -> dict[str, list[str]]:
+    """Why each data column the model does not read is left out: reason -> columns.
+
+    A column a derived input reads (a date behind its parts) is used, not left out. Reasons
+    come in a fixed order so that what training prints reads the same every time.
+    """
+    read = set(raw_columns(signature))
+    fs = signature.feature_set or {}
+    keep, drop = fs.get("keep"), set(fs.get("drop") or [])
+    reasons: dict[str, list[str]] = {reason: [] for reason in _REASONS}
+    for col in dictionary:
+        name = col["name"]
+        if name in read:
+            continue
+        if name == signature.target or col["role"] == "target":
+            reason = "target"
+        elif col["role"] == "identifier":
+            reason = "identifier"
+        elif col["role"] == "ignored" and col.get("sensitive"):
+            reason = "personal data"
+        elif col["kind"] == "text":  # guessed free text is ignored; say why
+            reason = "free text"
+        elif col["role"] == "ignored":
+            reason = "role ignored"
+        elif name in drop or (keep is not None and name not in keep):
+            reason = "dropped by the feature set"
+        elif col["kind"] == "datetime":
+            reason = "a date no feature derives from"
+        else:
+            reason = "no usable type"
+        reasons[reason].append(name)
+    return {reason: names for reason, names in reasons.items() if names}
+
+
+_REASONS = ("target", "identifier", "personal data", "free text", "role ignored",
+            "dropped by the feature set", "a date no feature derives from",
+            "no usable type")
+
+
 def frame(data: pl.DataFrame, signature: Signature, *, exact: bool = False) -> pl.DataFrame:
     """The model's input columns, in order, typed as the model expects.
 

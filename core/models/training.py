@@ -99,6 +99,10 @@ class TrainResult:
     # Models whose ONNX graph failed parity: model, run, reason (with the figures), parity.
     unexportable: list[dict[str, Any]] = field(default_factory=list)
     not_registered: str | None = None  # why nothing was registered, when models were judged
+    inputs: list[str] = field(default_factory=list)  # what the model reads, in order
+    derived: list[str] = field(default_factory=list)  # the inputs a feature set computes
+    feature_set: str | None = None  # its name (``dates``: the default for date columns)
+    left_out: list[dict[str, Any]] = field(default_factory=list)  # reason, columns
 
     def to_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -117,6 +121,7 @@ class Prepared:
     holdout: Any
     identifier: str | None
     dropped_target_rows: int
+    left_out: dict[str, list[str]]  # reason -> the data columns the model does not read
 
 
 def prepare(ws: Any, project: str, data: str, folds: int,
@@ -124,6 +129,7 @@ def prepare(ws: Any, project: str, data: str, folds: int,
     """Load a version and check it can be trained on; raises before any work is done."""
 
     from mlcycle.prep import features
+    from mlcycle.prep.expressions import schema_types
 
     proj = projects.get(ws, project)
     version = datasets.get(ws, project, data)
@@ -133,6 +139,9 @@ def prepare(ws: Any, project: str, data: str, folds: int,
         raise InvalidInput(f"version {version.id} has no target column {proj.target!r}")
     raw = datasets.frame(ws, version)
     feature_set = features.resolve(ws, project, feature_ref) if feature_ref else None
+    if feature_set is None and feature_ref:  # no feature set yet: dates still count
+        feature_set = features.default_for(
+            dictionary, schema_types(raw.collect_schema()), proj.target)
     if feature_set is None:
         signature = model_input.infer(dictionary, proj.target, proj.task)
     else:
@@ -154,8 +163,23 @@ def prepare(ws: Any, project: str, data: str, folds: int,
     identifier = next((c["name"] for c in dictionary if c["role"] == "identifier"), None)
     holdout = evaluation.holdout_mask(ws, version, proj.target, y, proj.task)
     return Prepared(
-        proj, version, signature, inputs, y, raw, holdout, identifier, before - raw.height
+        proj, version, signature, inputs, y, raw, holdout, identifier, before - raw.height,
+        model_input.left_out(dictionary, signature),
     )
+
+
+def _columns(prepared: Prepared) -> dict[str, Any]:
+    """What the model reads and why every other column is left out, as training reports it."""
+    signature = prepared.signature
+    fs = signature.feature_set or {}
+    made = {d["name"] for d in fs.get("derived", [])}
+    return {
+        "inputs": signature.inputs,
+        "derived": [c for c in signature.inputs if c in made],
+        "feature_set": fs.get("name"),
+        "left_out": [{"reason": reason, "columns": names}
+                     for reason, names in prepared.left_out.items()],
+    }
 
 
 def _refuse_personal_data(dictionary: list[dict[str, Any]], read: list[str],
@@ -440,7 +464,7 @@ def train(
         "mlcycle.features": feature_id, "mlcycle.seed": config.seed,
         "mlcycle.environment": json.dumps(environment()),
     }, full_rows)
-    result = TrainResult(job.group, prepared.version.id, metric)
+    result = TrainResult(job.group, prepared.version.id, metric, **_columns(prepared))
     families = [search.Family("baseline", [search.Candidate("baseline", {})], [full_rows])]
     for name in sorted(names, key=lambda n: search.PRIOR_COST.get(n, 10.0)):  # cheap first
         sampled = _sampled(entries[name], config.trials, config.seed)
@@ -451,7 +475,7 @@ def train(
     say({
         "event": "start", "total": total, "group": job.group, "dataset": prepared.version.id,
         "dropped_target_rows": prepared.dropped_target_rows, "budget": config.time_budget,
-        "folds": config.cv,
+        "folds": config.cv, **_columns(prepared),
         "families": [{"model": f.name, "trials": len(f.candidates), "rows": f.rows}
                      for f in families],
     })
