@@ -12,7 +12,9 @@ import polars as pl
 import pytest
 from vega_datasets import data as vega
 
+import mlcycle
 from mlcycle.prep import features
+from mlcycle.store.errors import InvalidInput
 from tests.conftest import run_cli, run_json
 
 DERIVED = ["Year_year", "Year_month", "Year_weekday", "Year_day_of_year", "Year_days"]
@@ -73,6 +75,14 @@ def test_a_date_reaches_the_model_and_every_face_scores_it_alike(cars) -> None:
     served = pl.read_parquet(root / "scores.parquet").get_column("prediction").to_numpy()
     plain = _plain_onnxruntime(bundle, pl.read_csv(root / "batch.csv"))
     np.testing.assert_allclose(served, plain, rtol=1e-6)
+    # rows that carry the date as text (JSON, a frame read without date parsing) score alike
+    text_rows = pl.read_csv(root / "batch.csv")
+    assert text_rows.schema["Year"] == pl.Utf8
+    api = mlcycle.predict("cars", text_rows, workspace=str(ws)).get_column("prediction")
+    np.testing.assert_allclose(api.to_numpy(), plain, rtol=1e-6)
+    with pytest.raises(InvalidInput, match="'Year' must hold dates"):
+        mlcycle.predict("cars", text_rows.with_columns(Year=pl.lit("spring")),
+                        workspace=str(ws))
     # the date's parts move the prediction: another year, another score
     later = pl.read_csv(root / "batch.csv").with_columns(pl.lit("1982-06-01").alias("Year"))
     assert not np.allclose(_plain_onnxruntime(bundle, later), plain)

@@ -37,6 +37,9 @@ class Signature:
     classes: list[str] = field(default_factory=list)
     categories: dict[str, list[str]] = field(default_factory=dict)
     feature_set: dict[str, Any] | None = None  # mlcycle.prep.features definition, applied first
+    # The date columns the feature set reads: name -> "date" or "datetime". Rows that carry
+    # them as text (JSON has no dates) are read as the dates training saw.
+    dates: dict[str, str] = field(default_factory=dict)
 
     @property
     def inputs(self) -> list[str]:
@@ -197,7 +200,8 @@ def frame(data: pl.DataFrame, signature: Signature, *, exact: bool = False) -> p
     if signature.feature_set:
         from mlcycle.prep import features
 
-        data = features.apply(features.FeatureSet.from_dict(signature.feature_set), data)
+        data = features.apply(features.FeatureSet.from_dict(signature.feature_set),
+                              as_dates(data, signature))
     inputs = data.select(
         *[by_name(c).cast(pl.Float64 if exact else pl.Float32, strict=False)
           for c in signature.numeric],
@@ -205,6 +209,27 @@ def frame(data: pl.DataFrame, signature: Signature, *, exact: bool = False) -> p
     )
     refuse_infinite(inputs, signature.numeric)
     return inputs
+
+
+def as_dates(data: pl.DataFrame, signature: Signature) -> pl.DataFrame:
+    """``data`` with the date columns the feature set reads typed as dates when they are text.
+
+    ISO text (``2024-03-01``, ``2024-03-01T08:30:00``) is read; other text is refused with
+    one line naming the column, rather than scored as a missing date.
+    """
+    import polars as pl
+
+    for name, kind in signature.dates.items():
+        if data.schema.get(name) != pl.Utf8:
+            continue
+        text = by_name(name).str
+        parse = text.to_date() if kind == "date" else text.to_datetime()
+        try:
+            data = data.with_columns(parse)
+        except pl.exceptions.PolarsError:
+            raise InvalidInput(f"column {name!r} must hold {kind}s written as ISO text "
+                               "(2024-03-01 or 2024-03-01T08:30:00)") from None
+    return data
 
 
 def refuse_infinite(data: pl.DataFrame, columns: list[str], where: str = "") -> None:
@@ -237,7 +262,7 @@ def boolean_inputs(data: pl.DataFrame, signature: Signature) -> list[str]:
         from mlcycle.prep import features
 
         data = features.apply(features.FeatureSet.from_dict(signature.feature_set),
-                              data.head(0))
+                              as_dates(data.head(0), signature))
     return [c for c in signature.numeric if data.schema.get(c) == pl.Boolean]
 
 

@@ -138,10 +138,10 @@ def prepare(ws: Any, project: str, data: str, folds: int,
     if proj.target not in names:
         raise InvalidInput(f"version {version.id} has no target column {proj.target!r}")
     raw = datasets.frame(ws, version)
+    types = schema_types(raw.collect_schema())
     feature_set = features.resolve(ws, project, feature_ref) if feature_ref else None
     if feature_set is None and feature_ref:  # no feature set yet: dates still count
-        feature_set = features.default_for(
-            dictionary, schema_types(raw.collect_schema()), proj.target)
+        feature_set = features.default_for(dictionary, types, proj.target)
     if feature_set is None:
         signature = model_input.infer(dictionary, proj.target, proj.task)
     else:
@@ -149,6 +149,8 @@ def prepare(ws: Any, project: str, data: str, folds: int,
         signature = model_input.infer(dictionary, proj.target, proj.task,
                                       {c: str(t) for c, t in derived.schema.items()})
         signature.feature_set = feature_set.to_dict()
+        signature.dates = {c: types[c] for c in model_input.raw_columns(signature)
+                           if types.get(c) in ("date", "datetime")}
     _refuse_personal_data(dictionary, model_input.raw_columns(signature), project)
     before = raw.height
     raw = raw.filter(by_name(proj.target).is_not_null())
