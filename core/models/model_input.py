@@ -3,8 +3,9 @@
 Numeric and boolean columns become float32 (what the ONNX graph computes in, so a model is
 trained on exactly the values it will be served; booleans as 0/1); categorical columns become
 strings with missing values as the empty string, a category of its own. Identifiers, text,
-datetimes, ignored columns and the target are left out. The result is a small signature that
-travels with the model: the training code and the scoring code both call :func:`frame`.
+ignored columns and the target are left out (:func:`left_out` says why, column by column);
+a date reaches the model through the numbers a feature set derives from it. The result is a
+small signature that travels with the model: training and scoring both call :func:`frame`.
 """
 
 from __future__ import annotations
