@@ -13,8 +13,10 @@ import pytest
 from vega_datasets import data as vega
 
 import mlcycle
+from mlcycle.models import training
 from mlcycle.prep import features
 from mlcycle.store.errors import InvalidInput
+from mlcycle.store.workspace import open_workspace
 from tests.conftest import run_cli, run_json
 
 DERIVED = ["Year_year", "Year_month", "Year_weekday", "Year_day_of_year", "Year_days"]
@@ -121,3 +123,15 @@ def test_the_default_reads_awkward_date_names_and_skips_taken_names() -> None:
     assert out.get_column(f"{name}_month").to_list() == [1, 2]  # the data's own column stays
     personal = [{**c, "sensitive": "date_of_birth", "privacy": None} for c in dictionary]
     assert features.default_for(personal, schema, "y") is None
+
+
+def test_a_run_made_with_the_default_names_it_after_the_project_stores_its_own(cars) -> None:
+    ws_path, _ = cars
+    ws = open_workspace(ws_path)[0]
+    default = training.prepare(ws, "cars", "latest", 2).signature.feature_set
+    assert default is not None and default["name"] == "dates"
+    features.store(ws, "cars", 'name = "mine"\n\n[select]\ndrop = ["Year"]\n')
+    assert training.prepare(ws, "cars", "latest", 2).signature.feature_set["name"] == "mine"
+    again = training.prepare(ws, "cars", "latest", 2, default["id"]).signature
+    assert again.feature_set == default  # what reproduce and retrain pass: the run's id
+    assert [c for c in again.inputs if c.startswith("Year_")] == DERIVED

@@ -139,9 +139,14 @@ def prepare(ws: Any, project: str, data: str, folds: int,
         raise InvalidInput(f"version {version.id} has no target column {proj.target!r}")
     raw = datasets.frame(ws, version)
     types = schema_types(raw.collect_schema())
-    feature_set = features.resolve(ws, project, feature_ref) if feature_ref else None
-    if feature_set is None and feature_ref:  # no feature set yet: dates still count
-        feature_set = features.default_for(dictionary, types, proj.target)
+    # With no feature set, dates still count: the default derives their parts. A run made
+    # with it names it by id (reproduce, retrain), even once the project stores its own.
+    default = features.default_for(dictionary, types, proj.target) if feature_ref else None
+    if default is not None and feature_ref == default.id:
+        feature_set: features.FeatureSet | None = default
+    else:
+        feature_set = features.resolve(ws, project, feature_ref) if feature_ref else None
+        feature_set = feature_set or default
     if feature_set is None:
         signature = model_input.infer(dictionary, proj.target, proj.task)
     else:
