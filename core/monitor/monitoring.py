@@ -5,7 +5,8 @@ shadowing as usual) and, in the same pass over the file, tests it against that v
 own training data:
 
 - data drift: every model input, with the drift engine (``mlcycle.drift.check``), against the rows
-  the version was trained on;
+  the version was trained on; the parts derived from a date are compared through the date
+  itself (``mlcycle.monitor.time_inputs``: time moves on between batches);
 - prediction drift: the model's score (positive-class probability, predicted class or
   value) against its scores on the holdout. Testing the model's output was the strongest
   single detector in "Failing Loudly" (Rabanser et al., 2019), and it weighs a shift by
