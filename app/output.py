@@ -92,4 +92,6 @@ def inputs_summary(inputs: dict[str, Any], names: int = 5) -> str:
     text = f"{len(drifted)} of {inputs['tested']} inputs drifted{listed(drifted)}"
     if broken:
         text += f"; {len(broken)} broken by their source, a system issue{listed(broken)}"
+    for group in inputs.get("left_out", []):  # absent from checks made before it was kept
+        text += f"; {len(group['columns'])} left out{listed(group['columns'])}: {group['reason']}"
     return text

@@ -89,6 +89,7 @@ class _Bar:
         if event.dropped_target_rows:
             note(f"left out {event.dropped_target_rows} rows without a target")
         if not self.as_json:
+            self.bar.console.print(_columns(event.columns), markup=False, highlight=False)
             self.bar.console.print(_plan(event))
 
     @__call__.register(events.Eta)
@@ -124,6 +125,17 @@ class _Bar:
         # shrinks the total rather than counting as done.
         self.bar.update(self.task, completed=tally.run + tally.pruned,
                         total=tally.planned - tally.skipped, description=description)
+
+
+def _columns(columns: events.ModelColumns) -> str:
+    """The model's inputs, the derived ones among them, and every other column's reason."""
+    lines = [f"inputs ({len(columns.inputs)}): {', '.join(columns.inputs)}"]
+    if columns.derived:
+        lines.append(f"  derived by feature set {columns.feature_set}: "
+                     f"{', '.join(columns.derived)}")
+    lines += [f"left out ({group.reason}): {', '.join(group.columns)}"
+              for group in columns.left_out]
+    return "\n".join(lines)
 
 
 def _plan(start: events.TrainStarted) -> str:

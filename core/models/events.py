@@ -49,6 +49,25 @@ class FamilyPlan:
 
 
 @dataclass(frozen=True)
+class LeftOut:
+    """Data columns the model does not read, and why."""
+
+    reason: str
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ModelColumns:
+    """What the model reads (``derived``: the inputs its feature set computes) and why every
+    other column of the data is left out."""
+
+    inputs: tuple[str, ...] = ()
+    derived: tuple[str, ...] = ()
+    feature_set: str | None = None  # its name (``dates``: the default for date columns)
+    left_out: tuple[LeftOut, ...] = ()
+
+
+@dataclass(frozen=True)
 class TrainEvent:
     """The base of every training event; ``name`` is its JSON ``event`` key."""
 
@@ -79,6 +98,7 @@ class TrainStarted(TrainEvent):
     budget: float | None
     folds: int
     families: tuple[FamilyPlan, ...]
+    columns: ModelColumns = ModelColumns()
 
 
 @dataclass(frozen=True)

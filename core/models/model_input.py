@@ -3,8 +3,9 @@
 Numeric and boolean columns become float32 (what the ONNX graph computes in, so a model is
 trained on exactly the values it will be served; booleans as 0/1); categorical columns become
 strings with missing values as the empty string, a category of its own. Identifiers, text,
-datetimes, ignored columns and the target are left out. The result is a small signature that
-travels with the model: the training code and the scoring code both call :func:`frame`.
+ignored columns and the target are left out (:func:`left_out` says why, column by column);
+a date reaches the model through the numbers a feature set derives from it. The result is a
+small signature that travels with the model: training and scoring both call :func:`frame`.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ class Signature:
     feature_set: dict[str, Any] | None = None  # mlcycle.prep.features definition, applied first
     # Versions from before label types were kept predict text, and still do.
     label_type: str = "string"
+    # The date columns the feature set reads: name -> "date" or "datetime". Rows that carry
+    # them as text (JSON has no dates) are read as the dates training saw.
+    dates: dict[str, str] = field(default_factory=dict)
 
     @property
     def inputs(self) -> list[str]:
@@ -150,6 +154,45 @@ def raw_columns(signature: Signature) -> list[str]:
     return out
 
 
+def left_out(dictionary: list[dict[str, Any]], signature: Signature) -> dict[str, list[str]]:
+    """Why each data column the model does not read is left out: reason -> columns.
+
+    A column a derived input reads (a date behind its parts) is used, not left out. Reasons
+    come in a fixed order so that what training prints reads the same every time.
+    """
+    read = set(raw_columns(signature))
+    fs = signature.feature_set or {}
+    keep, drop = fs.get("keep"), set(fs.get("drop") or [])
+    reasons: dict[str, list[str]] = {reason: [] for reason in _REASONS}
+    for col in dictionary:
+        name = col["name"]
+        if name in read:
+            continue
+        if name == signature.target or col["role"] == "target":
+            reason = "target"
+        elif col["role"] == "identifier":
+            reason = "identifier"
+        elif col["role"] == "ignored" and col.get("sensitive"):
+            reason = "personal data"
+        elif col["kind"] == "text":  # guessed free text is ignored; say why
+            reason = "free text"
+        elif col["role"] == "ignored":
+            reason = "role ignored"
+        elif name in drop or (keep is not None and name not in keep):
+            reason = "dropped by the feature set"
+        elif col["kind"] == "datetime":
+            reason = "a date no feature derives from"
+        else:
+            reason = "no usable type"
+        reasons[reason].append(name)
+    return {reason: names for reason, names in reasons.items() if names}
+
+
+_REASONS = ("target", "identifier", "personal data", "free text", "role ignored",
+            "dropped by the feature set", "a date no feature derives from",
+            "no usable type")
+
+
 def frame(data: pl.DataFrame, signature: Signature, *, exact: bool = False) -> pl.DataFrame:
     """The model's input columns, in order, typed as the model expects.
 
@@ -166,7 +209,8 @@ def frame(data: pl.DataFrame, signature: Signature, *, exact: bool = False) -> p
     if signature.feature_set:
         from mlcycle.prep import features
 
-        data = features.apply(features.FeatureSet.from_dict(signature.feature_set), data)
+        data = features.apply(features.FeatureSet.from_dict(signature.feature_set),
+                              as_dates(data, signature))
     inputs = data.select(
         *[by_name(c).cast(pl.Float64 if exact else pl.Float32, strict=False)
           for c in signature.numeric],
@@ -174,6 +218,27 @@ def frame(data: pl.DataFrame, signature: Signature, *, exact: bool = False) -> p
     )
     refuse_infinite(inputs, signature.numeric)
     return inputs
+
+
+def as_dates(data: pl.DataFrame, signature: Signature) -> pl.DataFrame:
+    """``data`` with the date columns the feature set reads typed as dates when they are text.
+
+    ISO text (``2024-03-01``, ``2024-03-01T08:30:00``) is read; other text is refused with
+    one line naming the column, rather than scored as a missing date.
+    """
+    import polars as pl
+
+    for name, kind in signature.dates.items():
+        if data.schema.get(name) != pl.Utf8:
+            continue
+        text = by_name(name).str
+        parse = text.to_date() if kind == "date" else text.to_datetime()
+        try:
+            data = data.with_columns(parse)
+        except pl.exceptions.PolarsError:
+            raise InvalidInput(f"column {name!r} must hold {kind}s written as ISO text "
+                               "(2024-03-01 or 2024-03-01T08:30:00)") from None
+    return data
 
 
 def refuse_infinite(data: pl.DataFrame, columns: list[str], where: str = "") -> None:
@@ -206,7 +271,7 @@ def boolean_inputs(data: pl.DataFrame, signature: Signature) -> list[str]:
         from mlcycle.prep import features
 
         data = features.apply(features.FeatureSet.from_dict(signature.feature_set),
-                              data.head(0))
+                              as_dates(data.head(0), signature))
     return [c for c in signature.numeric if data.schema.get(c) == pl.Boolean]
 
 

@@ -83,11 +83,12 @@ class Schedule:
     def tally(self) -> events.Tally:
         return events.Tally(self.planned, self.run, self.pruned, self.skipped)
 
-    def started(self, group: str, dataset: str, dropped: int) -> events.TrainStarted:
+    def started(self, group: str, dataset: str, dropped: int,
+                columns: events.ModelColumns) -> events.TrainStarted:
         return events.TrainStarted(
             self.planned, group, dataset, dropped, self.clock.budget, self.folds,
             tuple(events.FamilyPlan(f.name, len(f.candidates), tuple(f.rows))
-                  for f in self.families))
+                  for f in self.families), columns)
 
     def eta(self) -> float:
         """The estimate of the seconds left; under a budget, never more than it has left

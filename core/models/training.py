@@ -107,6 +107,11 @@ class TrainResult:
     # Every family's best with its figures, or why it has none (skipped for time...).
     families: tuple[judging.FamilyBest, ...] = ()
     progress: events.Tally | None = None  # the trials planned, run, pruned and skipped
+    # What the model reads and why every other column is left out (as ``columns`` says).
+    inputs: tuple[str, ...] = ()
+    derived: tuple[str, ...] = ()
+    feature_set: str | None = None
+    left_out: tuple[events.LeftOut, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -125,6 +130,7 @@ class Prepared:
     holdout: Any
     identifier: str | None
     dropped_target_rows: int
+    left_out: dict[str, list[str]]  # reason -> the data columns the model does not read
 
 
 def prepare(ws: Any, project: str, data: str, folds: int,
@@ -132,6 +138,7 @@ def prepare(ws: Any, project: str, data: str, folds: int,
     """Load a version and check it can be trained on; raises before any work is done."""
 
     from mlcycle.prep import features
+    from mlcycle.prep.expressions import schema_types
 
     proj = projects.get(ws, project)
     version = datasets.get(ws, project, data)
@@ -140,7 +147,15 @@ def prepare(ws: Any, project: str, data: str, folds: int,
     if proj.target not in names:
         raise InvalidInput(f"version {version.id} has no target column {proj.target!r}")
     raw = datasets.frame(ws, version)
-    feature_set = features.resolve(ws, project, feature_ref) if feature_ref else None
+    types = schema_types(raw.collect_schema())
+    # With no feature set, dates still count: the default derives their parts. A run made
+    # with it names it by id (reproduce, retrain), even once the project stores its own.
+    default = features.default_for(dictionary, types, proj.target) if feature_ref else None
+    if default is not None and feature_ref == default.id:
+        feature_set: features.FeatureSet | None = default
+    else:
+        feature_set = features.resolve(ws, project, feature_ref) if feature_ref else None
+        feature_set = feature_set or default
     if feature_set is None:
         signature = model_input.infer(dictionary, proj.target, proj.task)
     else:
@@ -148,6 +163,8 @@ def prepare(ws: Any, project: str, data: str, folds: int,
         signature = model_input.infer(dictionary, proj.target, proj.task,
                                       {c: str(t) for c, t in derived.schema.items()})
         signature.feature_set = feature_set.to_dict()
+        signature.dates = {c: types[c] for c in model_input.raw_columns(signature)
+                           if types.get(c) in ("date", "datetime")}
     _refuse_personal_data(dictionary, model_input.raw_columns(signature), project)
     before = raw.height
     raw = raw.filter(by_name(proj.target).is_not_null())
@@ -164,8 +181,21 @@ def prepare(ws: Any, project: str, data: str, folds: int,
     identifier = next((c["name"] for c in dictionary if c["role"] == "identifier"), None)
     holdout = evaluation.holdout_mask(ws, version, proj.target, y, proj.task)
     return Prepared(
-        proj, version, signature, inputs, y, raw, holdout, identifier, before - raw.height
+        proj, version, signature, inputs, y, raw, holdout, identifier, before - raw.height,
+        model_input.left_out(dictionary, signature),
     )
+
+
+def _columns(prepared: Prepared) -> events.ModelColumns:
+    """What the model reads and why every other column is left out, as training reports it."""
+    signature = prepared.signature
+    fs = signature.feature_set or {}
+    made = {d["name"] for d in fs.get("derived", [])}
+    return events.ModelColumns(
+        tuple(signature.inputs), tuple(c for c in signature.inputs if c in made),
+        fs.get("name"),
+        tuple(events.LeftOut(reason, tuple(names))
+              for reason, names in prepared.left_out.items()))
 
 
 def _refuse_personal_data(dictionary: list[dict[str, Any]], read: list[str],
@@ -380,7 +410,8 @@ def train(
     costs = search.Costs()
     plan = schedule.Schedule(_families(entries, names, config, full_rows), costs, clock,
                              config.cv, proj.metric, sign, say)
-    say(plan.started(job.group, prepared.version.id, prepared.dropped_target_rows))
+    columns = _columns(prepared)
+    say(plan.started(job.group, prepared.version.id, prepared.dropped_target_rows, columns))
 
     def run_trial(family: search.Family, rung: int, cand: search.Candidate, rows: int,
                   deadline: float | None) -> float:
@@ -402,7 +433,7 @@ def train(
         stopped=judged.stopped, unexportable=judged.unexportable,
         not_registered=(_why_none(judged.unexportable) if judged.models and not scorable
                         else None),
-        families=judged.families, progress=plan.tally())
+        families=judged.families, progress=plan.tally(), **vars(columns))
     _record(ws, proj, result)
     if register and best_run:
         from mlcycle.models import registry
@@ -433,7 +464,8 @@ def _stopped(group: str, prepared: Prepared, plan: schedule.Schedule, why: str,
     finished = plan.outcome.trials_finished
     say(events.Stopped(finished))
     return TrainResult(group, prepared.version.id, prepared.project.metric,
-                       trials_finished=finished, stopped=why, progress=plan.tally())
+                       trials_finished=finished, stopped=why, progress=plan.tally(),
+                       **vars(_columns(prepared)))
 
 
 def _why_none(unexportable: list[dict[str, Any]]) -> str:

@@ -112,14 +112,16 @@ def classify(data: DriftResult, scores: DriftResult, performance: dict[str, Any]
     return out
 
 
-def inputs(data: DriftResult, importance: dict[str, float]) -> dict[str, Any]:
+def inputs(data: DriftResult, importance: dict[str, float],
+           left_out: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The inputs of a check counted the one way every face shows them: ``tested``, those
     that ``drifted`` (moved: data drift, most impact first) and those ``broken`` by their
     source (a system issue: missing-value bursts, never-seen categories, stuck values),
-    never counted as drift too."""
+    never counted as drift too; ``left_out``: the model's inputs not tested, by reason
+    (those derived from a date, :mod:`mlcycle.monitor.time_inputs`)."""
     broken, moved = _partition(data, importance)
     return {"tested": data.n_tested, "drifted": [m["input"] for m in moved],
-            "broken": [b["input"] for b in broken]}
+            "broken": [b["input"] for b in broken], "left_out": left_out or []}
 
 
 def _partition(data: DriftResult, importance: dict[str, float]

@@ -5,7 +5,8 @@ shadowing as usual) and, in the same pass over the file, tests it against that v
 own training data:
 
 - data drift: every model input, with the drift engine (``mlcycle.drift.check``), against the rows
-  the version was trained on;
+  the version was trained on; the parts derived from a date are compared through the date
+  itself (``mlcycle.monitor.time_inputs``: time moves on between batches);
 - prediction drift: the model's score (positive-class probability, predicted class or
   value) against its scores on the holdout. Testing the model's output was the strongest
   single detector in "Failing Loudly" (Rabanser et al., 2019), and it weighs a shift by
@@ -55,7 +56,7 @@ from mlcycle.deploy import label_join, runs, score_files, score_input, scoring
 from mlcycle.deploy.labels import row_keys
 from mlcycle.models import evaluation, model_input, registry
 from mlcycle.monitor import alerts as alert_kinds
-from mlcycle.monitor import budget, decisions, estimators, importance
+from mlcycle.monitor import budget, decisions, estimators, importance, time_inputs
 from mlcycle.monitor import policy as policies
 from mlcycle.monitor.batch_file import Batch, record_watched
 from mlcycle.projects.metrics import CATALOG
@@ -128,9 +129,9 @@ def reference(ws: Workspace, project: str, ref: str = registry.CHAMPION) -> Refe
     signature = scorer.signature
     data, raw, y, mask = deploy.training_data(ws, scorer.version, signature)
     booleans = model_input.boolean_inputs(raw, signature)
-    inputs = drift.profile(model_input.as_booleans(
-        model_input.frame(_as_collected(ws, project, data, raw.filter(~mask), signature),
-                          signature, exact=True), booleans))
+    collected = _as_collected(ws, project, data, raw.filter(~mask), signature)
+    inputs = drift.profile(model_input.as_booleans(time_inputs.frame(
+        model_input.frame(collected, signature, exact=True), collected, signature), booleans))
     holdout = model_input.frame(raw.filter(mask), signature)
     pred = scorer.predict(holdout)
     scores = score_frame(pred, signature)
@@ -229,6 +230,7 @@ class _Collected:
 
     identifier: str | None
     inputs: list[Any] = field(default_factory=list)
+    compared: list[Any] = field(default_factory=list)  # what drift is tested on (time_inputs)
     scores: list[Any] = field(default_factory=list)
     predictions: list[Any] = field(default_factory=list)
 
@@ -237,6 +239,7 @@ class _Collected:
         import polars as pl
 
         self.inputs.append(score_input.model_frame(raw, signature, exact=True))
+        self.compared.append(time_inputs.frame(self.inputs[-1], raw, signature))
         self.scores.append(score_frame(pred, signature))
         keys = row_keys(raw, inputs, self.identifier)
         self.predictions.append(pl.concat([pl.DataFrame([keys]), predicted], how="horizontal"))
@@ -325,7 +328,8 @@ def _check_table(ws: Workspace, project: str, base: Reference, batch: score_file
     predictions = pl.concat(collected.predictions)
     inputs = pl.concat(collected.inputs)
     # Each question gets its share of the check's budget (mlcycle.monitor.budget).
-    data = drift.check(base.inputs, model_input.as_booleans(inputs, base.booleans),
+    data = drift.check(base.inputs, model_input.as_booleans(pl.concat(collected.compared),
+                                                            base.booleans),
                        alpha=budget.INPUTS, min_psi=limits.min_psi, min_h=limits.min_h)
     cancelling.check(cancel)
     scores = drift.check(base.scores, batch_scores, alpha=budget.PREDICTIONS)
@@ -345,7 +349,8 @@ def _check_table(ws: Workspace, project: str, base: Reference, batch: score_file
         "scoring_run": run.id,
         "seconds": round(time.perf_counter() - started, 3),
         "data_drift": data.to_dict(),
-        "inputs": alert_kinds.inputs(data, base.importance),
+        "inputs": alert_kinds.inputs(data, base.importance,
+                                     time_inputs.left_out(base.signature)),
         "prediction_drift": scores.to_dict(),
         "performance": performance,
         "estimated_performance": estimated,

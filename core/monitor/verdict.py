@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mlcycle.drift import DriftResult
-from mlcycle.models import registry
+from mlcycle.models import events, registry
 from mlcycle.monitor import alerts
 from mlcycle.monitor.batch import check_batch
 from mlcycle.store.workspace import Workspace, use
@@ -70,10 +70,14 @@ class Inputs:
     tested: int
     drifted: tuple[str, ...]  # moved: data drift, most impact first
     broken: tuple[str, ...]  # broken by their source: a system issue, not drift
+    # The model's inputs not tested, by reason (checks made before it was kept have none).
+    left_out: tuple[events.LeftOut, ...] = ()
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Inputs:
-        return cls(d["tested"], tuple(d["drifted"]), tuple(d["broken"]))
+        return cls(d["tested"], tuple(d["drifted"]), tuple(d["broken"]),
+                   tuple(events.LeftOut(g["reason"], tuple(g["columns"]))
+                         for g in d.get("left_out", [])))
 
 
 @dataclass(frozen=True)

@@ -560,6 +560,15 @@ def _date_part(part: str):
     return build
 
 
+def _epoch_days(c: _Compiler, node: Node) -> Compiled:
+    """Whole days since 1970-01-01: a date as one number, so a model sees time's trend."""
+    import polars as pl
+
+    (x,) = _args(c, node, 1)
+    c.need(x, lambda t: t in ("date", "datetime"), node.args[0], "a date")
+    return Compiled(x.expr.cast(pl.Date).cast(_int()), "integer")
+
+
 def _int():
     import polars as pl
 
@@ -665,6 +674,8 @@ FUNCTIONS: dict[str, Any] = {
     "month": _date_part("month"),
     "day": _date_part("day"),
     "weekday": _date_part("weekday"),
+    "dayofyear": _date_part("ordinal_day"),
+    "epoch_days": _epoch_days,
     "quarter": _date_part("quarter"),
     "hour": _date_part("hour"),
     "length": _length,

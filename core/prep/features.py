@@ -364,6 +364,47 @@ def frame_schema(ws: Workspace, project: str, ref: str = "latest") -> dict[str, 
     return schema_types(datasets.scan(ws, version).collect_schema())
 
 
+# -- the default for dates -----------------------------------------------------------------
+
+DEFAULT_NAME = "dates"
+# What a date becomes when the project has no feature set: suffix -> expression function.
+DATE_PARTS = {"year": "year", "month": "month", "weekday": "weekday",
+              "day_of_year": "dayofyear", "days": "epoch_days"}
+
+
+def default_for(dictionary: list[dict[str, Any]], schema: dict[str, str],
+                target: str) -> FeatureSet | None:
+    """The feature set training uses when the project has none: date parts of every date.
+
+    A model takes numbers and categories, so a date or datetime column with the role feature
+    would otherwise be left out. Each becomes ``<column>_year``, ``_month``, ``_weekday``,
+    ``_day_of_year`` and ``_days`` (days since 1970-01-01). It is an ordinary feature set
+    (the text is TOML a user can store as their own, see ``mlcycle featureset``), carried in
+    the model's signature like any other, so scoring computes it with the same :func:`apply`.
+    None when there is no such column. A column holding personal data that was not opted in,
+    or whose name holds a backtick (which the expression language cannot quote), is not read.
+    """
+    dates = [c["name"] for c in dictionary
+             if c["role"] == "feature" and c["name"] != target
+             and schema.get(c["name"]) in ("date", "datetime") and "`" not in c["name"]
+             and not (c.get("sensitive") and not (c.get("privacy") or {}).get("allowed"))]
+    taken = set(schema)
+    lines = [f'name = "{DEFAULT_NAME}"',
+             'description = "Date parts of every date column (the default when a project has '
+             'no feature set)"']
+    for column in dates:
+        for suffix, function in DATE_PARTS.items():
+            name = f"{column}_{suffix}"
+            if name in taken:  # the data already has it: keep theirs
+                continue
+            taken.add(name)
+            lines += ["", "[[derive]]", f"name = {json.dumps(name, ensure_ascii=False)}",
+                      f"expr = {json.dumps(f'{function}(`{column}`)', ensure_ascii=False)}"]
+    if len(lines) == 2:
+        return None
+    return parse("\n".join(lines) + "\n", target, source="default feature set")
+
+
 # The feature set a user starts from when the project has none (the TUI's editor).
 TEMPLATE = """\
 name = "base"

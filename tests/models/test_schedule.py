@@ -98,9 +98,14 @@ def test_every_event_reads_as_json_with_its_name() -> None:
         assert shape["event"] == event.name
         names.add(event.name)
     assert {"trial", "eta", "skipped"} <= names
+    columns = events.ModelColumns(("x", "d_year"), ("d_year",), "dates",
+                                  (events.LeftOut("free text", ("note",)),))
     start = events.TrainStarted(81, "g", "d", 0, 50.0, 5,
-                                (events.FamilyPlan("logistic", 10, (1778, 5334, 16000)),))
+                                (events.FamilyPlan("logistic", 10, (1778, 5334, 16000)),),
+                                columns)
     assert start.to_dict() == {
         "event": "start", "total": 81, "group": "g", "dataset": "d",
         "dropped_target_rows": 0, "budget": 50.0, "folds": 5,
-        "families": [{"model": "logistic", "trials": 10, "rows": [1778, 5334, 16000]}]}
+        "families": [{"model": "logistic", "trials": 10, "rows": [1778, 5334, 16000]}],
+        "columns": {"inputs": ["x", "d_year"], "derived": ["d_year"], "feature_set": "dates",
+                    "left_out": [{"reason": "free text", "columns": ["note"]}]}}
