@@ -38,7 +38,7 @@ from mlcycle.data.columns import by_name
 from mlcycle.deploy import kserve as kserving
 from mlcycle.deploy import onnx_export, standalone
 from mlcycle.deploy.results import BundleCheck, ExportResult, KServeFile, SmokeTest
-from mlcycle.models import exportable, model_input, registry
+from mlcycle.models import exportable, model_input, registry, time_inputs
 from mlcycle.models.exportable import signature_of, training_data
 from mlcycle.models.parity import line as parity_line
 from mlcycle.store import cancel as cancelling
@@ -319,7 +319,11 @@ def export(ws: Workspace, project: str, ref: str, out: str | Path,
     model = onnx_bytes(ws, exported)
     signature = signature_of(ws, version)
     _, raw, _, mask = training_data(ws, version, signature)
-    train_inputs = model_input.frame(raw.filter(~mask), signature)
+    training_rows = raw.filter(~mask)
+    # Profiled as monitoring compares a batch: a date as itself, not the parts derived from
+    # it, which move on with time (mlcycle.models.time_inputs).
+    train_inputs = time_inputs.frame(model_input.frame(training_rows, signature),
+                                     training_rows, signature)
     reference = drift.profile(model_input.as_booleans(
         train_inputs, model_input.boolean_inputs(raw, signature)))
     smoke_inputs = model_input.frame(raw.filter(mask).head(SMOKE_ROWS), signature)

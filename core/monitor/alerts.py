@@ -118,7 +118,7 @@ def inputs(data: DriftResult, importance: dict[str, float],
     that ``drifted`` (moved: data drift, most impact first) and those ``broken`` by their
     source (a system issue: missing-value bursts, never-seen categories, stuck values),
     never counted as drift too; ``left_out``: the model's inputs not tested, by reason
-    (those derived from a date, :mod:`mlcycle.monitor.time_inputs`)."""
+    (those derived from a date, :mod:`mlcycle.models.time_inputs`)."""
     broken, moved = _partition(data, importance)
     return {"tested": data.n_tested, "drifted": [m["input"] for m in moved],
             "broken": [b["input"] for b in broken], "left_out": left_out or []}

@@ -6,7 +6,7 @@ own training data:
 
 - data drift: every model input, with the drift engine (``mlcycle.drift.check``), against the rows
   the version was trained on; the parts derived from a date are compared through the date
-  itself (``mlcycle.monitor.time_inputs``: time moves on between batches);
+  itself (``mlcycle.models.time_inputs``: time moves on between batches);
 - prediction drift: the model's score (positive-class probability, predicted class or
   value) against its scores on the holdout. Testing the model's output was the strongest
   single detector in "Failing Loudly" (Rabanser et al., 2019), and it weighs a shift by
@@ -54,9 +54,9 @@ from mlcycle import deploy, projects
 from mlcycle.data import datasets, sources
 from mlcycle.deploy import label_join, runs, score_files, score_input, scoring
 from mlcycle.deploy.labels import row_keys
-from mlcycle.models import evaluation, model_input, registry
+from mlcycle.models import evaluation, model_input, registry, time_inputs
 from mlcycle.monitor import alerts as alert_kinds
-from mlcycle.monitor import budget, decisions, estimators, importance, time_inputs
+from mlcycle.monitor import budget, decisions, estimators, importance
 from mlcycle.monitor import policy as policies
 from mlcycle.monitor.batch_file import Batch, record_watched
 from mlcycle.projects.metrics import CATALOG

@@ -71,6 +71,11 @@ def test_a_date_reaches_the_model_and_every_face_scores_it_alike(cars) -> None:
     sig = json.loads((bundle / "signature.json").read_text(encoding="utf-8"))
     assert {i["column"] for i in sig["inputs"]} >= set(DERIVED)
     assert "feature set `dates`" in (bundle / "README.md").read_text(encoding="utf-8")
+    # the bundle's reference profile holds the date as monitoring compares it, not its parts
+    metadata = json.loads((bundle / "metadata.json").read_text(encoding="utf-8"))
+    profiled = {c["name"]: c for c in metadata["reference_profile"]["columns"]}
+    assert "Year" in profiled and profiled["Year"]["mode"] == "datetime"
+    assert not set(DERIVED) & set(profiled)
 
     run_cli("predict", "cars", str(root / "batch.csv"), "--out", str(root / "scores.parquet"),
             workspace=ws, check=True)
