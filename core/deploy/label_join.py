@@ -22,7 +22,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlcycle.deploy import labels, score_input
+from mlcycle.deploy import score_input
+from mlcycle.deploy.labels import row_keys, unmatched_labels
 from mlcycle.models import model_input
 from mlcycle.store.errors import InvalidInput
 
@@ -128,8 +129,8 @@ def keys(frame: pl.DataFrame, how: str, signature: model_input.Signature,
          identifier: str | None) -> pl.Series:
     """The key of each row of a batch or labels file, as scoring keys the rows it scores."""
     if how == IDENTIFIER:
-        return labels.row_keys(frame, frame, identifier)
-    return labels.row_keys(frame, score_input.model_frame(frame, signature), None)
+        return row_keys(frame, frame, identifier)
+    return row_keys(frame, score_input.model_frame(frame, signature), None)
 
 
 def join(labels: Labels, batch_keys: pl.Series | None, batch_rows: int, batch: str,
@@ -165,7 +166,7 @@ def join(labels: Labels, batch_keys: pl.Series | None, batch_rows: int, batch: s
         y = found.get_column("y").alias(labels.target)
         matched = int(found.get_column("_hit").is_not_null().sum())
         if not matched:
-            raise labels.unmatched_labels(labels.path, Path(batch), identifier
+            raise unmatched_labels(labels.path, Path(batch), identifier
                                            if labels.how == IDENTIFIER else None)
         unmatched = named.join(rows, on=on, how="anti").height
     labelled = int(y.is_not_null().sum())

@@ -246,7 +246,8 @@ def readers(clf, tmp_path_factory: pytest.TempPathFactory):
         "drift": lambda p: drift.compare(good, p),
         "predict": lambda p: scoring.predict_file(clf, "clf", p, shadow=False),
         "monitor": lambda p: monitoring.check(clf, "clf", p, cached=reference, again=True),
-        "retrain --with": lambda p: retraining.labelled_rows(p, None, "label", "id", schema),
+        "retrain --with": lambda p: retraining.labelled_rows(p, None, reference.signature, "id",
+                                                             schema),
     }
 
 
