@@ -46,3 +46,22 @@ def removal_summary(removal: Any) -> str:
         said += (f"; {plural(shared, 'dataset version')} another project also holds "
                  f"{'stays' if shared == 1 else 'stay'}")
     return said
+
+
+def tally(failed: int, total: int, word: str, failed_says: str, passed_says: str) -> str:
+    """How many of some checks failed, or that all passed: ``1 of 3 expectations failed``,
+    ``all 3 expectations met``, ``1 expectation met``."""
+    if failed:
+        return f"{count(failed)} of {plural(total, word)} {failed_says}"
+    return f"{'all ' if total > 1 else ''}{plural(total, word)} {passed_says}"
+
+
+def value_counts(found: list[dict[str, Any]]) -> str:
+    """Values with their row counts, as read: ``'crypto wallet' (147 rows), 'x' (1 row)``."""
+    return ", ".join(f"{v['value']!r} ({plural(v['count'], 'row')})" if isinstance(v, dict)
+                     else repr(v) for v in found)
+
+
+def shape(rows: int, columns: int) -> str:
+    """A table's size: ``12,000 rows × 14 columns``."""
+    return f"{plural(rows, 'row')} × {plural(columns, 'column')}"

@@ -3,6 +3,7 @@ from __future__ import annotations
 import click
 
 from mlcycle.app.output import Context, console, emit_json, json_option
+from mlcycle.app.words import plural
 
 
 @click.group()
@@ -134,7 +135,7 @@ def _print_handling(out, handling: dict) -> None:
     out.print("  personal data  " + ("none found" if not held else ""))
     for h in held:
         out.print(f"    {LABELS[h['kind']]}: {escape(', '.join(h['columns']))} "
-                  f"in {len(h['versions'])} version(s) ({', '.join(h['versions'])})")
+                  f"in {plural(len(h['versions']), 'version')} ({', '.join(h['versions'])})")
     if handling["unscanned_versions"]:
         out.print(f"    not scanned yet: {', '.join(handling['unscanned_versions'])} "
                   "(add the same data again to scan it)")
@@ -144,7 +145,8 @@ def _print_handling(out, handling: dict) -> None:
     else:
         due = handling["past_retention"]
         out.print(f"  retention      {days} days"
-                  + (f"; {len(due)} version(s) past it ('mlcycle data purge')" if due else ""))
+                  + (f"; {plural(len(due), 'version')} past it ('mlcycle data purge')" if due
+                     else ""))
     out.print(f"  lawful basis   {escape(handling['lawful_basis'] or '–')}")
 
 

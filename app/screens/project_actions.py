@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlcycle.app.jobs import Job, Lead
 from mlcycle.app.screens.form import CHOICE, FLOAT, PATH, TEXT, Field, FormScreen, refusal
+from mlcycle.app.words import shape
 from mlcycle.store.cancel import Cancelled
 from mlcycle.store.errors import InvalidInput, MlcycleError
 
@@ -130,7 +131,7 @@ class NewProject:
                 kind = Cancelled if isinstance(exc, Cancelled) else InvalidInput
                 raise kind(f"created {name}, but its data was not added: {exc}") from None
             v = added.version
-            return f"{said}; data version {v.id}: {v.n_rows:,} rows × {v.n_columns} columns"
+            return f"{said}; data version {v.id}: {shape(v.n_rows, v.n_columns)}"
 
         def done(job: Job) -> str:
             self.app.project = name
