@@ -4,7 +4,7 @@ import click
 
 from mlcycle.app.commands.prep import print_expectations, read_recipe
 from mlcycle.app.output import Context, console, emit_json, json_option
-from mlcycle.app.words import plural, tally
+from mlcycle.app.words import plural
 
 
 @click.group()
@@ -140,8 +140,8 @@ def check(ctx: Context, project: str, file: str | None, data: str | None,
     if as_json:
         emit_json({"recipe": parsed.to_dict(), **result.to_dict()})
         return
-    click.echo(f"recipe {parsed.id}: {tally(0, len(parsed.steps), 'step', '', 'apply')} to version "
-               f"{result.input.id}; output columns: {', '.join(result.columns)}")
+    click.echo(f"recipe {parsed.id}: every step ({plural(len(parsed.steps), 'step')}) applies "
+               f"to version {result.input.id}; output columns: {', '.join(result.columns)}")
     print_expectations(result.outcomes)
 
 
