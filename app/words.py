@@ -6,7 +6,10 @@ The one place the TUI and the CLI turn numbers into words, so that "1 expectatio
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlcycle.projects.removal import Removal
 
 # Words whose plural is not the word and an "s".
 _IRREGULAR = {"batch": "batches", "query": "queries", "family": "families", "copy": "copies"}
@@ -36,8 +39,8 @@ def signed(n: int | float) -> str:
     return f"{'+' if n > 0 else '-'}{count(abs(n))}"
 
 
-def removal_summary(removal: Any) -> str:
-    """What deleting a project removes (a :class:`mlcycle.projects.removal.Removal`)."""
+def removal_summary(removal: Removal) -> str:
+    """What deleting a project removes, in words."""
     said = ", ".join(["its card", *(plural(n, word) for n, word in [
         (len(removal.dataset_versions), "dataset version"), (removal.runs, "run"),
         (removal.model_versions, "model version"), (len(removal.files), "file")] if n)])
