@@ -49,7 +49,8 @@ def retrain(ctx: Context, project: str, batches: tuple[str, ...], labels: tuple[
         return
     metric = result["metric"]
     champion, candidate = result["champion"], result["candidate"]
-    click.echo(f"new data {result['dataset']}: +{plural(result['rows_added'], 'labelled row')}"
+    added = plural(result["rows_added"], "labelled row", sign=True)
+    click.echo(f"new data {result['dataset']}: {added}"
                + (f" ({result['unlabelled_rows_skipped']:,} without a label skipped)"
                   if result["unlabelled_rows_skipped"] else ""))
     for line in result["labels_joined"]:

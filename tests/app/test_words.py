@@ -23,6 +23,8 @@ def test_count_and_signed() -> None:
     assert words.count(2400) == "2,400" and words.count(7) == "7"
     assert words.signed(10150) == "+10,150" and words.signed(-3) == "-3"
     assert words.signed(0) == "±0"
+    assert words.plural(10150, "labelled row", sign=True) == "+10,150 labelled rows"
+    assert words.plural(1, "labelled row", sign=True) == "+1 labelled row"
 
 
 def test_tally() -> None:
