@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlcycle.app.words import plural
+
 
 def outcome_line(outcome: Any) -> tuple[str, bool]:
     """A ``mlcycle.monitor.watch.Outcome`` as a line, and whether it is a note (something
@@ -39,4 +41,4 @@ def outcome_line(outcome: Any) -> tuple[str, bool]:
     if raised:
         verdict += (f"; decision {raised['id']} {'raised' if raised['created'] else 'joined'}"
                     " (pending: approve or reject it)")
-    return f"{name}: {check['rows']:,} rows, v{check['version']}: {verdict}", False
+    return f"{name}: {plural(check['rows'], 'row')}, v{check['version']}: {verdict}", False

@@ -3,6 +3,7 @@ from __future__ import annotations
 import click
 
 from mlcycle.app.output import Context, console, emit_json, json_option
+from mlcycle.app.words import plural, shape
 
 
 @click.group()
@@ -26,7 +27,7 @@ def add(ctx: Context, project: str, path: str, as_json: bool) -> None:
     if as_json:
         emit_json(result.to_dict())
     elif result.stored:
-        click.echo(f"stored version {v.id}: {v.n_rows:,} rows × {v.n_columns} columns")
+        click.echo(f"stored version {v.id}: {shape(v.n_rows, v.n_columns)}")
     else:
         click.echo(f"already stored as version {v.id}; nothing new written")
 
@@ -91,8 +92,8 @@ def _print_report(v, dictionary, report) -> None:
 
     out = console()
     out.print(
-        f"[bold]version {v.id}[/bold] of {v.project}: {report['rows']:,} rows × "
-        f"{report['columns']} columns, {report['duplicate_rows']:,} duplicate rows"
+        f"[bold]version {v.id}[/bold] of {v.project}: {shape(report['rows'], report['columns'])}, "
+        f"{plural(report['duplicate_rows'], 'duplicate row')}"
     )
     roles = {c["name"]: c for c in dictionary}
     table = Table("column", "type", "kind", "role", "missing", "distinct", "summary", "description")
@@ -237,8 +238,8 @@ def purge(ctx: Context, project: str, dry_run: bool, force: bool, as_json: bool)
                    "days)")
     for entry in result["removed"]:
         where = (f", still held by {', '.join(entry['still_in'])}" if entry["still_in"]
-                 else f", {len(entry['files'])} file(s)")
+                 else f", {plural(len(entry['files']), 'file')}")
         click.echo(f"{verb} version {entry['id']} (added {entry['added_at'][:10]}, "
-                   f"{entry['rows']:,} rows{where})")
+                   f"{plural(entry['rows'], 'row')}{where})")
     for entry in result["kept"]:
         click.echo(f"kept version {entry['id']}: {entry['reason']}")

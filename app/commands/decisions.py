@@ -5,6 +5,7 @@ from typing import Any
 import click
 
 from mlcycle.app.output import Context, console, emit_json, json_option
+from mlcycle.app.words import plural
 
 
 @click.command()
@@ -51,7 +52,7 @@ def summary(decision: dict[str, Any]) -> str:
     alerts = [a for f in fired for a in f.get("alerts", [])]
     what = "; ".join(alerts[:2]) if alerts else ", ".join(f["trigger"] for f in fired)
     batches = decision["proposal"]["batches"]
-    return f"retrain? {what} (adds {len(batches)} labelled batch(es))"
+    return f"retrain? {what} (adds {plural(len(batches), 'labelled batch')})"
 
 
 @click.command()

@@ -3,6 +3,7 @@ from __future__ import annotations
 import click
 
 from mlcycle.app.output import Context, console, emit_json, json_option, note
+from mlcycle.app.words import plural
 
 
 @click.command()
@@ -60,11 +61,11 @@ def verify(folder: str, no_server: bool, as_json: bool) -> None:
         emit_json(result.to_dict())
         return
     click.echo(f"bundle {result.folder} ({result.project} v{result.version}): hashes "
-               f"ok, smoke test ok on {result.smoke_test.rows} rows")
+               f"ok, smoke test ok on {plural(result.smoke_test.rows, 'row')}")
     if result.server:
         served = result.server
-        click.echo(f"server.py ok: answers {served.rows} rows as mlcycle does (within "
-                   f"{served.max_diff:.2g}), in an environment with only numpy "
+        click.echo(f"server.py ok: answers {plural(served.rows, 'row')} as mlcycle does "
+                   f"(within {served.max_diff:.2g}), in an environment with only numpy "
                    f"{served.numpy} and onnxruntime {served.onnxruntime}")
     if result.extra_files:
         note(f"note: files outside the bundle: {', '.join(result.extra_files)}")
@@ -92,7 +93,7 @@ def predict(ctx: Context, project: str, file: str, ref: str, out: str | None, no
         return
     shadow = f", challenger v{result.shadow_version} in shadow" if result.shadow_version \
         else ""
-    click.echo(f"scored {result.rows} rows with v{result.version}{shadow} in "
+    click.echo(f"scored {plural(result.rows, 'row')} with v{result.version}{shadow} in "
                f"{result.seconds:.2f}s (run {result.run})")
     summary = result.summary
     if summary.class_shares is not None:
@@ -115,7 +116,7 @@ def predict(ctx: Context, project: str, file: str, ref: str, out: str | None, no
             table.add_row(*(Text(_cell(v)) for v in row.values()))
         console().print(table)
         if result.rows > len(result.preview):
-            note(f"first {len(result.preview)} rows shown; use --out to write all")
+            note(f"first {plural(len(result.preview), 'row')} shown; use --out to write all")
 
 
 def _cell(value: object) -> str:

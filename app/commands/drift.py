@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 import click
 
 from mlcycle.app.output import emit_json, json_option, note
+from mlcycle.app.words import plural
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -89,7 +90,8 @@ def print_result(result: DriftResult, verdict: Text | None = None) -> None:
     out = console()
     out.print(verdict or Text(dataset_verdict(result).rstrip("."),
                               style="bold red" if result.drift_detected else "bold green"))
-    out.print(f"reference {result.n_reference:,} rows, current {result.n_current:,} rows; "
+    out.print(f"reference {plural(result.n_reference, 'row')}, "
+              f"current {plural(result.n_current, 'row')}; "
               f"false-alarm rate {result.alpha:g} for the whole table "
               f"(per column p < {result.threshold:.2g})")
     joint = multivariate_line(result)

@@ -5,6 +5,7 @@ from pathlib import Path
 import click
 
 from mlcycle.app.output import Context, console, emit_json, json_option, read_user_file
+from mlcycle.app.words import plural
 
 
 @click.command()
@@ -35,7 +36,7 @@ def features(ctx: Context, project: str, ref: str, data: str, against: str | Non
     fs = report["feature_set"]
     head = (f"feature set {fs['name']}@{fs['version']} ({fs['id']})" if fs
             else "no feature set: the data's feature columns")
-    out.print(f"[bold]{head}[/bold] on version {report['data']}, {report['rows']:,} rows; "
+    out.print(f"[bold]{head}[/bold] on version {report['data']}, {plural(report['rows'], 'row')}; "
               f"target {report['target']}")
     corr_label = f"corr ({report['correlation_with']})" if report["correlation_with"] else "corr"
     table = Table("feature", "definition", "type", "missing", "MI", corr_label, "PSI",

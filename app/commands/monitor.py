@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mlcycle.app.output import Context, console, emit_json, json_default, json_option, note
+from mlcycle.app.words import plural
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -86,7 +87,8 @@ def print_check(result: dict[str, Any]) -> None:
     from mlcycle.monitor import monitoring
 
     out = console()
-    out.print(Text(f"{result['source']}: {result['rows']:,} rows scored by v{result['version']} "
+    out.print(Text(f"{result['source']}: {plural(result['rows'], 'row')} scored by "
+                   f"v{result['version']} "
               f"(scoring run {result['scoring_run']}, check {result['id']})"))
     if result["alerts"]:
         for alert in result.get("alert_details") or []:
@@ -120,7 +122,8 @@ def print_check(result: dict[str, Any]) -> None:
               f"({effect_label(score['statistic_name'])} {score['statistic'] or 0:.3f})")
     performance = result["performance"]
     if performance:
-        out.print(f"{performance['metric']} on {performance['labelled_rows']:,} labelled rows: "
+        out.print(f"{performance['metric']} on "
+                  f"{plural(performance['labelled_rows'], 'labelled row')}: "
                   f"{_fmt(performance['value'])} (holdout {_fmt(performance['reference'])})")
         if performance.get("join_note"):  # a check stored before joins were counted has none
             out.print(performance["join_note"])

@@ -5,6 +5,7 @@ from pathlib import Path
 import click
 
 from mlcycle.app.output import Context, console, emit_json, json_option, read_user_file
+from mlcycle.app.words import plural, tally
 
 
 def read_recipe(path: str):  # -> mlcycle.prep.recipes.Recipe
@@ -51,11 +52,11 @@ def _report(result, as_json: bool) -> None:
         out.print(f"[bold]not prepared[/bold]: {result.input.id} with {recipe}")
     elif result.stored:
         out.print(f"[bold]prepared version {result.output_id}[/bold] from {result.input.id} with "
-                  f"{recipe}: {result.rows_in:,} → {result.rows_out:,} rows "
+                  f"{recipe}: {result.rows_in:,} → {plural(result.rows_out, 'row')} "
                   f"in {result.seconds:.2f}s")
     else:
         out.print(f"already prepared: version {result.output_id} from {result.input.id} with "
-                  f"{recipe} ({result.rows_out:,} rows); nothing new written")
+                  f"{recipe} ({plural(result.rows_out, 'row')}); nothing new written")
     for f in result.fitted:
         value = f["value"] if not isinstance(f["value"], float) else f"{f['value']:.6g}"
         out.print(f"  step {f['step']} {f['op']} {f['column']}: {f['statistic']} = {value}",
@@ -78,7 +79,5 @@ def print_expectations(outcomes) -> None:
         style = "" if o.ok else "red"
         table.add_row(mark, o.side, o.expectation.describe(), o.message, style=style)
     out.print(table)
-    if bad:
-        out.print(f"[red]{len(bad)} of {len(outcomes)} expectations failed[/red]")
-    else:
-        out.print(f"[green]all {len(outcomes)} expectations met[/green]")
+    said = tally(len(bad), len(outcomes), "expectation", "failed", "met")
+    out.print(f"[red]{said}[/red]" if bad else f"[green]{said}[/green]")

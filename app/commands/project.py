@@ -3,6 +3,7 @@ from __future__ import annotations
 import click
 
 from mlcycle.app.output import Context, console, emit_json, json_option
+from mlcycle.app.words import plural
 
 
 @click.group()
@@ -134,7 +135,7 @@ def _print_handling(out, handling: dict) -> None:
     out.print("  personal data  " + ("none found" if not held else ""))
     for h in held:
         out.print(f"    {LABELS[h['kind']]}: {escape(', '.join(h['columns']))} "
-                  f"in {len(h['versions'])} version(s) ({', '.join(h['versions'])})")
+                  f"in {plural(len(h['versions']), 'version')} ({', '.join(h['versions'])})")
     if handling["unscanned_versions"]:
         out.print(f"    not scanned yet: {', '.join(handling['unscanned_versions'])} "
                   "(add the same data again to scan it)")
@@ -144,12 +145,14 @@ def _print_handling(out, handling: dict) -> None:
     else:
         due = handling["past_retention"]
         out.print(f"  retention      {days} days"
-                  + (f"; {len(due)} version(s) past it ('mlcycle data purge')" if due else ""))
+                  + (f"; {plural(len(due), 'version')} past it ('mlcycle data purge')" if due
+                     else ""))
     out.print(f"  lawful basis   {escape(handling['lawful_basis'] or '–')}")
 
 
 @project.command("edit")
 @click.argument("name")
+@click.option("--target", help="The column to predict (only while nothing has been trained).")
 @click.option("--metric", help="Primary metric (one that fits the project's task).")
 @click.option("--goal", type=float, help="Success threshold on the primary metric.")
 @click.option("--no-goal", is_flag=True, help="Remove the goal.")
@@ -162,19 +165,19 @@ def _print_handling(out, handling: dict) -> None:
 @click.option("--lawful-basis", help="On what ground the project's personal data is processed.")
 @json_option
 @click.pass_obj
-def edit(ctx: Context, name: str, metric: str | None, goal: float | None, no_goal: bool,
-         description: str | None, kpi: str | None, retention_days: int | None,
+def edit(ctx: Context, name: str, target: str | None, metric: str | None, goal: float | None,
+         no_goal: bool, description: str | None, kpi: str | None, retention_days: int | None,
          no_retention: bool, lawful_basis: str | None, as_json: bool) -> None:
-    """Change a project card's metric, goal, description, KPI, retention period or lawful
-    basis (its target and task stay)."""
+    """Change a project card's target (while it has no run or model version), metric, goal,
+    description, KPI, retention period or lawful basis (its task stays)."""
     from mlcycle import projects
 
     if goal is not None and no_goal:
         raise click.UsageError("give --goal or --no-goal, not both")
     if retention_days is not None and no_retention:
         raise click.UsageError("give --retention-days or --no-retention, not both")
-    given = {"metric": metric, "goal": goal, "description": description, "kpi": kpi,
-             "retention_days": retention_days, "lawful_basis": lawful_basis}
+    given = {"target": target, "metric": metric, "goal": goal, "description": description,
+             "kpi": kpi, "retention_days": retention_days, "lawful_basis": lawful_basis}
     changes = {k: v for k, v in given.items() if v is not None}
     if no_goal:
         changes["goal"] = None
@@ -189,3 +192,29 @@ def edit(ctx: Context, name: str, metric: str | None, goal: float | None, no_goa
     changed = [f for f in projects.EDITABLE if getattr(card, f) != getattr(before, f)]
     click.echo(f"updated {card.name}: {', '.join(changed)}" if changed
                else f"{card.name} unchanged")
+
+
+@project.command("delete")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--force", is_flag=True, help="Delete it even with registered model versions.")
+@json_option
+@click.pass_obj
+def delete(ctx: Context, name: str, yes: bool, force: bool, as_json: bool) -> None:
+    """Delete a project with its data versions, runs, models, checks and their files (data
+    versions another project also holds stay)."""
+    from mlcycle.app.words import removal_summary
+    from mlcycle.projects import removal
+
+    ws = ctx.workspace()
+    if not yes:
+        if as_json:
+            raise click.UsageError("--json needs --yes: there is no one to confirm")
+        what = removal.plan(ws, name)
+        click.confirm(f"delete project {name}: {removal_summary(what)}?", abort=True,
+                      err=True)
+    done = removal.delete(ws, name, force=force)
+    if as_json:
+        emit_json(done.to_dict())
+    else:
+        click.echo(f"deleted project {name}: {removal_summary(done)}")

@@ -4,6 +4,7 @@ import click
 
 from mlcycle.app.commands.prep import print_expectations, read_recipe
 from mlcycle.app.output import Context, console, emit_json, json_option
+from mlcycle.app.words import plural
 
 
 @click.group()
@@ -58,7 +59,7 @@ def set_(ctx: Context, project: str, file: str, data: str | None, as_json: bool)
         return
     if created:
         click.echo(f"stored recipe v{stored.version} ({stored.id}) with "
-                   f"{len(parsed.steps)} steps")
+                   f"{plural(len(parsed.steps), 'step')}")
     else:
         click.echo(f"recipe unchanged: still v{stored.version} ({stored.id})")
     if checked:
@@ -139,8 +140,8 @@ def check(ctx: Context, project: str, file: str | None, data: str | None,
     if as_json:
         emit_json({"recipe": parsed.to_dict(), **result.to_dict()})
         return
-    click.echo(f"recipe {parsed.id}: all {len(parsed.steps)} steps apply to version "
-               f"{result.input.id}; output columns: {', '.join(result.columns)}")
+    click.echo(f"recipe {parsed.id}: every step ({plural(len(parsed.steps), 'step')}) applies "
+               f"to version {result.input.id}; output columns: {', '.join(result.columns)}")
     print_expectations(result.outcomes)
 
 
@@ -161,12 +162,12 @@ def lineage(ctx: Context, project: str, version: str, as_json: bool) -> None:
         indent = "  " * i + ("└ " if i else "")
         if link["operation"] == "collected":
             click.echo(f"{indent}{link['version']}  collected from {link['source']} "
-                       f"({link['rows']:,} rows)")
+                       f"({plural(link['rows'], 'row')})")
         else:
             v = link.get("recipe_version")
             click.echo(f"{indent}{link['version']}  prepared from {link['input']} by recipe "
                        f"{'v' + str(v) + ' ' if v else ''}({link['recipe_id']}), "
-                       f"{link['rows']:,} rows")
+                       f"{plural(link['rows'], 'row')}")
 
 
 @recipe.command("edit")

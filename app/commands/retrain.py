@@ -5,6 +5,7 @@ from pathlib import Path
 import click
 
 from mlcycle.app.output import Context, console, emit_json, json_option
+from mlcycle.app.words import plural
 
 
 @click.command()
@@ -34,8 +35,9 @@ def retrain(ctx: Context, project: str, batches: tuple[str, ...], labels: tuple[
     from mlcycle.store.errors import InvalidInput
 
     if labels and len(labels) != len(batches):
-        raise InvalidInput(f"{len(batches)} batch(es) but {len(labels)} label file(s); give "
-                           "one --labels per --with, in the same order, or none")
+        raise InvalidInput(f"{plural(len(batches), 'batch')} but "
+                           f"{plural(len(labels), 'label file')}; give one --labels per "
+                           "--with, in the same order, or none")
     pairs = [(Path(b), Path(labels[i]) if labels else None) for i, b in enumerate(batches)]
     out = console()
     with out.status("retraining", spinner="dots") as status:
@@ -47,7 +49,8 @@ def retrain(ctx: Context, project: str, batches: tuple[str, ...], labels: tuple[
         return
     metric = result["metric"]
     champion, candidate = result["champion"], result["candidate"]
-    click.echo(f"new data {result['dataset']}: +{result['rows_added']:,} labelled rows"
+    added = plural(result["rows_added"], "labelled row", sign=True)
+    click.echo(f"new data {result['dataset']}: {added}"
                + (f" ({result['unlabelled_rows_skipped']:,} without a label skipped)"
                   if result["unlabelled_rows_skipped"] else ""))
     for line in result["labels_joined"]:

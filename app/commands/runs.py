@@ -3,6 +3,7 @@ from __future__ import annotations
 import click
 
 from mlcycle.app.output import Context, console, emit_json, json_option
+from mlcycle.app.words import plural
 
 
 class _RunsGroup(click.Group):
@@ -93,7 +94,7 @@ def _status(record) -> str:
     tags = record.tags
     if tags.get("mlcycle.pruned") != "true":
         return record.status
-    got = f"{int(tags['mlcycle.rows']):,} rows" if "mlcycle.rows" in tags else ""
+    got = f"{plural(int(tags['mlcycle.rows']), 'row')}" if "mlcycle.rows" in tags else ""
     if "mlcycle.iterations" in tags:
         got += f", {tags['mlcycle.iterations']} iterations"
     return f"pruned ({got})" if got else "pruned"

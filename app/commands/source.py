@@ -3,6 +3,7 @@ from __future__ import annotations
 import click
 
 from mlcycle.app.output import Context, console, emit_json, json_option
+from mlcycle.app.words import plural
 
 
 @click.group()
@@ -73,7 +74,7 @@ def list_(ctx: Context, project: str, as_json: bool) -> None:
     table = Table("source", "version", "kind", "uri", "incremental", "last collected")
     for s in found:
         c = last.get(s.name)
-        when = (f"{c['ts'][:19]} → {c['version']} ({c['rows_read']:,} rows"
+        when = (f"{c['ts'][:19]} → {c['version']} ({plural(c['rows_read'], 'row')}"
                 + (", BREAKING" if c["breaking"] else "") + ")") if c else "never"
         table.add_row(s.name, f"v{s.version}", s.kind, Text(s.uri), s.incremental or "–",
                       when)
@@ -99,8 +100,8 @@ def show(ctx: Context, project: str, name: str, ref: str, as_json: bool) -> None
         emit_json({**stored.to_dict(), "versions": [v.to_dict() for v in versions],
                    "collections": collections})
         return
-    click.echo(f"source {name} v{stored.version} ({stored.kind}), of {len(versions)} "
-               f"version(s)")
+    click.echo(f"source {name} v{stored.version} ({stored.kind}), of "
+               f"{plural(len(versions), 'version')}")
     click.echo(f"  uri: {stored.uri}")
     if stored.query:
         click.echo(f"  query: {stored.query}")
@@ -108,7 +109,8 @@ def show(ctx: Context, project: str, name: str, ref: str, as_json: bool) -> None
         click.echo(f"  incremental on: {stored.incremental}")
     for c in collections:
         click.echo(f"  {c['ts'][:19]}  v{c['source_version']} → {c['version']}  "
-                   f"{c['rows_read']:,} rows read" + ("  BREAKING" if c["breaking"] else ""))
+                   f"{plural(c['rows_read'], 'row')} read"
+                   + ("  BREAKING" if c["breaking"] else ""))
         for change in c["changes"]:
             click.echo(f"      {'!' if change['breaking'] else '-'} {change['message']}")
 
@@ -155,12 +157,13 @@ def collect(ctx: Context, project: str, name: str | None, strict: bool, as_json:
 
 def _print(result) -> None:
     if result.version is None:
-        click.echo(f"source {result.source.name}: {result.rows_read:,} rows read, not stored")
+        click.echo(f"source {result.source.name}: {plural(result.rows_read, 'row')} read, "
+                   "not stored")
     else:
         state = "stored" if result.stored else "unchanged"
         click.echo(f"source {result.source.name} v{result.source.version}: "
-                   f"{result.rows_read:,} rows read → version {result.version.id} "
-                   f"({result.version.n_rows:,} rows, {state})")
+                   f"{plural(result.rows_read, 'row')} read → version {result.version.id} "
+                   f"({plural(result.version.n_rows, 'row')}, {state})")
     if result.note:
         click.echo(f"  {result.note}")
     for change in result.changes:

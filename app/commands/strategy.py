@@ -3,6 +3,7 @@ from __future__ import annotations
 import click
 
 from mlcycle.app.output import Context, emit_json, json_option, read_user_file
+from mlcycle.app.words import plural
 
 
 @click.group()
@@ -138,11 +139,11 @@ def abtest(ctx: Context, project: str, labels: str, mde: float | None, alpha: fl
         return
     plan, res = result.plan, result.result
     click.echo(f"A/B test of {project} on {result.metric}: champion "
-               f"v{result.control.version} ({result.control.rows:,} labelled rows) "
+               f"v{result.control.version} ({plural(result.control.rows, 'labelled row')}) "
                f"vs canary v{result.treatment.version} "
-               f"({result.treatment.rows:,} labelled rows)")
+               f"({plural(result.treatment.rows, 'labelled row')})")
     if plan is not None:
-        click.echo(f"method: {plan.method}, {plan.per_arm:,} rows per arm planned on "
+        click.echo(f"method: {plan.method}, {plural(plan.per_arm, 'row')} per arm planned on "
                    f"{plan.planned_at} for an MDE of {plan.mde:g} (alpha {plan.alpha:g}, "
                    f"power {plan.power:g}); test: {result.test}")
     if res:

@@ -6,6 +6,7 @@ from typing import Any
 import click
 
 from mlcycle.app.output import Context, console, emit_json, json_option, note
+from mlcycle.app.words import plural
 from mlcycle.models import events, training
 
 
@@ -87,7 +88,7 @@ class _Bar:
     def _started(self, event: events.TrainStarted) -> None:
         self.bar.update(self.task, total=event.total, description="training")
         if event.dropped_target_rows:
-            note(f"left out {event.dropped_target_rows} rows without a target")
+            note(f"left out {plural(event.dropped_target_rows, 'row')} without a target")
         if not self.as_json:
             self.bar.console.print(_columns(event.columns), markup=False, highlight=False)
             self.bar.console.print(_plan(event))
@@ -143,7 +144,7 @@ def _plan(start: events.TrainStarted) -> str:
     lines = []
     for f in start.families:
         rungs = " → ".join(f"{r:,}" for r in f.rows)
-        lines.append(f"  {f.model}: {f.trials} trial(s), rows {rungs}")
+        lines.append(f"  {f.model}: {plural(f.trials, 'trial')}, rows {rungs}")
     limit = f"a time budget of {start.budget:g}s" if start.budget else "no time budget"
     return (f"training on {start.dataset}: {start.folds}-fold CV, {limit}\n"
             + "\n".join(lines))

@@ -16,6 +16,7 @@ from mlcycle.app.screens.base import DetailScreen
 from mlcycle.app.widgets.footer import AppFooter
 from mlcycle.app.widgets.paired_bars import PairedBars
 from mlcycle.app.widgets.table import VimTable
+from mlcycle.app.words import count, plural, value_counts
 from mlcycle.drift.check import effect_label
 
 
@@ -41,8 +42,8 @@ class CheckScreen(DetailScreen):
         yield Static(Text(
             f"{self.project}: check {self.check['id']} of {name} by v{self.check['version']}: "
             + (inputs_summary(self.check["inputs"]) if self.check.get("inputs") else
-               f"{drift['n_drifted']} of {drift['n_tested']} columns drifted")
-            + f" ({drift['n_current']:,} rows against {drift['n_reference']:,}); "
+               f"{count(drift['n_drifted'])} of {plural(drift['n_tested'], 'column')} drifted")
+            + f" ({plural(drift['n_current'], 'row')} against {drift['n_reference']:,}); "
             "escape: back to the checks"), id="check-summary")
         with Horizontal():
             with Vertical(id="check-left", classes="pane"):
@@ -88,7 +89,7 @@ class CheckScreen(DetailScreen):
             text.append(f"\nmean: reference {_g(summary['reference_mean'])}, "
                         f"current {_g(summary.get('current_mean'))}")
         if c.get("new_values"):
-            text.append(f"\nnew values: {', '.join(map(str, c['new_values']))}", style="yellow")
+            text.append(f"\nnew values: {value_counts(c['new_values'])}", style="yellow")
         if c.get("note"):
             text.append(f"\n{c['note']}", style="dim")
         self.query_one("#input-detail", Static).update(text)

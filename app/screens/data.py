@@ -20,6 +20,7 @@ from mlcycle.app.widgets.footer import AppFooter
 from mlcycle.app.widgets.prep_panels import FeatureSetPanel, RecipePanel
 from mlcycle.app.widgets.signed_bars import SignedBars
 from mlcycle.app.widgets.table import VimTable
+from mlcycle.app.words import plural
 from mlcycle.data.datasets import DatasetVersion
 
 
@@ -145,8 +146,8 @@ class DataScreen(ViewScreen):
         text = Text()
         text.append(f"{data.project} ", style="bold")
         text.append(
-            f"version {data.version.id}: {report['rows']:,} rows × {report['columns']} "
-            f"columns, {report['duplicate_rows']:,} duplicate rows"
+            f"version {data.version.id}: {plural(report['rows'], 'row')} × {report['columns']} "
+            f"columns, {plural(report['duplicate_rows'], 'duplicate row')}"
         )
         if report["constant_columns"]:
             text.append(f", constant: {', '.join(report['constant_columns'])}", style="yellow")

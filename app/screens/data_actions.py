@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlcycle.app.jobs import Job, Lead
 from mlcycle.app.screens.form import CHECK, CHOICE, PATH, TEXT, Field, FormScreen, refusal
+from mlcycle.app.words import plural, shape, tally
 
 if TYPE_CHECKING:
     from mlcycle.app.screens.base import ViewScreen
@@ -40,7 +41,7 @@ def add_data(view: ViewScreen, project: str, opened: Callable[[str], None]) -> N
             opened(v.id)
             if not job.result.stored:
                 return f"already stored as version {v.id}; nothing new written"
-            return f"stored version {v.id}: {v.n_rows:,} rows × {v.n_columns} columns"
+            return f"stored version {v.id}: {shape(v.n_rows, v.n_columns)}"
 
         view.start_job(f"add data: {project}", work, done=done,
                        lead=Lead("data", project, "open the data view"))
@@ -98,7 +99,7 @@ def collect_source(view: ViewScreen, project: str, sources: list[str],
             opened(result.version.id)
             state = "stored" if result.stored else "unchanged"
             broke = "; BREAKING changes (see the rows)" if result.breaking else ""
-            return (f"source {name}: {result.rows_read:,} rows read → version "
+            return (f"source {name}: {plural(result.rows_read, 'row')} read → version "
                     f"{result.version.id} ({state}){broke}")
 
         view.start_job(f"collect: {project} {name}", work, done=done,
@@ -197,7 +198,7 @@ def apply_recipe(view: ViewScreen, project: str, versions: list[str],
             result = job.result
             opened(result.output_id)
             made = (f"prepared version {result.output_id} from {result.input.id}: "
-                    f"{result.rows_in:,} → {result.rows_out:,} rows" if result.stored else
+                    f"{result.rows_in:,} → {plural(result.rows_out, 'row')}" if result.stored else
                     f"already prepared as version {result.output_id}; nothing new written")
             return f"{made}; {expectations_summary(result.outcomes)}"
 
@@ -219,5 +220,4 @@ def expectations_summary(outcomes: list[Any]) -> str:
     if not outcomes:
         return "no expectations declared"
     bad = sum(1 for o in outcomes if not o.ok)
-    return (f"{bad} of {len(outcomes)} expectations failed" if bad
-            else f"all {len(outcomes)} expectations met")
+    return tally(bad, len(outcomes), "expectation", "failed", "met")

@@ -21,6 +21,7 @@ from textual.widgets import Label, Static
 
 from mlcycle.app.jobs import FAILED, RUNNING, Job, Lead
 from mlcycle.app.output import inputs_summary
+from mlcycle.app.words import plural
 from mlcycle.store.errors import MlcycleError
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ def _gate(text: Text, gate: dict[str, Any]) -> None:
     text.append(f"\n    {gate['metric']} candidate {gate['candidate']:.4f}, champion "
                 f"{gate['champion']:.4f}, difference {gate['difference']:+.4f}, "
                 f"{gate['confidence']:.0%} interval [{gate['low']:.4f}, {gate['high']:.4f}]"
-                f", margin {gate['margin']:g}, {gate['rows']:,} rows, {gate['rounds']:,} "
+                f", margin {gate['margin']:g}, {plural(gate['rows'], 'row')}, {gate['rounds']:,} "
                 "paired resamples", style="dim")
 
 
@@ -115,7 +116,7 @@ def describe(decision: dict[str, Any]) -> Text:
         text.append("\n    no batch was checked with its labels yet", style="yellow")
     for b in batches[-6:]:
         labels = f" + labels {_name(b['labels'])}" if b.get("labels") else ""
-        text.append(f"\n    {_name(b['batch'])}{labels}  {b['labelled_rows']:,} rows",
+        text.append(f"\n    {_name(b['batch'])}{labels}  {plural(b['labelled_rows'], 'row')}",
                     style="dim")
     if len(batches) > 6:
         text.append(f"\n    … and {len(batches) - 6} earlier batch(es)", style="dim")

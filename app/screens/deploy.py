@@ -27,6 +27,7 @@ from mlcycle.app.screens.base import ViewScreen
 from mlcycle.app.widgets.bar_chart import BarChart
 from mlcycle.app.widgets.footer import AppFooter
 from mlcycle.app.widgets.table import VimTable
+from mlcycle.app.words import plural
 
 if TYPE_CHECKING:
     from mlcycle.deploy.bundle import Export
@@ -154,7 +155,7 @@ class DeployScreen(ViewScreen):
             shadow.update(Text("No shadow comparison yet: with a challenger, score new data "
                                "(p or s), then press m with its labels.", style="dim"))
             return
-        table = Table(title=f"shadow comparison on {comparison.rows:,} labelled rows "
+        table = Table(title=f"shadow comparison on {plural(comparison.rows, 'labelled row')} "
                             f"({(comparison.ts or '').replace('T', ' ')})")
         table.add_column("metric")
         table.add_column(f"champion v{comparison.champion.version}")
@@ -288,8 +289,8 @@ def _abtest_text(look: ABLook | None) -> Text:
                     style="dim")
     res = look.result
     text = Text(f"A/B test on {look.metric} ({(look.ts or '').replace('T', ' ')}): "
-                f"champion v{look.control.version} ({look.control.rows:,} rows) vs "
-                f"canary v{look.treatment.version} ({look.treatment.rows:,})\n")
+                f"champion v{look.control.version} ({plural(look.control.rows, 'row')}) vs "
+                f"canary v{look.treatment.version} ({plural(look.treatment.rows, 'row')})\n")
     if res:
         text.append(f"difference {res.difference:+.4f}, {res.confidence:.0%} CI "
                     f"[{res.low:+.4f}, {res.high:+.4f}], p = {res.p_value:.4f} "

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from mlcycle.app.background import LOG_LINES, Service
 from mlcycle.app.jobs import Job, Lead
 from mlcycle.app.screens import deploy_forms
+from mlcycle.app.words import plural
 from mlcycle.store.errors import MlcycleError
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ def export(screen: DeployScreen, project: str) -> None:
             screen.reload()
             verdict = "passed" if result.parity_passed else "FAILED"
             return (f"bundle at {result.out} ({result.size_bytes / 1024:.1f} KiB ONNX); "
-                    f"parity {verdict} on {result.parity_rows} holdout rows")
+                    f"parity {verdict} on {plural(result.parity_rows, 'holdout row')}")
 
         screen.start_job(f"export: {project} v{version}", work, done=done,
                          lead=Lead("deploy", project, f"v{version}"),
@@ -98,7 +99,7 @@ def verify(screen: DeployScreen, default: str) -> None:
                      if result.extra_files else "")
             server = ", server.py agrees" if result.server else ""
             return (f"ok: {result.project} v{result.version}, hashes ok, smoke test ok "
-                    f"on {result.smoke_test.rows} rows{server}{extra}")
+                    f"on {plural(result.smoke_test.rows, 'row')}{server}{extra}")
 
         screen.start_job(f"verify: {Path(folder).name}", work, done=done)
 
@@ -119,7 +120,7 @@ def score(screen: DeployScreen, project: str) -> None:
             from mlcycle.deploy import scoring
 
             def progress(rows: int, total: int) -> None:
-                job.progress(rows, total, f"{rows:,} of {total:,} rows scored")
+                job.progress(rows, total, f"{rows:,} of {plural(total, 'row')} scored")
 
             job.say(f"reading {Path(values['file']).name}")
             return scoring.predict_file(ws, project, values["file"], values["ref"],
@@ -131,7 +132,7 @@ def score(screen: DeployScreen, project: str) -> None:
             screen.reload()
             shadow = (f", challenger v{result.shadow_version} in shadow"
                       if result.shadow_version else "")
-            return (f"scored {result.rows:,} rows with v{result.version}{shadow} in "
+            return (f"scored {plural(result.rows, 'row')} with v{result.version}{shadow} in "
                     f"{result.seconds:.2f}s; wrote {result.out}")
 
         screen.start_job(f"score: {project} {Path(values['file']).name}", work, done=done,

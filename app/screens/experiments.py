@@ -24,6 +24,7 @@ from mlcycle.app.widgets.bar_chart import BarChart, Mark
 from mlcycle.app.widgets.footer import AppFooter
 from mlcycle.app.widgets.line_plot import LinePlot, Series
 from mlcycle.app.widgets.table import VimTable
+from mlcycle.app.words import plural
 from mlcycle.models.run_search import RunPage
 from mlcycle.models.tracking import RunRecord
 
@@ -152,7 +153,7 @@ class ExperimentsScreen(ViewScreen):
             summary.update(Text(f"{data.project}: no runs yet: press t to train."))
             return
         text = Text(f"{data.project}: ", style="bold")
-        text.append(f"rows {min(1, page.end)}–{page.end:,} of {page.total:,} runs"
+        text.append(f"rows {min(1, page.end)}–{page.end:,} of {plural(page.total, 'run')}"
                     if page.total else "no runs", style="bold")
         if self._needle():
             text.append(f" matching {self._needle()!r}")

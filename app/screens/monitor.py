@@ -26,6 +26,7 @@ from mlcycle.app.widgets.bar_chart import BarChart, Mark
 from mlcycle.app.widgets.footer import AppFooter
 from mlcycle.app.widgets.line_plot import LinePlot, Series
 from mlcycle.app.widgets.table import VimTable
+from mlcycle.app.words import plural
 from mlcycle.store.errors import MlcycleError
 
 
@@ -398,7 +399,8 @@ def _summary(data: Monitoring) -> Text:
         return text
     last = data.checks[-1]
     name = last["source"].rsplit("/", 1)[-1]
-    text.append(f"{len(data.checks)} check(s); the newest, of {name} by v{last['version']}: ")
+    text.append(f"{plural(len(data.checks), 'check')}; the newest, of {name} "
+                f"by v{last['version']}: ")
     if not last["alerts"]:
         text.append("no alerts", style="bold green")
         return text

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from mlcycle.app.background import LOG_LINES, Service
 from mlcycle.app.jobs import Job, Lead
 from mlcycle.app.screens import monitor_forms
+from mlcycle.app.words import plural
 from mlcycle.store.errors import MlcycleError
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ def check_summary(result: dict[str, Any]) -> str:
     raised = result.get("decision")
     acted = (f"; decision {raised['id']} carried out: {raised['status']}"
              if raised and raised["status"] != "pending" else "")
-    return f"{result['rows']:,} rows by v{result['version']}: {drift}; {alerts}{acted}"
+    return f"{plural(result['rows'], 'row')} by v{result['version']}: {drift}; {alerts}{acted}"
 
 
 def check(screen: MonitorScreen, project: str) -> None:

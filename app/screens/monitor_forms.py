@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlcycle.app.screens.form import CHECK, INT, PATH, TEXT, Field, FormScreen
+from mlcycle.app.words import plural
 
 MODEL_HELP = "a version number or an alias (champion, challenger)"
 
@@ -39,8 +40,9 @@ def retrain_form(project: str, batch: str = "", labels: str = "") -> FormScreen:
     def check(values: dict[str, Any]) -> str | None:
         batches, label_files = split_paths(values["batches"]), split_paths(values["labels"])
         if label_files and len(label_files) != len(batches):
-            return (f"{len(batches)} batch(es) but {len(label_files)} label file(s); give one "
-                    "labels file per batch, in the same order, or none")
+            return (f"{plural(len(batches), 'batch')} but "
+                    f"{plural(len(label_files), 'label file')}; give one labels file per "
+                    "batch, in the same order, or none")
         if values["trials"] < 1:
             return "trials must be at least 1"
         return None

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
+from mlcycle.app.words import plural
+
 if TYPE_CHECKING:
     from mlcycle.app.screens.monitor import MonitorScreen
     from mlcycle.store.workspace import Workspace
@@ -80,7 +82,7 @@ def status_text(found: dict[str, Any]) -> Text:
     quarantined = found["quarantined"]
     if quarantined:
         first = quarantined[0]
-        text.append(f" · quarantined: {len(quarantined)} file(s), newest "
+        text.append(f" · quarantined: {plural(len(quarantined), 'file')}, newest "
                     f"{first['path'].rsplit('/', 1)[-1]}: {first['error']}", style="yellow")
     return text
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlcycle.app.jobs import Job, Lead
 from mlcycle.app.screens.form import CHOICE, TEXT, Field, FormScreen, refusal
+from mlcycle.app.words import plural
 from mlcycle.store.errors import MlcycleError
 from mlcycle.store.masking import LABELS
 
@@ -115,7 +116,7 @@ def purge_question(plan: dict[str, Any]) -> str:
     lines = [f"Purge {plan['project']}: the versions added more than "
              f"{plan['retention_days']} days ago go, with their rows:"]
     for e in plan["removed"]:
-        head = f"  version {e['id']} (added {e['added_at'][:10]}, {e['rows']:,} rows)"
+        head = f"  version {e['id']} (added {e['added_at'][:10]}, {plural(e['rows'], 'row')})"
         if e["still_in"]:
             lines.append(f"{head}: unlinked, its file kept for {', '.join(e['still_in'])}")
         else:
@@ -138,7 +139,7 @@ def purge_data(view: ViewScreen, project: str) -> None:
     def remove(ids: list[str]) -> None:
         done = retention.purge(ws, project, only=ids)
         gone = [e["id"] for e in done["removed"]]
-        said = (f"removed {len(gone)} version(s) of {project}: {', '.join(gone)}" if gone
+        said = (f"removed {plural(len(gone), 'version')} of {project}: {', '.join(gone)}" if gone
                 else f"nothing removed from {project}: the versions changed meanwhile")
         view.app.call_from_thread(view.notify, said, markup=False)
         view.app.call_from_thread(view.reload)

@@ -1,5 +1,6 @@
-"""The projects view's actions: create a project (with its first data), edit a card, build the
-demo workspace. Each mirrors its CLI command (``project create``, ``project edit``, ``demo``):
+"""The projects view's actions: create a project (with its first data), edit a card, delete a
+project, build the demo workspace. Each mirrors its CLI command (``project create``,
+``project edit``, ``project delete``, ``demo``):
 the same core calls and checks, asked through forms and run as jobs."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlcycle.app.jobs import Job, Lead
 from mlcycle.app.screens.form import CHOICE, FLOAT, PATH, TEXT, Field, FormScreen, refusal
+from mlcycle.app.words import shape
 from mlcycle.store.cancel import Cancelled
 from mlcycle.store.errors import InvalidInput, MlcycleError
 
@@ -129,7 +131,7 @@ class NewProject:
                 kind = Cancelled if isinstance(exc, Cancelled) else InvalidInput
                 raise kind(f"created {name}, but its data was not added: {exc}") from None
             v = added.version
-            return f"{said}; data version {v.id}: {v.n_rows:,} rows × {v.n_columns} columns"
+            return f"{said}; data version {v.id}: {shape(v.n_rows, v.n_columns)}"
 
         def done(job: Job) -> str:
             self.app.project = name
@@ -141,13 +143,38 @@ class NewProject:
 
 
 def edit_card(view: ViewScreen, card: Project) -> None:
-    """The card's editable fields (``project edit``), prefilled; saved in a worker."""
+    """The card's editable fields (``project edit``), prefilled, with the target while it may
+    still change; what the form offers is read, and the card saved, in workers."""
+    from mlcycle import projects
+    from mlcycle.data import datasets
+
+    ws = view.app.workspace
+
+    def read() -> None:
+        fixed = projects.target_fixed(ws, card)
+        columns = [] if fixed else datasets.project_columns(ws, card.name)
+        view.app.call_from_thread(_edit_form, view, card, fixed, columns)
+
+    view.app.run_worker(read, thread=True, exit_on_error=False, group="edit-card")
+
+
+def _edit_form(view: ViewScreen, card: Project, fixed: str | None, columns: list[str]) -> None:
     from mlcycle import projects
     from mlcycle.projects import metrics
 
-    fields = [
+    stays = f"the target {card.target} and task {card.task} stay" if fixed else \
+        f"the task {card.task} stays"
+    fields = []
+    if not fixed:
+        fields.append(
+            Field("target", "Target: the column to predict", CHOICE, required=True,
+                  choices=columns, default=card.target) if card.target in columns else
+            Field("target", "Target: the column to predict", required=True, default=card.target,
+                  help=("columns: " + ", ".join(columns)) if columns else
+                  "the data added later must have it"))
+    fields += [
         Field("metric", "Metric", CHOICE, required=True, choices=metrics.for_task(card.task),
-              default=card.metric, help=f"the target {card.target} and task {card.task} stay"),
+              default=card.metric, help=stays),
         Field("goal", "Goal", FLOAT, default=None if card.goal is None else f"{card.goal:g}",
               help="empty: no goal"),
         Field("description", "Description", TEXT, default=card.description),
@@ -160,7 +187,11 @@ def edit_card(view: ViewScreen, card: Project) -> None:
         return refusal(cards.check_goal, values["goal"], values["metric"])
 
     def save(values: dict[str, Any]) -> None:
-        updated = projects.update(view.app.workspace, card.name, **values)
+        try:
+            updated = projects.update(view.app.workspace, card.name, **values)
+        except MlcycleError as exc:
+            view.app.call_from_thread(view.notify, str(exc), severity="error", markup=False)
+            return
         changed = [f for f in projects.EDITABLE if getattr(updated, f) != getattr(card, f)]
         said = f"updated {card.name}: {', '.join(changed)}" if changed else "card unchanged"
         view.app.call_from_thread(view.notify, said, markup=False)
@@ -173,6 +204,51 @@ def edit_card(view: ViewScreen, card: Project) -> None:
 
     view.app.push_screen(FormScreen(f"Edit the card of {card.name}", fields, submit="Save",
                                     check=check), submitted)
+
+
+def delete_project(view: ViewScreen, card: Project) -> None:
+    """``project delete``: what goes is read first and named in the confirmation; a project
+    with registered model versions is deleted with them only once that is said too."""
+    from mlcycle.projects import removal
+
+    ws = view.app.workspace
+
+    def read() -> None:
+        try:
+            what = removal.plan(ws, card.name)
+        except MlcycleError as exc:
+            view.app.call_from_thread(view.notify, str(exc), severity="error", markup=False)
+            return
+        view.app.call_from_thread(ask, what)
+
+    def ask(what: removal.Removal) -> None:
+        from mlcycle.app.screens.confirm import ConfirmScreen
+        from mlcycle.app.words import removal_summary
+
+        question = f"Delete project {card.name}: {removal_summary(what)}?"
+        if what.model_versions:
+            question += " Its registered model versions go too: nothing can serve them after."
+        view.app.push_screen(ConfirmScreen(question, ask_reason=False),
+                             lambda answer: answered(answer, what))
+
+    def answered(answer: str | None, what: removal.Removal) -> None:
+        if answer is None:
+            return
+
+        def work(job: Job) -> str:
+            from mlcycle.app.words import removal_summary
+
+            job.say(f"deleting project {card.name}")
+            done = removal.delete(ws, card.name, force=bool(what.model_versions))
+            return f"deleted project {card.name}: {removal_summary(done)}"
+
+        def done(job: Job) -> str:
+            view.reload()
+            return job.result
+
+        view.start_job(f"delete: {card.name}", work, done=done)
+
+    view.app.run_worker(read, thread=True, exit_on_error=False, group="delete-project")
 
 
 def build_demo(view: ViewScreen) -> None:

@@ -31,6 +31,7 @@ class ProjectsScreen(ViewScreen):
         Binding("enter", "open_data", "Open data", priority=False),
         Binding("n", "new_project", "New project"),
         Binding("e", "edit_card", "Edit card"),
+        Binding("X", "delete_project", "Delete", key_display="X"),
         Binding("d", "demo", "Demo"),
     ]
 
@@ -130,6 +131,15 @@ class ProjectsScreen(ViewScreen):
             return
         edit_card(self, chosen)
 
+    def action_delete_project(self) -> None:
+        from mlcycle.app.screens.project_actions import delete_project
+
+        chosen = self._chosen()
+        if chosen is None:
+            self.notify("no project to delete", severity="warning")
+            return
+        delete_project(self, chosen)
+
     def action_demo(self) -> None:
         from mlcycle.app.screens.project_actions import build_demo
 
@@ -147,7 +157,9 @@ class ProjectsScreen(ViewScreen):
         if subject:
             out += [
                 (f"edit card: {subject}", self.action_edit_card,
-                 "metric, goal, description, KPI (key e)"),
+                 "target (until trained), metric, goal, description, KPI (key e)"),
                 (f"open data: {subject}", self.action_open_data, "the data view (key enter)"),
+                (f"delete project: {subject}", self.action_delete_project,
+                 "with its data, runs and models, after a confirmation (key X)"),
             ]
         return out

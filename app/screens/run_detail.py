@@ -11,6 +11,7 @@ from textual.widgets import Header, Label, Sparkline, Static
 
 from mlcycle.app.screens.base import DetailScreen
 from mlcycle.app.widgets.footer import AppFooter
+from mlcycle.app.words import plural
 from mlcycle.models.tracking import RunRecord
 
 
@@ -37,7 +38,7 @@ def run_grid(run: RunRecord) -> Table:
 
 
 def history_line(key: str, values: list[float]) -> Text:
-    return Text(f"{key} over {len(values)} steps: {values[0]:.4g} → {values[-1]:.4g} "
+    return Text(f"{key} over {plural(len(values), 'step')}: {values[0]:.4g} → {values[-1]:.4g} "
                 f"(min {min(values):.4g}, max {max(values):.4g})")
 
 
@@ -74,7 +75,7 @@ class RunScreen(DetailScreen):
         if not stepped:
             note.update(Text("no metric logged over steps", style="dim"))
             return
-        note.update(Text(f"{len(stepped)} metric(s) logged over steps", style="dim"))
+        note.update(Text(f"{plural(len(stepped), 'metric')} logged over steps", style="dim"))
         scroll = self.query_one("#run-full", VerticalScroll)
         for key, values in stepped.items():
             scroll.mount(Label(history_line(key, values)))

@@ -15,6 +15,7 @@ from typing import Any
 
 from mlcycle.app.jobs import Job, Lead
 from mlcycle.app.screens.form import CHECK, FLOAT, INT, TEXT, Field, refusal
+from mlcycle.app.words import plural
 from mlcycle.models import events, judging, training
 from mlcycle.store.cancel import Cancelled
 
@@ -82,7 +83,7 @@ class TrialFeed:
 
     @__call__.register(events.TrainStarted)
     def _started(self, event: events.TrainStarted) -> None:
-        self.job.progress(0, event.total, f"training {event.total} trials "
+        self.job.progress(0, event.total, f"training {plural(event.total, 'trial')} "
                           f"on dataset {event.dataset}")
 
     @__call__.register(events.TrialFinished)
@@ -150,7 +151,7 @@ def start(view: Any, project: str, values: dict[str, Any], metric: str,
         result = training.train(view.app.workspace, config, progress=feed, register=register,
                                 cancel=job.cancel)
         if result.stopped == "cancelled":
-            raise Cancelled(f"cancelled: {result.trials_finished} trials kept, "
+            raise Cancelled(f"cancelled: {plural(result.trials_finished, 'trial')} kept, "
                             "nothing registered")
         for row in result.families:  # the summary: every family's best, or why none
             job.add_row("best", row.model, "–" if row.cv is None else f"{row.cv:.4f}",
@@ -180,7 +181,7 @@ def summary_note(row: judging.FamilyBest, metric: str) -> str:
 def outcome(result: training.TrainResult, metric: str) -> str:
     """One line: the best model, its holdout figure, and what was registered."""
     if not result.models:
-        return f"{result.trials_finished} trials; no model to judge"
+        return f"{plural(result.trials_finished, 'trial')}; no model to judge"
     best = result.models[0]
     held = best.get(f"holdout.{metric}")
     line = f"best {best['model']} (run {best['run']})"

@@ -1,9 +1,11 @@
 """The footer of every view: its keys from the left, and Help and Quit held at the right edge
-so no width cuts them (an 80-column footer cuts the tail of the rest).
+so no width cuts them.
 
 When the keys do not all fit, the view keys go compact beside Help and Quit — ``1 2 3 4 5 6
 views``, the current view's key marked — so switching views stays one visible key away at
-80 columns; a wide footer with room names each view.
+80 columns; a wide footer with room names each view. Keys that still do not fit are left
+out whole, the last declared (the least used) first: a label is never cut mid-word, and
+Help (``?``) lists every key.
 """
 
 from __future__ import annotations
@@ -58,20 +60,30 @@ class AppFooter(Footer):
         # The palette is one key away (ctrl+p) and listed in help: its room goes to Help/Quit.
         super().__init__(show_command_palette=False, compact=True)
         self._compact_views = False
+        self._dropped = False  # keys left out for want of room
 
     def compose(self) -> ComposeResult:
         keys = list(super().compose())
         pinned = [k for k in keys if getattr(k, "action", None) in PINNED]
         views = [k for k in keys if str(getattr(k, "action", "")).startswith(VIEW_ACTION)]
-        self._compact_views = bool(views) and _total(keys) > self._room()
+        room = self._room()
+        self._compact_views = bool(views) and _total(keys) > room
+        compact = [self._compact(key) for key in views] if self._compact_views else []
+        # What the pinned group takes: its keys, the compact view keys and their label.
+        room -= _total(pinned) + sum(map(_width, compact)) + (
+            cell_len("views") + 1 if compact else 0)
+        self._dropped = False
         for key in keys:
-            if key not in pinned and not (self._compact_views and key in views):
+            if key in pinned or (self._compact_views and key in views):
+                continue
+            room -= _width(key)
+            self._dropped = self._dropped or room < 0
+            if not self._dropped:  # once one is left out, so are the rest (less used)
                 yield key
         with HorizontalGroup(id="pinned-keys"):
-            if self._compact_views:
+            if compact:
                 with HorizontalGroup(id="view-keys"):
-                    for key in views:
-                        yield self._compact(key)
+                    yield from compact
                     yield FooterLabel("views")
             yield from pinned
 
@@ -88,5 +100,5 @@ class AppFooter(Footer):
     def on_resize(self, _event: Resize) -> None:
         # Wider or narrower: the keys may fit whole now, or no longer.
         fits = _total(self.query(FooterKey)) <= self._room()
-        if self._compact_views or not fits:
+        if self._compact_views or self._dropped or not fits:
             self.call_after_refresh(self.recompose)

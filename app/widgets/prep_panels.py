@@ -7,6 +7,8 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
+from mlcycle.app.words import tally
+
 
 class RecipePanel(Static):
     """The project's recipe, its steps and the expectations checked for the shown version."""
@@ -36,8 +38,7 @@ class RecipePanel(Static):
                 text.append(f"{r['side']}: {r['expected']}: {r['message']}\n",
                             style="" if r["ok"] else "red")
             if results:
-                summary = (f"{len(failed)} of {len(results)} expectations failed" if failed
-                           else f"all {len(results)} expectations met")
+                summary = tally(len(failed), len(results), "expectation", "failed", "met")
                 text.append(summary, style="red bold" if failed else "green")
         self.update(text)
 

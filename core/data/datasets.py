@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from mlcycle import projects
 from mlcycle.data import columns, privacy, quality, sources
 from mlcycle.store import cancel as cancelling
-from mlcycle.store import events, files
+from mlcycle.store import events, files, suggest
 from mlcycle.store.cancel import CancelToken
 from mlcycle.store.errors import InvalidInput, NotFound
 from mlcycle.store.schema import iso, utcnow
@@ -114,7 +114,7 @@ def add(
         try:
             say(f"reading {source.label}")
             rel = sources.load(con, source)
-            _require_target(proj.target, rel.columns, source.label)
+            _require_target(project, proj.target, rel.columns, source.label)
             say("writing Parquet")
             try:
                 with cancelling.interrupting(cancel, con.interrupt):
@@ -155,7 +155,7 @@ def _link_stored(ws: Workspace, project: str, target: str, version_id: str, labe
         ]
     if not stored_names:
         return None
-    _require_target(target, stored_names, label)
+    _require_target(project, target, stored_names, label)
     with ws.write() as con:
         link(con, project, version_id, label)
         if in_transaction is not None:
@@ -180,7 +180,8 @@ def store_parquet(
     if found is not None:
         return found
     with memory_connection() as con:
-        _require_target(proj.target, con.read_parquet(str(temp)).columns, source_label)
+        _require_target(project, proj.target, con.read_parquet(str(temp)).columns,
+                        source_label)
     version = register_parquet(ws, project, temp, version_id=version_id, digest=digest,
                                source_format=source_format, source_label=source_label,
                                progress=progress, in_transaction=in_transaction)
@@ -295,11 +296,12 @@ def sensitive_columns(ws: Workspace, version_id: str) -> dict[str, dict[str, Any
     return {f["column"]: f for f in json.loads(row[0])} if row else {}
 
 
-def _require_target(target: str, names: list[str], label: str) -> None:
+def _require_target(project: str, target: str, names: list[str], label: str) -> None:
     if target not in names:
-        shown = ", ".join(names[:12]) + (" …" if len(names) > 12 else "")
         raise InvalidInput(
-            f"{label}: target column {target!r} is not in the data (columns: {shown})"
+            f"{label}: no column {target!r} to predict{suggest.did_you_mean(target, names)} "
+            f"(columns: {suggest.listing(target, names)}); set the target with "
+            f"'mlcycle project edit {project} --target COLUMN'"
         )
 
 

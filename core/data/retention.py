@@ -29,12 +29,10 @@ from typing import Any
 from mlcycle import projects
 from mlcycle.store import events
 from mlcycle.store.errors import InvalidInput
-from mlcycle.store.schema import iso, utcnow
+from mlcycle.store.schema import PER_DATASET, iso, utcnow
 from mlcycle.store.workspace import Workspace
 
 _OWN_FOLDERS = ("datasets/", "holdouts/")
-_PER_VERSION = ("dataset_columns", "quality_reports", "dataset_privacy", "holdouts",
-                "dataset_lineage")
 
 
 def purge(ws: Workspace, project: str, *, dry_run: bool = False, force: bool = False,
@@ -97,7 +95,7 @@ def _remove(con: Any, project: str, removed: list[dict[str, Any]]) -> None:
         con.execute("DELETE FROM project_datasets WHERE project = ? AND dataset_id = ?",
                     [project, entry["id"]])
         if not entry["still_in"]:
-            for table in _PER_VERSION:
+            for table in PER_DATASET:
                 con.execute(f"DELETE FROM {table} WHERE dataset_id = ?", [entry["id"]])  # noqa: S608
             con.execute("DELETE FROM datasets WHERE id = ?", [entry["id"]])
     if removed:

@@ -325,7 +325,7 @@ def retrain(ws: Workspace, project: str, batches: list[tuple[Path, Path | None]]
     better = bool(evaluation.beats(metric, figures[candidate.version].get(metric),
                                    figures[champion.version].get(metric)))
     where = "the new rows of the holdout" if basis == "recent" else "the same holdout"
-    why = (f"retrained on {data.id} (+{combined['rows_added']} labelled rows): {metric} "
+    why = (f"retrained on {data.id} ({combined['rows_added']:+,} labelled rows): {metric} "
            f"{figures[candidate.version].get(metric):.4f} vs champion v{champion.version}'s "
            f"{figures[champion.version].get(metric):.4f} on {where}")
     verdict = None

@@ -8,6 +8,7 @@ from mlcycle.projects.card import (
     data_handling,
     get,
     list_all,
+    target_fixed,
     update,
     validate_name,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "data_handling",
     "get",
     "list_all",
+    "target_fixed",
     "update",
     "validate_name",
 ]

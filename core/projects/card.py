@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from mlcycle.projects import metrics
-from mlcycle.store import events
+from mlcycle.store import events, suggest
 from mlcycle.store.errors import InvalidInput, NotFound
 from mlcycle.store.schema import iso, utcnow
 from mlcycle.store.sql import fetch_one
@@ -107,21 +107,24 @@ def check_goal(goal: float | None, metric: str) -> None:
         raise InvalidInput(f"goal {goal:g} is out of range for {metric}: use a value up to 1")
 
 
-# What a card may change once made: the problem's words and how success is judged. The target
-# and task stay: every dataset version, run and model of the project was made for them.
-EDITABLE = ("metric", "goal", "description", "kpi", "retention_days", "lawful_basis")
+# What a card may change once made: the problem's words and how success is judged, and the
+# target while nothing has been trained for it. The task stays: a project's metrics, data
+# checks and models are all made for it.
+EDITABLE = ("target", "metric", "goal", "description", "kpi", "retention_days", "lawful_basis")
 
 
 def update(ws: Workspace, name: str, **changes: Any) -> Project:
-    """Change the card's metric (one that fits its task), goal, description, KPI, retention
-    period or lawful basis; each keyword given replaces the value (None clears all but the
-    metric)."""
+    """Change the card's target (while the project has no run or model version), metric (one
+    that fits its task), goal, description, KPI, retention period or lawful basis; each
+    keyword given replaces the value (None clears all but the target and the metric)."""
     unknown = sorted(set(changes) - set(EDITABLE))
     if unknown:
         raise InvalidInput(f"a project's {', '.join(unknown)} cannot change; "
                            f"edit its {', '.join(EDITABLE)}")
     current = get(ws, name)
     merged = {**{f: getattr(current, f) for f in EDITABLE}, **changes}
+    if not merged["target"] or not str(merged["target"]).strip():
+        raise InvalidInput("--target must name the column to predict")
     merged["metric"] = metrics.validate_metric(merged["metric"], current.task).name
     check_goal(merged["goal"], merged["metric"])
     if merged["retention_days"] is not None and merged["retention_days"] < 1:
@@ -130,12 +133,55 @@ def update(ws: Workspace, name: str, **changes: Any) -> Project:
     if not changed:
         return current
     with ws.write() as con:
+        if "target" in changed:
+            # Checked in the writing transaction, so a run started meanwhile is seen.
+            _check_target(con, current, changed["target"])
         sets = ", ".join(f"{f} = ?" for f in changed)
         con.execute(f"UPDATE projects SET {sets} WHERE name = ?",  # noqa: S608
                     [*changed.values(), name])
         events.record(con, "project.updated", project=name, subject=", ".join(changed),
                       detail=changed)
     return get(ws, name)
+
+
+def target_fixed(ws: Workspace, card: Project) -> str | None:
+    """Why the card's target can no longer change (its runs or model versions were made for
+    it), or None while it still can."""
+    with ws.read() as con:
+        return _target_fixed_with(con, card)
+
+
+def _target_fixed_with(con: duckdb.DuckDBPyConnection, card: Project) -> str | None:
+    row = fetch_one(con, "SELECT (SELECT count(*) FROM runs WHERE project = ?), "
+                         "(SELECT count(*) FROM model_versions WHERE project = ?)",
+                    [card.name, card.name])
+    if not row or not (row[0] or row[1]):
+        return None
+    made = "model versions" if row[1] else "runs"
+    return (f"project {card.name!r} already has {made} trained to predict {card.target!r}; "
+            "its target cannot change: create a new project with "
+            f"'mlcycle project create NAME --target COLUMN --task {card.task}'")
+
+
+def _check_target(con: duckdb.DuckDBPyConnection, card: Project, target: str) -> None:
+    """A new target must be free to set and be a column of every version of the data."""
+    why = _target_fixed_with(con, card)
+    if why:
+        raise InvalidInput(why)
+    versions: dict[str, list[str]] = {}
+    for dataset_id, column in con.execute(
+        "SELECT pd.dataset_id, c.name FROM project_datasets pd "
+        "JOIN dataset_columns c ON c.dataset_id = pd.dataset_id "
+        "WHERE pd.project = ? ORDER BY pd.added_at, c.position",
+        [card.name],
+    ).fetchall():
+        versions.setdefault(dataset_id, []).append(column)
+    for dataset_id, names in versions.items():
+        if target not in names:
+            raise InvalidInput(
+                f"no column {target!r} in version {dataset_id} of project {card.name!r}"
+                f"{suggest.did_you_mean(target, names)} "
+                f"(columns: {suggest.listing(target, names)})")
 
 
 def get(ws: Workspace, name: str) -> Project:

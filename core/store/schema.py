@@ -427,6 +427,13 @@ MIGRATIONS: list[str] = [
 
 LATEST = len(MIGRATIONS)
 
+# The tables holding a dataset version's own rows (keyed by dataset_id), besides `datasets`:
+# what goes with a version no project holds any more.
+PER_DATASET = ("dataset_columns", "quality_reports", "dataset_privacy", "holdouts",
+               "dataset_lineage")
+# The tables holding a run's own rows (keyed by run_id), besides `runs`.
+PER_RUN = ("run_params", "run_metrics", "run_latest_metrics", "run_tags", "run_artifacts")
+
 # (table, key column, path column, hash column) of the files migration 7 started hashing.
 _HASHED_FILES = [
     ("datasets", "id", "path", "sha256"),

@@ -203,6 +203,31 @@ async def test_the_view_keys_show_at_80_columns(lived_in: Workspace) -> None:
         assert {v.title for v in VIEWS} <= names
 
 
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+async def test_no_footer_label_is_cut_mid_word(lived_in: Workspace, size) -> None:
+    from rich.cells import cell_len
+    from textual.widgets._footer import FooterKey
+
+    from mlcycle.app.views import VIEWS
+
+    app = MlcycleApp(lived_in, project="clf")
+    async with app.run_test(size=size) as pilot:
+        for view in VIEWS:
+            await pilot.press(view.key)
+            await settle(pilot)
+            footer = app.screen.query_one("AppFooter")
+            pinned = footer.query_one("#pinned-keys")
+            free = [k for k in footer.query(FooterKey) if k not in pinned.query(FooterKey)]
+            assert free, view.name  # the view's own keys show, the first ones first
+            for key in footer.query(FooterKey):
+                whole = cell_len(key.key_display) + (
+                    1 + cell_len(key.description) if key.description else 0)
+                assert key.region.width >= whole, (view.name, key.key, key.description)
+                assert key.region.right <= size[0], (view.name, key.key)
+            for key in free:  # none hides behind Help and Quit
+                assert key.region.right <= pinned.region.x, (view.name, key.description)
+
+
 async def test_views_show_no_stale_state(lived_in: Workspace) -> None:
     from textual.widgets import Static
 

@@ -140,7 +140,7 @@ async def test_escape_leaves_it_pending_in_the_monitoring_view_and_n_rejects_wit
         row = [str(c) for c in table.get_row_at(0)]
         assert row[:3] == [raised, "manual", "pending"]
         # The outcome is free text: whole, or cut with an ellipsis where the pane ends.
-        outcome = "retrain? manual (adds 0 labelled batch(es))"
+        outcome = "retrain? manual (adds 0 labelled batches)"
         assert row[4] == outcome or (row[4].endswith("…") and outcome.startswith(row[4][:-1]))
         assert "pending decisions: 1 (D answers)" in visible_text(app)
 
@@ -207,7 +207,7 @@ async def test_the_status_shows_a_watcher_running_in_another_process(
                          in str(status.render()), seconds=60)
             line = str(status.render())
             assert "s ago)" in line and str(inbox.resolve()) in line
-            await until(pilot, lambda: "quarantined: 1 file(s), newest broken.csv"
+            await until(pilot, lambda: "quarantined: 1 file, newest broken.csv"
                          in str(status.render()), seconds=60)
         finally:
             proc.send_signal(signal.SIGINT)

@@ -41,7 +41,7 @@ async def test_monitor_view_shows_checks_alerts_and_drift_charts(tmp_path: Path,
         await pilot.press("6")
         await settle(pilot)
         text = visible_text(app)
-        assert "2 check(s); the newest, of moved.csv by v1:" in text
+        assert "2 checks; the newest, of moved.csv by v1:" in text
         assert "ALERT" not in text and "data drift in 1 of" in text
         assert "retraining recommended" in text
         checks = app.screen.query_one("#checks", DataTable)

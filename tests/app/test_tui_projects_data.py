@@ -126,6 +126,67 @@ async def test_the_card_is_edited_with_its_values_prefilled(churn_ws: Workspace)
         assert "calls saved" in visible_text(app)
 
 
+async def test_a_wrong_target_is_set_again_in_the_card_form(churn_ws: Workspace) -> None:
+    projects.update(churn_ws, "churn", target="tenure_months")  # nothing trained yet
+    app = MlcycleApp(churn_ws)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        form = await _form(pilot)
+        # The target is offered from the data's columns while it may still change.
+        assert ("churned", "churned") in form.query_one("#field-target", Select)._options
+        await _choose(pilot, "target", "churned")
+        await pilot.press("ctrl+s")
+        for _ in range(200):
+            if projects.get(churn_ws, "churn").target == "churned":
+                break
+            await pilot.pause(0.02)
+        assert projects.get(churn_ws, "churn").target == "churned"
+
+
+async def test_a_trained_project_s_form_has_no_target(clf_champion: Workspace) -> None:
+    app = MlcycleApp(clf_champion)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        form = await _form(pilot)
+        assert not form.query("#field-target")
+        assert "the target label and task classification stay" in visible_text(app)
+
+
+async def test_a_project_is_deleted_after_a_confirmation_naming_what_goes(
+        clf_champion: Workspace) -> None:
+    from textual.widgets import Label
+
+    from mlcycle.app.screens.confirm import ConfirmScreen
+
+    app = MlcycleApp(clf_champion)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("X")
+        for _ in range(250):
+            if isinstance(app.screen, ConfirmScreen):
+                break
+            await pilot.pause(0.02)
+        question = str(app.screen.query_one("#confirm-question", Label).content)
+        assert question.startswith("Delete project clf: its card, 1 dataset version, ")
+        assert "registered model versions go too" in question
+        await pilot.press("escape")  # cancelled: nothing goes
+        await settle(pilot)
+        assert [p.name for p in projects.list_all(clf_champion)] == ["clf"]
+        await pilot.press("X")
+        for _ in range(250):
+            if isinstance(app.screen, ConfirmScreen):
+                break
+            await pilot.pause(0.02)
+        await pilot.click("#confirm-yes")
+        job = await _job(pilot, "delete: clf")
+        assert job.state == DONE, job.outcome
+        assert job.outcome.startswith("deleted project clf: its card, 1 dataset version")
+        assert projects.list_all(clf_champion) == []
+        assert "No projects yet" in visible_text(app)
+
+
 async def test_data_is_added_from_the_data_view(ws: Workspace) -> None:
     projects.create(ws, "churn", target="churned", task="classification")
     app = MlcycleApp(ws, project="churn")

@@ -193,7 +193,7 @@ def test_retrain_on_new_labelled_rows_replaces_a_champion_that_lost_touch(tmp_pa
     assert {s["key"]: s["reached"] for s in lifecycle.reached(ws, "clf")}["retrain"]
     again = run_cli("retrain", "clf", "--with", str(batch), "--labels", str(labels), "--labels",
                     str(labels), workspace=ws.root)
-    assert again.returncode == 2 and "1 batch(es) but 2 label file(s)" in again.stderr
+    assert again.returncode == 2 and "1 batch but 2 label files" in again.stderr
 
 
 def test_score_frame_is_the_positive_class_probability(clf) -> None:

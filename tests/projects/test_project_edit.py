@@ -1,4 +1,5 @@
-"""A project card's words and success measure can change; its target and task cannot."""
+"""A project card's words and success measure can change, its target only while nothing was
+trained for it; its task cannot."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ def test_update_changes_what_it_is_given_and_records_it(ws) -> None:
 @pytest.mark.parametrize("changes, message", [
     ({"metric": "rmse"}, "does not fit a classification task"),
     ({"goal": 3.0}, "out of range for roc_auc"),
-    ({"target": "other"}, "target cannot change"),
+    ({"task": "regression"}, "task cannot change"),
+    ({"target": " "}, "must name the column"),
 ])
 def test_update_refuses_and_changes_nothing(ws, changes, message) -> None:
     projects.create(ws, "churn", target="churned", task="classification")

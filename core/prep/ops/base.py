@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from mlcycle.store import suggest
 from mlcycle.store.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -73,13 +74,10 @@ class Run:
 
 def need(names: Any, cols: dict[str, str], problem: Problem) -> None:
     """Refuse a column the data does not have at this step, naming the closest one."""
-    import difflib
-
     for name in names:
         if name not in cols:
-            close = difflib.get_close_matches(name, list(cols), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise problem(f"column {name!r} is not in the data at this step{hint}")
+            raise problem(f"column {name!r} is not in the data at this step"
+                          f"{suggest.did_you_mean(name, list(cols))}")
 
 
 def names(value: Any, problem: Problem, key: str = "columns") -> list[str]:
