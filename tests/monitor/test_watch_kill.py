@@ -2,7 +2,8 @@
 twice, no decision is made twice.
 
 A real `mlcycle watch PROJECT FOLDER --labels LABELS --json` process watches a folder; batches
-land in it, some shifted so that their checks raise a retraining decision. The watcher is
+land in it, some shifted with their outcome turned round, so that their checks measure a
+loss and raise a retraining decision. The watcher is
 killed (SIGKILL, seeded random delays) while it checks a file, right after it printed a
 verdict, while it is idle and, under mode ``auto``, while it retrains; each time it is started
 again. At the end the workspace's own records are counted: one check per batch and model
@@ -87,8 +88,13 @@ class Watch:
 
 def _drop(folder: Path, labels: Path, name: str, seed: int, shift: float) -> str:
     """Write a batch and its labels (labels first: the batch is checked with them); the
-    batch's content hash."""
+    batch's content hash. A shifted batch's outcome is turned round too: the loss its
+    labels show is what asks for retraining (drift alone does not)."""
     frame = classification_frame(500, seed=seed).with_columns(pl.col("x1") + shift)
+    if shift:
+        frame = frame.with_columns(
+            pl.when(pl.col("label") == "yes").then(pl.lit("no")).otherwise(pl.lit("yes"))
+            .alias("label"))
     frame.select("id", "label").write_csv(labels / name)
     data = frame.drop("label").write_csv().encode()
     (folder / name).write_bytes(data)
