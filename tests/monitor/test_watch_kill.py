@@ -217,8 +217,10 @@ def test_kill_9_under_prompt_loses_no_batch_and_raises_each_decision_once(ws, tm
 
 
 def test_kill_9_under_auto_carries_each_decision_out_once(ws, tmp_path):
-    policies.store(ws, "clf", policies.parse('mode = "auto"\n[retrain]\ntrials = 1\n'),
-                   source="test")
+    # A gate no candidate passes: the champion stays, so each later batch is judged by it
+    # (a new champion would check every batch anew and retrain on them again).
+    policies.store(ws, "clf", policies.parse(
+        'mode = "auto"\n[retrain]\ntrials = 1\n[gate]\nmargin = 0.9\n'), source="test")
     # Killed while retraining, once its candidate is registered (the restart carries the
     # decision on and reuses it), right after the check that raises the next decision, and
     # while the restart carries that one out.
