@@ -37,6 +37,8 @@ def outcome_line(outcome: Any) -> tuple[str, bool]:
     if figure and figure["value"] is not None:
         estimate = "" if check["performance"] else "estimated "
         verdict += f" ({estimate}{figure['metric']} {figure['value']:.4f})"
+    if check.get("retrain_recommended"):  # drift that costs nothing says so in its message
+        verdict += "; retraining recommended"
     raised = check.get("decision")
     if raised:
         verdict += (f"; decision {raised['id']} {'raised' if raised['created'] else 'joined'}"

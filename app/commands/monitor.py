@@ -96,25 +96,22 @@ def print_check(result: dict[str, Any]) -> None:
             out.print(Text(f"  kind: {alert['kind']}"))
             for step in alert["playbook"]:
                 out.print(Text(f"  - {step}"))
-        raised = result.get("decision")
-        if raised and raised["status"] != "pending":
-            out.print(Text(f"decision {raised['id']} ({raised['kind']}, carried out under mode "
-                           f"auto): {raised['status']}: {decision_summary(raised)}",
-                           style="yellow"))
-        elif raised:
-            out.print(Text(f"retraining recommended: decision {raised['id']} is pending: "
-                           "mlcycle decide "
-                           f"{result['project']} {raised['id']} --approve|--reject --reason TEXT",
-                           style="yellow"))
-        elif result["retrain_recommended"]:
-            out.print(Text("retraining recommended: mlcycle retrain "
-                           f"{result['project']} --with FILE --labels FILE", style="yellow"))
-        else:
-            out.print(Text("retraining not recommended: fix the system issue first",
-                           style="yellow"))
+        out.print(Text(result["advice"], style="yellow"))
     else:
         out.print(Text("no alerts: inputs, scores and performance look like training",
                        style="bold green"))
+    raised = result.get("decision")  # an alert's, or another trigger's (labelled rows, …)
+    if raised and raised["status"] != "pending":
+        out.print(Text(f"decision {raised['id']} ({raised['kind']}, carried out under mode "
+                       f"auto): {raised['status']}: {decision_summary(raised)}",
+                       style="yellow"))
+    elif raised:
+        out.print(Text(f"decision {raised['id']} ({raised['kind']}) is pending: mlcycle decide "
+                       f"{result['project']} {raised['id']} --approve|--reject --reason TEXT",
+                       style="yellow"))
+    elif result["retrain_recommended"]:
+        out.print(Text("retrain with: mlcycle retrain "
+                       f"{result['project']} --with FILE --labels FILE", style="yellow"))
     from mlcycle.drift.check import effect_label
 
     score = result["prediction_drift"]["columns"][0]

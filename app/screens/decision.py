@@ -46,6 +46,8 @@ def _firing(text: Text, firing: dict[str, Any]) -> None:
     text.append(f"\n• {trigger.replace('_', ' ')}{where}", style="bold")
     if trigger == "on_alert":
         text.append(f": {', '.join(k.replace('_', ' ') for k in firing.get('kinds', []))}")
+        if firing.get("advice"):  # why retraining is recommended (raised before: none kept)
+            text.append(f"\n    {firing['advice']}", style="yellow")
         for alert in firing.get("alerts", [])[:3]:
             text.append(f"\n    {alert}", style="red")
         if figures.get("inputs"):  # as the check counted them

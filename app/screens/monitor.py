@@ -415,8 +415,7 @@ def _summary(data: Monitoring) -> Text:
         text.append(f"\nretraining recommended: press R to retrain with {name}",
                     style="yellow")
     else:
-        text.append("\nnot a case for retraining: fix the source of the batch first",
-                    style="yellow")
+        text.append(f"\n{alerts.advice(details)}", style="yellow")
     for item in details:
         text.append(f"\n[{item['kind'].replace('_', ' ')}] ", style="bold red")
         text.append(item["message"])

@@ -29,14 +29,25 @@ remedy, so each alert names its kind:
   more than the policy allows even at the better end of the batch's sampling interval
   (``least_loss``), so a loss within the batch's sampling noise does not alert.
 
+What an alert asks of a person is its ``action``, judged once for the whole check: retraining
+is recommended only when performance is worse than on the holdout beyond its uncertainty,
+measured on labels beyond their noise (the measured-loss alert) or estimated without them
+beyond the estimate's interval (``estimated_loss``). Drift that costs nothing stays an
+alert (it is real drift) with ``no action needed`` and the figure that shows performance
+holding; drift whose cost cannot be told (too few labelled rows, no estimate for the model
+or too few rows to estimate on) says so and asks for a look with labels, not a retraining.
+A system issue asks for the upstream fix. The check's one line of advice (:func:`advice`)
+follows from the actions, and only an alert whose action is not ``none`` or ``look`` fires
+the policy's ``on_alert`` trigger (``mlcycle.monitor.decisions``).
+
 The kinds share one error budget per check (``mlcycle.monitor.budget``): the drift and
 breakage tests of the inputs and their joint test, the test of the scores, and the estimated
 and measured losses each fire at their share of it, so an unshifted batch raises any alert
 in at most 2 % of checks.
 
 Each alert is a JSON-able dict: ``kind``, ``message`` (the one line shown in lists, as
-before), ``evidence`` (the figures) and ``playbook`` (what to look at and what to do,
-written from the figures).
+before), ``evidence`` (the figures), ``playbook`` (what to look at and what to do,
+written from the figures) and ``action``.
 """
 
 from __future__ import annotations
@@ -56,6 +67,12 @@ ESTIMATED_LOSS = "estimated_loss"
 KINDS = (SYSTEM, DATA_DRIFT, PREDICTION_DRIFT, CONCEPT_DRIFT, ESTIMATED_LOSS)
 # What retraining addresses; a system issue is fixed upstream instead.
 RETRAINABLE = frozenset({DATA_DRIFT, PREDICTION_DRIFT, CONCEPT_DRIFT, ESTIMATED_LOSS})
+# What an alert asks of a person (see module).
+RETRAIN = "retrain"  # performance is worse beyond its uncertainty
+NO_ACTION = "none"  # drift that costs nothing: performance holds
+LOOK = "look"  # drift whose cost is not known yet
+FIX = "fix_upstream"  # a system issue
+ACTIONS = (RETRAIN, NO_ACTION, LOOK, FIX)
 
 # The drift engine's tests that show breakage ("new_values" is tested on categories only).
 _SYSTEM_TESTS = ("missing", "new_values", "constant")
@@ -67,9 +84,40 @@ def alert(kind: str, message: str, evidence: dict[str, Any], playbook: list[str]
     return {"kind": kind, "message": message, "evidence": evidence, "playbook": playbook}
 
 
+def action_of(item: dict[str, Any]) -> str:
+    """What an alert asks for; an alert stored before actions were judged asks what it
+    asked then (retraining for any kind retraining addresses)."""
+    return item.get("action") or (RETRAIN if item["kind"] in RETRAINABLE else FIX)
+
+
 def retrain_recommended(alerts: list[dict[str, Any]]) -> bool:
-    """True when an alert is of a kind retraining addresses."""
-    return any(a["kind"] in RETRAINABLE for a in alerts)
+    """True when performance is worse beyond its uncertainty (see module)."""
+    return any(action_of(a) == RETRAIN for a in alerts)
+
+
+def calling(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The alerts that call for an action: all but drift that costs nothing or whose cost
+    is not known yet."""
+    return [a for a in alerts if action_of(a) not in (NO_ACTION, LOOK)]
+
+
+def advice(alerts: list[dict[str, Any]]) -> str | None:
+    """The check's one line of what to do, every face's (None without alerts)."""
+    if not alerts:
+        return None
+    if retrain_recommended(alerts):
+        losses = [a for a in alerts if action_of(a) == RETRAIN
+                  and "relative_loss" in a["evidence"]]
+        return "retraining recommended" + (f": {losses[0]['message']}" if losses else "")
+    parts = []
+    if any(action_of(a) == FIX for a in alerts):
+        parts.append("retraining not recommended: fix the system issue first")
+    drift = next((a for a in alerts if action_of(a) in (NO_ACTION, LOOK)), None)
+    if drift is not None:
+        standing = drift["evidence"]["performance"]["standing"]
+        parts.append(f"no action needed: {standing}" if action_of(drift) == NO_ACTION
+                     else f"retraining not recommended yet: {standing}")
+    return "; ".join(parts)
 
 
 def messages(alerts: list[dict[str, Any]]) -> list[str]:
@@ -102,6 +150,8 @@ def classify(data: DriftResult, scores: DriftResult, performance: dict[str, Any]
     if scores.drift_detected and limits.prediction_drift:
         out.append(_prediction_drift(scores.columns[0], moved, broken, project, source,
                                      retrain))
+    for item in out:
+        item["action"] = FIX if item["kind"] == SYSTEM else RETRAIN
     loss = _measured_loss(performance, max_loss, min_labelled)
     if loss is not None:
         out.append(_performance_loss(loss, moved, broken, retrain))
@@ -109,7 +159,72 @@ def classify(data: DriftResult, scores: DriftResult, performance: dict[str, Any]
           and _least_loss(estimated) > limits.max_estimated_loss
           and estimated["rows"] >= min_labelled):
         out.append(_estimated_loss(estimated, moved, project, source, retrain))
+    else:  # no loss beyond its uncertainty: the drift alerts ask for no retraining
+        standing = _standing(performance, estimated, min_labelled)
+        for item in out:
+            if item["kind"] != SYSTEM:
+                _settle(item, standing, retrain, project, source)
+        return out
+    out[-1]["action"] = RETRAIN
     return out
+
+
+def _standing(performance: dict[str, Any] | None, estimated: dict[str, Any] | None,
+              min_labelled: int) -> dict[str, Any]:
+    """Where performance stands when no loss alert fired: held (with the figure that shows
+    it) or unknown (with why), as the evidence of the drift alerts."""
+    if performance and performance["labelled_rows"] >= min_labelled:
+        if performance["value"] is None or performance["reference"] is None:
+            return {"holds": False, "standing": f"performance unknown: no {performance['metric']}"
+                    " on the labelled rows, or none on the holdout, to compare"}
+        noise = performance.get("noise")
+        return {"holds": True, "standing": (
+            f"performance holds ({performance['metric']} {performance['value']:.4f} on "
+            f"{performance['labelled_rows']:,} labelled rows vs {performance['reference']:.4f}"
+            " on the holdout" + (f", noise {noise:.4f}" if noise else "") + ")"),
+            **_loss_evidence(performance, performance["labelled_rows"]), "estimated": False}
+    # As the estimated-loss alert: an estimate is the word only when nothing was measured.
+    if (not performance and estimated and estimated["rows"] >= min_labelled
+            and _least_loss(estimated) is not None):
+        interval = (f" [{estimated['low']:.4f}, {estimated['high']:.4f}]"
+                    if estimated.get("low") is not None else "")
+        return {"holds": True, "standing": (
+            f"performance holds (estimated {estimated['metric']} {estimated['value']:.4f}"
+            f"{interval} vs {estimated['reference']:.4f} on the holdout)"),
+            **_loss_evidence(estimated, estimated["rows"]), "estimated": True,
+            "low": estimated.get("low"), "high": estimated.get("high")}
+    if performance:
+        why = (f"{performance['labelled_rows']:,} labelled rows are fewer than the "
+               f"{min_labelled:,} the policy needs to judge it")
+    elif estimated and estimated["rows"] < min_labelled:
+        why = (f"{estimated['rows']:,} rows are too few to estimate it without labels (the "
+               f"policy needs {min_labelled:,})")
+    else:
+        why = "this model's performance cannot be estimated without labels"
+    return {"holds": False, "standing": f"performance unknown: {why}"}
+
+
+def _settle(item: dict[str, Any], standing: dict[str, Any], retrain: str, project: str,
+            source: str) -> None:
+    """A drift alert that costs nothing (or nothing known yet): it stays, says so with its
+    evidence, and its playbook drops the steps that retrain (each names ``retrain``)."""
+    labels = f"mlcycle monitor {project} {source} --labels FILE"
+    if standing["holds"]:
+        item["action"] = NO_ACTION
+        item["message"] += f"; no action needed: {standing['standing']}"
+        head = (f"No action needed: {standing['standing']}: the model copes with this drift, "
+                "so retraining would not help now.")
+        tail = [f"Retrain only if labels show a loss: {labels}"]
+        if any(labels in step for step in item["playbook"]):  # it says so already
+            tail = []
+    else:
+        item["action"] = LOOK
+        item["message"] += f"; {standing['standing']}; look before retraining"
+        head = (f"Not a case for retraining yet: what this drift costs is not known "
+                f"({standing['standing']}).")
+        tail = [f"Measure it with labels before retraining: {labels}"]
+    item["evidence"]["performance"] = standing
+    item["playbook"] = [head, *(s for s in item["playbook"] if retrain not in s), *tail]
 
 
 def inputs(data: DriftResult, importance: dict[str, float],

@@ -3,7 +3,8 @@
 After each check (in the transaction that records it, so a check is never stored without
 its decision) :func:`after_check` evaluates the policy's retraining triggers against it:
 
-- ``on_alert``: the check raised an alert of a kind the policy names;
+- ``on_alert``: the check raised an alert of a kind the policy names that calls for an
+  action (drift whose performance holds, or is not known yet, does not: ``alerts``);
 - ``labelled_rows``: the labelled rows checked by the champion reached N (again at 2N, …);
 - ``every_batches``: the batches checked by the champion reached N (again at 2N, …);
 - ``every_days``: the champion is N days old (again at 2N, …), seen at a check;
@@ -60,13 +61,14 @@ STATUSES = ("pending", "approved", "rejected", "done", "superseded")
 RETRAIN, PROMOTE = "retrain", "promote"
 
 
-def alert_kinds(check: dict[str, Any]) -> set[str]:
-    """The kinds (``policy.ALERT_KINDS``) of a check's alerts; a check stored before alerts
-    were classed is classed by its messages' wording (``alerts.from_messages``)."""
+def alert_kinds(check: dict[str, Any], calling: bool = False) -> set[str]:
+    """The kinds (``policy.ALERT_KINDS``) of a check's alerts (with ``calling``, of those
+    that call for an action: ``alerts.calling``); a check stored before alerts were classed
+    is classed by its messages' wording (``alerts.from_messages``)."""
     details = check.get("alert_details")
     if details is None:
         details = alerts.from_messages(check.get("alerts") or [])
-    return {d["kind"] for d in details}
+    return {d["kind"] for d in (alerts.calling(details) if calling else details)}
 
 
 # -- triggers -----------------------------------------------------------------------------
@@ -84,12 +86,14 @@ def _firings(con: duckdb.DuckDBPyConnection, check: dict[str, Any], policy: poli
     """The triggers this check fires, each with its key and figures."""
     project, rules = check["project"], policy.retrain
     out = []
-    kinds = alert_kinds(check) & set(rules.on_alert)
+    # Drift that costs nothing, or nothing known yet, raises no question of retraining.
+    kinds = alert_kinds(check, calling=True) & set(rules.on_alert)
     if kinds:
         performance = check.get("performance") or check.get("estimated_performance") or {}
         drift = check["data_drift"]
         out.append({"trigger": "on_alert", "key": f"on_alert:{check['id']}",
                     "kinds": sorted(kinds), "alerts": check["alerts"],
+                    "advice": check.get("advice"),
                     "figures": {"inputs": check.get("inputs"),
                                 "share_drifted": drift.get("share_drifted"),
                                 "drifted": [c["name"] for c in drift.get("columns", [])

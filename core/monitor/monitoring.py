@@ -26,8 +26,10 @@ batch raises some alert in at most 2 % of checks, at any size.
 
 Each alert names its cause (``mlcycle.monitor.alerts``: a system issue, data drift ranked by
 impact on this model, prediction drift, concept drift, an estimated loss) with its evidence
-and playbook; an alert of a kind retraining addresses recommends retraining
-(``mlcycle.monitor.retraining``), a system issue alone does not. The thresholds
+and playbook; retraining (``mlcycle.monitor.retraining``) is recommended only when
+performance is worse beyond its uncertainty, measured or estimated: drift that costs nothing
+says "no action needed" with the figure that shows it, and a system issue alone never
+recommends it. The thresholds
 (``MAX_LOSS``, ``MIN_LABELLED``, the share of inputs drifted, the per-input effect floors,
 whether prediction drift alerts) are the project's policy (``mlcycle.monitor.policy``; these
 names are its defaults). Each check is one row in ``monitor_checks``; the history feeds
@@ -217,7 +219,8 @@ def earlier_check(ws: Workspace, project: str, content: Content, version: int, *
     result.update({key: stored[key] for key in ("data_drift", "inputs", "prediction_drift",
                                                 "performance", "estimated_performance",
                                                 "alerts", "alert_details")})
-    result["retrain_recommended"] = alert_kinds.retrain_recommended(stored["alert_details"])
+    result["retrain_recommended"] = stored["retrain_recommended"]
+    result["advice"] = stored["advice"]
     result["decision"] = None  # a repeat raises nothing: its check did, if anything
     result["repeat_of"] = stored["id"]
     return result
@@ -357,6 +360,7 @@ def _check_table(ws: Workspace, project: str, base: Reference, batch: score_file
         "alerts": alert_kinds.messages(details),
         "alert_details": details,
         "retrain_recommended": alert_kinds.retrain_recommended(details),
+        "advice": alert_kinds.advice(details),
     }, run
 
 
@@ -514,6 +518,8 @@ def get_check(ws: Workspace, project: str, check_id: str | None = None) -> dict[
     item.update(json.loads(item.pop("report")))
     if "alert_details" not in item:  # stored before alerts were classed
         item["alert_details"] = alert_kinds.from_messages(item["alerts"])
+    item["retrain_recommended"] = alert_kinds.retrain_recommended(item["alert_details"])
+    item["advice"] = alert_kinds.advice(item["alert_details"])
     return item
 
 

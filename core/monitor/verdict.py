@@ -53,14 +53,16 @@ class Alert:
     message: str  # the one line shown in lists
     evidence: dict[str, Any]  # the figures it rests on
     playbook: tuple[str, ...]  # what to look at, what to do
+    action: str = alerts.RETRAIN  # retrain, none, look, fix_upstream (alerts.ACTIONS)
 
     @property
     def retrain_recommended(self) -> bool:
-        return self.kind in alerts.RETRAINABLE
+        return self.action == alerts.RETRAIN
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Alert:
-        return cls(d["kind"], d["message"], dict(d["evidence"]), tuple(d["playbook"]))
+        return cls(d["kind"], d["message"], dict(d["evidence"]), tuple(d["playbook"]),
+                   alerts.action_of(d))
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,8 @@ class Check:
     # What the check raised, as it ended up (carried out at once under mode auto).
     decision: Decision | None = None
     inputs: Inputs | None = None  # None for checks made before inputs were counted
+    # What to do, in one line (``alerts.advice``): None without alerts.
+    advice: str | None = None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Check:
@@ -162,6 +166,7 @@ class Check:
                   or alerts.from_messages(d["alerts"])),
             Decision.from_dict(d["decision"]) if d.get("decision") else None,
             Inputs.from_dict(d["inputs"]) if d.get("inputs") else None,
+            d.get("advice"),
         )
 
 

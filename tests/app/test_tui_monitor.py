@@ -20,6 +20,10 @@ from tests.tui_keys import put_off_decision
 
 def _write(folder: Path, name: str, seed: int, shift: float) -> tuple[Path, Path]:
     frame = classification_frame(400, seed=seed).with_columns(pl.col("x1") + shift)
+    if shift:  # the outcome turned round too: a measured loss, so retraining is asked
+        frame = frame.with_columns(
+            pl.when(pl.col("label") == "yes").then(pl.lit("no")).otherwise(pl.lit("yes"))
+            .alias("label"))
     batch, labels = folder / name, folder / f"labels-{name}"
     frame.drop("label").write_csv(batch)
     frame.select("id", "label").write_csv(labels)

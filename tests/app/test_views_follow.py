@@ -67,8 +67,9 @@ async def test_a_promotion_since_the_check_leaves_no_view_recommending_a_retrain
     from tests.training_data import classification_frame
 
     batch = tmp_path / "moved.csv"
-    classification_frame(400, seed=32).with_columns(pl.col("x1") + 3.0).drop(
-        "label").write_csv(batch)
+    # The inputs that sort rows out narrow: the estimated metric falls, retraining is asked.
+    classification_frame(800, seed=32).with_columns(
+        pl.col("x1") * 0.1, pl.col("x2") * 0.1 + 4.5).drop("label").write_csv(batch)
     assert monitoring.check(clf, "clf", batch)["retrain_recommended"]
     app = MlcycleApp(clf, project="clf")
     async with app.run_test(size=(160, 48)) as pilot:

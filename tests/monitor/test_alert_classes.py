@@ -133,8 +133,9 @@ def test_a_harmless_shift_ranks_below_a_small_shift_of_the_main_input(ranked, tm
     assert second["drift"] > 3 * first["drift"]  # the bigger shift ...
     assert first["impact"] > 2 * second["impact"]  # ... matters less to this model
     assert first["impact"] == pytest.approx(first["drift"] * first["importance"])
-    assert drift["message"] == "data drift in 2 of 2 inputs: signal, noise"
-    assert "signal (impact" in drift["playbook"][0]
+    assert drift["message"].startswith("data drift in 2 of 2 inputs: signal, noise; "
+                                       "no action needed: performance holds")
+    assert "signal (impact" in drift["playbook"][1]
 
 
 def test_json_and_report_carry_each_alert_with_evidence_and_playbook(clf, tmp_path) -> None:
@@ -145,20 +146,24 @@ def test_json_and_report_carry_each_alert_with_evidence_and_playbook(clf, tmp_pa
                       workspace=clf.root)
     assert result["alerts"] == [a["message"] for a in result["alert_details"]]
     by_kind = {a["kind"]: a for a in result["alert_details"]}
-    assert {"data_drift", "prediction_drift"} <= set(by_kind) and result["retrain_recommended"]
+    assert {"data_drift", "prediction_drift"} <= set(by_kind)
+    # The estimate holds: real drift, no retraining asked.
+    assert not result["retrain_recommended"] and result["decision"] is None
+    assert by_kind["data_drift"]["action"] == "none"
     moved = by_kind["data_drift"]["evidence"]["inputs"][0]
     assert moved["input"] == "x1" and moved["impact"] > 0 and 0 < moved["importance"] < 1
-    assert any(f"mlcycle retrain clf --with {batch}" in step
-               for step in by_kind["data_drift"]["playbook"])
+    assert f"Retrain only if labels show a loss: mlcycle monitor clf {batch} --labels FILE" in (
+        by_kind["data_drift"]["playbook"])
     explained = by_kind["prediction_drift"]["evidence"]["explained_by"]
     assert explained[0]["input"] == "x1"
     stored = monitoring.get_check(clf, "clf", result["id"])
     assert stored["alert_details"] == result["alert_details"]
-    typed = monitor.Check.from_dict({**stored, "project": "clf", "retrain_recommended": True})
+    typed = monitor.Check.from_dict({**stored, "project": "clf"})
     assert typed.alert_details[0].kind == "data_drift" and typed.alert_details[0].playbook
+    assert typed.advice == result["advice"] and not typed.retrain_recommended
     text = report.read_text()
     assert "  - kind: data_drift" in text and "evidence: x1: impact" in text
-    assert "playbook: If the change is real" in text
+    assert "playbook: No action needed: performance holds" in text
     repeat = run_json("monitor", "clf", str(batch), workspace=clf.root)
     assert repeat["repeat_of"] == result["id"]
     assert repeat["alert_details"] == result["alert_details"]

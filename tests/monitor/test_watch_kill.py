@@ -2,7 +2,8 @@
 twice, no decision is made twice.
 
 A real `mlcycle watch PROJECT FOLDER --labels LABELS --json` process watches a folder; batches
-land in it, some shifted so that their checks raise a retraining decision. The watcher is
+land in it, some shifted with their outcome turned round, so that their checks measure a
+loss and raise a retraining decision. The watcher is
 killed (SIGKILL, seeded random delays) while it checks a file, right after it printed a
 verdict, while it is idle and, under mode ``auto``, while it retrains; each time it is started
 again. At the end the workspace's own records are counted: one check per batch and model
@@ -87,8 +88,13 @@ class Watch:
 
 def _drop(folder: Path, labels: Path, name: str, seed: int, shift: float) -> str:
     """Write a batch and its labels (labels first: the batch is checked with them); the
-    batch's content hash."""
+    batch's content hash. A shifted batch's outcome is turned round too: the loss its
+    labels show is what asks for retraining (drift alone does not)."""
     frame = classification_frame(500, seed=seed).with_columns(pl.col("x1") + shift)
+    if shift:
+        frame = frame.with_columns(
+            pl.when(pl.col("label") == "yes").then(pl.lit("no")).otherwise(pl.lit("yes"))
+            .alias("label"))
     frame.select("id", "label").write_csv(labels / name)
     data = frame.drop("label").write_csv().encode()
     (folder / name).write_bytes(data)
@@ -211,8 +217,10 @@ def test_kill_9_under_prompt_loses_no_batch_and_raises_each_decision_once(ws, tm
 
 
 def test_kill_9_under_auto_carries_each_decision_out_once(ws, tmp_path):
-    policies.store(ws, "clf", policies.parse('mode = "auto"\n[retrain]\ntrials = 1\n'),
-                   source="test")
+    # A gate no candidate passes: the champion stays, so each later batch is judged by it
+    # (a new champion would check every batch anew and retrain on them again).
+    policies.store(ws, "clf", policies.parse(
+        'mode = "auto"\n[retrain]\ntrials = 1\n[gate]\nmargin = 0.9\n'), source="test")
     # Killed while retraining, once its candidate is registered (the restart carries the
     # decision on and reuses it), right after the check that raises the next decision, and
     # while the restart carries that one out.
