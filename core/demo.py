@@ -10,6 +10,7 @@ from mlcycle import projects
 from mlcycle.data import datasets
 from mlcycle.models import registry, training
 from mlcycle.monitor import monitoring
+from mlcycle.monitor import policy as policies
 from mlcycle.store.errors import NotFound
 from mlcycle.store.workspace import Workspace
 
@@ -30,8 +31,9 @@ def build(ws: Workspace, data_dir: Path | None = None, train: bool = False,
     """Define the churn project and add its reference data; safe to run again.
 
     With ``train``, the first run also trains two quick models, makes the better one the
-    champion and checks the first three monthly batches with their labels (scored, and
-    tested for drift: March's price rise shows), so every view has something to show.
+    champion, sets a quarterly retraining policy and checks the first three monthly batches
+    with their labels (scored, and tested for drift: March's price rise shows; the third
+    batch leaves a retraining decision pending), so every view has something to show.
     """
     say = progress or (lambda _msg: None)
     data_dir = data_dir or sample_dir()
@@ -57,6 +59,11 @@ def build(ws: Workspace, data_dir: Path | None = None, train: bool = False,
         if result.registered_version:
             registry.promote(ws, PROJECT, str(result.registered_version),
                              reason="demo: best of the first training")
+            # March's drift costs the model nothing measurable, so no alert asks to retrain;
+            # a quarterly schedule does, as many teams' policies do: the loop has a decision
+            # to show, raised for the reason it says.
+            policies.store(ws, PROJECT, policies.parse("[retrain]\nevery_batches = 3\n"),
+                           source="demo: retrain every quarter")
             for month in ("2026-01", "2026-02", "2026-03"):
                 say(f"checking the {month} batch")
                 monitoring.check(ws, PROJECT, data_dir / "batches" / f"{month}.csv",

@@ -69,7 +69,7 @@ KINDS = (SYSTEM, DATA_DRIFT, PREDICTION_DRIFT, CONCEPT_DRIFT, ESTIMATED_LOSS)
 RETRAINABLE = frozenset({DATA_DRIFT, PREDICTION_DRIFT, CONCEPT_DRIFT, ESTIMATED_LOSS})
 # What an alert asks of a person (see module).
 RETRAIN = "retrain"  # performance is worse beyond its uncertainty
-NO_ACTION = "none"  # drift that costs nothing: performance holds
+NO_ACTION = "none"  # drift with no loss clear of the noise
 LOOK = "look"  # drift whose cost is not known yet
 FIX = "fix_upstream"  # a system issue
 ACTIONS = (RETRAIN, NO_ACTION, LOOK, FIX)
@@ -179,7 +179,7 @@ def _standing(performance: dict[str, Any] | None, estimated: dict[str, Any] | No
                     " on the labelled rows, or none on the holdout, to compare"}
         noise = performance.get("noise")
         return {"holds": True, "standing": (
-            f"performance holds ({performance['metric']} {performance['value']:.4f} on "
+            f"no clear loss ({performance['metric']} {performance['value']:.4f} on "
             f"{performance['labelled_rows']:,} labelled rows vs {performance['reference']:.4f}"
             " on the holdout" + (f", noise {noise:.4f}" if noise else "") + ")"),
             **_loss_evidence(performance, performance["labelled_rows"]), "estimated": False}
@@ -189,7 +189,7 @@ def _standing(performance: dict[str, Any] | None, estimated: dict[str, Any] | No
         interval = (f" [{estimated['low']:.4f}, {estimated['high']:.4f}]"
                     if estimated.get("low") is not None else "")
         return {"holds": True, "standing": (
-            f"performance holds (estimated {estimated['metric']} {estimated['value']:.4f}"
+            f"no clear loss (estimated {estimated['metric']} {estimated['value']:.4f}"
             f"{interval} vs {estimated['reference']:.4f} on the holdout)"),
             **_loss_evidence(estimated, estimated["rows"]), "estimated": True,
             "low": estimated.get("low"), "high": estimated.get("high")}
@@ -212,8 +212,8 @@ def _settle(item: dict[str, Any], standing: dict[str, Any], retrain: str, projec
     if standing["holds"]:
         item["action"] = NO_ACTION
         item["message"] += f"; no action needed: {standing['standing']}"
-        head = (f"No action needed: {standing['standing']}: the model copes with this drift, "
-                "so retraining would not help now.")
+        head = (f"No action needed: {standing['standing']}: whatever this drift costs is "
+                "within the noise of the figures, so retraining is not called for now.")
         tail = [f"Retrain only if labels show a loss: {labels}"]
         if any(labels in step for step in item["playbook"]):  # it says so already
             tail = []

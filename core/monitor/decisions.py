@@ -4,7 +4,7 @@ After each check (in the transaction that records it, so a check is never stored
 its decision) :func:`after_check` evaluates the policy's retraining triggers against it:
 
 - ``on_alert``: the check raised an alert of a kind the policy names that calls for an
-  action (drift whose performance holds, or is not known yet, does not: ``alerts``);
+  action (drift with no clear loss, or one not known yet, does not: ``alerts``);
 - ``labelled_rows``: the labelled rows checked by the champion reached N (again at 2N, …);
 - ``every_batches``: the batches checked by the champion reached N (again at 2N, …);
 - ``every_days``: the champion is N days old (again at 2N, …), seen at a check;

@@ -255,7 +255,7 @@ async def test_watch_a_folder_from_the_view(clf: Workspace, tmp_path: Path) -> N
         await until(pilot, lambda: "moved.csv: 400 rows, v1: data drift"
                      in str(status.render()))
         # Without labels the estimate holds: the line says so, and no decision is raised.
-        assert "no action needed: performance holds" in str(status.render())
+        assert "no action needed: no clear loss" in str(status.render())
         await pilot.press("w")  # stops it
         await until(pilot, lambda: app.background.running("watch: clf") is None)
         await until(pilot, lambda: "not watching" in str(status.render()))

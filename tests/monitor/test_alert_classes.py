@@ -134,7 +134,7 @@ def test_a_harmless_shift_ranks_below_a_small_shift_of_the_main_input(ranked, tm
     assert first["impact"] > 2 * second["impact"]  # ... matters less to this model
     assert first["impact"] == pytest.approx(first["drift"] * first["importance"])
     assert drift["message"].startswith("data drift in 2 of 2 inputs: signal, noise; "
-                                       "no action needed: performance holds")
+                                       "no action needed: no clear loss")
     assert "signal (impact" in drift["playbook"][1]
 
 
@@ -163,7 +163,7 @@ def test_json_and_report_carry_each_alert_with_evidence_and_playbook(clf, tmp_pa
     assert typed.advice == result["advice"] and not typed.retrain_recommended
     text = report.read_text()
     assert "  - kind: data_drift" in text and "evidence: x1: impact" in text
-    assert "playbook: No action needed: performance holds" in text
+    assert "playbook: No action needed: no clear loss" in text
     repeat = run_json("monitor", "clf", str(batch), workspace=clf.root)
     assert repeat["repeat_of"] == result["id"]
     assert repeat["alert_details"] == result["alert_details"]

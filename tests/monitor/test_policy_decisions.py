@@ -382,7 +382,7 @@ def test_the_sample_story_a_price_rise_prompts_and_approving_goes_through_the_ga
     assert "data_drift" in decisions.alert_kinds(march)
     assert "monthly_charges" in march["alerts"][0]
     # The price rise moved an input but cost the model nothing measurable: no question.
-    assert "no action needed: performance holds (roc_auc" in march["alerts"][0]
+    assert "no action needed: no clear loss (roc_auc" in march["alerts"][0]
     assert not march["retrain_recommended"] and march["decision"] is None
     assert decisions.list_decisions(ws, "churn", "pending") == []
     # Asked by hand, a retraining on the three months goes through the gate all the same.

@@ -88,7 +88,7 @@ def test_a_few_valued_number_that_shifts_is_data_drift_not_a_system_issue(fair_w
     # so no retraining is asked (the estimate and its interval say why).
     row = next(line for line in shown.splitlines() if line.startswith("│ yrs_married"))
     assert "numeric" in row and "DRIFT" in row
-    assert "no action needed: performance holds (estimated roc_auc" in flat
+    assert "no action needed: no clear loss (estimated roc_auc" in flat
     assert "retraining recommended" not in flat and "is pending" not in flat
 
     check = run_json("monitor", "fair", str(batch), workspace=ws)  # the same check, answered

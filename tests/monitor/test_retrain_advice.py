@@ -66,7 +66,7 @@ def test_drift_that_costs_nothing_says_no_action_needed_and_raises_no_decision(
     assert not drift.retrain_recommended and not check.retrain_recommended
     estimate = check.estimated_performance
     assert estimate is not None and estimate.low < estimate.reference < estimate.high
-    holds = (f"no action needed: performance holds (estimated roc_auc {estimate.value:.4f} "
+    holds = (f"no action needed: no clear loss (estimated roc_auc {estimate.value:.4f} "
              f"[{estimate.low:.4f}, {estimate.high:.4f}] vs {estimate.reference:.4f} on the "
              "holdout)")
     assert drift.message == f"data drift in 1 of 2 inputs: {UNUSED}; {holds}"
@@ -115,7 +115,7 @@ def test_the_cli_says_the_same_in_json_and_text(ws, tmp_path: Path) -> None:
     calm = _batch(tmp_path, "calm drift.csv", _frame(1000, seed=5, unused_shift=1.0))
     result = run_json("monitor", "rank", str(calm), workspace=ws.root)
     assert result["alerts"] and not result["retrain_recommended"]
-    assert result["advice"].startswith("no action needed: performance holds (estimated roc_auc")
+    assert result["advice"].startswith("no action needed: no clear loss (estimated roc_auc")
     assert [a["action"] for a in result["alert_details"]] == ["none"]
     assert result["decision"] is None
     shown = run_cli("monitor", "rank", str(calm), "--again", workspace=ws.root,
