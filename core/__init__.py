@@ -41,7 +41,16 @@ if TYPE_CHECKING:
     )
     from mlcycle.store.errors import InvalidInput, MlcycleError, NotFound
     from mlcycle.store.workspace import Workspace
-    from mlcycle.verbs import Bundle, collect_source, decide, export, promote, retrain, train
+    from mlcycle.verbs import (
+        Bundle,
+        collect_source,
+        decide,
+        export,
+        promote,
+        request,
+        retrain,
+        train,
+    )
 
 # public name -> the module that defines it
 _ATTRIBUTES = {
@@ -70,6 +79,7 @@ _ATTRIBUTES = {
     "export": "mlcycle.verbs",
     "retrain": "mlcycle.verbs",
     "decide": "mlcycle.verbs",
+    "request": "mlcycle.verbs",
 }
 _SUBPACKAGES = ("store", "projects", "data", "drift", "prep", "models", "deploy", "monitor")
 
@@ -101,6 +111,7 @@ __all__ = [
     "prep",
     "projects",
     "promote",
+    "request",
     "retrain",
     "search_runs",
     "set_tag",

@@ -103,4 +103,16 @@ def decide(project: str, decision: str, *, approve: bool, reason: str,
     return Decision.from_dict(decisions.get(ws, project, decided["id"]))
 
 
-__all__ = ["Bundle", "collect_source", "decide", "export", "promote", "retrain", "train"]
+def request(project: str, reason: str, workspace: Where = None) -> Decision:
+    """Ask for a retraining by hand, as ``mlcycle decide PROJECT --request`` does: a pending
+    decision to answer like any the policy raises."""
+    from mlcycle.monitor import decisions
+    from mlcycle.monitor.verdict import Decision
+
+    ws = use(workspace)
+    made = decisions.request(ws, project, reason)
+    return Decision.from_dict(decisions.get(ws, project, made["id"]))
+
+
+__all__ = ["Bundle", "collect_source", "decide", "export", "promote", "request", "retrain",
+           "train"]

@@ -36,9 +36,12 @@ def test_the_examples_of_docs_api_run_in_order(tmp_path: Path, monkeypatch) -> N
     # Every lifecycle verb returns a typed result, never a dict to read by string keys.
     import dataclasses
 
-    for name in ("collected", "result", "champion", "check", "decided", "successor", "bundle"):
+    for name in ("collected", "result", "champion", "check", "asked", "decided", "successor",
+                 "bundle"):
         assert dataclasses.is_dataclass(namespace[name]), name
-    assert dataclasses.is_dataclass(namespace["check"].decision)
+    # May's drift is no clear loss: the check says so and the policy raises nothing.
+    assert namespace["check"].decision is None
+    assert not namespace["check"].retrain_recommended
     # A run logged through the fluent API is what the CLI lists.
     listed = run_json("runs", "churn", workspace=ws)
     assert "notebook-baseline" in {r["name"] for r in listed}
