@@ -60,3 +60,18 @@ def logistic_workspace(root: Path):
     datasets.add(ws, "clf", write(classification_frame(300), root, "clf.csv"))
     training.train(ws, training.TrainConfig("clf", models=["logistic"], trials=1, cv=2))
     return ws
+
+
+def labelled_batch(folder: Path, name: str, seed: int, shift: float,
+                   rows: int = 400) -> tuple[Path, Path]:
+    """A batch and its labels file (by ``id``); with a ``shift`` the inputs move and the
+    outcome is turned round too, so the champion measurably loses and retraining is asked."""
+    frame = classification_frame(rows, seed=seed).with_columns(pl.col("x1") + shift)
+    if shift:
+        frame = frame.with_columns(
+            pl.when(pl.col("label") == "yes").then(pl.lit("no")).otherwise(pl.lit("yes"))
+            .alias("label"))
+    batch, labels = folder / name, folder / f"labels-{name}"
+    frame.drop("label").write_csv(batch)
+    frame.select("id", "label").write_csv(labels)
+    return batch, labels

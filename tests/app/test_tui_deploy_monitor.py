@@ -21,7 +21,7 @@ from mlcycle.models import registry
 from mlcycle.store.workspace import Workspace
 from tests.app.test_tui import settle, visible_text
 from tests.deploy_fixtures import classification_workspace
-from tests.training_data import classification_frame
+from tests.training_data import classification_frame, labelled_batch
 from tests.tui_keys import put_off_decision, until
 
 
@@ -41,17 +41,6 @@ def clf(trained: Path, tmp_path: Path) -> Workspace:
     shutil.copytree(trained, tmp_path / "ws")
     return open_workspace(tmp_path / "ws")[0]
 
-
-def _batch(folder: Path, name: str, seed: int, shift: float) -> tuple[Path, Path]:
-    frame = classification_frame(400, seed=seed).with_columns(pl.col("x1") + shift)
-    if shift:  # the outcome turned round too: a measured loss, so retraining is asked
-        frame = frame.with_columns(
-            pl.when(pl.col("label") == "yes").then(pl.lit("no")).otherwise(pl.lit("yes"))
-            .alias("label"))
-    batch, labels = folder / name, folder / f"labels-{name}"
-    frame.drop("label").write_csv(batch)
-    frame.select("id", "label").write_csv(labels)
-    return batch, labels
 
 
 async def _fill(pilot, **values: object) -> None:
@@ -133,7 +122,7 @@ async def test_export_refuses_a_folder_inside_the_workspace_in_the_form(
 
 
 async def test_score_a_file_to_an_output_path(clf: Workspace, tmp_path: Path) -> None:
-    batch, _ = _batch(tmp_path, "batch.csv", 8, 0.0)
+    batch, _ = labelled_batch(tmp_path, "batch.csv", 8, 0.0)
     out = tmp_path / "scores.csv"
     app = MlcycleApp(clf, project="clf")
     async with app.run_test(size=(160, 48)) as pilot:
@@ -203,7 +192,7 @@ async def test_the_server_stops_when_the_ui_quits(clf: Workspace) -> None:
 
 async def test_check_a_drifted_batch_shows_its_alert_and_offers_to_retrain(
         clf: Workspace, tmp_path: Path) -> None:
-    batch, labels = _batch(tmp_path, "moved.csv", 32, 3.0)
+    batch, labels = labelled_batch(tmp_path, "moved.csv", 32, 3.0)
     app = MlcycleApp(clf, project="clf")
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.press("6")
@@ -247,7 +236,7 @@ async def test_watch_a_folder_from_the_view(clf: Workspace, tmp_path: Path) -> N
         await _fill(pilot, folder=inbox)
         status = app.screen.query_one("#watch-status", Static)
         await until(pilot, lambda: f"watching {inbox} for clf" in str(status.render()))
-        _batch(tmp_path, "moved.csv", 33, 3.0)
+        labelled_batch(tmp_path, "moved.csv", 33, 3.0)
         shutil.move(tmp_path / "moved.csv", inbox / "moved.csv")
         checks = app.screen.query_one("#checks", DataTable)
         await until(pilot, lambda: checks.row_count == 1, seconds=60)

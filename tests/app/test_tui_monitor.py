@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import polars as pl
 from textual.widgets import DataTable
 
 from mlcycle.app.ui import MlcycleApp
@@ -14,20 +13,8 @@ from mlcycle.models import registry
 from mlcycle.monitor import monitoring
 from tests.app.test_tui import settle, visible_text
 from tests.deploy_fixtures import classification_workspace
-from tests.training_data import classification_frame
+from tests.training_data import labelled_batch
 from tests.tui_keys import put_off_decision
-
-
-def _write(folder: Path, name: str, seed: int, shift: float) -> tuple[Path, Path]:
-    frame = classification_frame(400, seed=seed).with_columns(pl.col("x1") + shift)
-    if shift:  # the outcome turned round too: a measured loss, so retraining is asked
-        frame = frame.with_columns(
-            pl.when(pl.col("label") == "yes").then(pl.lit("no")).otherwise(pl.lit("yes"))
-            .alias("label"))
-    batch, labels = folder / name, folder / f"labels-{name}"
-    frame.drop("label").write_csv(batch)
-    frame.select("id", "label").write_csv(labels)
-    return batch, labels
 
 
 async def test_monitor_view_shows_checks_alerts_and_drift_charts(tmp_path: Path,
@@ -36,7 +23,7 @@ async def test_monitor_view_shows_checks_alerts_and_drift_charts(tmp_path: Path,
     ws = classification_workspace(tmp_path, models=["logistic"])
     registry.promote(ws, "clf", "1", reason="first")
     for name, seed, shift in (("calm.csv", 31, 0.0), ("moved.csv", 32, 2.0)):
-        batch, labels = _write(tmp_path, name, seed, shift)
+        batch, labels = labelled_batch(tmp_path, name, seed, shift)
         monitoring.check(ws, "clf", batch, labels=labels)
 
     app = MlcycleApp(ws, project="clf")
