@@ -16,7 +16,6 @@ What a careful user expects:
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -81,13 +80,20 @@ def delete(ws: Workspace, name: str, *, force: bool = False) -> Removal:
         events.record(con, "project.deleted", subject=name, detail=removal.to_dict())
     base = ws.artifacts.resolve()
     for relpath in removal.files:
-        path = ws.artifact_path(relpath)
+        try:
+            path = ws.artifact_path(relpath)
+        except InvalidInput:  # a stored path leaving artifacts/ (an edited workspace): not ours
+            continue
         path.unlink(missing_ok=True)
-        # A run's folder and the per-project folders go once empty.
+        # A run's folder and the per-project folders go once empty; rmdir never takes a
+        # folder something was written into meanwhile.
         for parent in path.parents:
-            if parent == base or not parent.is_dir() or any(parent.iterdir()):
+            if parent == base:
                 break
-            shutil.rmtree(parent, ignore_errors=True)
+            try:
+                parent.rmdir()
+            except OSError:
+                break
     return removal
 
 
